@@ -1,0 +1,212 @@
+//! Status rules for a message. The stored status must come out the same whatever order events
+//! arrive in, so every rule is a merge that commutes: the status is the highest-ranked one seen,
+//! per-status times are kept once, and the history is a set.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::webhook_event::{EventDetails, EventType};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Inbound => "inbound",
+            Direction::Outbound => "outbound",
+        }
+    }
+
+    pub fn of(event_type: &EventType) -> Direction {
+        match event_type {
+            EventType::MessageReceived => Direction::Inbound,
+            _ => Direction::Outbound,
+        }
+    }
+}
+
+/// A message's status. Outbound: `sent < delivered < read`, and `failed` (failed or undelivered)
+/// above them all, as a fact of its own that later receipts do not undo. Inbound: `received`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageStatus {
+    Received,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl MessageStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageStatus::Received => "received",
+            MessageStatus::Sent => "sent",
+            MessageStatus::Delivered => "delivered",
+            MessageStatus::Read => "read",
+            MessageStatus::Failed => "failed",
+        }
+    }
+
+    /// The order the stored status only ever climbs. `received` shares rank 1 with `sent`: they
+    /// never meet on one message (one is inbound, the other outbound).
+    pub fn rank(self) -> u8 {
+        match self {
+            MessageStatus::Received | MessageStatus::Sent => 1,
+            MessageStatus::Delivered => 2,
+            MessageStatus::Read => 3,
+            MessageStatus::Failed => 4,
+        }
+    }
+}
+
+/// What one event tells about its message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusFact {
+    /// The status the message reaches at least; `None` for facts that change no status (`warning`).
+    pub status: Option<MessageStatus>,
+    /// The per-status time attribute this event sets once (e.g. `delivered_at`).
+    pub time_attribute: Option<&'static str>,
+    /// The history label, e.g. `delivered`, `warning`.
+    pub label: String,
+}
+
+impl StatusFact {
+    /// `None` for events that say nothing about a message (`call`, unknown types).
+    pub fn of(event_type: &EventType, details: &EventDetails) -> Option<StatusFact> {
+        let fact = |status, time_attribute, label: &str| {
+            Some(StatusFact { status, time_attribute, label: label.to_owned() })
+        };
+        match event_type {
+            EventType::MessageReceived => fact(Some(MessageStatus::Received), Some("received_at"), "received"),
+            // The full outbound row; `message_sent` is the receipt that carries the sent time.
+            EventType::SentMessage => fact(Some(MessageStatus::Sent), None, "sent_message"),
+            EventType::MessageSent => fact(Some(MessageStatus::Sent), Some("sent_at"), "sent"),
+            EventType::MessageDelivered => fact(Some(MessageStatus::Delivered), Some("delivered_at"), "delivered"),
+            EventType::MessageRead => fact(Some(MessageStatus::Read), Some("read_at"), "read"),
+            EventType::MessageFailed => {
+                let status = match details {
+                    EventDetails::Receipt { status: Some(status) } => status.as_str(),
+                    _ => "failed",
+                };
+                match status {
+                    "failed" => fact(Some(MessageStatus::Failed), Some("failed_at"), "failed"),
+                    "undelivered" => fact(Some(MessageStatus::Failed), Some("undelivered_at"), "undelivered"),
+                    // `warning` and values FlowIQ may add: recorded, status unchanged.
+                    other => fact(None, None, other),
+                }
+            }
+            EventType::Other(_) => None,
+        }
+    }
+
+    /// The history entry: `<occurred_at> <label>`; sorts by time as a string.
+    pub fn history_entry(&self, occurred_at: &str) -> String {
+        format!("{occurred_at} {}", self.label)
+    }
+}
+
+/// The status part of a message item, computed in memory: the reference the stored item is
+/// checked against (tests, reconciliation) and the documentation of the merge rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MessageState {
+    pub status: Option<MessageStatus>,
+    pub times: BTreeMap<&'static str, String>,
+    pub history: BTreeSet<String>,
+}
+
+impl MessageState {
+    pub fn apply(&mut self, fact: &StatusFact, occurred_at: &str) {
+        if let Some(status) = fact.status {
+            if self.status.is_none_or(|current| current.rank() <= status.rank()) {
+                self.status = Some(status);
+            }
+        }
+        if let Some(attribute) = fact.time_attribute {
+            self.times.entry(attribute).or_insert_with(|| occurred_at.to_owned());
+        }
+        self.history.insert(fact.history_entry(occurred_at));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn receipt(event_type: EventType, status: &str) -> StatusFact {
+        StatusFact::of(&event_type, &EventDetails::Receipt { status: Some(status.into()) }).unwrap()
+    }
+
+    fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
+        if items.len() <= 1 {
+            return vec![items.to_vec()];
+        }
+        let mut all = Vec::new();
+        for i in 0..items.len() {
+            let mut rest = items.to_vec();
+            let first = rest.remove(i);
+            for mut tail in permutations(&rest) {
+                tail.insert(0, first.clone());
+                all.push(tail);
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn failed_and_undelivered_fail_warning_changes_nothing() {
+        let failed = receipt(EventType::MessageFailed, "failed");
+        assert_eq!(failed.status, Some(MessageStatus::Failed));
+        assert_eq!(failed.time_attribute, Some("failed_at"));
+        let undelivered = receipt(EventType::MessageFailed, "undelivered");
+        assert_eq!(undelivered.status, Some(MessageStatus::Failed));
+        assert_eq!(undelivered.label, "undelivered");
+        let warning = receipt(EventType::MessageFailed, "warning");
+        assert_eq!((warning.status, warning.time_attribute), (None, None));
+        assert_eq!(StatusFact::of(&EventType::Other("call".into()), &EventDetails::Other), None);
+    }
+
+    #[test]
+    fn every_arrival_order_gives_the_same_state() {
+        let events = vec![
+            (receipt(EventType::MessageSent, "sent"), "2026-03-07T00:00:01.000Z"),
+            (receipt(EventType::MessageDelivered, "delivered"), "2026-03-07T00:00:02.000Z"),
+            (receipt(EventType::MessageRead, "read"), "2026-03-07T00:00:03.000Z"),
+            (receipt(EventType::MessageFailed, "warning"), "2026-03-07T00:00:04.000Z"),
+            (receipt(EventType::MessageFailed, "warning"), "2026-03-07T00:00:05.000Z"),
+        ];
+        let orders = permutations(&events);
+        assert_eq!(orders.len(), 120);
+        let states: Vec<MessageState> = orders
+            .iter()
+            .map(|order| {
+                let mut state = MessageState::default();
+                for (fact, at) in order {
+                    state.apply(fact, at);
+                }
+                state
+            })
+            .collect();
+        assert!(states.iter().all(|s| *s == states[0]));
+        assert_eq!(states[0].status, Some(MessageStatus::Read));
+        assert_eq!(states[0].history.len(), 5, "both warnings are kept");
+        assert_eq!(states[0].times.len(), 3);
+    }
+
+    #[test]
+    fn status_never_goes_back() {
+        let mut state = MessageState::default();
+        state.apply(&receipt(EventType::MessageRead, "read"), "t3");
+        state.apply(&receipt(EventType::MessageSent, "sent"), "t1");
+        assert_eq!(state.status, Some(MessageStatus::Read));
+        state.apply(&receipt(EventType::MessageFailed, "failed"), "t4");
+        state.apply(&receipt(EventType::MessageDelivered, "delivered"), "t2");
+        assert_eq!(state.status, Some(MessageStatus::Failed));
+    }
+}

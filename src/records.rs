@@ -1,0 +1,267 @@
+//! What is stored for a delivery: the `event` item, the `message` update and the `rejected` item.
+//! Pure: built from a parsed event and the time of receipt, written by an [`crate::store::EventStore`].
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use crate::clock::format_sortable;
+use crate::keys;
+use crate::message_status::{Direction, StatusFact};
+use crate::platform::Platform;
+use crate::webhook_event::{EventDetails, MessageContent, WebhookEvent};
+
+/// How long items are kept: `RETENTION_DAYS`, unset or 0 = forever.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention(pub Option<u32>);
+
+impl Retention {
+    /// The TTL attribute value (epoch seconds) for an item written at `now`.
+    pub fn expires_at(self, now: OffsetDateTime) -> Option<i64> {
+        self.0.map(|days| now.unix_timestamp() + i64::from(days) * 86_400)
+    }
+}
+
+/// The moment a delivery was received, in both forms the items need.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub at: OffsetDateTime,
+    /// Sortable UTC form of `at`.
+    pub at_text: String,
+}
+
+impl Received {
+    pub fn at(at: OffsetDateTime) -> Self {
+        let at_text = format_sortable(at).expect("the time of receipt is within years 1..=9999");
+        Received { at, at_text }
+    }
+
+    pub fn now() -> Self {
+        Self::at(OffsetDateTime::now_utc())
+    }
+}
+
+/// One distinct event. Attribute names are the public storage contract (docs/data-model.md).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventItem {
+    pub pk: String,
+    pub sk: String,
+    pub item_type: &'static str,
+    pub event_id: String,
+    pub event_type: String,
+    pub platform: Platform,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whatsapp_message_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whatsapp_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<String>,
+    pub received_at: String,
+    /// The raw JSON exactly as received.
+    pub body: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_pk: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_sk: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_pk: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub org_sk: Option<String>,
+}
+
+/// The order-independent update of one `message` item (see [`crate::message_status`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageUpdate {
+    pub whatsapp_message_id: String,
+    /// Attributes every event of the message agrees on (`item_type`, `platform`, `direction`,
+    /// `organization_id`, the contact): plain sets, identical whichever event writes them.
+    pub identity: Vec<(&'static str, String)>,
+    /// Content from `message_received` / `sent_message` (one such event per message).
+    pub content: Vec<(&'static str, Value)>,
+    pub fact: StatusFact,
+    pub occurred_at: String,
+    pub expires_at: Option<i64>,
+}
+
+impl MessageUpdate {
+    pub fn history_entry(&self) -> String {
+        self.fact.history_entry(&self.occurred_at)
+    }
+}
+
+/// A delivery that was authenticated but not accepted: kept so nothing FlowIQ sent is lost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RejectedItem {
+    pub pk: String,
+    pub sk: String,
+    pub item_type: &'static str,
+    pub platform: Platform,
+    pub reason: String,
+    /// The status code the delivery was answered with (400 or 413).
+    pub status_code: u16,
+    pub received_at: String,
+    pub request_id: String,
+    pub body_size: usize,
+    pub body_sha256: String,
+    /// The raw body when it is UTF-8 and within the limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The raw body when it is within the limit but not UTF-8.
+    #[serde(skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub body_bytes: Option<Vec<u8>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+/// The items for one accepted delivery.
+pub fn event_records(
+    event: &WebhookEvent,
+    body: &str,
+    received: &Received,
+    retention: Retention,
+) -> (EventItem, Option<MessageUpdate>) {
+    let expires_at = retention.expires_at(received.at);
+    let (pk, sk) = keys::event_key(
+        event.whatsapp_message_id.as_deref(),
+        event.occurred_at.as_deref(),
+        &event.event_id,
+    );
+    // Index sort keys may use the time of receipt for undated events: only the base key dedups.
+    let index_time = event.occurred_at.as_deref().unwrap_or(&received.at_text);
+    let contact_pk = event.organization_id.as_deref().and_then(|org| {
+        keys::contact_pk(org, event.whatsapp_id.as_deref(), event.contact_id.as_deref())
+    });
+    let org_pk = event
+        .organization_id
+        .as_deref()
+        .map(|org| keys::organization_pk(org, &event.event_id));
+    let time_sk = || keys::time_sk(index_time, &event.event_id);
+
+    let item = EventItem {
+        pk,
+        sk,
+        item_type: "event",
+        event_id: event.event_id.to_string(),
+        event_type: event.event_type.as_str().to_owned(),
+        platform: event.platform,
+        organization_id: event.organization_id.clone(),
+        whatsapp_message_id: event.whatsapp_message_id.clone(),
+        whatsapp_id: event.whatsapp_id.clone(),
+        contact_id: event.contact_id.clone(),
+        occurred_at: event.occurred_at.clone(),
+        received_at: received.at_text.clone(),
+        body: body.to_owned(),
+        expires_at,
+        contact_sk: contact_pk.as_ref().map(|_| time_sk()),
+        contact_pk,
+        org_sk: org_pk.as_ref().map(|_| time_sk()),
+        org_pk,
+    };
+    (item, message_update(event, expires_at))
+}
+
+fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<MessageUpdate> {
+    let wamid = event.whatsapp_message_id.clone()?;
+    let fact = StatusFact::of(&event.event_type, &event.details)?;
+    let direction = Direction::of(&event.event_type);
+
+    let mut identity = vec![
+        ("item_type", "message".to_owned()),
+        ("whatsapp_message_id", wamid.clone()),
+        ("platform", event.platform.as_str().to_owned()),
+        ("direction", direction.as_str().to_owned()),
+    ];
+    for (name, value) in [
+        ("organization_id", &event.organization_id),
+        ("whatsapp_id", &event.whatsapp_id),
+        ("contact_id", &event.contact_id),
+    ] {
+        if let Some(value) = value {
+            identity.push((name, value.clone()));
+        }
+    }
+
+    let content = match &event.details {
+        EventDetails::Inbound(content) | EventDetails::Outbound(content) => content_attributes(content),
+        EventDetails::Receipt { .. } | EventDetails::Other => Vec::new(),
+    };
+
+    Some(MessageUpdate {
+        whatsapp_message_id: wamid,
+        identity,
+        content,
+        fact,
+        occurred_at: event.occurred_at.clone().unwrap_or_else(|| keys::UNDATED.to_owned()),
+        expires_at,
+    })
+}
+
+fn content_attributes(content: &MessageContent) -> Vec<(&'static str, Value)> {
+    let text = |v: &Option<String>| v.clone().map(Value::String);
+    let flag = |v: &Option<bool>| v.map(Value::Bool);
+    [
+        // `message` is FlowIQ's name for the text; `text` says what it is.
+        ("text", text(&content.message)),
+        ("message_type", text(&content.message_type)),
+        ("sender_type", text(&content.sender_type)),
+        ("media_type", text(&content.media_type)),
+        ("media_url", text(&content.media_url)),
+        ("media_file_name", text(&content.media_file_name)),
+        ("reply_context_id", text(&content.reply_context_id)),
+        ("location", content.location_data.clone().map(Value::Object)),
+        ("broadcast_id", text(&content.broadcast_id)),
+        ("member_id", text(&content.member_id)),
+        ("created_at", text(&content.created_at)),
+        ("flowiq_message_id", text(&content.id)),
+        ("sent_receipt_received", flag(&content.sent_receipt_received)),
+        ("delivered_receipt_received", flag(&content.delivered_receipt_received)),
+        ("read_receipt_received", flag(&content.read_receipt_received)),
+        ("more_data", content.more_data.clone().filter(|v| !v.is_null())),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| (name, v)))
+    .collect()
+}
+
+/// The item kept for a delivery answered 400 or 413. `body_within_limit` is false when the body
+/// was over the limit: then only its size and hash are kept.
+pub fn rejected_record(
+    platform: Platform,
+    body: &[u8],
+    body_within_limit: bool,
+    reason: String,
+    status_code: u16,
+    request_id: &str,
+    received: &Received,
+    retention: Retention,
+) -> RejectedItem {
+    let body_sha256 = hex::encode(Sha256::digest(body));
+    let (pk, sk) = keys::rejected_key(&body_sha256, &received.at_text, request_id);
+    let (text, bytes) = match (body_within_limit, std::str::from_utf8(body)) {
+        (false, _) => (None, None),
+        (true, Ok(text)) => (Some(text.to_owned()), None),
+        (true, Err(_)) => (None, Some(body.to_vec())),
+    };
+    RejectedItem {
+        pk,
+        sk,
+        item_type: "rejected",
+        platform,
+        reason,
+        status_code,
+        received_at: received.at_text.clone(),
+        request_id: request_id.to_owned(),
+        body_size: body.len(),
+        body_sha256,
+        body: text,
+        body_bytes: bytes,
+        expires_at: retention.expires_at(received.at),
+    }
+}

@@ -1,0 +1,213 @@
+//! The DynamoDB adapter of [`EventStore`].
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::{EventStore, PutOutcome, StoreError};
+use crate::keys;
+use crate::records::{EventItem, MessageUpdate, RejectedItem};
+
+/// SDK timeouts and retries, sized so that the three writes of the slowest path (event, message,
+/// message again) finish or fail within the function's 15 s timeout, well under API Gateway's 30 s.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(4);
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// Loads the SDK configuration once (region, credentials, and `AWS_ENDPOINT_URL_DYNAMODB` for
+/// DynamoDB Local) with this crate's timeouts and retries.
+pub async fn load_client() -> Client {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await;
+    Client::new(&config)
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoDbEventStore {
+    client: Client,
+    table_name: String,
+}
+
+impl DynamoDbEventStore {
+    pub fn new(client: Client, table_name: impl Into<String>) -> Self {
+        Self { client, table_name: table_name.into() }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn table_name(&self) -> &str {
+        &self.table_name
+    }
+
+    async fn send_message_update(&self, update: &MessageUpdate, with_status: bool) -> Result<bool, StoreError> {
+        let mut expression = UpdateExpression::default();
+        for (name, value) in &update.identity {
+            expression.set(name, AttributeValue::S(value.clone()));
+        }
+        for (name, value) in &update.content {
+            let value = serde_dynamo::to_attribute_value(value)
+                .map_err(|source| StoreError::Serialization { what: "message content", source })?;
+            expression.set(name, value);
+        }
+        if let Some(attribute) = update.fact.time_attribute {
+            expression.set_once(attribute, AttributeValue::S(update.occurred_at.clone()));
+        }
+        if let Some(expires_at) = update.expires_at {
+            // Sliding: a message is kept for the retention period after its last event.
+            expression.set(keys::TTL_ATTRIBUTE, AttributeValue::N(expires_at.to_string()));
+        }
+        expression.add_to_set("status_history", update.history_entry());
+        let mut condition = None;
+        if let (true, Some(status)) = (with_status, update.fact.status) {
+            expression.set("status", AttributeValue::S(status.as_str().to_owned()));
+            let rank = expression.set("status_rank", AttributeValue::N(status.rank().to_string()));
+            // The status only climbs: a lower-ranked event arriving late must not overwrite it.
+            condition = Some(format!(
+                "attribute_not_exists({0}) OR {0} <= {1}",
+                rank.name, rank.value
+            ));
+        }
+
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table_name)
+            .key(keys::PK, AttributeValue::S(keys::message_pk(&update.whatsapp_message_id)))
+            .key(keys::SK, AttributeValue::S(keys::MESSAGE_SK.to_owned()))
+            .update_expression(expression.render())
+            .set_condition_expression(condition)
+            .set_expression_attribute_names(Some(expression.names))
+            .set_expression_attribute_values(Some(expression.values))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err) => Err(request_error("UpdateItem", err)),
+        }
+    }
+}
+
+impl EventStore for DynamoDbEventStore {
+    async fn put_event(&self, item: &EventItem) -> Result<PutOutcome, StoreError> {
+        let item = serde_dynamo::to_item(item).map_err(|source| StoreError::Serialization { what: "event", source })?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table_name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", keys::PK)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PutOutcome::Stored),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(PutOutcome::Duplicate)
+            }
+            Err(err) => Err(request_error("PutItem", err)),
+        }
+    }
+
+    async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
+        let applied = self.send_message_update(update, true).await?;
+        if !applied {
+            // The message already has a further status: merge everything else, unconditionally.
+            self.send_message_update(update, false).await?;
+        }
+        Ok(())
+    }
+
+    async fn put_rejected(&self, item: &RejectedItem) -> Result<(), StoreError> {
+        let item =
+            serde_dynamo::to_item(item).map_err(|source| StoreError::Serialization { what: "rejected delivery", source })?;
+        self.client
+            .put_item()
+            .table_name(&self.table_name)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|err| request_error("PutItem", err))?;
+        Ok(())
+    }
+}
+
+fn request_error<E>(operation: &'static str, err: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    StoreError::Request { operation, message: DisplayErrorContext(&err).to_string(), source: Box::new(err) }
+}
+
+/// Placeholders for one attribute in an expression.
+struct Placeholder {
+    name: String,
+    value: String,
+}
+
+/// Builds `SET ... ADD ...` with placeholders for every name (many are reserved words).
+#[derive(Default)]
+struct UpdateExpression {
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+    set: Vec<String>,
+    add: Vec<String>,
+}
+
+impl UpdateExpression {
+    fn placeholder(&mut self, name: &str, value: AttributeValue) -> Placeholder {
+        let index = self.values.len();
+        let placeholder = Placeholder { name: format!("#a{index}"), value: format!(":v{index}") };
+        self.names.insert(placeholder.name.clone(), name.to_owned());
+        self.values.insert(placeholder.value.clone(), value);
+        placeholder
+    }
+
+    fn set(&mut self, name: &str, value: AttributeValue) -> Placeholder {
+        let p = self.placeholder(name, value);
+        self.set.push(format!("{} = {}", p.name, p.value));
+        p
+    }
+
+    /// Keeps the first value written (per-status times).
+    fn set_once(&mut self, name: &str, value: AttributeValue) {
+        let p = self.placeholder(name, value);
+        self.set.push(format!("{0} = if_not_exists({0}, {1})", p.name, p.value));
+    }
+
+    fn add_to_set(&mut self, name: &str, member: String) {
+        let p = self.placeholder(name, AttributeValue::Ss(vec![member]));
+        self.add.push(format!("{} {}", p.name, p.value));
+    }
+
+    fn render(&self) -> String {
+        let mut out = String::new();
+        if !self.set.is_empty() {
+            out.push_str("SET ");
+            out.push_str(&self.set.join(", "));
+        }
+        if !self.add.is_empty() {
+            out.push_str(" ADD ");
+            out.push_str(&self.add.join(", "));
+        }
+        out
+    }
+}

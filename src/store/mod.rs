@@ -1,0 +1,54 @@
+//! The storage port. The core only needs three writes; the DynamoDB adapter is in [`dynamodb`].
+
+pub mod dynamodb;
+
+use std::future::Future;
+
+use crate::records::{EventItem, MessageUpdate, RejectedItem};
+
+/// Whether an event was new.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Stored,
+    Duplicate,
+}
+
+impl PutOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PutOutcome::Stored => "stored",
+            PutOutcome::Duplicate => "duplicate",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The request failed after the SDK's own retries (throttling, timeouts, outages, ...).
+    #[error("DynamoDB {operation} failed: {message}")]
+    Request {
+        operation: &'static str,
+        /// The SDK error with its context (`DisplayErrorContext`), safe to log: no item data.
+        message: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("could not convert the {what} to a DynamoDB item: {source}")]
+    Serialization {
+        what: &'static str,
+        #[source]
+        source: serde_dynamo::Error,
+    },
+}
+
+/// Writes for one delivery. Every method must be safe to call again with the same input:
+/// a redelivery repeats them after a crash or a failed write.
+pub trait EventStore: Send + Sync {
+    /// Stores the event unless an event with the same key exists, atomically.
+    fn put_event(&self, item: &EventItem) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
+
+    /// Merges one event's facts into its message item; idempotent and order-independent.
+    fn update_message(&self, update: &MessageUpdate) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    fn put_rejected(&self, item: &RejectedItem) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

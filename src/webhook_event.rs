@@ -1,0 +1,436 @@
+//! FlowIQ's webhook payloads (`../shared/flowiq/webhook-events.txt`), typed where documented.
+//!
+//! Parsing is one pass over the body into a `serde_json::Value`; the typed view, the event id and
+//! the stored item are all derived from that value. Unknown fields are tolerated (FlowIQ adds fields
+//! over time); `call` and unknown event types are kept generically, never rejected.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::clock::normalize_rfc3339;
+use crate::event_id::EventId;
+use crate::platform::Platform;
+
+/// Why a body was not accepted. Each message names the problem so FlowIQ's support (or a user
+/// reading a `rejected` item) can act on it.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BodyError {
+    #[error("body is empty: expected a JSON object with an `event_type` field")]
+    Empty,
+    #[error("body is not valid UTF-8")]
+    NotUtf8,
+    #[error("body is not valid JSON: {0}")]
+    NotJson(String),
+    #[error("body must be a JSON object, got {0}")]
+    NotAnObject(&'static str),
+    #[error("body has no `event_type` field")]
+    MissingEventType,
+    #[error("field `event_type` must be a non-empty string, got {0}")]
+    InvalidEventType(String),
+    #[error("{event_type} event: {problem}")]
+    InvalidField { event_type: String, problem: String },
+}
+
+/// FlowIQ's event types. `Other` holds `call` (no documented payload) and types added later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventType {
+    MessageReceived,
+    MessageSent,
+    SentMessage,
+    MessageDelivered,
+    MessageRead,
+    MessageFailed,
+    Other(String),
+}
+
+impl EventType {
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "message_received" => EventType::MessageReceived,
+            "message_sent" => EventType::MessageSent,
+            "sent_message" => EventType::SentMessage,
+            "message_delivered" => EventType::MessageDelivered,
+            "message_read" => EventType::MessageRead,
+            "message_failed" => EventType::MessageFailed,
+            other => EventType::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            EventType::MessageReceived => "message_received",
+            EventType::MessageSent => "message_sent",
+            EventType::SentMessage => "sent_message",
+            EventType::MessageDelivered => "message_delivered",
+            EventType::MessageRead => "message_read",
+            EventType::MessageFailed => "message_failed",
+            EventType::Other(name) => name,
+        }
+    }
+}
+
+/// What a delivery says, beyond the fields every event shares.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EventDetails {
+    /// `message_received`: a contact (WhatsApp) or web visitor wrote to the organization.
+    Inbound(MessageContent),
+    /// `sent_message`: the full outbound message row (agent, bot or broadcast).
+    Outbound(MessageContent),
+    /// `message_sent`, `message_delivered`, `message_read`, `message_failed`: a status receipt.
+    /// `status` is FlowIQ's value (`sent`, `delivered`, `read`, `failed`, `undelivered`, `warning`).
+    Receipt { status: Option<String> },
+    /// `call` and unknown types: stored as received, no typed view.
+    Other,
+}
+
+/// Message content known from `message_received` / `sent_message`. Absent and `null` are the same.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct MessageContent {
+    /// FlowIQ's own row id (`sent_message`, web events).
+    pub id: Option<String>,
+    pub message: Option<String>,
+    pub message_type: Option<String>,
+    pub sender_type: Option<String>,
+    pub media_type: Option<String>,
+    pub media_url: Option<String>,
+    /// `file_name` in `message_received`, `media_file_name` in `sent_message`.
+    #[serde(alias = "file_name")]
+    pub media_file_name: Option<String>,
+    pub reply_context_id: Option<String>,
+    pub location_data: Option<Map<String, Value>>,
+    pub broadcast_id: Option<String>,
+    pub member_id: Option<String>,
+    pub created_at: Option<String>,
+    pub message_status: Option<String>,
+    pub sent_receipt_received: Option<bool>,
+    pub delivered_receipt_received: Option<bool>,
+    pub read_receipt_received: Option<bool>,
+    /// Web platform: additional structured data, shape not documented.
+    pub more_data: Option<Value>,
+}
+
+/// The fields every known event type shares, typed. Used for known types only: for `call` and
+/// unknown types the same fields are read leniently (see [`lenient_string`]).
+#[derive(Debug, Deserialize)]
+struct CommonFields {
+    organization_id: Option<String>,
+    timestamp: Option<String>,
+    whatsapp_message_id: Option<String>,
+    whatsapp_id: Option<String>,
+    contact_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReceiptFields {
+    status: Option<String>,
+}
+
+/// One parsed delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookEvent {
+    pub platform: Platform,
+    pub event_id: EventId,
+    pub event_type: EventType,
+    pub organization_id: Option<String>,
+    /// The payload's `timestamp` (or `created_at`), normalised to sortable UTC.
+    pub occurred_at: Option<String>,
+    pub whatsapp_message_id: Option<String>,
+    pub whatsapp_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub details: EventDetails,
+}
+
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+impl WebhookEvent {
+    /// Parses a raw delivery body. A UTF-8 byte-order mark is ignored (RFC 8259 §8.1 allows it).
+    pub fn parse(platform: Platform, body: &[u8]) -> Result<Self, BodyError> {
+        let json = body.strip_prefix(UTF8_BOM).unwrap_or(body);
+        if json.iter().all(u8::is_ascii_whitespace) {
+            return Err(BodyError::Empty);
+        }
+        let value: Value = serde_json::from_slice(json).map_err(|e| {
+            if std::str::from_utf8(json).is_err() {
+                BodyError::NotUtf8
+            } else {
+                BodyError::NotJson(e.to_string())
+            }
+        })?;
+        let object = match &value {
+            Value::Object(object) => object,
+            other => return Err(BodyError::NotAnObject(json_kind(other))),
+        };
+        let event_type = match object.get("event_type") {
+            None => return Err(BodyError::MissingEventType),
+            Some(Value::String(name)) if !name.trim().is_empty() => EventType::parse(name),
+            Some(other) => return Err(BodyError::InvalidEventType(describe(other))),
+        };
+        let event_id = EventId::of(platform, &value);
+        Self::from_object(platform, event_id, event_type, &value)
+    }
+
+    fn from_object(
+        platform: Platform,
+        event_id: EventId,
+        event_type: EventType,
+        value: &Value,
+    ) -> Result<Self, BodyError> {
+        let invalid = |problem: String| BodyError::InvalidField {
+            event_type: event_type.as_str().to_owned(),
+            problem,
+        };
+        let object = value.as_object().expect("checked by the caller");
+
+        let (common, details) = match &event_type {
+            EventType::Other(_) => (lenient_common(object), EventDetails::Other),
+            known => {
+                let common: CommonFields = typed(value).map_err(invalid)?;
+                let details = match known {
+                    EventType::MessageReceived => EventDetails::Inbound(typed(value).map_err(invalid)?),
+                    EventType::SentMessage => EventDetails::Outbound(typed(value).map_err(invalid)?),
+                    _ => {
+                        let receipt: ReceiptFields = typed(value).map_err(invalid)?;
+                        EventDetails::Receipt { status: receipt.status }
+                    }
+                };
+                (common, details)
+            }
+        };
+
+        let timestamp_field = match (&common.timestamp, &details) {
+            (Some(ts), _) => Some(("timestamp", ts)),
+            (None, EventDetails::Inbound(c) | EventDetails::Outbound(c)) => {
+                c.created_at.as_ref().map(|ts| ("created_at", ts))
+            }
+            _ => None,
+        };
+        let occurred_at = match timestamp_field {
+            None => None,
+            Some((field, ts)) => match normalize_rfc3339(ts) {
+                Ok(normalised) => Some(normalised),
+                // An unknown event's timestamp is not ours to judge: keep the event, undated.
+                Err(_) if matches!(event_type, EventType::Other(_)) => None,
+                Err(e) => return Err(invalid(format!("field `{field}` {e}"))),
+            },
+        };
+
+        let event = WebhookEvent {
+            platform,
+            event_id,
+            organization_id: non_empty(common.organization_id),
+            occurred_at,
+            whatsapp_message_id: non_empty(common.whatsapp_message_id),
+            whatsapp_id: non_empty(common.whatsapp_id),
+            contact_id: non_empty(common.contact_id),
+            details,
+            event_type,
+        };
+        match event.check_required() {
+            Ok(()) => Ok(event),
+            Err(problem) => Err(BodyError::InvalidField { event_type: event.event_type.as_str().to_owned(), problem }),
+        }
+    }
+
+    /// What the storage contract cannot do without, per documented type.
+    fn check_required(&self) -> Result<(), String> {
+        if matches!(self.event_type, EventType::Other(_)) {
+            return Ok(());
+        }
+        if self.organization_id.is_none() {
+            return Err("missing field `organization_id`".into());
+        }
+        let whatsapp = self.platform == Platform::Whatsapp;
+        let is_receipt = matches!(self.details, EventDetails::Receipt { .. });
+        if (whatsapp || is_receipt) && self.whatsapp_message_id.is_none() {
+            return Err("missing field `whatsapp_message_id`".into());
+        }
+        if whatsapp && self.occurred_at.is_none() {
+            return Err("missing field `timestamp`".into());
+        }
+        Ok(())
+    }
+}
+
+fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            e.into_inner().to_string()
+        } else {
+            format!("field `{path}`: {}", e.into_inner())
+        }
+    })
+}
+
+/// For `call` and unknown types: take the shared fields when they are strings, ignore them otherwise.
+fn lenient_common(object: &Map<String, Value>) -> CommonFields {
+    CommonFields {
+        organization_id: lenient_string(object, "organization_id"),
+        timestamp: lenient_string(object, "timestamp").or_else(|| lenient_string(object, "created_at")),
+        whatsapp_message_id: lenient_string(object, "whatsapp_message_id"),
+        whatsapp_id: lenient_string(object, "whatsapp_id"),
+        contact_id: lenient_string(object, "contact_id"),
+    }
+}
+
+fn lenient_string(object: &Map<String, Value>, field: &str) -> Option<String> {
+    object.get(field).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::String(_) => "an empty string".into(),
+        other => json_kind(other).into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(platform: Platform, value: Value) -> Result<WebhookEvent, BodyError> {
+        WebhookEvent::parse(platform, value.to_string().as_bytes())
+    }
+
+    fn delivered() -> Value {
+        json!({
+            "event_type": "message_delivered",
+            "whatsapp_message_id": "wamid.abc",
+            "organization_id": "org-1",
+            "status": "delivered",
+            "timestamp": "2026-03-07T00:00:01.000Z",
+            "whatsapp_id": "27830000001"
+        })
+    }
+
+    #[test]
+    fn parses_a_documented_receipt() {
+        let event = parse(Platform::Whatsapp, delivered()).unwrap();
+        assert_eq!(event.event_type, EventType::MessageDelivered);
+        assert_eq!(event.organization_id.as_deref(), Some("org-1"));
+        assert_eq!(event.whatsapp_message_id.as_deref(), Some("wamid.abc"));
+        assert_eq!(event.whatsapp_id.as_deref(), Some("27830000001"));
+        assert_eq!(event.occurred_at.as_deref(), Some("2026-03-07T00:00:01.000Z"));
+        assert_eq!(event.details, EventDetails::Receipt { status: Some("delivered".into()) });
+    }
+
+    #[test]
+    fn parses_inbound_content_with_location_and_tolerates_unknown_fields() {
+        let event = parse(
+            Platform::Whatsapp,
+            json!({
+                "event_type": "message_received", "organization_id": "o", "timestamp": "2026-03-07T00:00:00Z",
+                "whatsapp_message_id": "wamid.in", "message_type": "location", "message": null,
+                "file_name": "a.pdf", "location_data": {"latitude": -33.9, "longitude": 18.4, "name": "Office"},
+                "whatsapp_id": "27830000001", "contact_id": "c-1", "a_field_added_later": [1, 2]
+            }),
+        )
+        .unwrap();
+        let EventDetails::Inbound(content) = event.details else { panic!("not inbound") };
+        assert_eq!(content.message_type.as_deref(), Some("location"));
+        assert_eq!(content.media_file_name.as_deref(), Some("a.pdf"));
+        assert_eq!(content.location_data.unwrap()["name"], "Office");
+    }
+
+    #[test]
+    fn web_events_need_no_whatsapp_fields() {
+        let event = parse(
+            Platform::Web,
+            json!({"event_type": "sent_message", "organization_id": "o", "sender_type": "bot-web",
+                   "message": "Hi", "more_data": {"quick_replies": ["a"]}, "created_at": "2026-03-07T00:00:00Z"}),
+        )
+        .unwrap();
+        assert_eq!(event.occurred_at.as_deref(), Some("2026-03-07T00:00:00.000Z"));
+        let EventDetails::Outbound(content) = event.details else { panic!("not outbound") };
+        assert_eq!(content.sender_type.as_deref(), Some("bot-web"));
+        assert_eq!(content.more_data, Some(json!({"quick_replies": ["a"]})));
+    }
+
+    #[test]
+    fn call_and_unknown_types_are_kept_even_with_odd_fields() {
+        for body in [
+            json!({"event_type": "call", "organization_id": "o", "whatsapp_id": 27830000001u64}),
+            json!({"event_type": "contact_updated", "timestamp": "not a date"}),
+        ] {
+            let event = parse(Platform::Whatsapp, body).unwrap();
+            assert!(matches!(event.event_type, EventType::Other(_)));
+            assert_eq!(event.details, EventDetails::Other);
+            assert_eq!(event.whatsapp_id, None);
+            assert_eq!(event.occurred_at, None);
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_ignored() {
+        let mut body = UTF8_BOM.to_vec();
+        body.extend_from_slice(delivered().to_string().as_bytes());
+        let with_bom = WebhookEvent::parse(Platform::Whatsapp, &body).unwrap();
+        assert_eq!(with_bom, parse(Platform::Whatsapp, delivered()).unwrap());
+    }
+
+    fn error(platform: Platform, body: &[u8]) -> String {
+        WebhookEvent::parse(platform, body).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_bodies_get_errors_that_name_the_problem() {
+        let wa = Platform::Whatsapp;
+        assert!(error(wa, b"").contains("empty"));
+        assert!(error(wa, b" \n").contains("empty"));
+        assert!(error(wa, b"\xff\xfe{}").contains("UTF-8"));
+        assert!(error(wa, b"{\"event_type\":").contains("not valid JSON"));
+        assert!(error(wa, b"[1]").contains("got an array"));
+        assert!(error(wa, b"\"x\"").contains("got a string"));
+        assert!(error(wa, b"{}").contains("no `event_type`"));
+        assert!(error(wa, b"{\"event_type\":5}").contains("`event_type` must be a non-empty string, got a number"));
+        assert!(error(wa, b"{\"event_type\":\"\"}").contains("got an empty string"));
+        assert!(error(wa, b"{\"event_type\":null}").contains("got null"));
+    }
+
+    #[test]
+    fn wrong_field_types_and_missing_fields_are_named() {
+        let wa = Platform::Whatsapp;
+        let mut body = delivered();
+        body["whatsapp_id"] = json!(27830000001u64);
+        let message = error(wa, body.to_string().as_bytes());
+        assert!(message.starts_with("message_delivered event: field `whatsapp_id`: invalid type"), "{message}");
+
+        let mut body = delivered();
+        body["timestamp"] = json!("2026-03-07");
+        let message = error(wa, body.to_string().as_bytes());
+        assert!(message.contains("field `timestamp` is not an RFC 3339"), "{message}");
+
+        for field in ["organization_id", "whatsapp_message_id", "timestamp"] {
+            let mut body = delivered();
+            body.as_object_mut().unwrap().remove(field);
+            let message = error(wa, body.to_string().as_bytes());
+            assert_eq!(message, format!("message_delivered event: missing field `{field}`"));
+            body[field] = Value::Null;
+            let message = error(wa, body.to_string().as_bytes());
+            assert!(message.contains(&format!("`{field}`")), "{message}");
+        }
+
+        let message = error(
+            wa,
+            br#"{"event_type":"message_received","organization_id":"o","timestamp":"2026-03-07T00:00:00Z","whatsapp_message_id":"w","location_data":"here"}"#,
+        );
+        assert!(message.contains("field `location_data`: invalid type: string"), "{message}");
+    }
+}
