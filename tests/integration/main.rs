@@ -1,0 +1,7 @@
+//! Integration tests: the real handler against Amazon's DynamoDB Local (started by the tests).
+
+mod receiver;
+mod rejections;
+mod status_order;
+mod storage_failure;
+mod support;
