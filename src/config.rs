@@ -13,7 +13,9 @@ pub enum ConfigError {
     Missing(&'static str, &'static str),
     #[error(transparent)]
     Tokens(#[from] TokenConfigError),
-    #[error("RETENTION_DAYS must be a whole number of days (0 or unset keeps items forever), got {0:?}")]
+    #[error(
+        "RETENTION_DAYS must be a whole number of days (0 or unset keeps items forever), got {0:?}"
+    )]
     Retention(String),
 }
 
@@ -33,7 +35,10 @@ impl Config {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let table_name = lookup("TABLE_NAME")
             .filter(|t| !t.trim().is_empty())
-            .ok_or(ConfigError::Missing("TABLE_NAME", "set it to the DynamoDB table's name"))?;
+            .ok_or(ConfigError::Missing(
+                "TABLE_NAME",
+                "set it to the DynamoDB table's name",
+            ))?;
         let tokens = lookup("WEBHOOK_TOKENS").ok_or(ConfigError::Missing(
             "WEBHOOK_TOKENS",
             "set it to one or more comma-separated tokens of at least 32 characters",
@@ -47,7 +52,11 @@ impl Config {
                 _ => return Err(ConfigError::Retention(days.to_owned())),
             },
         };
-        Ok(Config { table_name, tokens, retention })
+        Ok(Config {
+            table_name,
+            tokens,
+            retention,
+        })
     }
 }
 
@@ -58,12 +67,21 @@ mod tests {
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
     }
 
     #[test]
     fn reads_table_tokens_and_retention() {
-        let c = config(&[("TABLE_NAME", "t"), ("WEBHOOK_TOKENS", TOKEN), ("RETENTION_DAYS", "30")]).unwrap();
+        let c = config(&[
+            ("TABLE_NAME", "t"),
+            ("WEBHOOK_TOKENS", TOKEN),
+            ("RETENTION_DAYS", "30"),
+        ])
+        .unwrap();
         assert_eq!(c.table_name, "t");
         assert!(c.tokens.verify(TOKEN));
         assert_eq!(c.retention, Retention(Some(30)));
@@ -76,15 +94,23 @@ mod tests {
 
     #[test]
     fn explains_what_is_wrong() {
-        let err = config(&[("WEBHOOK_TOKENS", TOKEN)]).unwrap_err().to_string();
+        let err = config(&[("WEBHOOK_TOKENS", TOKEN)])
+            .unwrap_err()
+            .to_string();
         assert!(err.starts_with("TABLE_NAME is not set"), "{err}");
         let err = config(&[("TABLE_NAME", "t")]).unwrap_err().to_string();
         assert!(err.starts_with("WEBHOOK_TOKENS is not set"), "{err}");
-        let err = config(&[("TABLE_NAME", "t"), ("WEBHOOK_TOKENS", "short")]).unwrap_err().to_string();
-        assert!(err.contains("at least 32"), "{err}");
-        let err = config(&[("TABLE_NAME", "t"), ("WEBHOOK_TOKENS", TOKEN), ("RETENTION_DAYS", "-1")])
+        let err = config(&[("TABLE_NAME", "t"), ("WEBHOOK_TOKENS", "short")])
             .unwrap_err()
             .to_string();
+        assert!(err.contains("at least 32"), "{err}");
+        let err = config(&[
+            ("TABLE_NAME", "t"),
+            ("WEBHOOK_TOKENS", TOKEN),
+            ("RETENTION_DAYS", "-1"),
+        ])
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("RETENTION_DAYS"), "{err}");
     }
 }

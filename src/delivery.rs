@@ -4,6 +4,7 @@
 use crate::config::MAX_BODY_BYTES;
 use crate::event_id::EventId;
 use crate::platform::Platform;
+pub use crate::records::Rejection;
 use crate::records::{Received, Retention, event_records, rejected_record};
 use crate::store::{EventStore, PutOutcome, StoreError};
 use crate::webhook_event::WebhookEvent;
@@ -18,31 +19,21 @@ pub struct Delivery<'a> {
     pub request_id: &'a str,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    /// Not a FlowIQ event we can read (answered 400).
-    InvalidBody,
-    /// Over [`MAX_BODY_BYTES`] (answered 413).
-    TooLarge,
-}
-
-impl Rejection {
-    pub fn status_code(self) -> u16 {
-        match self {
-            Rejection::InvalidBody => 400,
-            Rejection::TooLarge => 413,
-        }
-    }
-}
-
 /// What happened to a delivery. Only `Accepted` means it is durably stored.
 #[derive(Debug)]
 pub enum Reply {
-    Accepted { outcome: PutOutcome, event_id: EventId, event_type: String },
+    Accepted {
+        outcome: PutOutcome,
+        event_id: EventId,
+        event_type: String,
+    },
     /// Missing or wrong token: nothing was stored.
     Unauthorized,
     /// Authenticated but not accepted; the raw body (or its size and hash) is kept as `rejected`.
-    Rejected { rejection: Rejection, reason: String },
+    Rejected {
+        rejection: Rejection,
+        reason: String,
+    },
     /// A write failed after the SDK's retries: nothing may be acknowledged, FlowIQ should retry.
     StorageUnavailable(StoreError),
 }
@@ -55,7 +46,11 @@ pub struct Receiver<S> {
 
 impl<S: EventStore> Receiver<S> {
     pub fn new(store: S, tokens: WebhookTokens, retention: Retention) -> Self {
-        Self { store, tokens, retention }
+        Self {
+            store,
+            tokens,
+            retention,
+        }
     }
 
     pub fn store(&self) -> &S {
@@ -72,11 +67,17 @@ impl<S: EventStore> Receiver<S> {
                 "body is {} bytes; the limit is {MAX_BODY_BYTES} bytes",
                 delivery.body.len()
             );
-            return self.reject(delivery, Rejection::TooLarge, reason, &received).await;
+            return self
+                .reject(delivery, Rejection::TooLarge, reason, &received)
+                .await;
         }
         let event = match WebhookEvent::parse(delivery.platform, delivery.body) {
             Ok(event) => event,
-            Err(err) => return self.reject(delivery, Rejection::InvalidBody, err.to_string(), &received).await,
+            Err(err) => {
+                return self
+                    .reject(delivery, Rejection::InvalidBody, err.to_string(), &received)
+                    .await;
+            }
         };
         // Parsing succeeded, so the body is UTF-8.
         let body = std::str::from_utf8(delivery.body).expect("a parsed body is UTF-8");
@@ -93,17 +94,26 @@ impl<S: EventStore> Receiver<S> {
                 return Reply::StorageUnavailable(err);
             }
         }
-        Reply::Accepted { outcome, event_id: event.event_id, event_type: item.event_type }
+        Reply::Accepted {
+            outcome,
+            event_id: event.event_id,
+            event_type: item.event_type,
+        }
     }
 
-    async fn reject(&self, delivery: Delivery<'_>, rejection: Rejection, reason: String, received: &Received) -> Reply {
+    async fn reject(
+        &self,
+        delivery: Delivery<'_>,
+        rejection: Rejection,
+        reason: String,
+        received: &Received,
+    ) -> Reply {
         let item = rejected_record(
             delivery.platform,
             delivery.body,
-            rejection == Rejection::InvalidBody,
-            reason.clone(),
-            rejection.status_code(),
             delivery.request_id,
+            rejection,
+            reason.clone(),
             received,
             self.retention,
         );

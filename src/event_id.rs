@@ -96,8 +96,12 @@ mod tests {
 
     #[test]
     fn same_event_reserialised_gets_the_same_id() {
-        let a = id(r#"{"event_type":"message_read","whatsapp_message_id":"w","nested":{"b":1,"a":[1,{"y":2,"x":"é"}]}}"#);
-        let b = id("{ \"nested\" : { \"a\" : [ 1 , { \"x\" : \"\\u00e9\", \"y\" : 2 } ], \"b\" : 1 },\n  \"whatsapp_message_id\":\"w\", \"event_type\":\"message_read\" }");
+        let a = id(
+            r#"{"event_type":"message_read","whatsapp_message_id":"w","nested":{"b":1,"a":[1,{"y":2,"x":"é"}]}}"#,
+        );
+        let b = id(
+            "{ \"nested\" : { \"a\" : [ 1 , { \"x\" : \"\\u00e9\", \"y\" : 2 } ], \"b\" : 1 },\n  \"whatsapp_message_id\":\"w\", \"event_type\":\"message_read\" }",
+        );
         assert_eq!(a, b);
         assert_eq!(a.as_str().len(), 32);
         assert!(a.as_str().bytes().all(|c| c.is_ascii_hexdigit()));
@@ -114,7 +118,11 @@ mod tests {
         let ids = [&base, &read, &later].map(|v| EventId::of(Platform::Whatsapp, v));
         assert_ne!(ids[0], ids[1]);
         assert_ne!(ids[0], ids[2]);
-        assert_ne!(EventId::of(Platform::Web, &base), ids[0], "platform is part of the id");
+        assert_ne!(
+            EventId::of(Platform::Web, &base),
+            ids[0],
+            "platform is part of the id"
+        );
         // Structure matters, not only the characters.
         assert_ne!(id(r#"{"a":"1"}"#), id(r#"{"a":1}"#));
         assert_ne!(id(r#"{"a":[1,2]}"#), id(r#"{"a":[2,1]}"#));

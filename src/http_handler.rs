@@ -23,7 +23,12 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
     let (platform, token) = match route(request.raw_http_path()) {
         Ok(route) => route,
         Err(problem) => {
-            tracing::info!(request_id, status = 404, outcome = "not_found", "no such route");
+            tracing::info!(
+                request_id,
+                status = 404,
+                outcome = "not_found",
+                "no such route"
+            );
             return error(StatusCode::NOT_FOUND, "not_found", &problem);
         }
     };
@@ -32,31 +37,72 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
         let mut response = error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            &format!("{} is not allowed here: FlowIQ deliveries are {ROUTE}", request.method()),
+            &format!(
+                "{} is not allowed here: FlowIQ deliveries are {ROUTE}",
+                request.method()
+            ),
         );
-        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return response;
     }
     // API Gateway's base64 bodies are already decoded by lambda_http.
     let body: &[u8] = request.body().as_ref();
 
-    let delivery = Delivery { platform, token, body, request_id: &request_id };
+    let delivery = Delivery {
+        platform,
+        token,
+        body,
+        request_id: &request_id,
+    };
     let reply = receiver.receive(delivery).await;
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let platform = platform.as_str();
     match reply {
-        Reply::Accepted { outcome, event_id, event_type } => {
+        Reply::Accepted {
+            outcome,
+            event_id,
+            event_type,
+        } => {
             tracing::info!(request_id, platform, event_type, %event_id, outcome = outcome.as_str(), status = 200, latency_ms, "delivery stored");
-            json_response(StatusCode::OK, &json!({ "status": outcome.as_str(), "event_id": event_id.as_str() }))
+            json_response(
+                StatusCode::OK,
+                &json!({ "status": outcome.as_str(), "event_id": event_id.as_str() }),
+            )
         }
         Reply::Unauthorized => {
-            tracing::warn!(request_id, platform, outcome = "unauthorized", status = 401, latency_ms, "missing or invalid webhook token");
-            error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or invalid webhook token in the URL")
+            tracing::warn!(
+                request_id,
+                platform,
+                outcome = "unauthorized",
+                status = 401,
+                latency_ms,
+                "missing or invalid webhook token"
+            );
+            error(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or invalid webhook token in the URL",
+            )
         }
         Reply::Rejected { rejection, reason } => {
-            let status = StatusCode::from_u16(rejection.status_code()).expect("a valid status code");
-            tracing::warn!(request_id, platform, outcome = "rejected", status = status.as_u16(), reason, latency_ms, "delivery rejected and kept");
-            let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "invalid_body" };
+            let status =
+                StatusCode::from_u16(rejection.status_code()).expect("a valid status code");
+            tracing::warn!(
+                request_id,
+                platform,
+                outcome = "rejected",
+                status = status.as_u16(),
+                reason,
+                latency_ms,
+                "delivery rejected and kept"
+            );
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                "body_too_large"
+            } else {
+                "invalid_body"
+            };
             error(status, code, &reason)
         }
         Reply::StorageUnavailable(err) => {
@@ -66,7 +112,9 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
                 "storage_unavailable",
                 "the event could not be stored; nothing was acknowledged, retry later",
             );
-            response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
             response
         }
     }
@@ -76,14 +124,17 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
 fn route(path: &str) -> Result<(Platform, &str), String> {
     let not_found = || format!("not found: FlowIQ deliveries are {ROUTE}");
     let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
-    let (Some("webhooks"), Some(platform), Some(token), None) =
-        (segments.next(), segments.next(), segments.next(), segments.next())
-    else {
+    let (Some("webhooks"), Some(platform), Some(token), None) = (
+        segments.next(),
+        segments.next(),
+        segments.next(),
+        segments.next(),
+    ) else {
         return Err(not_found());
     };
-    let platform = platform
-        .parse::<Platform>()
-        .map_err(|_| "unknown platform: use /webhooks/whatsapp/{token} or /webhooks/web/{token}".to_owned())?;
+    let platform = platform.parse::<Platform>().map_err(|_| {
+        "unknown platform: use /webhooks/whatsapp/{token} or /webhooks/web/{token}".to_owned()
+    })?;
     Ok((platform, token))
 }
 
@@ -117,16 +168,33 @@ mod tests {
 
     #[test]
     fn routes_only_the_exact_webhook_path() {
-        assert_eq!(route("/webhooks/whatsapp/t").unwrap(), (Platform::Whatsapp, "t"));
+        assert_eq!(
+            route("/webhooks/whatsapp/t").unwrap(),
+            (Platform::Whatsapp, "t")
+        );
         assert_eq!(route("/webhooks/web/t").unwrap(), (Platform::Web, "t"));
-        assert!(route("/webhooks/sms/t").unwrap_err().contains("unknown platform"));
+        assert!(
+            route("/webhooks/sms/t")
+                .unwrap_err()
+                .contains("unknown platform")
+        );
         for bad in [
-            "/", "", "/webhooks", "/webhooks/whatsapp", "/webhooks/whatsapp/t/extra", "/webhooks/whatsapp/t/",
-            "//webhooks/whatsapp/t", "/prefix/webhooks/whatsapp/t", "/webhooks/../webhooks/whatsapp/t",
+            "/",
+            "",
+            "/webhooks",
+            "/webhooks/whatsapp",
+            "/webhooks/whatsapp/t/extra",
+            "/webhooks/whatsapp/t/",
+            "//webhooks/whatsapp/t",
+            "/prefix/webhooks/whatsapp/t",
+            "/webhooks/../webhooks/whatsapp/t",
         ] {
             let err = route(bad).unwrap_err();
             assert!(err.starts_with("not found"), "{bad:?}: {err}");
-            assert!(!err.contains('t') || !err.contains("/t"), "never echoes the path");
+            assert!(
+                !err.contains('t') || !err.contains("/t"),
+                "never echoes the path"
+            );
         }
     }
 }

@@ -50,7 +50,11 @@ pub fn event_key(
 
 /// The contact a conversation is keyed by: the WhatsApp number, or FlowIQ's contact id when the
 /// event has no number (web chat).
-pub fn contact_pk(organization_id: &str, whatsapp_id: Option<&str>, contact_id: Option<&str>) -> Option<String> {
+pub fn contact_pk(
+    organization_id: &str,
+    whatsapp_id: Option<&str>,
+    contact_id: Option<&str>,
+) -> Option<String> {
     match (whatsapp_id, contact_id) {
         (Some(number), _) => Some(format!("CONTACT#{organization_id}#wa:{number}")),
         (None, Some(contact)) => Some(format!("CONTACT#{organization_id}#id:{contact}")),
@@ -59,7 +63,10 @@ pub fn contact_pk(organization_id: &str, whatsapp_id: Option<&str>, contact_id: 
 }
 
 pub fn organization_pk(organization_id: &str, event_id: &EventId) -> String {
-    format!("ORG#{organization_id}#{:02}", event_id.shard(ORGANIZATION_SHARDS))
+    format!(
+        "ORG#{organization_id}#{:02}",
+        event_id.shard(ORGANIZATION_SHARDS)
+    )
 }
 
 /// All shard keys of an organization, for a time-range query.
@@ -74,7 +81,10 @@ pub fn time_sk(at: &str, event_id: &EventId) -> String {
 
 /// Rejected deliveries: keyed by the body's SHA-256, so repeats of one bad body share a partition.
 pub fn rejected_key(body_sha256: &str, received_at: &str, request_id: &str) -> (String, String) {
-    (format!("REJECTED#{body_sha256}"), format!("AT#{received_at}#{request_id}"))
+    (
+        format!("REJECTED#{body_sha256}"),
+        format!("AT#{received_at}#{request_id}"),
+    )
 }
 
 #[cfg(test)]
@@ -89,13 +99,19 @@ mod tests {
         assert_eq!(pk, message_pk("wamid.1"));
         assert_eq!(sk, format!("EVENT#2026-03-07T00:00:00.000Z#{id}"));
         let (pk, sk) = event_key(None, None, &id);
-        assert_eq!((pk, sk), (format!("EVT#{id}"), format!("EVENT#undated#{id}")));
+        assert_eq!(
+            (pk, sk),
+            (format!("EVT#{id}"), format!("EVENT#undated#{id}"))
+        );
         assert!("EVENT#9999-12-31T23:59:59.999Z" < "EVENT#undated");
     }
 
     #[test]
     fn contacts_prefer_the_whatsapp_number() {
-        assert_eq!(contact_pk("o", Some("27"), Some("c")).unwrap(), "CONTACT#o#wa:27");
+        assert_eq!(
+            contact_pk("o", Some("27"), Some("c")).unwrap(),
+            "CONTACT#o#wa:27"
+        );
         assert_eq!(contact_pk("o", None, Some("c")).unwrap(), "CONTACT#o#id:c");
         assert_eq!(contact_pk("o", None, None), None);
     }

@@ -81,23 +81,41 @@ impl StatusFact {
     /// `None` for events that say nothing about a message (`call`, unknown types).
     pub fn of(event_type: &EventType, details: &EventDetails) -> Option<StatusFact> {
         let fact = |status, time_attribute, label: &str| {
-            Some(StatusFact { status, time_attribute, label: label.to_owned() })
+            Some(StatusFact {
+                status,
+                time_attribute,
+                label: label.to_owned(),
+            })
         };
         match event_type {
-            EventType::MessageReceived => fact(Some(MessageStatus::Received), Some("received_at"), "received"),
+            EventType::MessageReceived => fact(
+                Some(MessageStatus::Received),
+                Some("received_at"),
+                "received",
+            ),
             // The full outbound row; `message_sent` is the receipt that carries the sent time.
             EventType::SentMessage => fact(Some(MessageStatus::Sent), None, "sent_message"),
             EventType::MessageSent => fact(Some(MessageStatus::Sent), Some("sent_at"), "sent"),
-            EventType::MessageDelivered => fact(Some(MessageStatus::Delivered), Some("delivered_at"), "delivered"),
+            EventType::MessageDelivered => fact(
+                Some(MessageStatus::Delivered),
+                Some("delivered_at"),
+                "delivered",
+            ),
             EventType::MessageRead => fact(Some(MessageStatus::Read), Some("read_at"), "read"),
             EventType::MessageFailed => {
                 let status = match details {
-                    EventDetails::Receipt { status: Some(status) } => status.as_str(),
+                    EventDetails::Receipt {
+                        status: Some(status),
+                    } => status.as_str(),
                     _ => "failed",
                 };
                 match status {
                     "failed" => fact(Some(MessageStatus::Failed), Some("failed_at"), "failed"),
-                    "undelivered" => fact(Some(MessageStatus::Failed), Some("undelivered_at"), "undelivered"),
+                    "undelivered" => fact(
+                        Some(MessageStatus::Failed),
+                        Some("undelivered_at"),
+                        "undelivered",
+                    ),
                     // `warning` and values FlowIQ may add: recorded, status unchanged.
                     other => fact(None, None, other),
                 }
@@ -124,12 +142,17 @@ pub struct MessageState {
 impl MessageState {
     pub fn apply(&mut self, fact: &StatusFact, occurred_at: &str) {
         if let Some(status) = fact.status {
-            if self.status.is_none_or(|current| current.rank() <= status.rank()) {
+            if self
+                .status
+                .is_none_or(|current| current.rank() <= status.rank())
+            {
                 self.status = Some(status);
             }
         }
         if let Some(attribute) = fact.time_attribute {
-            self.times.entry(attribute).or_insert_with(|| occurred_at.to_owned());
+            self.times
+                .entry(attribute)
+                .or_insert_with(|| occurred_at.to_owned());
         }
         self.history.insert(fact.history_entry(occurred_at));
     }
@@ -140,7 +163,13 @@ mod tests {
     use super::*;
 
     fn receipt(event_type: EventType, status: &str) -> StatusFact {
-        StatusFact::of(&event_type, &EventDetails::Receipt { status: Some(status.into()) }).unwrap()
+        StatusFact::of(
+            &event_type,
+            &EventDetails::Receipt {
+                status: Some(status.into()),
+            },
+        )
+        .unwrap()
     }
 
     fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
@@ -169,17 +198,35 @@ mod tests {
         assert_eq!(undelivered.label, "undelivered");
         let warning = receipt(EventType::MessageFailed, "warning");
         assert_eq!((warning.status, warning.time_attribute), (None, None));
-        assert_eq!(StatusFact::of(&EventType::Other("call".into()), &EventDetails::Other), None);
+        assert_eq!(
+            StatusFact::of(&EventType::Other("call".into()), &EventDetails::Other),
+            None
+        );
     }
 
     #[test]
     fn every_arrival_order_gives_the_same_state() {
         let events = vec![
-            (receipt(EventType::MessageSent, "sent"), "2026-03-07T00:00:01.000Z"),
-            (receipt(EventType::MessageDelivered, "delivered"), "2026-03-07T00:00:02.000Z"),
-            (receipt(EventType::MessageRead, "read"), "2026-03-07T00:00:03.000Z"),
-            (receipt(EventType::MessageFailed, "warning"), "2026-03-07T00:00:04.000Z"),
-            (receipt(EventType::MessageFailed, "warning"), "2026-03-07T00:00:05.000Z"),
+            (
+                receipt(EventType::MessageSent, "sent"),
+                "2026-03-07T00:00:01.000Z",
+            ),
+            (
+                receipt(EventType::MessageDelivered, "delivered"),
+                "2026-03-07T00:00:02.000Z",
+            ),
+            (
+                receipt(EventType::MessageRead, "read"),
+                "2026-03-07T00:00:03.000Z",
+            ),
+            (
+                receipt(EventType::MessageFailed, "warning"),
+                "2026-03-07T00:00:04.000Z",
+            ),
+            (
+                receipt(EventType::MessageFailed, "warning"),
+                "2026-03-07T00:00:05.000Z",
+            ),
         ];
         let orders = permutations(&events);
         assert_eq!(orders.len(), 120);

@@ -19,7 +19,8 @@ pub struct Retention(pub Option<u32>);
 impl Retention {
     /// The TTL attribute value (epoch seconds) for an item written at `now`.
     pub fn expires_at(self, now: OffsetDateTime) -> Option<i64> {
-        self.0.map(|days| now.unix_timestamp() + i64::from(days) * 86_400)
+        self.0
+            .map(|days| now.unix_timestamp() + i64::from(days) * 86_400)
     }
 }
 
@@ -136,7 +137,11 @@ pub fn event_records(
     // Index sort keys may use the time of receipt for undated events: only the base key dedups.
     let index_time = event.occurred_at.as_deref().unwrap_or(&received.at_text);
     let contact_pk = event.organization_id.as_deref().and_then(|org| {
-        keys::contact_pk(org, event.whatsapp_id.as_deref(), event.contact_id.as_deref())
+        keys::contact_pk(
+            org,
+            event.whatsapp_id.as_deref(),
+            event.contact_id.as_deref(),
+        )
     });
     let org_pk = event
         .organization_id
@@ -189,7 +194,9 @@ fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<Messa
     }
 
     let content = match &event.details {
-        EventDetails::Inbound(content) | EventDetails::Outbound(content) => content_attributes(content),
+        EventDetails::Inbound(content) | EventDetails::Outbound(content) => {
+            content_attributes(content)
+        }
         EventDetails::Receipt { .. } | EventDetails::Other => Vec::new(),
     };
 
@@ -198,7 +205,10 @@ fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<Messa
         identity,
         content,
         fact,
-        occurred_at: event.occurred_at.clone().unwrap_or_else(|| keys::UNDATED.to_owned()),
+        occurred_at: event
+            .occurred_at
+            .clone()
+            .unwrap_or_else(|| keys::UNDATED.to_owned()),
         expires_at,
     })
 }
@@ -220,28 +230,57 @@ fn content_attributes(content: &MessageContent) -> Vec<(&'static str, Value)> {
         ("member_id", text(&content.member_id)),
         ("created_at", text(&content.created_at)),
         ("flowiq_message_id", text(&content.id)),
-        ("sent_receipt_received", flag(&content.sent_receipt_received)),
-        ("delivered_receipt_received", flag(&content.delivered_receipt_received)),
-        ("read_receipt_received", flag(&content.read_receipt_received)),
-        ("more_data", content.more_data.clone().filter(|v| !v.is_null())),
+        (
+            "sent_receipt_received",
+            flag(&content.sent_receipt_received),
+        ),
+        (
+            "delivered_receipt_received",
+            flag(&content.delivered_receipt_received),
+        ),
+        (
+            "read_receipt_received",
+            flag(&content.read_receipt_received),
+        ),
+        (
+            "more_data",
+            content.more_data.clone().filter(|v| !v.is_null()),
+        ),
     ]
     .into_iter()
     .filter_map(|(name, value)| value.map(|v| (name, v)))
     .collect()
 }
 
-/// The item kept for a delivery answered 400 or 413. `body_within_limit` is false when the body
-/// was over the limit: then only its size and hash are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// Not a FlowIQ event we can read (answered 400).
+    InvalidBody,
+    /// Over [`crate::config::MAX_BODY_BYTES`] (answered 413).
+    TooLarge,
+}
+
+impl Rejection {
+    pub fn status_code(self) -> u16 {
+        match self {
+            Rejection::InvalidBody => 400,
+            Rejection::TooLarge => 413,
+        }
+    }
+}
+
+/// The item kept for a delivery answered 400 or 413. For a body over the limit only its size and
+/// hash are kept.
 pub fn rejected_record(
     platform: Platform,
     body: &[u8],
-    body_within_limit: bool,
-    reason: String,
-    status_code: u16,
     request_id: &str,
+    rejection: Rejection,
+    reason: String,
     received: &Received,
     retention: Retention,
 ) -> RejectedItem {
+    let body_within_limit = rejection != Rejection::TooLarge;
     let body_sha256 = hex::encode(Sha256::digest(body));
     let (pk, sk) = keys::rejected_key(&body_sha256, &received.at_text, request_id);
     let (text, bytes) = match (body_within_limit, std::str::from_utf8(body)) {
@@ -255,7 +294,7 @@ pub fn rejected_record(
         item_type: "rejected",
         platform,
         reason,
-        status_code,
+        status_code: rejection.status_code(),
         received_at: received.at_text.clone(),
         request_id: request_id.to_owned(),
         body_size: body.len(),

@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, StreamSpecification, StreamViewType,
+    TimeToLiveSpecification,
 };
 use serde::Deserialize;
 
@@ -87,19 +88,26 @@ impl TableDefinition {
     /// Reads the table from template.yaml's text. CloudFormation tags (`!Ref`, `!Sub`, ...) elsewhere
     /// in the template are fine; the table's key properties must be literal.
     pub fn from_template(yaml: &str) -> Result<Self, TableDefinitionError> {
-        let template: serde_yaml::Value =
-            serde_yaml::from_str(yaml).map_err(|e| TableDefinitionError::Template(e.to_string()))?;
+        let template: serde_yaml::Value = serde_yaml::from_str(yaml)
+            .map_err(|e| TableDefinitionError::Template(e.to_string()))?;
         let properties = template
             .get("Resources")
             .and_then(|r| r.get(TABLE_LOGICAL_ID))
             .and_then(|t| t.get("Properties"))
-            .ok_or_else(|| TableDefinitionError::Template(format!("no Resources.{TABLE_LOGICAL_ID}.Properties")))?;
-        serde_yaml::from_value(properties.clone()).map_err(|e| TableDefinitionError::Template(e.to_string()))
+            .ok_or_else(|| {
+                TableDefinitionError::Template(format!(
+                    "no Resources.{TABLE_LOGICAL_ID}.Properties"
+                ))
+            })?;
+        serde_yaml::from_value(properties.clone())
+            .map_err(|e| TableDefinitionError::Template(e.to_string()))
     }
 
     pub fn from_template_file(path: &Path) -> Result<Self, TableDefinitionError> {
-        let yaml = std::fs::read_to_string(path)
-            .map_err(|source| TableDefinitionError::Read { path: path.display().to_string(), source })?;
+        let yaml = std::fs::read_to_string(path).map_err(|source| TableDefinitionError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
         Self::from_template(&yaml)
     }
 
@@ -110,8 +118,15 @@ impl TableDefinition {
 
     /// Creates the table (on-demand, with the template's stream and TTL) — for DynamoDB Local.
     /// Returns `false` when it already existed.
-    pub async fn create(&self, client: &Client, table_name: &str) -> Result<bool, TableDefinitionError> {
-        let failed = |message: String| TableDefinitionError::Create { table: table_name.to_owned(), message };
+    pub async fn create(
+        &self,
+        client: &Client,
+        table_name: &str,
+    ) -> Result<bool, TableDefinitionError> {
+        let failed = |message: String| TableDefinitionError::Create {
+            table: table_name.to_owned(),
+            message,
+        };
         let mut request = client
             .create_table()
             .table_name(table_name)
@@ -131,9 +146,12 @@ impl TableDefinition {
             .set_key_schema(Some(key_schema(&self.key_schema).map_err(&failed)?));
         for index in &self.global_secondary_indexes {
             let projection = Projection::builder()
-                .projection_type(ProjectionType::from(index.projection.projection_type.as_str()))
+                .projection_type(ProjectionType::from(
+                    index.projection.projection_type.as_str(),
+                ))
                 .set_non_key_attributes(
-                    (!index.projection.non_key_attributes.is_empty()).then(|| index.projection.non_key_attributes.clone()),
+                    (!index.projection.non_key_attributes.is_empty())
+                        .then(|| index.projection.non_key_attributes.clone()),
                 )
                 .build();
             request = request.global_secondary_indexes(
@@ -156,10 +174,20 @@ impl TableDefinition {
         }
         match request.send().await {
             Ok(_) => {}
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => return Ok(false),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                return Ok(false);
+            }
             Err(err) => return Err(failed(DisplayErrorContext(&err).to_string())),
         }
-        if let Some(ttl) = self.time_to_live_specification.as_ref().filter(|t| t.enabled) {
+        if let Some(ttl) = self
+            .time_to_live_specification
+            .as_ref()
+            .filter(|t| t.enabled)
+        {
             client
                 .update_time_to_live()
                 .table_name(table_name)
@@ -197,34 +225,75 @@ mod tests {
     use crate::keys;
 
     fn key(name: &str, key_type: &str) -> KeyElement {
-        KeyElement { attribute_name: name.into(), key_type: key_type.into() }
+        KeyElement {
+            attribute_name: name.into(),
+            key_type: key_type.into(),
+        }
     }
 
     /// The code's key names and the template's table must agree.
     #[test]
     fn template_defines_the_keys_and_indexes_the_code_writes() {
         let table = TableDefinition::from_repository_template().unwrap();
-        assert_eq!(table.key_schema, vec![key(keys::PK, "HASH"), key(keys::SK, "RANGE")]);
-        let index = |name: &str| table.global_secondary_indexes.iter().find(|i| i.index_name == name).unwrap();
-        assert_eq!(index(keys::BY_CONTACT_INDEX).key_schema, vec![key(keys::CONTACT_PK, "HASH"), key(keys::CONTACT_SK, "RANGE")]);
-        assert_eq!(index(keys::BY_ORGANIZATION_INDEX).key_schema, vec![key(keys::ORG_PK, "HASH"), key(keys::ORG_SK, "RANGE")]);
+        assert_eq!(
+            table.key_schema,
+            vec![key(keys::PK, "HASH"), key(keys::SK, "RANGE")]
+        );
+        let index = |name: &str| {
+            table
+                .global_secondary_indexes
+                .iter()
+                .find(|i| i.index_name == name)
+                .unwrap()
+        };
+        assert_eq!(
+            index(keys::BY_CONTACT_INDEX).key_schema,
+            vec![
+                key(keys::CONTACT_PK, "HASH"),
+                key(keys::CONTACT_SK, "RANGE")
+            ]
+        );
+        assert_eq!(
+            index(keys::BY_ORGANIZATION_INDEX).key_schema,
+            vec![key(keys::ORG_PK, "HASH"), key(keys::ORG_SK, "RANGE")]
+        );
         assert_eq!(table.global_secondary_indexes.len(), 2);
-        for attribute in [keys::PK, keys::SK, keys::CONTACT_PK, keys::CONTACT_SK, keys::ORG_PK, keys::ORG_SK] {
+        for attribute in [
+            keys::PK,
+            keys::SK,
+            keys::CONTACT_PK,
+            keys::CONTACT_SK,
+            keys::ORG_PK,
+            keys::ORG_SK,
+        ] {
             assert!(
-                table.attribute_definitions.contains(&AttributeType { attribute_name: attribute.into(), attribute_type: "S".into() }),
+                table.attribute_definitions.contains(&AttributeType {
+                    attribute_name: attribute.into(),
+                    attribute_type: "S".into()
+                }),
                 "{attribute} is a string key attribute"
             );
         }
         assert_eq!(
             table.time_to_live_specification,
-            Some(TtlDefinition { attribute_name: keys::TTL_ATTRIBUTE.into(), enabled: true })
+            Some(TtlDefinition {
+                attribute_name: keys::TTL_ATTRIBUTE.into(),
+                enabled: true
+            })
         );
-        assert_eq!(table.stream_specification.unwrap().stream_view_type, "NEW_AND_OLD_IMAGES");
+        assert_eq!(
+            table.stream_specification.unwrap().stream_view_type,
+            "NEW_AND_OLD_IMAGES"
+        );
     }
 
     #[test]
     fn a_template_without_the_table_is_an_error_that_says_so() {
-        let err = TableDefinition::from_template("Resources:\n  Other:\n    Type: X\n").unwrap_err();
-        assert!(err.to_string().contains("Resources.EventsTable.Properties"), "{err}");
+        let err =
+            TableDefinition::from_template("Resources:\n  Other:\n    Type: X\n").unwrap_err();
+        assert!(
+            err.to_string().contains("Resources.EventsTable.Properties"),
+            "{err}"
+        );
     }
 }

@@ -187,11 +187,17 @@ impl WebhookEvent {
             known => {
                 let common: CommonFields = typed(value).map_err(invalid)?;
                 let details = match known {
-                    EventType::MessageReceived => EventDetails::Inbound(typed(value).map_err(invalid)?),
-                    EventType::SentMessage => EventDetails::Outbound(typed(value).map_err(invalid)?),
+                    EventType::MessageReceived => {
+                        EventDetails::Inbound(typed(value).map_err(invalid)?)
+                    }
+                    EventType::SentMessage => {
+                        EventDetails::Outbound(typed(value).map_err(invalid)?)
+                    }
                     _ => {
                         let receipt: ReceiptFields = typed(value).map_err(invalid)?;
-                        EventDetails::Receipt { status: receipt.status }
+                        EventDetails::Receipt {
+                            status: receipt.status,
+                        }
                     }
                 };
                 (common, details)
@@ -228,7 +234,10 @@ impl WebhookEvent {
         };
         match event.check_required() {
             Ok(()) => Ok(event),
-            Err(problem) => Err(BodyError::InvalidField { event_type: event.event_type.as_str().to_owned(), problem }),
+            Err(problem) => Err(BodyError::InvalidField {
+                event_type: event.event_type.as_str().to_owned(),
+                problem,
+            }),
         }
     }
 
@@ -267,7 +276,8 @@ fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
 fn lenient_common(object: &Map<String, Value>) -> CommonFields {
     CommonFields {
         organization_id: lenient_string(object, "organization_id"),
-        timestamp: lenient_string(object, "timestamp").or_else(|| lenient_string(object, "created_at")),
+        timestamp: lenient_string(object, "timestamp")
+            .or_else(|| lenient_string(object, "created_at")),
         whatsapp_message_id: lenient_string(object, "whatsapp_message_id"),
         whatsapp_id: lenient_string(object, "whatsapp_id"),
         contact_id: lenient_string(object, "contact_id"),
@@ -327,8 +337,16 @@ mod tests {
         assert_eq!(event.organization_id.as_deref(), Some("org-1"));
         assert_eq!(event.whatsapp_message_id.as_deref(), Some("wamid.abc"));
         assert_eq!(event.whatsapp_id.as_deref(), Some("27830000001"));
-        assert_eq!(event.occurred_at.as_deref(), Some("2026-03-07T00:00:01.000Z"));
-        assert_eq!(event.details, EventDetails::Receipt { status: Some("delivered".into()) });
+        assert_eq!(
+            event.occurred_at.as_deref(),
+            Some("2026-03-07T00:00:01.000Z")
+        );
+        assert_eq!(
+            event.details,
+            EventDetails::Receipt {
+                status: Some("delivered".into())
+            }
+        );
     }
 
     #[test]
@@ -343,7 +361,9 @@ mod tests {
             }),
         )
         .unwrap();
-        let EventDetails::Inbound(content) = event.details else { panic!("not inbound") };
+        let EventDetails::Inbound(content) = event.details else {
+            panic!("not inbound")
+        };
         assert_eq!(content.message_type.as_deref(), Some("location"));
         assert_eq!(content.media_file_name.as_deref(), Some("a.pdf"));
         assert_eq!(content.location_data.unwrap()["name"], "Office");
@@ -357,8 +377,13 @@ mod tests {
                    "message": "Hi", "more_data": {"quick_replies": ["a"]}, "created_at": "2026-03-07T00:00:00Z"}),
         )
         .unwrap();
-        assert_eq!(event.occurred_at.as_deref(), Some("2026-03-07T00:00:00.000Z"));
-        let EventDetails::Outbound(content) = event.details else { panic!("not outbound") };
+        assert_eq!(
+            event.occurred_at.as_deref(),
+            Some("2026-03-07T00:00:00.000Z")
+        );
+        let EventDetails::Outbound(content) = event.details else {
+            panic!("not outbound")
+        };
         assert_eq!(content.sender_type.as_deref(), Some("bot-web"));
         assert_eq!(content.more_data, Some(json!({"quick_replies": ["a"]})));
     }
@@ -399,7 +424,10 @@ mod tests {
         assert!(error(wa, b"[1]").contains("got an array"));
         assert!(error(wa, b"\"x\"").contains("got a string"));
         assert!(error(wa, b"{}").contains("no `event_type`"));
-        assert!(error(wa, b"{\"event_type\":5}").contains("`event_type` must be a non-empty string, got a number"));
+        assert!(
+            error(wa, b"{\"event_type\":5}")
+                .contains("`event_type` must be a non-empty string, got a number")
+        );
         assert!(error(wa, b"{\"event_type\":\"\"}").contains("got an empty string"));
         assert!(error(wa, b"{\"event_type\":null}").contains("got null"));
     }
@@ -410,18 +438,27 @@ mod tests {
         let mut body = delivered();
         body["whatsapp_id"] = json!(27830000001u64);
         let message = error(wa, body.to_string().as_bytes());
-        assert!(message.starts_with("message_delivered event: field `whatsapp_id`: invalid type"), "{message}");
+        assert!(
+            message.starts_with("message_delivered event: field `whatsapp_id`: invalid type"),
+            "{message}"
+        );
 
         let mut body = delivered();
         body["timestamp"] = json!("2026-03-07");
         let message = error(wa, body.to_string().as_bytes());
-        assert!(message.contains("field `timestamp` is not an RFC 3339"), "{message}");
+        assert!(
+            message.contains("field `timestamp` is not an RFC 3339"),
+            "{message}"
+        );
 
         for field in ["organization_id", "whatsapp_message_id", "timestamp"] {
             let mut body = delivered();
             body.as_object_mut().unwrap().remove(field);
             let message = error(wa, body.to_string().as_bytes());
-            assert_eq!(message, format!("message_delivered event: missing field `{field}`"));
+            assert_eq!(
+                message,
+                format!("message_delivered event: missing field `{field}`")
+            );
             body[field] = Value::Null;
             let message = error(wa, body.to_string().as_bytes());
             assert!(message.contains(&format!("`{field}`")), "{message}");
@@ -431,6 +468,9 @@ mod tests {
             wa,
             br#"{"event_type":"message_received","organization_id":"o","timestamp":"2026-03-07T00:00:00Z","whatsapp_message_id":"w","location_data":"here"}"#,
         );
-        assert!(message.contains("field `location_data`: invalid type: string"), "{message}");
+        assert!(
+            message.contains("field `location_data`: invalid type: string"),
+            "{message}"
+        );
     }
 }

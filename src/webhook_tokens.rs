@@ -8,11 +8,17 @@ pub const MIN_TOKEN_LENGTH: usize = 32;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenConfigError {
-    #[error("WEBHOOK_TOKENS has no token: set it to one or more comma-separated tokens of at least {MIN_TOKEN_LENGTH} characters")]
+    #[error(
+        "WEBHOOK_TOKENS has no token: set it to one or more comma-separated tokens of at least {MIN_TOKEN_LENGTH} characters"
+    )]
     Empty,
-    #[error("token {position} in WEBHOOK_TOKENS is {length} characters long; tokens need at least {MIN_TOKEN_LENGTH}")]
+    #[error(
+        "token {position} in WEBHOOK_TOKENS is {length} characters long; tokens need at least {MIN_TOKEN_LENGTH}"
+    )]
     TooShort { position: usize, length: usize },
-    #[error("token {position} in WEBHOOK_TOKENS has characters other than letters, digits, '-', '_', '.' and '~': it goes in a URL path")]
+    #[error(
+        "token {position} in WEBHOOK_TOKENS has characters other than letters, digits, '-', '_', '.' and '~': it goes in a URL path"
+    )]
     NotUrlSafe { position: usize },
 }
 
@@ -33,13 +39,21 @@ impl WebhookTokens {
     /// blank), surrounding spaces trimmed. Two tokens are valid at once during a rotation.
     pub fn parse(list: &str) -> Result<Self, TokenConfigError> {
         let mut digests = Vec::new();
-        for (index, token) in list.split(',').map(str::trim).filter(|t| !t.is_empty()).enumerate() {
+        for (index, token) in list
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .enumerate()
+        {
             let position = index + 1;
             let length = token.chars().count();
             if length < MIN_TOKEN_LENGTH {
                 return Err(TokenConfigError::TooShort { position, length });
             }
-            if !token.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b)) {
+            if !token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+            {
                 return Err(TokenConfigError::NotUrlSafe { position });
             }
             digests.push(digest(token));
@@ -56,7 +70,9 @@ impl WebhookTokens {
         let matched = self
             .digests
             .iter()
-            .fold(Choice::from(0), |found, accepted| found | accepted.ct_eq(&candidate));
+            .fold(Choice::from(0), |found, accepted| {
+                found | accepted.ct_eq(&candidate)
+            });
         matched.into()
     }
 }
@@ -84,10 +100,22 @@ mod tests {
 
     #[test]
     fn refuses_weak_or_empty_lists_without_echoing_tokens() {
-        assert_eq!(WebhookTokens::parse("").unwrap_err(), TokenConfigError::Empty);
-        assert_eq!(WebhookTokens::parse(" , ").unwrap_err(), TokenConfigError::Empty);
+        assert_eq!(
+            WebhookTokens::parse("").unwrap_err(),
+            TokenConfigError::Empty
+        );
+        assert_eq!(
+            WebhookTokens::parse(" , ").unwrap_err(),
+            TokenConfigError::Empty
+        );
         let err = WebhookTokens::parse(&format!("{A},short-secret")).unwrap_err();
-        assert_eq!(err, TokenConfigError::TooShort { position: 2, length: 12 });
+        assert_eq!(
+            err,
+            TokenConfigError::TooShort {
+                position: 2,
+                length: 12
+            }
+        );
         assert!(!err.to_string().contains("short-secret"));
         let err = WebhookTokens::parse(&format!("{A}/{B}")).unwrap_err();
         assert_eq!(err, TokenConfigError::NotUrlSafe { position: 1 });

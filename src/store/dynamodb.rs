@@ -52,7 +52,10 @@ pub struct DynamoDbEventStore {
 
 impl DynamoDbEventStore {
     pub fn new(client: Client, table_name: impl Into<String>) -> Self {
-        Self { client, table_name: table_name.into() }
+        Self {
+            client,
+            table_name: table_name.into(),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -63,14 +66,22 @@ impl DynamoDbEventStore {
         &self.table_name
     }
 
-    async fn send_message_update(&self, update: &MessageUpdate, with_status: bool) -> Result<bool, StoreError> {
+    async fn send_message_update(
+        &self,
+        update: &MessageUpdate,
+        with_status: bool,
+    ) -> Result<bool, StoreError> {
         let mut expression = UpdateExpression::default();
         for (name, value) in &update.identity {
             expression.set(name, AttributeValue::S(value.clone()));
         }
         for (name, value) in &update.content {
-            let value = serde_dynamo::to_attribute_value(value)
-                .map_err(|source| StoreError::Serialization { what: "message content", source })?;
+            let value = serde_dynamo::to_attribute_value(value).map_err(|source| {
+                StoreError::Serialization {
+                    what: "message content",
+                    source,
+                }
+            })?;
             expression.set(name, value);
         }
         if let Some(attribute) = update.fact.time_attribute {
@@ -78,7 +89,10 @@ impl DynamoDbEventStore {
         }
         if let Some(expires_at) = update.expires_at {
             // Sliding: a message is kept for the retention period after its last event.
-            expression.set(keys::TTL_ATTRIBUTE, AttributeValue::N(expires_at.to_string()));
+            expression.set(
+                keys::TTL_ATTRIBUTE,
+                AttributeValue::N(expires_at.to_string()),
+            );
         }
         expression.add_to_set("status_history", update.history_entry());
         let mut condition = None;
@@ -96,7 +110,10 @@ impl DynamoDbEventStore {
             .client
             .update_item()
             .table_name(&self.table_name)
-            .key(keys::PK, AttributeValue::S(keys::message_pk(&update.whatsapp_message_id)))
+            .key(
+                keys::PK,
+                AttributeValue::S(keys::message_pk(&update.whatsapp_message_id)),
+            )
             .key(keys::SK, AttributeValue::S(keys::MESSAGE_SK.to_owned()))
             .update_expression(expression.render())
             .set_condition_expression(condition)
@@ -106,7 +123,13 @@ impl DynamoDbEventStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(false),
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
             Err(err) => Err(request_error("UpdateItem", err)),
         }
     }
@@ -114,7 +137,10 @@ impl DynamoDbEventStore {
 
 impl EventStore for DynamoDbEventStore {
     async fn put_event(&self, item: &EventItem) -> Result<PutOutcome, StoreError> {
-        let item = serde_dynamo::to_item(item).map_err(|source| StoreError::Serialization { what: "event", source })?;
+        let item = serde_dynamo::to_item(item).map_err(|source| StoreError::Serialization {
+            what: "event",
+            source,
+        })?;
         let result = self
             .client
             .put_item()
@@ -126,7 +152,11 @@ impl EventStore for DynamoDbEventStore {
             .await;
         match result {
             Ok(_) => Ok(PutOutcome::Stored),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 Ok(PutOutcome::Duplicate)
             }
             Err(err) => Err(request_error("PutItem", err)),
@@ -143,8 +173,10 @@ impl EventStore for DynamoDbEventStore {
     }
 
     async fn put_rejected(&self, item: &RejectedItem) -> Result<(), StoreError> {
-        let item =
-            serde_dynamo::to_item(item).map_err(|source| StoreError::Serialization { what: "rejected delivery", source })?;
+        let item = serde_dynamo::to_item(item).map_err(|source| StoreError::Serialization {
+            what: "rejected delivery",
+            source,
+        })?;
         self.client
             .put_item()
             .table_name(&self.table_name)
@@ -156,11 +188,18 @@ impl EventStore for DynamoDbEventStore {
     }
 }
 
-fn request_error<E>(operation: &'static str, err: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>) -> StoreError
+fn request_error<E>(
+    operation: &'static str,
+    err: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    StoreError::Request { operation, message: DisplayErrorContext(&err).to_string(), source: Box::new(err) }
+    StoreError::Request {
+        operation,
+        message: DisplayErrorContext(&err).to_string(),
+        source: Box::new(err),
+    }
 }
 
 /// Placeholders for one attribute in an expression.
@@ -181,7 +220,10 @@ struct UpdateExpression {
 impl UpdateExpression {
     fn placeholder(&mut self, name: &str, value: AttributeValue) -> Placeholder {
         let index = self.values.len();
-        let placeholder = Placeholder { name: format!("#a{index}"), value: format!(":v{index}") };
+        let placeholder = Placeholder {
+            name: format!("#a{index}"),
+            value: format!(":v{index}"),
+        };
         self.names.insert(placeholder.name.clone(), name.to_owned());
         self.values.insert(placeholder.value.clone(), value);
         placeholder
@@ -196,7 +238,8 @@ impl UpdateExpression {
     /// Keeps the first value written (per-status times).
     fn set_once(&mut self, name: &str, value: AttributeValue) {
         let p = self.placeholder(name, value);
-        self.set.push(format!("{0} = if_not_exists({0}, {1})", p.name, p.value));
+        self.set
+            .push(format!("{0} = if_not_exists({0}, {1})", p.name, p.value));
     }
 
     fn add_to_set(&mut self, name: &str, member: String) {

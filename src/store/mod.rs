@@ -45,10 +45,19 @@ pub enum StoreError {
 /// a redelivery repeats them after a crash or a failed write.
 pub trait EventStore: Send + Sync {
     /// Stores the event unless an event with the same key exists, atomically.
-    fn put_event(&self, item: &EventItem) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
+    fn put_event(
+        &self,
+        item: &EventItem,
+    ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
 
     /// Merges one event's facts into its message item; idempotent and order-independent.
-    fn update_message(&self, update: &MessageUpdate) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn update_message(
+        &self,
+        update: &MessageUpdate,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    fn put_rejected(&self, item: &RejectedItem) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn put_rejected(
+        &self,
+        item: &RejectedItem,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

@@ -14,7 +14,10 @@ fn sample_files() -> Vec<String> {
         .filter(|name| name.ends_with(".json") && !name.starts_with("dynamodb-stream"))
         .collect();
     files.sort();
-    assert!(files.len() >= 15, "events/ has a sample per event type and platform: {files:?}");
+    assert!(
+        files.len() >= 15,
+        "events/ has a sample per event type and platform: {files:?}"
+    );
     files
 }
 
@@ -32,37 +35,91 @@ async fn every_sample_event_is_stored_with_its_attributes() {
         let event_id = answer.json["event_id"].as_str().unwrap().to_owned();
 
         let items = table.items_of_type("event").await;
-        let item = items.iter().find(|i| s(i, "event_id") == event_id).unwrap_or_else(|| panic!("{file}: not stored"));
+        let item = items
+            .iter()
+            .find(|i| s(i, "event_id") == event_id)
+            .unwrap_or_else(|| panic!("{file}: not stored"));
         let platform = event["pathParameters"]["platform"].as_str().unwrap();
         assert_eq!(s(item, "platform"), platform, "{file}");
-        assert_eq!(s(item, "event_type"), payload["event_type"].as_str().unwrap(), "{file}");
-        assert_eq!(s(item, "organization_id"), payload["organization_id"].as_str().unwrap(), "{file}");
-        assert_eq!(s(item, "whatsapp_message_id"), payload["whatsapp_message_id"].as_str().unwrap_or(""), "{file}");
-        assert_eq!(s(item, "whatsapp_id"), payload["whatsapp_id"].as_str().unwrap_or(""), "{file}");
-        assert_eq!(s(item, "body"), raw_body, "{file}: the body is kept exactly as received");
-        let timestamp = payload["timestamp"].as_str().or(payload["created_at"].as_str()).unwrap();
-        assert_eq!(s(item, "occurred_at"), normalize_rfc3339(timestamp).unwrap(), "{file}");
+        assert_eq!(
+            s(item, "event_type"),
+            payload["event_type"].as_str().unwrap(),
+            "{file}"
+        );
+        assert_eq!(
+            s(item, "organization_id"),
+            payload["organization_id"].as_str().unwrap(),
+            "{file}"
+        );
+        assert_eq!(
+            s(item, "whatsapp_message_id"),
+            payload["whatsapp_message_id"].as_str().unwrap_or(""),
+            "{file}"
+        );
+        assert_eq!(
+            s(item, "whatsapp_id"),
+            payload["whatsapp_id"].as_str().unwrap_or(""),
+            "{file}"
+        );
+        assert_eq!(
+            s(item, "body"),
+            raw_body,
+            "{file}: the body is kept exactly as received"
+        );
+        let timestamp = payload["timestamp"]
+            .as_str()
+            .or(payload["created_at"].as_str())
+            .unwrap();
+        assert_eq!(
+            s(item, "occurred_at"),
+            normalize_rfc3339(timestamp).unwrap(),
+            "{file}"
+        );
         assert!(normalize_rfc3339(s(item, "received_at")).is_ok(), "{file}");
         assert!(!item.contains_key("expires_at"), "{file}: no retention set");
-        assert!(s(item, "org_pk").starts_with("ORG#6f1c2b9e-3d4a-4e8b-9c7d-1a2b3c4d5e6f#"), "{file}");
-        assert!(s(item, "contact_pk").starts_with("CONTACT#6f1c2b9e-3d4a-4e8b-9c7d-1a2b3c4d5e6f#"), "{file}");
+        assert!(
+            s(item, "org_pk").starts_with("ORG#6f1c2b9e-3d4a-4e8b-9c7d-1a2b3c4d5e6f#"),
+            "{file}"
+        );
+        assert!(
+            s(item, "contact_pk").starts_with("CONTACT#6f1c2b9e-3d4a-4e8b-9c7d-1a2b3c4d5e6f#"),
+            "{file}"
+        );
     }
-    assert_eq!(table.items_of_type("event").await.len(), sample_files().len());
+    assert_eq!(
+        table.items_of_type("event").await.len(),
+        sample_files().len()
+    );
 
     // The inbound text message.
     let inbound = sample_payload("whatsapp-message-received.json");
-    let message = table.message(inbound["whatsapp_message_id"].as_str().unwrap()).await.unwrap();
+    let message = table
+        .message(inbound["whatsapp_message_id"].as_str().unwrap())
+        .await
+        .unwrap();
     assert_eq!(s(&message, "direction"), "inbound");
     assert_eq!(s(&message, "status"), "received");
     assert_eq!(s(&message, "text"), inbound["message"].as_str().unwrap());
-    assert_eq!(s(&message, "whatsapp_id"), inbound["whatsapp_id"].as_str().unwrap());
-    assert_eq!(s(&message, "contact_id"), inbound["contact_id"].as_str().unwrap());
-    assert_eq!(s(&message, "received_at"), normalize_rfc3339(inbound["timestamp"].as_str().unwrap()).unwrap());
+    assert_eq!(
+        s(&message, "whatsapp_id"),
+        inbound["whatsapp_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        s(&message, "contact_id"),
+        inbound["contact_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        s(&message, "received_at"),
+        normalize_rfc3339(inbound["timestamp"].as_str().unwrap()).unwrap()
+    );
 
     // The outbound message whose whole lifecycle is in events/: content merged from sent_message,
     // a time per status, and `failed` (the samples fail it after it was read) as the final status.
     let outbound = sample_payload("whatsapp-sent-message.json");
-    let message = table.message(outbound["whatsapp_message_id"].as_str().unwrap()).await.unwrap();
+    let message = table
+        .message(outbound["whatsapp_message_id"].as_str().unwrap())
+        .await
+        .unwrap();
     assert_eq!(s(&message, "direction"), "outbound");
     assert_eq!(s(&message, "text"), outbound["message"].as_str().unwrap());
     assert_eq!(s(&message, "sender_type"), "bot-whatsapp");
@@ -73,14 +130,24 @@ async fn every_sample_event_is_stored_with_its_attributes() {
         ("read_at", "whatsapp-message-read.json"),
         ("failed_at", "whatsapp-message-failed.json"),
     ] {
-        let timestamp = sample_payload(file)["timestamp"].as_str().unwrap().to_owned();
-        assert_eq!(s(&message, attribute), normalize_rfc3339(&timestamp).unwrap(), "{attribute}");
+        let timestamp = sample_payload(file)["timestamp"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(
+            s(&message, attribute),
+            normalize_rfc3339(&timestamp).unwrap(),
+            "{attribute}"
+        );
     }
     assert_eq!(message["status_history"].as_ss().unwrap().len(), 5);
 
     // A warning is recorded and changes no status.
     let warning = sample_payload("whatsapp-message-failed-warning.json");
-    let message = table.message(warning["whatsapp_message_id"].as_str().unwrap()).await.unwrap();
+    let message = table
+        .message(warning["whatsapp_message_id"].as_str().unwrap())
+        .await
+        .unwrap();
     assert!(!message.contains_key("status"));
     assert!(message["status_history"].as_ss().unwrap()[0].ends_with(" warning"));
 
@@ -94,12 +161,18 @@ async fn web_platform_events_are_typed_and_stored() {
     let table = TestTable::new().await;
     let receiver = table.receiver(Retention(None));
     let answer = send(&receiver, request(&sample("web-sent-message.json"))).await;
-    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("stored")));
+    assert_eq!(
+        (answer.status, answer.json["status"].as_str()),
+        (200, Some("stored"))
+    );
     let items = table.items_of_type("event").await;
     assert_eq!(items.len(), 1);
     assert_eq!(s(&items[0], "platform"), "web");
     assert_eq!(s(&items[0], "event_type"), "sent_message");
-    let contact = sample_payload("web-sent-message.json")["contact_id"].as_str().unwrap().to_owned();
+    let contact = sample_payload("web-sent-message.json")["contact_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     assert!(s(&items[0], "contact_pk").ends_with(&format!("#id:{contact}")));
 }
 
@@ -117,9 +190,15 @@ async fn unknown_event_types_and_calls_are_stored_generically() {
     }
     let items = table.items_of_type("event").await;
     assert_eq!(items.len(), 2);
-    let undated = items.iter().find(|i| s(i, "event_type") == "something_new").unwrap();
+    let undated = items
+        .iter()
+        .find(|i| s(i, "event_type") == "something_new")
+        .unwrap();
     assert!(s(undated, "sk").starts_with("EVENT#undated#"));
-    assert!(!undated.contains_key("org_pk"), "no organization, no organization index entry");
+    assert!(
+        !undated.contains_key("org_pk"),
+        "no organization, no organization index entry"
+    );
     assert!(table.items_of_type("message").await.is_empty());
 }
 
@@ -129,9 +208,17 @@ async fn rest_api_v1_deliveries_are_stored() {
     let receiver = table.receiver(Retention(None));
     let event = sample("rest-api-v1-message-delivered.json");
     let answer = send(&receiver, request(&event)).await;
-    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("stored")), "{}", answer.json);
+    assert_eq!(
+        (answer.status, answer.json["status"].as_str()),
+        (200, Some("stored")),
+        "{}",
+        answer.json
+    );
     let payload = sample_payload("rest-api-v1-message-delivered.json");
-    let message = table.message(payload["whatsapp_message_id"].as_str().unwrap()).await.unwrap();
+    let message = table
+        .message(payload["whatsapp_message_id"].as_str().unwrap())
+        .await
+        .unwrap();
     assert_eq!(s(&message, "status"), "delivered");
 }
 
@@ -143,16 +230,24 @@ async fn a_redelivery_is_a_duplicate_even_reserialised() {
     let first = send(&receiver, request(&event)).await;
     assert_eq!(first.json["status"], "stored");
     let again = send(&receiver, request(&event)).await;
-    assert_eq!((again.status, again.json["status"].as_str()), (200, Some("duplicate")));
+    assert_eq!(
+        (again.status, again.json["status"].as_str()),
+        (200, Some("duplicate"))
+    );
     assert_eq!(again.json["event_id"], first.json["event_id"]);
 
     // Same event, other key order and whitespace.
     let payload = sample_payload("whatsapp-message-delivered.json");
-    let mut fields: Vec<(String, Value)> = payload.as_object().unwrap().clone().into_iter().collect();
+    let mut fields: Vec<(String, Value)> =
+        payload.as_object().unwrap().clone().into_iter().collect();
     fields.reverse();
     let reordered = format!(
         "{{\n  {}\n}}",
-        fields.iter().map(|(k, v)| format!("{k:?} :  {v}")).collect::<Vec<_>>().join(",\n  ")
+        fields
+            .iter()
+            .map(|(k, v)| format!("{k:?} :  {v}"))
+            .collect::<Vec<_>>()
+            .join(",\n  ")
     );
     assert_ne!(reordered, event["body"].as_str().unwrap());
     let reserialised = send(&receiver, delivery("whatsapp", DEV_TOKEN, &reordered)).await;
@@ -173,8 +268,14 @@ async fn twenty_concurrent_deliveries_of_one_event_store_one_item() {
     let event = sample("whatsapp-message-read.json");
     let answers = join_all((0..20).map(|_| send(&receiver, request(&event)))).await;
     assert!(answers.iter().all(|a| a.status == 200));
-    let stored = answers.iter().filter(|a| a.json["status"] == "stored").count();
-    let duplicates = answers.iter().filter(|a| a.json["status"] == "duplicate").count();
+    let stored = answers
+        .iter()
+        .filter(|a| a.json["status"] == "stored")
+        .count();
+    let duplicates = answers
+        .iter()
+        .filter(|a| a.json["status"] == "duplicate")
+        .count();
     assert_eq!((stored, duplicates), (1, 19));
     assert_eq!(table.items_of_type("event").await.len(), 1);
     assert_eq!(table.items_of_type("message").await.len(), 1);

@@ -11,7 +11,10 @@ use crate::support::*;
 async fn missing_or_wrong_tokens_get_401_and_store_nothing() {
     let table = TestTable::new().await;
     let receiver = table.receiver(Retention(None));
-    let body = sample("whatsapp-message-delivered.json")["body"].as_str().unwrap().to_owned();
+    let body = sample("whatsapp-message-delivered.json")["body"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let wrong_tokens = [
         String::new(),
         "x".repeat(40),
@@ -27,13 +30,23 @@ async fn missing_or_wrong_tokens_get_401_and_store_nothing() {
             assert_eq!(answer.status, 401, "{token:?}");
             assert_eq!(answer.json["error"], "unauthorized");
             let text = answer.json.to_string();
-            assert!(!text.contains(DEV_TOKEN) && (token.is_empty() || !text.contains(token.as_str())));
+            assert!(
+                !text.contains(DEV_TOKEN) && (token.is_empty() || !text.contains(token.as_str()))
+            );
         }
     }
-    assert!(table.all_items().await.is_empty(), "nothing is stored for a stranger");
+    assert!(
+        table.all_items().await.is_empty(),
+        "nothing is stored for a stranger"
+    );
     // Both tokens of a rotation are accepted.
     for token in [DEV_TOKEN, OTHER_TOKEN] {
-        assert_eq!(send(&receiver, delivery("whatsapp", token, &body)).await.status, 200);
+        assert_eq!(
+            send(&receiver, delivery("whatsapp", token, &body))
+                .await
+                .status,
+            200
+        );
     }
 }
 
@@ -66,7 +79,10 @@ async fn bad_bodies_get_400_naming_the_problem_and_are_kept() {
         assert!(message.contains(problem), "{text}: {message}");
 
         let rejected = table.items_of_type("rejected").await;
-        let kept = rejected.iter().find(|r| s(r, "body_sha256") == hex::encode(Sha256::digest(body))).unwrap();
+        let kept = rejected
+            .iter()
+            .find(|r| s(r, "body_sha256") == hex::encode(Sha256::digest(body)))
+            .unwrap();
         assert_eq!(s(kept, "body"), text, "the raw body is kept");
         assert_eq!(s(kept, "reason"), message);
         assert_eq!(kept["status_code"].as_n().unwrap(), "400");
@@ -98,14 +114,20 @@ async fn a_base64_encoded_valid_body_is_stored() {
     event["body"] = encode(raw.as_bytes()).into();
     event["isBase64Encoded"] = true.into();
     let answer = send(&receiver, request(&event)).await;
-    assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("stored")), "{}", answer.json);
+    assert_eq!(
+        (answer.status, answer.json["status"].as_str()),
+        (200, Some("stored")),
+        "{}",
+        answer.json
+    );
     assert_eq!(s(&table.items_of_type("event").await[0], "body"), raw);
 }
 
 /// A tiny base64 encoder, so the test does not depend on the crate lambda_http decodes with.
 mod base64_body {
     pub fn encode(bytes: &[u8]) -> String {
-        const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const ALPHABET: &[u8; 64] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
             let n = (u32::from(chunk[0]) << 16)
@@ -127,14 +149,28 @@ mod base64_body {
 async fn an_oversized_body_gets_413_and_its_size_and_hash_are_kept() {
     let table = TestTable::new().await;
     let receiver = table.receiver(Retention(None));
-    let body = format!(r#"{{"event_type":"message_received","message":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
+    let body = format!(
+        r#"{{"event_type":"message_received","message":"{}"}}"#,
+        "a".repeat(MAX_BODY_BYTES)
+    );
     let answer = send(&receiver, delivery("whatsapp", DEV_TOKEN, &body)).await;
     assert_eq!(answer.status, 413);
     assert_eq!(answer.json["error"], "body_too_large");
-    assert!(answer.json["message"].as_str().unwrap().contains(&MAX_BODY_BYTES.to_string()));
+    assert!(
+        answer.json["message"]
+            .as_str()
+            .unwrap()
+            .contains(&MAX_BODY_BYTES.to_string())
+    );
     let rejected = &table.items_of_type("rejected").await[0];
-    assert_eq!(rejected["body_size"].as_n().unwrap(), &body.len().to_string());
-    assert_eq!(s(rejected, "body_sha256"), hex::encode(Sha256::digest(body.as_bytes())));
+    assert_eq!(
+        rejected["body_size"].as_n().unwrap(),
+        &body.len().to_string()
+    );
+    assert_eq!(
+        s(rejected, "body_sha256"),
+        hex::encode(Sha256::digest(body.as_bytes()))
+    );
     assert!(!rejected.contains_key("body"));
 }
 
@@ -156,7 +192,11 @@ async fn unknown_routes_get_404_and_other_methods_405() {
         assert!(!answer.json.to_string().contains(DEV_TOKEN));
     }
     for method in ["GET", "PUT", "DELETE"] {
-        let answer = send(&receiver, v2_request(method, &format!("/webhooks/whatsapp/{DEV_TOKEN}"), body)).await;
+        let answer = send(
+            &receiver,
+            v2_request(method, &format!("/webhooks/whatsapp/{DEV_TOKEN}"), body),
+        )
+        .await;
         assert_eq!(answer.status, 405, "{method}");
         assert_eq!(answer.response.headers()["allow"], "POST");
     }

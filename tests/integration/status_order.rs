@@ -49,8 +49,16 @@ async fn all_24_arrival_orders_of_sent_delivered_read_failed_give_the_same_messa
             receipt("message_failed", "failed", &wamid, 4),
         ];
         for &i in order {
-            let answer = send(&receiver, delivery("whatsapp", DEV_TOKEN, &events[i].to_string())).await;
-            assert_eq!((answer.status, answer.json["status"].as_str()), (200, Some("stored")), "{order:?}");
+            let answer = send(
+                &receiver,
+                delivery("whatsapp", DEV_TOKEN, &events[i].to_string()),
+            )
+            .await;
+            assert_eq!(
+                (answer.status, answer.json["status"].as_str()),
+                (200, Some("stored")),
+                "{order:?}"
+            );
         }
         let mut item = table.message(&wamid).await.unwrap();
         // Only the key and the id differ between the 24 messages.
@@ -82,11 +90,23 @@ async fn without_a_failure_the_furthest_status_wins_and_warnings_change_nothing(
         receipt("message_failed", "warning", wamid, 6),
         receipt("message_delivered", "delivered", wamid, 2),
     ] {
-        assert_eq!(send(&receiver, delivery("whatsapp", DEV_TOKEN, &body.to_string())).await.status, 200);
+        assert_eq!(
+            send(
+                &receiver,
+                delivery("whatsapp", DEV_TOKEN, &body.to_string())
+            )
+            .await
+            .status,
+            200
+        );
     }
     let item = table.message(wamid).await.unwrap();
     assert_eq!(s(&item, "status"), "read");
     let history = item["status_history"].as_ss().unwrap();
-    assert_eq!(history.iter().filter(|h| h.ends_with(" warning")).count(), 2, "two warnings, two entries");
+    assert_eq!(
+        history.iter().filter(|h| h.ends_with(" warning")).count(),
+        2,
+        "two warnings, two entries"
+    );
     assert_eq!(table.items_of_type("event").await.len(), 5);
 }

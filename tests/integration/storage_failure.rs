@@ -12,7 +12,11 @@ use crate::support::*;
 #[tokio::test]
 async fn dynamodb_unreachable_gives_503_never_2xx() {
     // A port nothing listens on.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let client = client_for(&format!("http://127.0.0.1:{port}"));
     let receiver = Receiver::new(
         DynamoDbEventStore::new(client, "no-such-table"),
@@ -29,7 +33,12 @@ async fn dynamodb_unreachable_gives_503_never_2xx() {
     let answer = send(&receiver, delivery("whatsapp", DEV_TOKEN, "not json")).await;
     assert_eq!(answer.status, 503);
     // A stranger is still refused without touching storage.
-    assert_eq!(send(&receiver, delivery("whatsapp", "wrong", "{}")).await.status, 401);
+    assert_eq!(
+        send(&receiver, delivery("whatsapp", "wrong", "{}"))
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test]

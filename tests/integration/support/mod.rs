@@ -49,15 +49,27 @@ impl TestTable {
     pub async fn new() -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let client = client_for(dynamodb_local::endpoint());
-        let name = format!("flowiq-test-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
-        let created = TableDefinition::from_repository_template().unwrap().create(&client, &name).await.unwrap();
+        let name = format!(
+            "flowiq-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let created = TableDefinition::from_repository_template()
+            .unwrap()
+            .create(&client, &name)
+            .await
+            .unwrap();
         assert!(created, "table {name} is new");
         TestTable { client, name }
     }
 
     pub fn receiver(&self, retention: Retention) -> Receiver<DynamoDbEventStore> {
         let tokens = WebhookTokens::parse(&format!("{DEV_TOKEN},{OTHER_TOKEN}")).unwrap();
-        Receiver::new(DynamoDbEventStore::new(self.client.clone(), &self.name), tokens, retention)
+        Receiver::new(
+            DynamoDbEventStore::new(self.client.clone(), &self.name),
+            tokens,
+            retention,
+        )
     }
 
     pub async fn get(&self, pk: &str, sk: &str) -> Option<Item> {
@@ -100,19 +112,27 @@ impl TestTable {
     }
 
     pub async fn items_of_type(&self, item_type: &str) -> Vec<Item> {
-        self.all_items().await.into_iter().filter(|i| s(i, "item_type") == item_type).collect()
+        self.all_items()
+            .await
+            .into_iter()
+            .filter(|i| s(i, "item_type") == item_type)
+            .collect()
     }
 }
 
 /// A string attribute, or "" when absent.
 pub fn s<'a>(item: &'a Item, name: &str) -> &'a str {
-    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or("")
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .unwrap_or("")
 }
 
 /// A sample event from events/, as JSON.
 pub fn sample(file: &str) -> Value {
     let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .unwrap()
 }
 
 /// The sample's body (the FlowIQ payload), parsed.
@@ -131,13 +151,20 @@ pub fn v2_request(method: &str, path: &str, body: Option<&str>) -> Request {
     event["requestContext"]["http"]["path"] = path.into();
     event["requestContext"]["http"]["method"] = method.into();
     event["body"] = body.map_or(Value::Null, Value::from);
-    event["headers"].as_object_mut().unwrap().remove("content-length");
+    event["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("content-length");
     request(&event)
 }
 
 /// A POST of `payload` to `/webhooks/{platform}/{token}`.
 pub fn delivery(platform: &str, token: &str, payload: &str) -> Request {
-    v2_request("POST", &format!("/webhooks/{platform}/{token}"), Some(payload))
+    v2_request(
+        "POST",
+        &format!("/webhooks/{platform}/{token}"),
+        Some(payload),
+    )
 }
 
 pub struct Answer {
@@ -151,5 +178,9 @@ pub async fn send(receiver: &Receiver<DynamoDbEventStore>, request: Request) -> 
     let status = response.status().as_u16();
     assert_eq!(response.headers()["content-type"], "application/json");
     let json = serde_json::from_slice(response.body().as_ref()).expect("every response is JSON");
-    Answer { status, json, response }
+    Answer {
+        status,
+        json,
+        response,
+    }
 }
