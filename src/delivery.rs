@@ -32,7 +32,10 @@ pub enum Reply {
     /// Authenticated but not accepted; the raw body (or its size and hash) is kept as `rejected`.
     Rejected {
         rejection: Rejection,
+        /// For the sender (and the `rejected` item): may quote the body.
         reason: String,
+        /// For the logs: never quotes the body.
+        log_reason: String,
     },
     /// A write failed after the SDK's retries: nothing may be acknowledged, FlowIQ should retry.
     StorageUnavailable(StoreError),
@@ -67,15 +70,23 @@ impl<S: EventStore> Receiver<S> {
                 "body is {} bytes; the limit is {MAX_BODY_BYTES} bytes",
                 delivery.body.len()
             );
+            let log_reason = reason.clone();
             return self
-                .reject(delivery, Rejection::TooLarge, reason, &received)
+                .reject(delivery, Rejection::TooLarge, reason, log_reason, &received)
                 .await;
         }
         let event = match WebhookEvent::parse(delivery.platform, delivery.body) {
             Ok(event) => event,
             Err(err) => {
+                let (reason, log_reason) = (err.to_string(), err.log_summary());
                 return self
-                    .reject(delivery, Rejection::InvalidBody, err.to_string(), &received)
+                    .reject(
+                        delivery,
+                        Rejection::InvalidBody,
+                        reason,
+                        log_reason,
+                        &received,
+                    )
                     .await;
             }
         };
@@ -106,6 +117,7 @@ impl<S: EventStore> Receiver<S> {
         delivery: Delivery<'_>,
         rejection: Rejection,
         reason: String,
+        log_reason: String,
         received: &Received,
     ) -> Reply {
         let item = rejected_record(
@@ -118,7 +130,11 @@ impl<S: EventStore> Receiver<S> {
             self.retention,
         );
         match self.store.put_rejected(&item).await {
-            Ok(()) => Reply::Rejected { rejection, reason },
+            Ok(()) => Reply::Rejected {
+                rejection,
+                reason,
+                log_reason,
+            },
             Err(err) => Reply::StorageUnavailable(err),
         }
     }

@@ -86,7 +86,11 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
                 "missing or invalid webhook token in the URL",
             )
         }
-        Reply::Rejected { rejection, reason } => {
+        Reply::Rejected {
+            rejection,
+            reason,
+            log_reason,
+        } => {
             let status =
                 StatusCode::from_u16(rejection.status_code()).expect("a valid status code");
             tracing::warn!(
@@ -94,7 +98,7 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
                 platform,
                 outcome = "rejected",
                 status = status.as_u16(),
-                reason,
+                reason = log_reason,
                 latency_ms,
                 "delivery rejected and kept"
             );

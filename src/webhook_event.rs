@@ -28,8 +28,47 @@ pub enum BodyError {
     MissingEventType,
     #[error("field `event_type` must be a non-empty string, got {0}")]
     InvalidEventType(String),
-    #[error("{event_type} event: {problem}")]
-    InvalidField { event_type: String, problem: String },
+    #[error("{event_type} event: {}", problem.message)]
+    InvalidField {
+        event_type: String,
+        problem: FieldProblem,
+    },
+}
+
+/// A field of a known event type that is missing or has the wrong type or format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field's path (`location_data.latitude`), when known.
+    pub field: Option<String>,
+    /// For the sender: names the field and may quote the offending value.
+    pub message: String,
+}
+
+impl FieldProblem {
+    fn new(field: &str, message: String) -> Self {
+        FieldProblem {
+            field: Some(field.to_owned()),
+            message,
+        }
+    }
+}
+
+impl BodyError {
+    /// The problem without any value from the body (serde quotes string values it rejects):
+    /// what the logs may carry at the default level.
+    pub fn log_summary(&self) -> String {
+        match self {
+            BodyError::InvalidField {
+                event_type,
+                problem,
+            } => match &problem.field {
+                Some(field) => format!("{event_type} event: field `{field}` is missing or invalid"),
+                None => format!("{event_type} event: a field is missing or invalid"),
+            },
+            // The other messages never quote the body.
+            other => other.to_string(),
+        }
+    }
 }
 
 /// FlowIQ's event types. `Other` holds `call` (no documented payload) and types added later.
@@ -176,7 +215,7 @@ impl WebhookEvent {
         event_type: EventType,
         value: &Value,
     ) -> Result<Self, BodyError> {
-        let invalid = |problem: String| BodyError::InvalidField {
+        let invalid = |problem: FieldProblem| BodyError::InvalidField {
             event_type: event_type.as_str().to_owned(),
             problem,
         };
@@ -217,7 +256,12 @@ impl WebhookEvent {
                 Ok(normalised) => Some(normalised),
                 // An unknown event's timestamp is not ours to judge: keep the event, undated.
                 Err(_) if matches!(event_type, EventType::Other(_)) => None,
-                Err(e) => return Err(invalid(format!("field `{field}` {e}"))),
+                Err(e) => {
+                    return Err(invalid(FieldProblem::new(
+                        field,
+                        format!("field `{field}` {e}"),
+                    )));
+                }
             },
         };
 
@@ -242,32 +286,43 @@ impl WebhookEvent {
     }
 
     /// What the storage contract cannot do without, per documented type.
-    fn check_required(&self) -> Result<(), String> {
+    fn check_required(&self) -> Result<(), FieldProblem> {
+        let missing =
+            |field: &str| Err(FieldProblem::new(field, format!("missing field `{field}`")));
         if matches!(self.event_type, EventType::Other(_)) {
             return Ok(());
         }
         if self.organization_id.is_none() {
-            return Err("missing field `organization_id`".into());
+            return missing("organization_id");
         }
         let whatsapp = self.platform == Platform::Whatsapp;
         let is_receipt = matches!(self.details, EventDetails::Receipt { .. });
         if (whatsapp || is_receipt) && self.whatsapp_message_id.is_none() {
-            return Err("missing field `whatsapp_message_id`".into());
+            return missing("whatsapp_message_id");
         }
         if whatsapp && self.occurred_at.is_none() {
-            return Err("missing field `timestamp`".into());
+            return missing("timestamp");
         }
         Ok(())
     }
 }
 
-fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
+fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, FieldProblem> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
         if path == "." {
-            e.into_inner().to_string()
+            // serde reports a missing field at the root: "missing field `x`".
+            let field = inner.split('`').nth(1).map(str::to_owned);
+            FieldProblem {
+                field,
+                message: inner,
+            }
         } else {
-            format!("field `{path}`: {}", e.into_inner())
+            FieldProblem {
+                message: format!("field `{path}`: {inner}"),
+                field: Some(path),
+            }
         }
     })
 }

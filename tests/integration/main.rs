@@ -1,5 +1,6 @@
 //! Integration tests: the real handler against Amazon's DynamoDB Local (started by the tests).
 
+mod logs;
 mod receiver;
 mod rejections;
 mod status_order;
