@@ -188,7 +188,7 @@ impl EventStore for DynamoDbEventStore {
     }
 }
 
-fn request_error<E>(
+pub(super) fn request_error<E>(
     operation: &'static str,
     err: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> StoreError
