@@ -6,6 +6,7 @@
 //! - [`delivery`]: authenticates, parses and stores one delivery through the [`store::EventStore`] port;
 //! - the edges: [`http_handler`] (Lambda HTTP), [`store::dynamodb`] (the DynamoDB adapter).
 
+pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod delivery;
@@ -17,6 +18,7 @@ pub mod platform;
 pub mod records;
 pub mod store;
 pub mod table_definition;
+pub mod table_stream;
 pub mod telemetry;
 pub mod webhook_event;
 pub mod webhook_tokens;

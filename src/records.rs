@@ -1,16 +1,40 @@
 //! What is stored for a delivery: the `event` item, the `message` update and the `rejected` item.
 //! Pure: built from a parsed event and the time of receipt, written by an [`crate::store::EventStore`].
 
-use serde::Serialize;
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::clock::format_sortable;
 use crate::keys;
-use crate::message_status::{Direction, StatusFact};
+use crate::message_status::{Direction, MessageStatus, StatusFact};
 use crate::platform::Platform;
 use crate::webhook_event::{EventDetails, MessageContent, WebhookEvent};
+
+/// What an item is: every item in the table has `item_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemType {
+    Event,
+    Message,
+    Rejected,
+    /// A FlowIQ registration recorded by `flowiq-bootstrap`.
+    Webhook,
+}
+
+impl ItemType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemType::Event => "event",
+            ItemType::Message => "message",
+            ItemType::Rejected => "rejected",
+            ItemType::Webhook => "webhook",
+        }
+    }
+}
 
 /// How long items are kept: `RETENTION_DAYS`, unset or 0 = forever.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -44,11 +68,11 @@ impl Received {
 }
 
 /// One distinct event. Attribute names are the public storage contract (docs/data-model.md).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventItem {
     pub pk: String,
     pub sk: String,
-    pub item_type: &'static str,
+    pub item_type: ItemType,
     pub event_id: String,
     pub event_type: String,
     pub platform: Platform,
@@ -91,6 +115,52 @@ pub struct MessageUpdate {
     pub expires_at: Option<i64>,
 }
 
+/// A `message` item as stored: the result of every [`MessageUpdate`] of one message. Read from
+/// the table or its stream; attributes as in docs/data-model.md.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct MessageItem {
+    pub whatsapp_message_id: String,
+    pub platform: Platform,
+    pub direction: Direction,
+    pub organization_id: Option<String>,
+    pub whatsapp_id: Option<String>,
+    pub contact_id: Option<String>,
+    pub status: Option<MessageStatus>,
+    pub status_rank: Option<u8>,
+    #[serde(default)]
+    pub status_history: BTreeSet<String>,
+    pub received_at: Option<String>,
+    pub sent_at: Option<String>,
+    pub delivered_at: Option<String>,
+    pub read_at: Option<String>,
+    pub failed_at: Option<String>,
+    pub undelivered_at: Option<String>,
+    pub text: Option<String>,
+    pub message_type: Option<String>,
+    pub sender_type: Option<String>,
+    pub media_type: Option<String>,
+    pub media_url: Option<String>,
+    pub media_file_name: Option<String>,
+    pub reply_context_id: Option<String>,
+    pub location: Option<serde_json::Map<String, Value>>,
+    pub broadcast_id: Option<String>,
+    pub member_id: Option<String>,
+    pub created_at: Option<String>,
+    pub flowiq_message_id: Option<String>,
+    pub sent_receipt_received: Option<bool>,
+    pub delivered_receipt_received: Option<bool>,
+    pub read_receipt_received: Option<bool>,
+    pub more_data: Option<Value>,
+    pub expires_at: Option<i64>,
+}
+
+impl EventItem {
+    /// The typed FlowIQ event, parsed again from the stored body.
+    pub fn webhook_event(&self) -> Result<WebhookEvent, crate::webhook_event::BodyError> {
+        WebhookEvent::parse(self.platform, self.body.as_bytes())
+    }
+}
+
 impl MessageUpdate {
     pub fn history_entry(&self) -> String {
         self.fact.history_entry(&self.occurred_at)
@@ -98,11 +168,11 @@ impl MessageUpdate {
 }
 
 /// A delivery that was authenticated but not accepted: kept so nothing FlowIQ sent is lost.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RejectedItem {
     pub pk: String,
     pub sk: String,
-    pub item_type: &'static str,
+    pub item_type: ItemType,
     pub platform: Platform,
     pub reason: String,
     /// The status code the delivery was answered with (400 or 413).
@@ -115,7 +185,7 @@ pub struct RejectedItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
     /// The raw body when it is within the limit but not UTF-8.
-    #[serde(skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
     pub body_bytes: Option<Vec<u8>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
@@ -152,7 +222,7 @@ pub fn event_records(
     let item = EventItem {
         pk,
         sk,
-        item_type: "event",
+        item_type: ItemType::Event,
         event_id: event.event_id.to_string(),
         event_type: event.event_type.as_str().to_owned(),
         platform: event.platform,
@@ -178,7 +248,7 @@ fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<Messa
     let direction = Direction::of(&event.event_type);
 
     let mut identity = vec![
-        ("item_type", "message".to_owned()),
+        ("item_type", ItemType::Message.as_str().to_owned()),
         ("whatsapp_message_id", wamid.clone()),
         ("platform", event.platform.as_str().to_owned()),
         ("direction", direction.as_str().to_owned()),
@@ -291,7 +361,7 @@ pub fn rejected_record(
     RejectedItem {
         pk,
         sk,
-        item_type: "rejected",
+        item_type: ItemType::Rejected,
         platform,
         reason,
         status_code: rejection.status_code(),

@@ -26,7 +26,7 @@ pub enum BodyError {
     NotAnObject(&'static str),
     #[error("body has no `event_type` field")]
     MissingEventType,
-    #[error("field `event_type` must be a non-empty string, got {0}")]
+    #[error("field `event_type` must be a string of up to 64 letters, digits and `_.:-`, got {0}")]
     InvalidEventType(String),
     #[error("{event_type} event: {}", problem.message)]
     InvalidField {
@@ -202,7 +202,9 @@ impl WebhookEvent {
         };
         let event_type = match object.get("event_type") {
             None => return Err(BodyError::MissingEventType),
-            Some(Value::String(name)) if !name.trim().is_empty() => EventType::parse(name),
+            Some(Value::String(name)) if is_identifier(name, MAX_EVENT_TYPE_LENGTH) => {
+                EventType::parse(name)
+            }
             Some(other) => return Err(BodyError::InvalidEventType(describe(other))),
         };
         let event_id = EventId::of(platform, &value);
@@ -292,6 +294,16 @@ impl WebhookEvent {
         if matches!(self.event_type, EventType::Other(_)) {
             return Ok(());
         }
+        for (field, value) in self.identifiers() {
+            if value.is_some_and(|v| !is_identifier(v, MAX_IDENTIFIER_LENGTH)) {
+                return Err(FieldProblem::new(
+                    field,
+                    format!(
+                        "field `{field}` must be up to {MAX_IDENTIFIER_LENGTH} letters, digits and `{IDENTIFIER_PUNCTUATION}`"
+                    ),
+                ));
+            }
+        }
         if self.organization_id.is_none() {
             return missing("organization_id");
         }
@@ -305,6 +317,33 @@ impl WebhookEvent {
         }
         Ok(())
     }
+}
+
+impl WebhookEvent {
+    /// The fields that become parts of table keys.
+    fn identifiers(&self) -> [(&'static str, Option<&str>); 4] {
+        [
+            ("organization_id", self.organization_id.as_deref()),
+            ("whatsapp_message_id", self.whatsapp_message_id.as_deref()),
+            ("whatsapp_id", self.whatsapp_id.as_deref()),
+            ("contact_id", self.contact_id.as_deref()),
+        ]
+    }
+}
+
+/// Ids become parts of table keys (`MSG#<id>`, `CONTACT#<org>#wa:<number>`): a `#` could make two
+/// contacts' keys collide, and DynamoDB limits key sizes. FlowIQ's ids (UUIDs, `wamid.` base64,
+/// phone numbers) fit easily.
+const MAX_IDENTIFIER_LENGTH: usize = 256;
+const MAX_EVENT_TYPE_LENGTH: usize = 64;
+const IDENTIFIER_PUNCTUATION: &str = "._:=+/-";
+
+fn is_identifier(value: &str, max_length: usize) -> bool {
+    !value.is_empty()
+        && value.len() <= max_length
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || IDENTIFIER_PUNCTUATION.as_bytes().contains(&b))
 }
 
 fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, FieldProblem> {
@@ -329,13 +368,15 @@ fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, FieldProblem> {
 
 /// For `call` and unknown types: take the shared fields when they are strings, ignore them otherwise.
 fn lenient_common(object: &Map<String, Value>) -> CommonFields {
+    let id =
+        |field| lenient_string(object, field).filter(|v| is_identifier(v, MAX_IDENTIFIER_LENGTH));
     CommonFields {
-        organization_id: lenient_string(object, "organization_id"),
+        organization_id: id("organization_id"),
         timestamp: lenient_string(object, "timestamp")
             .or_else(|| lenient_string(object, "created_at")),
-        whatsapp_message_id: lenient_string(object, "whatsapp_message_id"),
-        whatsapp_id: lenient_string(object, "whatsapp_id"),
-        contact_id: lenient_string(object, "contact_id"),
+        whatsapp_message_id: id("whatsapp_message_id"),
+        whatsapp_id: id("whatsapp_id"),
+        contact_id: id("contact_id"),
     }
 }
 
@@ -360,7 +401,8 @@ fn json_kind(value: &Value) -> &'static str {
 
 fn describe(value: &Value) -> String {
     match value {
-        Value::String(_) => "an empty string".into(),
+        Value::String(s) if s.is_empty() => "an empty string".into(),
+        Value::String(_) => "other characters or a longer string".into(),
         other => json_kind(other).into(),
     }
 }
@@ -479,9 +521,12 @@ mod tests {
         assert!(error(wa, b"[1]").contains("got an array"));
         assert!(error(wa, b"\"x\"").contains("got a string"));
         assert!(error(wa, b"{}").contains("no `event_type`"));
+        assert!(error(wa, b"{\"event_type\":5}").contains("`event_type` must be a string"));
+        assert!(error(wa, b"{\"event_type\":5}").ends_with("got a number"));
+        let spaced = error(wa, b"{\"event_type\":\"a b\"}");
         assert!(
-            error(wa, b"{\"event_type\":5}")
-                .contains("`event_type` must be a non-empty string, got a number")
+            spaced.ends_with("got other characters or a longer string"),
+            "{spaced}"
         );
         assert!(error(wa, b"{\"event_type\":\"\"}").contains("got an empty string"));
         assert!(error(wa, b"{\"event_type\":null}").contains("got null"));
@@ -526,6 +571,60 @@ mod tests {
         assert!(
             message.contains("field `location_data`: invalid type: string"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn ids_that_become_key_parts_are_checked() {
+        let wa = Platform::Whatsapp;
+        for (field, bad) in [
+            ("organization_id", "org#wa:1"),
+            ("whatsapp_message_id", "wamid with space"),
+            ("whatsapp_id", "\"27\""),
+        ] {
+            let mut body = delivered();
+            body[field] = json!(bad);
+            let message = error(wa, body.to_string().as_bytes());
+            assert!(
+                message.contains(&format!("field `{field}` must be up to 256")),
+                "{message}"
+            );
+        }
+        let mut body = delivered();
+        body["whatsapp_message_id"] = json!("w".repeat(257));
+        assert!(error(wa, body.to_string().as_bytes()).contains("`whatsapp_message_id`"));
+        // Unknown types are kept; an unusable id is just not used for keys.
+        let event = parse(
+            wa,
+            json!({"event_type": "new_type", "organization_id": "a#b"}),
+        )
+        .unwrap();
+        assert_eq!(event.organization_id, None);
+    }
+
+    #[test]
+    fn log_summaries_name_the_field_but_never_quote_the_body() {
+        let body = r#"{"event_type":"sent_message","whatsapp_message_id":"w","organization_id":"o","timestamp":"2026-03-07T00:00:00Z","sent_receipt_received":"secret text"}"#;
+        let err = WebhookEvent::parse(Platform::Whatsapp, body.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("secret text"),
+            "the sender is told exactly: {err}"
+        );
+        assert_eq!(
+            err.log_summary(),
+            "sent_message event: field `sent_receipt_received` is missing or invalid"
+        );
+        let err = WebhookEvent::parse(Platform::Whatsapp, br#"{"event_type":"message_read"}"#)
+            .unwrap_err();
+        assert_eq!(
+            err.log_summary(),
+            "message_read event: field `organization_id` is missing or invalid"
+        );
+        assert_eq!(
+            WebhookEvent::parse(Platform::Whatsapp, b"[]")
+                .unwrap_err()
+                .log_summary(),
+            "body must be a JSON object, got an array"
         );
     }
 }

@@ -6,4 +6,5 @@ mod receiver;
 mod rejections;
 mod status_order;
 mod storage_failure;
+mod streams;
 mod support;

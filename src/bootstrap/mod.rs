@@ -1,0 +1,1 @@
+//! Registering the deployed webhook URL with FlowIQ (the `flowiq-bootstrap` binary).
