@@ -142,7 +142,8 @@ pub struct MessageItem {
     pub media_url: Option<String>,
     pub media_file_name: Option<String>,
     pub reply_context_id: Option<String>,
-    pub location: Option<serde_json::Map<String, Value>>,
+    /// JSON text of FlowIQ's `location_data`.
+    pub location: Option<String>,
     pub broadcast_id: Option<String>,
     pub member_id: Option<String>,
     pub created_at: Option<String>,
@@ -150,7 +151,10 @@ pub struct MessageItem {
     pub sent_receipt_received: Option<bool>,
     pub delivered_receipt_received: Option<bool>,
     pub read_receipt_received: Option<bool>,
-    pub more_data: Option<Value>,
+    /// JSON text of the web platform's `more_data`.
+    pub more_data: Option<String>,
+    pub contact_pk: Option<String>,
+    pub contact_sk: Option<String>,
     pub expires_at: Option<i64>,
 }
 
@@ -206,13 +210,13 @@ pub fn event_records(
     );
     // Index sort keys may use the time of receipt for undated events: only the base key dedups.
     let index_time = event.occurred_at.as_deref().unwrap_or(&received.at_text);
-    let contact_pk = event.organization_id.as_deref().and_then(|org| {
-        keys::contact_pk(
-            org,
-            event.whatsapp_id.as_deref(),
-            event.contact_id.as_deref(),
-        )
-    });
+    let message_update = message_update(event, expires_at);
+    // A WhatsApp message is listed in its contact's conversation by its `message` item; an event
+    // that belongs to no message item (web chat, calls) is listed itself.
+    let contact_pk = match message_update {
+        Some(_) => None,
+        None => contact_pk(event),
+    };
     let org_pk = event
         .organization_id
         .as_deref()
@@ -239,7 +243,16 @@ pub fn event_records(
         org_sk: org_pk.as_ref().map(|_| time_sk()),
         org_pk,
     };
-    (item, message_update(event, expires_at))
+    (item, message_update)
+}
+
+fn contact_pk(event: &WebhookEvent) -> Option<String> {
+    let org = event.organization_id.as_deref()?;
+    keys::contact_pk(
+        org,
+        event.whatsapp_id.as_deref(),
+        event.contact_id.as_deref(),
+    )
 }
 
 fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<MessageUpdate> {
@@ -263,8 +276,18 @@ fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<Messa
         }
     }
 
+    let occurred_at = event
+        .occurred_at
+        .clone()
+        .unwrap_or_else(|| keys::UNDATED.to_owned());
     let content = match &event.details {
         EventDetails::Inbound(content) | EventDetails::Outbound(content) => {
+            // Only the content event (one per message) places the message in its contact's
+            // conversation: receipts never move it, so the index entry is written once.
+            if let Some(pk) = contact_pk(event) {
+                identity.push((keys::CONTACT_PK, pk));
+                identity.push((keys::CONTACT_SK, format!("{occurred_at}#{wamid}")));
+            }
             content_attributes(content)
         }
         EventDetails::Receipt { .. } | EventDetails::Other => Vec::new(),
@@ -275,12 +298,13 @@ fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<Messa
         identity,
         content,
         fact,
-        occurred_at: event
-            .occurred_at
-            .clone()
-            .unwrap_or_else(|| keys::UNDATED.to_owned()),
+        occurred_at,
         expires_at,
     })
+}
+
+fn json_text(value: &Value) -> Value {
+    Value::String(value.to_string())
 }
 
 fn content_attributes(content: &MessageContent) -> Vec<(&'static str, Value)> {
@@ -295,7 +319,14 @@ fn content_attributes(content: &MessageContent) -> Vec<(&'static str, Value)> {
         ("media_url", text(&content.media_url)),
         ("media_file_name", text(&content.media_file_name)),
         ("reply_context_id", text(&content.reply_context_id)),
-        ("location", content.location_data.clone().map(Value::Object)),
+        // JSON text, not a map: DynamoDB refuses maps nested deeper than 32 levels.
+        (
+            "location",
+            content
+                .location_data
+                .as_ref()
+                .map(|l| json_text(&Value::Object(l.clone()))),
+        ),
         ("broadcast_id", text(&content.broadcast_id)),
         ("member_id", text(&content.member_id)),
         ("created_at", text(&content.created_at)),
@@ -314,7 +345,11 @@ fn content_attributes(content: &MessageContent) -> Vec<(&'static str, Value)> {
         ),
         (
             "more_data",
-            content.more_data.clone().filter(|v| !v.is_null()),
+            content
+                .more_data
+                .as_ref()
+                .filter(|v| !v.is_null())
+                .map(json_text),
         ),
     ]
     .into_iter()

@@ -1,6 +1,5 @@
 //! Integration tests: the real handler against Amazon's DynamoDB Local (started by the tests).
 
-mod logs;
 mod queries;
 mod receiver;
 mod rejections;

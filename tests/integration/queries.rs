@@ -21,88 +21,73 @@ fn receipt(event_type: &str, wamid: &str, contact: &str, org: &str, at: &str) ->
 async fn each_access_pattern_is_one_query_in_time_order() {
     let table = TestTable::new().await;
     let receiver = table.receiver(Retention(None));
-    let (org, other_org) = ("org-q", "org-other");
+    let (org, other_org, alice, bob) = ("org-q", "org-other", "27830000001", "27830000002");
+    let sent_message = |wamid: &str, contact: &str, org: &str, at: &str| {
+        json!({"event_type": "sent_message", "id": format!("row-{wamid}"), "whatsapp_message_id": wamid,
+               "organization_id": org, "message": "Your order shipped", "sender_type": "bot-whatsapp",
+               "timestamp": at, "whatsapp_id": contact})
+    };
     // Posted out of order, across two contacts and two organizations.
-    post(
-        &receiver,
+    for body in [
         receipt(
             "message_read",
             "wamid.a",
-            "27830000001",
+            alice,
             org,
             "2026-03-07T10:00:03Z",
         ),
-    )
-    .await;
-    post(
-        &receiver,
         receipt(
             "message_sent",
             "wamid.a",
-            "27830000001",
+            alice,
             org,
             "2026-03-07T10:00:01Z",
         ),
-    )
-    .await;
-    post(
-        &receiver,
+        sent_message("wamid.a", alice, org, "2026-03-07T10:00:00Z"),
         receipt(
             "message_delivered",
             "wamid.a",
-            "27830000001",
+            alice,
             org,
             "2026-03-07T10:00:02Z",
         ),
-    )
-    .await;
-    post(
-        &receiver,
         json!({"event_type": "message_received", "whatsapp_message_id": "wamid.b", "organization_id": org,
-               "timestamp": "2026-03-07T09:59:00Z", "whatsapp_id": "27830000001", "message": "Hi", "message_type": "text"}),
-    )
-    .await;
-    post(
-        &receiver,
-        receipt(
-            "message_sent",
-            "wamid.c",
-            "27830000002",
-            org,
-            "2026-03-07T11:00:00Z",
-        ),
-    )
-    .await;
-    post(
-        &receiver,
-        receipt(
-            "message_sent",
-            "wamid.d",
-            "27830000001",
-            other_org,
-            "2026-03-07T10:30:00Z",
-        ),
-    )
-    .await;
+               "timestamp": "2026-03-07T09:59:00Z", "whatsapp_id": alice, "message": "Hi", "message_type": "text"}),
+        sent_message("wamid.c", bob, org, "2026-03-07T11:00:00Z"),
+        sent_message("wamid.d", alice, other_org, "2026-03-07T10:30:00Z"),
+    ] {
+        post(&receiver, body).await;
+    }
 
     let store = receiver.store();
     let events = store.message_events("wamid.a").await.unwrap();
     let types: Vec<&str> = events.iter().map(|e| s(e, "event_type")).collect();
-    assert_eq!(types, ["message_sent", "message_delivered", "message_read"]);
+    assert_eq!(
+        types,
+        [
+            "sent_message",
+            "message_sent",
+            "message_delivered",
+            "message_read"
+        ]
+    );
 
     let state = store.message_state("wamid.a").await.unwrap().unwrap();
-    assert_eq!(s(&state, "status"), "read");
+    assert_eq!(
+        (s(&state, "status"), s(&state, "text")),
+        ("read", "Your order shipped")
+    );
     assert!(store.message_state("wamid.none").await.unwrap().is_none());
 
-    let conversation = store.conversation(org, "27830000001").await.unwrap();
-    let ids: Vec<&str> = conversation
+    let conversation = store.conversation(org, alice).await.unwrap();
+    let listed: Vec<(&str, &str)> = conversation
         .iter()
-        .map(|e| s(e, "whatsapp_message_id"))
+        .map(|m| (s(m, "whatsapp_message_id"), s(m, "direction")))
         .collect();
     assert_eq!(
-        ids,
-        ["wamid.b", "wamid.a", "wamid.a", "wamid.a"],
-        "oldest first, this org only"
+        listed,
+        [("wamid.b", "inbound"), ("wamid.a", "outbound")],
+        "the contact's messages, oldest first, this organization only"
     );
 
     let window = store
@@ -113,6 +98,7 @@ async fn each_access_pattern_is_one_query_in_time_order() {
     assert_eq!(
         times,
         [
+            "2026-03-07T10:00:00.000Z",
             "2026-03-07T10:00:01.000Z",
             "2026-03-07T10:00:02.000Z",
             "2026-03-07T10:00:03.000Z"

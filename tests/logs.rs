@@ -1,5 +1,12 @@
 //! The logs of a full run (every sample, duplicates, bad bodies, strangers) at the default level:
 //! one JSON object per line with the documented fields, and never a token, phone number or text.
+//!
+//! Its own test binary: the production subscriber is installed process-wide, as in the function
+//! (a thread-local one can miss events whose callsites other test threads registered first).
+
+#[path = "integration/support/mod.rs"]
+#[allow(dead_code)] // shared with tests/integration; this binary uses part of it
+mod support;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -8,7 +15,7 @@ use flowiq_webhooks::records::Retention;
 use flowiq_webhooks::telemetry;
 use serde_json::Value;
 
-use crate::support::*;
+use support::*;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -23,13 +30,13 @@ impl Write for Captured {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
+#[tokio::test]
 async fn logs_are_json_with_outcomes_and_leak_no_secrets_or_personal_data() {
     let table = TestTable::new().await;
     let receiver = table.receiver(Retention(None));
     let captured = Captured::default();
     let writer = captured.clone();
-    let _guard = tracing::subscriber::set_default(telemetry::subscriber(move || writer.clone()));
+    tracing::subscriber::set_global_default(telemetry::subscriber(move || writer.clone())).unwrap();
 
     let mut secrets = vec![
         DEV_TOKEN.to_owned(),
