@@ -124,8 +124,9 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
     }
 }
 
-/// `/webhooks/{platform}/{token}`, exactly: no extra segments, no empty ones.
-fn route(path: &str) -> Result<(Platform, &str), String> {
+/// Matches `/webhooks/{platform}/{token}` exactly (no extra or empty segments, no decoding):
+/// the platform and the token, or the 404 message. Public for the fuzz targets.
+pub fn route(path: &str) -> Result<(Platform, &str), String> {
     let not_found = || format!("not found: FlowIQ deliveries are {ROUTE}");
     let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
     let (Some("webhooks"), Some(platform), Some(token), None) = (
