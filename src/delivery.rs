@@ -100,10 +100,10 @@ impl<S: EventStore> Receiver<S> {
         };
         // Applied for duplicates too: it is idempotent, and repairs a delivery whose message update
         // failed (or whose process died) after the event was stored.
-        if let Some(update) = &message_update {
-            if let Err(err) = self.store.update_message(update).await {
-                return Reply::StorageUnavailable(err);
-            }
+        if let Some(update) = &message_update
+            && let Err(err) = self.store.update_message(update).await
+        {
+            return Reply::StorageUnavailable(err);
         }
         Reply::Accepted {
             outcome,

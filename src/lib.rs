@@ -20,5 +20,6 @@ pub mod store;
 pub mod table_definition;
 pub mod table_stream;
 pub mod telemetry;
+pub mod unique_keys_json;
 pub mod webhook_event;
 pub mod webhook_tokens;

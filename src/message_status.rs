@@ -141,13 +141,12 @@ pub struct MessageState {
 
 impl MessageState {
     pub fn apply(&mut self, fact: &StatusFact, occurred_at: &str) {
-        if let Some(status) = fact.status {
-            if self
+        if let Some(status) = fact.status
+            && self
                 .status
                 .is_none_or(|current| current.rank() <= status.rank())
-            {
-                self.status = Some(status);
-            }
+        {
+            self.status = Some(status);
         }
         if let Some(attribute) = fact.time_attribute {
             self.times

@@ -1,7 +1,7 @@
 //! FlowIQ's webhook payloads (`../shared/flowiq/webhook-events.txt`), typed where documented.
 //!
-//! Parsing is one pass over the body into a `serde_json::Value`; the typed view, the event id and
-//! the stored item are all derived from that value. Unknown fields are tolerated (FlowIQ adds fields
+//! Parsing is one pass over the body into a `serde_json::Value` (refusing duplicate keys); the
+//! typed view, the event id and the stored item are all derived from that value. Unknown fields are tolerated (FlowIQ adds fields
 //! over time); `call` and unknown event types are kept generically, never rejected.
 
 use serde::Deserialize;
@@ -189,7 +189,7 @@ impl WebhookEvent {
         if json.iter().all(u8::is_ascii_whitespace) {
             return Err(BodyError::Empty);
         }
-        let value: Value = serde_json::from_slice(json).map_err(|e| {
+        let value = crate::unique_keys_json::from_slice(json).map_err(|e| {
             if std::str::from_utf8(json).is_err() {
                 BodyError::NotUtf8
             } else {
