@@ -158,6 +158,57 @@ pub fn v2_request(method: &str, path: &str, body: Option<&str>) -> Request {
     request(&event)
 }
 
+/// Any request as API Gateway (HTTP API) would deliver it: the body base64-encoded when it is not
+/// UTF-8 or when `base64` is set; `content_type` replaces the sample's (None: no header).
+pub fn raw_request(
+    method: &str,
+    path: &str,
+    body: &[u8],
+    base64: bool,
+    content_type: Option<&str>,
+) -> Request {
+    let mut event = sample("whatsapp-message-received.json");
+    event["rawPath"] = path.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["requestContext"]["http"]["method"] = method.into();
+    let headers = event["headers"].as_object_mut().unwrap();
+    headers.remove("content-length");
+    headers.remove("content-type");
+    if let Some(content_type) = content_type {
+        headers.insert("content-type".into(), content_type.into());
+    }
+    match std::str::from_utf8(body) {
+        Ok(text) if !base64 => {
+            event["body"] = text.into();
+            event["isBase64Encoded"] = false.into();
+        }
+        _ => {
+            event["body"] = base64_encode(body).into();
+            event["isBase64Encoded"] = true.into();
+        }
+    }
+    request(&event)
+}
+
+/// A tiny base64 encoder, so the tests do not depend on the crate lambda_http decodes with.
+pub fn base64_encode(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
 /// A POST of `payload` to `/webhooks/{platform}/{token}`.
 pub fn delivery(platform: &str, token: &str, payload: &str) -> Request {
     v2_request(
