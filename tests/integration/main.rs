@@ -1,6 +1,8 @@
 //! Integration tests: the real handler against Amazon's DynamoDB Local (started by the tests).
 
+mod faults;
 mod hostile_input;
+mod load;
 mod queries;
 mod receiver;
 mod rejections;

@@ -1,5 +1,6 @@
-//! Amazon's DynamoDB Local, started once per test run on a free port and stopped when the test
-//! process exits (the wrapper shell kills it when our end of its stdin closes).
+//! Amazon's DynamoDB Local: one shared in-memory instance per test run, started on first use on a
+//! free port, and private persistent instances that a test can stop and restart. Each runs under
+//! a small shell that stops Java when our end of its stdin closes, so nothing outlives the tests.
 
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -11,16 +12,76 @@ use std::time::{Duration, Instant};
 const INSTALL_HINT: &str = "install it with `scripts/install-dynamodb-local` (or run the tests with `scripts/test`, which does), \
      or set DYNAMODB_LOCAL_DIR to a folder holding DynamoDBLocal.jar and DynamoDBLocal_lib/";
 
-pub struct DynamoDbLocal {
-    pub endpoint: String,
-    _process: Child,
+static SHARED: OnceLock<(String, Child)> = OnceLock::new();
+
+/// The endpoint of the shared in-memory DynamoDB Local, starting it on first use.
+pub fn endpoint() -> &'static str {
+    &SHARED
+        .get_or_init(|| {
+            let port = free_port();
+            let process = spawn(port, &["-inMemory"]);
+            (format!("http://127.0.0.1:{port}"), process)
+        })
+        .0
 }
 
-static SERVER: OnceLock<DynamoDbLocal> = OnceLock::new();
+/// A DynamoDB Local of one test's own, with its data on disk so that it survives a restart.
+pub struct PrivateDynamoDbLocal {
+    port: u16,
+    data: PathBuf,
+    process: Option<Child>,
+}
 
-/// The endpoint of the shared DynamoDB Local, starting it on first use.
-pub fn endpoint() -> &'static str {
-    &SERVER.get_or_init(start).endpoint
+impl PrivateDynamoDbLocal {
+    pub fn start() -> Self {
+        let port = free_port();
+        let data = std::env::temp_dir().join(format!(
+            "flowiq-dynamodb-data-{}-{port}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&data).unwrap();
+        let mut this = PrivateDynamoDbLocal {
+            port,
+            data,
+            process: None,
+        };
+        this.restart();
+        this
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops Java (as an outage would) and waits until the port is closed.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            drop(process.stdin.take());
+            let _ = process.wait();
+        }
+    }
+
+    /// Starts it again on the same port with the same data.
+    pub fn restart(&mut self) {
+        self.stop();
+        let data = self.data.to_str().unwrap().to_owned();
+        self.process = Some(spawn(self.port, &["-sharedDb", "-dbPath", &data]));
+    }
+}
+
+impl Drop for PrivateDynamoDbLocal {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn jar_dir() -> PathBuf {
@@ -50,7 +111,8 @@ fn jar_dir() -> PathBuf {
     })
 }
 
-fn start() -> DynamoDbLocal {
+/// Starts DynamoDB Local on `port` and waits until it accepts connections.
+fn spawn(port: u16, args: &[&str]) -> Child {
     let dir = jar_dir();
     match Command::new("java")
         .arg("-version")
@@ -64,14 +126,10 @@ fn start() -> DynamoDbLocal {
              (Debian/Ubuntu: `apt-get install -y openjdk-17-jre-headless`)"
         ),
     }
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let log = std::env::temp_dir().join(format!("flowiq-dynamodb-local-{port}.log"));
-    // `read` returns when this process exits and the pipe closes: then the shell stops Java.
-    let script = r#"java -Djava.library.path="$1/DynamoDBLocal_lib" -jar "$1/DynamoDBLocal.jar" -inMemory -port "$2" </dev/null >"$3" 2>&1 &
+    // `read` returns when this process exits (or drops the pipe): then the shell stops Java.
+    let script = r#"dir=$1 port=$2 log=$3; shift 3
+java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" -port "$port" "$@" </dev/null >"$log" 2>&1 &
 j=$!
 read -r _
 kill "$j" 2>/dev/null
@@ -81,6 +139,7 @@ wait "$j""#;
         .arg(&dir)
         .arg(port.to_string())
         .arg(&log)
+        .args(args)
         .stdin(Stdio::piped())
         .spawn()
         .expect("cannot start sh for DynamoDB Local");
@@ -100,10 +159,7 @@ wait "$j""#;
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    DynamoDbLocal {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        _process: process,
-    }
+    process
 }
 
 fn read_log(path: &Path) -> String {

@@ -2,6 +2,7 @@
 //! handler, and requests built from the sample events in events/.
 
 pub mod dynamodb_local;
+pub mod scenario;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -26,15 +27,34 @@ pub const OTHER_TOKEN: &str = "rotation-token-also-not-secret-98765432";
 
 pub type Item = HashMap<String, AttributeValue>;
 
-/// A client for an endpoint, configured like the function's (retries, timeouts).
+/// A client for an endpoint, configured like the function's (retries, timeouts): for tests of
+/// storage failures.
 pub fn client_for(endpoint: &str) -> Client {
+    client_with_timeouts(endpoint, timeout_config())
+}
+
+/// A client for the test tables: the function's retries, but timeouts generous enough that a
+/// busy CI machine does not turn a slow DynamoDB Local answer into a 503.
+fn test_client(endpoint: &str) -> Client {
+    let timeouts = aws_sdk_dynamodb::config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .operation_attempt_timeout(std::time::Duration::from_secs(20))
+        .operation_timeout(std::time::Duration::from_secs(60))
+        .build();
+    client_with_timeouts(endpoint, timeouts)
+}
+
+fn client_with_timeouts(
+    endpoint: &str,
+    timeouts: aws_sdk_dynamodb::config::timeout::TimeoutConfig,
+) -> Client {
     let config = aws_sdk_dynamodb::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
         .endpoint_url(endpoint)
         .retry_config(retry_config())
-        .timeout_config(timeout_config())
+        .timeout_config(timeouts)
         .build();
     Client::from_conf(config)
 }
@@ -47,19 +67,25 @@ pub struct TestTable {
 impl TestTable {
     /// A new, empty table on the shared DynamoDB Local, defined by template.yaml.
     pub async fn new() -> Self {
+        Self::on(dynamodb_local::endpoint()).await
+    }
+
+    /// A new, empty table on the DynamoDB Local at `endpoint`.
+    pub async fn on(endpoint: &str) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let client = client_for(dynamodb_local::endpoint());
+        let client = test_client(endpoint);
         let name = format!(
             "flowiq-test-{}-{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let created = TableDefinition::from_repository_template()
+        // Names are unique; `Ok(false)` (already exists) only when an SDK retry of the create
+        // found the table its own first attempt made.
+        TableDefinition::from_repository_template()
             .unwrap()
             .create(&client, &name)
             .await
             .unwrap();
-        assert!(created, "table {name} is new");
         TestTable { client, name }
     }
 
