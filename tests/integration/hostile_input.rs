@@ -74,7 +74,11 @@ fn read_with(field: &str, value: &str) -> String {
 
 /// An unknown event whose `x` is `depth` nested arrays.
 fn nested(depth: usize) -> String {
-    format!(r#"{{"event_type":"call","x":{}1{}}}"#, "[".repeat(depth), "]".repeat(depth))
+    format!(
+        r#"{{"event_type":"call","x":{}1{}}}"#,
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
 }
 
 fn catalogue() -> Vec<Case> {
@@ -129,8 +133,16 @@ fn catalogue() -> Vec<Case> {
             400,
         ),
         case("10,000-digit number", big_digits, 400),
-        case("100,000 nested arrays (over the size limit)", nested_arrays, 413),
-        case("100,000 nested objects (over the size limit)", nested_objects, 413),
+        case(
+            "100,000 nested arrays (over the size limit)",
+            nested_arrays,
+            413,
+        ),
+        case(
+            "100,000 nested objects (over the size limit)",
+            nested_objects,
+            413,
+        ),
         case("50,000 nested arrays", nested(50_000), 400),
         case("200 nested arrays (over the depth limit)", nested(200), 400),
         case(
