@@ -4,7 +4,7 @@
 //! Key: `pk` = `WEBHOOK#<platform>#<type>#<sha256 of the full URL>`, `sk` = `WEBHOOK`. The URL
 //! holds the secret token, so only its hash is stored — never the URL, never the token.
 
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
@@ -141,18 +141,10 @@ impl RegistrationStore {
             .send()
             .await
             .map_err(|err| {
-                if let SdkError::ServiceError(service) = &err
-                    && service.err().is_resource_not_found_exception()
-                {
-                    return RegistrationStoreError::TableNotFound {
-                        table: self.table.clone(),
-                        region: self.region(),
-                    };
-                }
-                RegistrationStoreError::Read {
+                self.sdk_error(err, |message| RegistrationStoreError::Read {
                     table: self.table.clone(),
-                    message: DisplayErrorContext(&err).to_string(),
-                }
+                    message,
+                })
             })?;
         let Some(item) = output.item else {
             return Ok(None);
@@ -179,18 +171,27 @@ impl RegistrationStore {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|err| {
-                if let SdkError::ServiceError(service) = &err
-                    && service.err().is_resource_not_found_exception()
-                {
-                    return RegistrationStoreError::TableNotFound {
-                        table: self.table.clone(),
-                        region: self.region(),
-                    };
-                }
-                write_error(DisplayErrorContext(&err).to_string())
-            })?;
+            .map_err(|err| self.sdk_error(err, write_error))?;
         Ok(())
+    }
+
+    /// A missing table gets its own message (the likeliest mistake: another region or stack).
+    fn sdk_error<E, R>(
+        &self,
+        err: SdkError<E, R>,
+        otherwise: impl FnOnce(String) -> RegistrationStoreError,
+    ) -> RegistrationStoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        if err.as_service_error().and_then(|e| e.code()) == Some("ResourceNotFoundException") {
+            return RegistrationStoreError::TableNotFound {
+                table: self.table.clone(),
+                region: self.region(),
+            };
+        }
+        otherwise(DisplayErrorContext(&err).to_string())
     }
 }
 
