@@ -133,4 +133,28 @@ mod tests {
         let shard = id("{}").shard(32);
         assert!(shard < 32);
     }
+
+    /// Found by fuzzing: without correctly rounded float parsing, printing and re-reading these
+    /// numbers gives other doubles, and so another id for the same event.
+    #[test]
+    fn numbers_reprinted_by_a_serialiser_keep_the_id() {
+        for number in [
+            "18.1245901234678207",
+            "9.502964279199666e-14",
+            "18.124590123467822",
+        ] {
+            let original = format!(r#"{{"event_type":"call","x":{number}}}"#);
+            let reprinted = serde_json::from_str::<Value>(&original)
+                .unwrap()
+                .to_string();
+            assert_eq!(id(&original), id(&reprinted), "{number}");
+            let twice = serde_json::from_str::<Value>(&reprinted)
+                .unwrap()
+                .to_string();
+            assert_eq!(
+                reprinted, twice,
+                "{number}: print -> parse is a fixed point"
+            );
+        }
+    }
 }

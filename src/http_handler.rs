@@ -124,7 +124,8 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
     }
 }
 
-/// Matches `/webhooks/{platform}/{token}` exactly (no extra or empty segments, no decoding):
+/// Matches `/webhooks/{platform}/{token}` exactly (no extra segments, no decoding; an empty token
+/// routes, then fails authentication):
 /// the platform and the token, or the 404 message. Public for the fuzz targets.
 pub fn route(path: &str) -> Result<(Platform, &str), String> {
     let not_found = || format!("not found: FlowIQ deliveries are {ROUTE}");

@@ -26,7 +26,9 @@ pub enum BodyError {
     NotAnObject(&'static str),
     #[error("body has no `event_type` field")]
     MissingEventType,
-    #[error("field `event_type` must be a string of up to 64 letters, digits and `_.:-`, got {0}")]
+    #[error(
+        "field `event_type` must be a string of up to 64 letters, digits and `._:=+/-`, got {0}"
+    )]
     InvalidEventType(String),
     #[error("{event_type} event: {}", problem.message)]
     InvalidField {

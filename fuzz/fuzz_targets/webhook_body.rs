@@ -1,0 +1,242 @@
+//! Fuzzes the body parser and the event model: `WebhookEvent::parse` on arbitrary bytes, and for
+//! every body it accepts, the records that would be stored for it.
+//!
+//! Input: the first byte picks the platform (even: `whatsapp`, odd: `web`; the seeds start with
+//! `0` or `1`), the rest is the raw request body exactly as the handler passes it on.
+//!
+//! Nothing may panic, and for an accepted body:
+//! - the body is UTF-8 (`delivery.rs` relies on it with an `expect`);
+//! - the event id is `EventId::of(platform, <the body's JSON>)`, 32 lower-case hex digits, and
+//!   that JSON is what `serde_json::from_slice` reads (but for serde_json's private marker keys);
+//! - parsing the same bytes again, the stored body (`EventItem::webhook_event`), and the body
+//!   re-serialised by serde_json all give the same event (so the same id);
+//! - every id that becomes part of a key is 1..=256 characters of `A-Za-z0-9._:=+/-` (never `#`),
+//!   the occurred-at time is in the sortable 24-character UTC form;
+//! - every key of the event item, its index keys and the message update's key are non-empty and
+//!   within DynamoDB's limits (partition key 2048 bytes, sort key 1024 bytes);
+//! - the event item survives a JSON round trip unchanged, and expires 30 days after receipt.
+//! For a rejected body: the error's messages are produced without panicking.
+#![no_main]
+
+use flowiq_webhooks::event_id::EventId;
+use flowiq_webhooks::keys;
+use flowiq_webhooks::platform::Platform;
+use flowiq_webhooks::records::{EventItem, ItemType, Received, Retention, event_records};
+use flowiq_webhooks::unique_keys_json;
+use flowiq_webhooks::webhook_event::{EventType, WebhookEvent};
+use libfuzzer_sys::fuzz_target;
+use serde_json::Value;
+use time::OffsetDateTime;
+
+const MAX_PARTITION_KEY_BYTES: usize = 2048;
+const MAX_SORT_KEY_BYTES: usize = 1024;
+const MAX_IDENTIFIER_LENGTH: usize = 256;
+const RETENTION_DAYS: u32 = 30;
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, body)) = data.split_first() else {
+        return;
+    };
+    let platform = if selector % 2 == 0 {
+        Platform::Whatsapp
+    } else {
+        Platform::Web
+    };
+    match WebhookEvent::parse(platform, body) {
+        Ok(event) => check_accepted(platform, body, &event),
+        Err(err) => {
+            assert!(!err.to_string().is_empty());
+            assert!(!err.log_summary().is_empty());
+        }
+    }
+});
+
+fn check_accepted(platform: Platform, body: &[u8], event: &WebhookEvent) {
+    let text = std::str::from_utf8(body).expect("an accepted body is UTF-8");
+    assert_eq!(event.platform, platform);
+
+    // The id is the platform plus the body's JSON (as the project reads it: duplicate keys
+    // refused), whatever its formatting.
+    let json = body.strip_prefix(UTF8_BOM).unwrap_or(body);
+    let value = unique_keys_json::from_slice(json).expect("an accepted body is JSON");
+    assert!(value.is_object(), "an accepted body is a JSON object");
+    assert_eq!(event.event_id, EventId::of(platform, &value));
+    // That is the JSON serde_json itself reads, except where a key is one of serde_json's private
+    // markers: with its `raw_value` feature (on in this build, through lambda_http)
+    // `{"$serde_json::private::RawValue":"[1]"}` reads as `[1]`. The project's parser keeps such
+    // a key as an ordinary key, so two different bodies can never share an id that way.
+    if !has_serde_json_marker(&value) {
+        let plain: Value = serde_json::from_slice(json).expect("serde_json reads it too");
+        assert_eq!(plain, value, "the project's JSON differs from serde_json's");
+    }
+    let id = event.event_id.as_str();
+    assert!(
+        id.len() == 32
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "event id {id:?}"
+    );
+
+    // Deterministic: the same bytes give the same event.
+    assert_eq!(
+        &WebhookEvent::parse(platform, body).expect("accepted once"),
+        event
+    );
+    // A re-serialised copy (keys in reverse order, other spacing) is the same event, same id.
+    let reserialised = serde_json::to_vec_pretty(&reversed(&value)).expect("a Value serialises");
+    match WebhookEvent::parse(platform, &reserialised) {
+        Ok(again) => assert_eq!(&again, event, "re-serialised copy differs"),
+        Err(err) => panic!("re-serialised copy rejected: {err}"),
+    }
+
+    check_event_fields(event);
+
+    // Ids are from the body, so the time of receipt is fixed: runs are reproducible.
+    let received = Received::at(OffsetDateTime::from_unix_timestamp(1_772_841_600).unwrap());
+    let retention = Retention(Some(RETENTION_DAYS));
+    let (item, update) = event_records(event, text, &received, retention);
+    check_event_item(event, text, &received, &item);
+
+    if let Some(update) = update {
+        let wamid = event
+            .whatsapp_message_id
+            .as_deref()
+            .expect("a message update belongs to a message");
+        assert_eq!(update.whatsapp_message_id, wamid);
+        check_partition_key(&keys::message_pk(&update.whatsapp_message_id));
+        check_sort_key(keys::MESSAGE_SK);
+        assert_eq!(update.expires_at, item.expires_at);
+        assert!(!update.history_entry().is_empty());
+        for (name, value) in &update.identity {
+            if *name == keys::CONTACT_PK {
+                check_partition_key(value);
+            } else if *name == keys::CONTACT_SK {
+                check_sort_key(value);
+            }
+        }
+    }
+}
+
+fn check_event_fields(event: &WebhookEvent) {
+    let event_type = event.event_type.as_str();
+    // The code's character set (`is_identifier`), the same as for ids.
+    assert!(
+        is_identifier(event_type, 64, "._:=+/-"),
+        "event_type {event_type:?}"
+    );
+    assert_eq!(EventType::parse(event_type), event.event_type);
+    for (field, value) in [
+        ("organization_id", &event.organization_id),
+        ("whatsapp_message_id", &event.whatsapp_message_id),
+        ("whatsapp_id", &event.whatsapp_id),
+        ("contact_id", &event.contact_id),
+    ] {
+        if let Some(value) = value {
+            assert!(
+                is_identifier(value, MAX_IDENTIFIER_LENGTH, "._:=+/-"),
+                "{field} {value:?} is not a safe key part"
+            );
+        }
+    }
+    if let Some(at) = &event.occurred_at {
+        assert!(
+            at.len() == 24 && at.ends_with('Z') && at.as_bytes()[10] == b'T',
+            "occurred_at {at:?} is not the sortable form"
+        );
+    }
+}
+
+fn check_event_item(event: &WebhookEvent, text: &str, received: &Received, item: &EventItem) {
+    check_partition_key(&item.pk);
+    check_sort_key(&item.sk);
+    assert!(item.sk.starts_with("EVENT#") && item.sk.ends_with(event.event_id.as_str()));
+    match &event.whatsapp_message_id {
+        Some(wamid) => assert_eq!(item.pk, keys::message_pk(wamid)),
+        None => assert_eq!(item.pk, format!("EVT#{}", event.event_id)),
+    }
+    for (pk, sk) in [
+        (&item.contact_pk, &item.contact_sk),
+        (&item.org_pk, &item.org_sk),
+    ] {
+        assert_eq!(
+            pk.is_some(),
+            sk.is_some(),
+            "an index key is whole or absent"
+        );
+        if let (Some(pk), Some(sk)) = (pk, sk) {
+            check_partition_key(pk);
+            check_sort_key(sk);
+        }
+    }
+    assert_eq!(item.item_type, ItemType::Event);
+    assert_eq!(item.event_id, event.event_id.as_str());
+    assert_eq!(item.event_type, event.event_type.as_str());
+    assert_eq!(item.platform, event.platform);
+    assert_eq!(item.body, text, "the raw body is kept exactly");
+    assert_eq!(item.received_at, received.at_text);
+    assert_eq!(
+        item.expires_at,
+        Some(received.at.unix_timestamp() + i64::from(RETENTION_DAYS) * 86_400)
+    );
+
+    // The stored body is the event again.
+    assert_eq!(
+        &item.webhook_event().expect("the stored body parses"),
+        event
+    );
+    // The item's attributes survive serialisation (the store writes them with serde).
+    let json = serde_json::to_string(item).expect("an item serialises");
+    let back: EventItem = serde_json::from_str(&json).expect("an item deserialises");
+    assert_eq!(&back, item);
+}
+
+/// Whether any object key is one of serde_json's private markers (`$serde_json::private::…`).
+fn has_serde_json_marker(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(key, item)| {
+            key.starts_with("$serde_json::private::") || has_serde_json_marker(item)
+        }),
+        Value::Array(items) => items.iter().any(has_serde_json_marker),
+        _ => false,
+    }
+}
+
+/// The same JSON with every object's keys in reverse order.
+fn reversed(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .rev()
+                .map(|(key, item)| (key.clone(), reversed(item)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(reversed).collect()),
+        scalar => scalar.clone(),
+    }
+}
+
+fn check_partition_key(key: &str) {
+    assert!(
+        !key.is_empty() && key.len() <= MAX_PARTITION_KEY_BYTES,
+        "partition key of {} bytes",
+        key.len()
+    );
+}
+
+fn check_sort_key(key: &str) {
+    assert!(
+        !key.is_empty() && key.len() <= MAX_SORT_KEY_BYTES,
+        "sort key of {} bytes",
+        key.len()
+    );
+}
+
+fn is_identifier(value: &str, max_length: usize, punctuation: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= max_length
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || punctuation.as_bytes().contains(&b))
+}
