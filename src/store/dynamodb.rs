@@ -1,6 +1,7 @@
 //! The DynamoDB adapter of [`EventStore`].
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -8,7 +9,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
 
 use super::{EventStore, PutOutcome, StoreError};
 use crate::keys;
@@ -48,6 +49,35 @@ pub fn timeout_config() -> TimeoutConfig {
 pub struct DynamoDbEventStore {
     client: Client,
     table_name: String,
+    meter: Option<CapacityMeter>,
+}
+
+/// The write capacity DynamoDB reported for each write of a store (`ReturnConsumedCapacity`
+/// `INDEXES`: total, table and per index), in order: for tests and measurements
+/// (docs/performance.md). Clones share one record.
+#[derive(Debug, Clone, Default)]
+pub struct CapacityMeter(Arc<Mutex<Vec<ConsumedWrite>>>);
+
+/// One write request that DynamoDB answered (SDK retries are not counted separately).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumedWrite {
+    /// `PutItem` or `UpdateItem`.
+    pub operation: &'static str,
+    /// `false` when the condition failed (a duplicate event, a lower-ranked status).
+    pub applied: bool,
+    /// As reported; DynamoDB reports none for a write whose condition failed.
+    pub capacity: Option<ConsumedCapacity>,
+}
+
+impl CapacityMeter {
+    /// Everything recorded so far, and a fresh start.
+    pub fn take(&self) -> Vec<ConsumedWrite> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn record(&self, write: ConsumedWrite) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(write);
+    }
 }
 
 impl DynamoDbEventStore {
@@ -55,6 +85,34 @@ impl DynamoDbEventStore {
         Self {
             client,
             table_name: table_name.into(),
+            meter: None,
+        }
+    }
+
+    /// Records the capacity of every write in `meter`.
+    pub fn with_capacity_meter(mut self, meter: CapacityMeter) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// Logs (debug) and records what DynamoDB reported as consumed by one write.
+    fn consumed(&self, operation: &'static str, applied: bool, capacity: Option<ConsumedCapacity>) {
+        if let Some(c) = &capacity {
+            tracing::debug!(
+                operation,
+                applied,
+                write_units = c.capacity_units(),
+                table_units = c.table().and_then(|t| t.capacity_units()),
+                index_units = ?c.global_secondary_indexes(),
+                "consumed capacity"
+            );
+        }
+        if let Some(meter) = &self.meter {
+            meter.record(ConsumedWrite {
+                operation,
+                applied,
+                capacity,
+            });
         }
     }
 
@@ -119,15 +177,20 @@ impl DynamoDbEventStore {
             .set_condition_expression(condition)
             .set_expression_attribute_names(Some(expression.names))
             .set_expression_attribute_values(Some(expression.values))
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(output) => {
+                self.consumed("UpdateItem", true, output.consumed_capacity);
+                Ok(true)
+            }
             Err(err)
                 if err
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
+                self.consumed("UpdateItem", false, None);
                 Ok(false)
             }
             Err(err) => Err(request_error("UpdateItem", err)),
@@ -148,15 +211,20 @@ impl EventStore for DynamoDbEventStore {
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", keys::PK)
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(PutOutcome::Stored),
+            Ok(output) => {
+                self.consumed("PutItem", true, output.consumed_capacity);
+                Ok(PutOutcome::Stored)
+            }
             Err(err)
                 if err
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
+                self.consumed("PutItem", false, None);
                 Ok(PutOutcome::Duplicate)
             }
             Err(err) => Err(request_error("PutItem", err)),
@@ -177,13 +245,16 @@ impl EventStore for DynamoDbEventStore {
             what: "rejected delivery",
             source,
         })?;
-        self.client
+        let output = self
+            .client
             .put_item()
             .table_name(&self.table_name)
             .set_item(Some(item))
+            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .send()
             .await
             .map_err(|err| request_error("PutItem", err))?;
+        self.consumed("PutItem", true, output.consumed_capacity);
         Ok(())
     }
 }

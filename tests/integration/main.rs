@@ -1,6 +1,7 @@
 //! Integration tests: the real handler against Amazon's DynamoDB Local (started by the tests).
 
 mod bootstrap;
+mod capacity;
 mod faults;
 mod hostile_input;
 mod load;

@@ -1,0 +1,766 @@
+//! A small local Lambda Runtime API for measurements (docs/performance.md, run by scripts/bench).
+//!
+//! It starts the function binary as Lambda does (a fresh process, `AWS_LAMBDA_RUNTIME_API`
+//! pointing here, the usual Lambda environment), serves `GET /2018-06-01/runtime/invocation/next`
+//! and the `response` / `error` posts, and times them:
+//!
+//! - `cold`: N fresh processes, one invocation each. Per start: process spawn → first `/next`
+//!   poll (Lambda's "Init Duration") and → first response posted, the CPU time the process used
+//!   until then and its RSS. Median and p90.
+//! - `warm`: one process, many invocations (fresh events and immediate redeliveries, from the
+//!   sample events): latency per invocation, CPU time per invocation, RSS (VmRSS / VmHWM) after
+//!   warm-up and at the end.
+//!
+//! With `--cpu-share F` the function runs in a cgroup (v1 `cpu` controller, needs root) limited
+//! to F of one CPU, as Lambda limits a function to memory / 1,769 MB of a vCPU.
+//!
+//! The last line printed is `RESULT {json}` for scripts/bench.
+//!
+//! ```sh
+//! cargo build --release --bin flowiq-webhook --example runtime-emulator
+//! target/release/examples/runtime-emulator cold --binary target/release/flowiq-webhook \
+//!     --event events/whatsapp-message-read.json --wrong-token --starts 25
+//! ```
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+const DEV_TOKEN: &str = "local-dev-token-not-a-secret-0123456789";
+const WRONG_TOKEN: &str = "wrong-token-wrong-token-wrong-token-0000";
+/// How long to wait for the function before giving up.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+#[derive(Parser)]
+#[command(about = "A local Lambda Runtime API that times the function (docs/performance.md)")]
+struct Cli {
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Fresh processes, one invocation each: init and first-response times.
+    Cold(ColdArgs),
+    /// One process, many invocations: latency, CPU per invocation, RSS over time.
+    Warm(WarmArgs),
+}
+
+#[derive(Args)]
+struct Function {
+    /// The function binary (a release build of flowiq-webhook).
+    #[arg(long)]
+    binary: PathBuf,
+    /// Extra environment for the function, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_parser = key_value)]
+    env: Vec<(String, String)>,
+    /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE.
+    #[arg(long, default_value_t = 128)]
+    memory: u32,
+    /// Limit the function to this fraction of one CPU (cgroup v1 cpu quota; root). Lambda gives
+    /// memory / 1769 MB of a vCPU: 0.0724 at 128 MB.
+    #[arg(long)]
+    cpu_share: Option<f64>,
+    /// The cgroup's CPU period with --cpu-share (the kernel's default is 100 ms).
+    #[arg(long, default_value_t = 100_000)]
+    cpu_period_us: u64,
+    /// Where the function's stdout and stderr go (default: discarded).
+    #[arg(long)]
+    log: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ColdArgs {
+    #[command(flatten)]
+    function: Function,
+    /// An API Gateway event, as in events/.
+    #[arg(long)]
+    event: PathBuf,
+    /// Number of cold starts.
+    #[arg(long, default_value_t = 25)]
+    starts: usize,
+    /// Replace the URL token with a wrong one: a 401 that needs no DynamoDB.
+    #[arg(long)]
+    wrong_token: bool,
+    /// Make each start's body a new event (a `bench_nonce` field), so each is `stored`.
+    #[arg(long)]
+    unique: bool,
+    /// A label for the result.
+    #[arg(long, default_value = "cold")]
+    label: String,
+}
+
+#[derive(Args)]
+struct WarmArgs {
+    #[command(flatten)]
+    function: Function,
+    /// API Gateway events to cycle through (e.g. events/*.json but the stream record).
+    #[arg(long = "event", required = true)]
+    events: Vec<PathBuf>,
+    #[arg(long, default_value_t = 10_000)]
+    invocations: usize,
+    /// Invocations before the "after warm-up" sample.
+    #[arg(long, default_value_t = 1_000)]
+    warmup: usize,
+    #[arg(long, default_value = "warm")]
+    label: String,
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.mode {
+        Mode::Cold(args) => cold(args),
+        Mode::Warm(args) => warm(args),
+    };
+    match result {
+        Ok(summary) => println!("RESULT {summary}"),
+        Err(err) => {
+            eprintln!("runtime-emulator: {err}");
+            std::process::exit(1);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Runtime API server: one thread per connection, every request handed to the controller
+// (the main thread), which answers when it decides to (`/next` is a long poll).
+
+enum Call {
+    Next {
+        at: Instant,
+        reply: Sender<Vec<u8>>,
+    },
+    Response {
+        at: Instant,
+        request_id: String,
+        body: Vec<u8>,
+        reply: Sender<Vec<u8>>,
+    },
+    Error {
+        at: Instant,
+        path: String,
+        body: Vec<u8>,
+        reply: Sender<Vec<u8>>,
+    },
+}
+
+struct RuntimeApi {
+    address: String,
+    calls: Receiver<Call>,
+}
+
+impl RuntimeApi {
+    fn start() -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let address = listener.local_addr()?.to_string();
+        let (sender, calls) = mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let sender = sender.clone();
+                std::thread::spawn(move || serve(stream, sender));
+            }
+        });
+        Ok(RuntimeApi { address, calls })
+    }
+
+    fn next_call(&self, since: Instant) -> Result<Call, String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let call = match self.calls.recv_timeout(left) {
+                Ok(call) => call,
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "no call from the function within {PATIENCE:?} (see its log)"
+                    ));
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err("server stopped".into()),
+            };
+            let at = match &call {
+                Call::Next { at, .. } | Call::Response { at, .. } | Call::Error { at, .. } => *at,
+            };
+            // Anything a previous (killed) process sent is ignored.
+            if at >= since {
+                return Ok(call);
+            }
+        }
+    }
+
+    /// Waits for `/next` and answers it with `event`: when the poll arrived, when it was answered.
+    fn invoke(
+        &self,
+        since: Instant,
+        request_id: &str,
+        event: &[u8],
+    ) -> Result<(Instant, Instant), String> {
+        match self.next_call(since)? {
+            Call::Next { at, reply } => {
+                let answered = Instant::now();
+                let deadline_ms = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis()
+                    + 15_000;
+                let headers = format!(
+                    "Lambda-Runtime-Aws-Request-Id: {request_id}\r\n\
+                     Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n\
+                     Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:flowiq-webhook\r\n\
+                     Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n\
+                     Content-Type: application/json\r\n"
+                );
+                let _ = reply.send(http_response(200, &headers, event));
+                Ok((at, answered))
+            }
+            Call::Error {
+                path, body, reply, ..
+            } => Err(error_report(&path, &body, &reply)),
+            Call::Response { .. } => Err("a response before any invocation".into()),
+        }
+    }
+
+    /// Waits for the function's answer to `request_id`: when it arrived, and the response.
+    fn response(&self, since: Instant, request_id: &str) -> Result<(Instant, Value), String> {
+        match self.next_call(since)? {
+            Call::Response {
+                at,
+                request_id: id,
+                body,
+                reply,
+            } => {
+                let _ = reply.send(http_response(202, "", b"{\"status\":\"OK\"}"));
+                if id != request_id {
+                    return Err(format!("response for {id}, expected {request_id}"));
+                }
+                let response = serde_json::from_slice(&body)
+                    .map_err(|e| format!("the function's response is not JSON: {e}"))?;
+                Ok((at, response))
+            }
+            Call::Error {
+                path, body, reply, ..
+            } => Err(error_report(&path, &body, &reply)),
+            Call::Next { .. } => Err("a /next poll before the response".into()),
+        }
+    }
+}
+
+/// Accepts an error report (init or invocation error) and describes it.
+fn error_report(path: &str, body: &[u8], reply: &Sender<Vec<u8>>) -> String {
+    let _ = reply.send(http_response(202, "", b"{\"status\":\"OK\"}"));
+    format!(
+        "the function reported an error on {path}: {}",
+        String::from_utf8_lossy(body)
+    )
+}
+
+fn http_response(status: u16, headers: &str, body: &[u8]) -> Vec<u8> {
+    let reason = if status == 200 { "OK" } else { "Accepted" };
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\n{headers}Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// Serves one keep-alive connection of the runtime client.
+fn serve(stream: TcpStream, calls: Sender<Call>) {
+    let _ = stream.set_nodelay(true);
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let at = Instant::now();
+        let mut parts = line.split_whitespace();
+        let (method, path) = match (parts.next(), parts.next()) {
+            (Some(m), Some(p)) => (m.to_owned(), p.to_owned()),
+            _ => return,
+        };
+        let mut headers = HashMap::new();
+        loop {
+            let mut header = String::new();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                return;
+            }
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+            }
+        }
+        let Some(body) = read_body(&mut reader, &headers) else {
+            return;
+        };
+        let (reply, answer) = mpsc::channel();
+        let call = if method == "GET" && path.ends_with("/runtime/invocation/next") {
+            Call::Next { at, reply }
+        } else if method == "POST" && path.ends_with("/response") {
+            let request_id = path
+                .trim_end_matches("/response")
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            Call::Response {
+                at,
+                request_id,
+                body,
+                reply,
+            }
+        } else {
+            Call::Error {
+                at,
+                path,
+                body,
+                reply,
+            }
+        };
+        if calls.send(call).is_err() {
+            return;
+        }
+        // The controller drops the sender when it gives up on this call (a killed process).
+        let Ok(bytes) = answer.recv() else {
+            return;
+        };
+        if writer.write_all(&bytes).is_err() {
+            return;
+        }
+    }
+}
+
+fn read_body(
+    reader: &mut BufReader<TcpStream>,
+    headers: &HashMap<String, String>,
+) -> Option<Vec<u8>> {
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        let mut body = Vec::new();
+        loop {
+            let mut size = String::new();
+            reader.read_line(&mut size).ok()?;
+            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+            let mut chunk = vec![0; size + 2];
+            reader.read_exact(&mut chunk).ok()?;
+            if size == 0 {
+                return Some(body);
+            }
+            body.extend_from_slice(&chunk[..size]);
+        }
+    }
+    let length = headers
+        .get("content-length")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(body)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The function process.
+
+struct CpuLimit {
+    dir: PathBuf,
+}
+
+impl CpuLimit {
+    fn new(share: f64, period_us: u64) -> Result<Self, String> {
+        let dir = PathBuf::from(format!(
+            "/sys/fs/cgroup/cpu/flowiq-bench-{}",
+            std::process::id()
+        ));
+        let quota = ((share * period_us as f64).round() as u64).max(1_000);
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(dir.join("cpu.cfs_period_us"), period_us.to_string()))
+            .and_then(|()| std::fs::write(dir.join("cpu.cfs_quota_us"), quota.to_string()))
+            .map_err(|e| {
+                format!(
+                    "cannot set up the cgroup {} (cgroup v1 cpu controller, root): {e}",
+                    dir.display()
+                )
+            })?;
+        Ok(CpuLimit { dir })
+    }
+}
+
+impl Drop for CpuLimit {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+fn spawn(function: &Function, api: &RuntimeApi, cpu: Option<&CpuLimit>) -> Result<Child, String> {
+    let mut command = Command::new(&function.binary);
+    command
+        .env_clear()
+        .env("AWS_LAMBDA_RUNTIME_API", &api.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "flowiq-webhook")
+        .env(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            function.memory.to_string(),
+        )
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/flowiq-webhook")
+        .env(
+            "AWS_LAMBDA_LOG_STREAM_NAME",
+            "2026/01/01/[$LATEST]0123456789abcdef",
+        )
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_EXECUTION_ENV", "AWS_Lambda_rust")
+        .env("LAMBDA_TASK_ROOT", "/var/task")
+        .env("_HANDLER", "bootstrap")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_SESSION_TOKEN", "local")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("TABLE_NAME", "flowiq-bench")
+        .env("WEBHOOK_TOKENS", DEV_TOKEN)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null());
+    for (key, value) in &function.env {
+        command.env(key, value);
+    }
+    match &function.log {
+        Some(path) => {
+            let log = File::options()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let log2 = log.try_clone().map_err(|e| e.to_string())?;
+            command.stdout(log).stderr(log2);
+        }
+        None => {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    if let Some(cpu) = cpu {
+        // Joins the cgroup between fork and exec, so all of the function runs throttled.
+        let procs = File::options()
+            .write(true)
+            .open(cpu.dir.join("cgroup.procs"))
+            .map_err(|e| e.to_string())?;
+        // SAFETY: the closure only calls write(2) on an open descriptor (async-signal-safe).
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                (&procs).write_all(b"0")
+            });
+        }
+    }
+    command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", function.binary.display()))
+}
+
+/// CPU time (user + system) the process's live threads have used, from schedstat (ns).
+fn cpu_time(pid: u32) -> Duration {
+    let mut total = 0u64;
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for task in tasks.flatten() {
+            if let Ok(text) = std::fs::read_to_string(task.path().join("schedstat")) {
+                total += text
+                    .split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+    Duration::from_nanos(total)
+}
+
+/// VmRSS and VmHWM in KiB.
+fn memory(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn stop(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events.
+
+fn load_event(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn with_wrong_token(event: &mut Value) {
+    for pointer in [
+        "/rawPath",
+        "/path",
+        "/requestContext/http/path",
+        "/requestContext/path",
+    ] {
+        if let Some(Value::String(path)) = event.pointer_mut(pointer) {
+            *path = path.replace(DEV_TOKEN, WRONG_TOKEN);
+        }
+    }
+    if let Some(token) = event.pointer_mut("/pathParameters/token") {
+        *token = WRONG_TOKEN.into();
+    }
+}
+
+/// The event with a new FlowIQ event in its body: a `bench_nonce` field, and (for messages) a
+/// new WhatsApp message id, so the delivery is `stored` and touches a new message item.
+fn fresh(event: &Value, nonce: &str) -> Value {
+    let mut event = event.clone();
+    let Some(body) = event["body"].as_str() else {
+        return event;
+    };
+    let Ok(Value::Object(mut payload)) = serde_json::from_str::<Value>(body) else {
+        return event;
+    };
+    if let Some(Value::String(wamid)) = payload.get_mut("whatsapp_message_id") {
+        wamid.push_str(&format!(".{nonce}"));
+    }
+    payload.insert("bench_nonce".into(), nonce.into());
+    let body = Value::Object(payload).to_string();
+    if let Some(length) = event.pointer_mut("/headers/content-length") {
+        *length = body.len().to_string().into();
+    }
+    event["body"] = body.into();
+    event
+}
+
+fn run_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics.
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Nearest-rank percentile of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn summary(values: &[f64]) -> Value {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let round = |v: f64| (v * 1000.0).round() / 1000.0;
+    json!({
+        "n": sorted.len(),
+        "min": round(sorted.first().copied().unwrap_or(f64::NAN)),
+        "median": round(percentile(&sorted, 50.0)),
+        "p90": round(percentile(&sorted, 90.0)),
+        "p99": round(percentile(&sorted, 99.0)),
+        "max": round(sorted.last().copied().unwrap_or(f64::NAN)),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modes.
+
+fn cold(args: ColdArgs) -> Result<Value, String> {
+    let api = RuntimeApi::start().map_err(|e| e.to_string())?;
+    let cpu = args
+        .function
+        .cpu_share
+        .map(|share| CpuLimit::new(share, args.function.cpu_period_us))
+        .transpose()?;
+    let mut event = load_event(&args.event)?;
+    if args.wrong_token {
+        with_wrong_token(&mut event);
+    }
+    let run = run_id();
+    let (mut init, mut first, mut handler, mut cpu_ms, mut rss) =
+        (vec![], vec![], vec![], vec![], vec![]);
+    let mut statuses = HashMap::<String, usize>::new();
+    for start in 0..args.starts {
+        let event = if args.unique {
+            fresh(&event, &format!("{run}-{start}"))
+        } else {
+            event.clone()
+        };
+        let bytes = event.to_string().into_bytes();
+        let request_id = format!("{run}-cold-{start}");
+        let since = Instant::now();
+        let child = spawn(&args.function, &api, cpu.as_ref())?;
+        let pid = child.id();
+        let outcome = api
+            .invoke(since, &request_id, &bytes)
+            .and_then(|(polled, answered)| {
+                api.response(since, &request_id)
+                    .map(|(done, response)| (polled, answered, done, response))
+            });
+        let (polled, answered, done, response) = match outcome {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                stop(child);
+                return Err(err);
+            }
+        };
+        cpu_ms.push(ms(cpu_time(pid)));
+        rss.push(memory(pid).0 as f64 / 1024.0);
+        stop(child);
+        init.push(ms(polled - since));
+        first.push(ms(done - since));
+        handler.push(ms(done - answered));
+        let status = format!(
+            "{} {}",
+            response["statusCode"],
+            serde_json::from_str::<Value>(response["body"].as_str().unwrap_or("{}"))
+                .ok()
+                .and_then(|b| b.get("status").or(b.get("error")).cloned())
+                .unwrap_or_default()
+        );
+        *statuses.entry(status).or_default() += 1;
+        eprintln!(
+            "start {start:>3}: init {:7.2} ms, first response {:7.2} ms (handler {:6.2} ms), CPU {:6.2} ms, RSS {:5.1} MiB",
+            init.last().unwrap(),
+            first.last().unwrap(),
+            handler.last().unwrap(),
+            cpu_ms.last().unwrap(),
+            rss.last().unwrap()
+        );
+    }
+    Ok(json!({
+        "mode": "cold",
+        "label": args.label,
+        "event": args.event.display().to_string(),
+        "starts": args.starts,
+        "cpu_share": args.function.cpu_share,
+        "statuses": statuses,
+        "init_ms": summary(&init),
+        "first_response_ms": summary(&first),
+        "handler_ms": summary(&handler),
+        "cpu_ms_until_first_response": summary(&cpu_ms),
+        "rss_mib_after_first_response": summary(&rss),
+    }))
+}
+
+fn warm(args: WarmArgs) -> Result<Value, String> {
+    let api = RuntimeApi::start().map_err(|e| e.to_string())?;
+    let cpu = args
+        .function
+        .cpu_share
+        .map(|share| CpuLimit::new(share, args.function.cpu_period_us))
+        .transpose()?;
+    let events = args
+        .events
+        .iter()
+        .map(|p| load_event(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let run = run_id();
+    let since = Instant::now();
+    let child = spawn(&args.function, &api, cpu.as_ref())?;
+    let pid = child.id();
+    let result = (|| {
+        let mut latencies = Vec::with_capacity(args.invocations);
+        let mut statuses = HashMap::<String, usize>::new();
+        let mut samples = Vec::new();
+        let mut after_warmup = None;
+        let mut previous = Vec::new();
+        let started = Instant::now();
+        for i in 0..args.invocations {
+            // Even: a new event; odd: FlowIQ redelivering the previous one.
+            let bytes = if i % 2 == 0 {
+                let event = fresh(&events[(i / 2) % events.len()], &format!("{run}-{i}"));
+                previous = event.to_string().into_bytes();
+                previous.clone()
+            } else {
+                previous.clone()
+            };
+            let request_id = format!("{run}-warm-{i}");
+            let (_, answered) = api.invoke(since, &request_id, &bytes)?;
+            let (done, response) = api.response(since, &request_id)?;
+            latencies.push(ms(done - answered));
+            let status = response["statusCode"].to_string();
+            *statuses.entry(status).or_default() += 1;
+            let n = i + 1;
+            if n == args.warmup || n % 1_000 == 0 || n == args.invocations {
+                let (rss, hwm) = memory(pid);
+                let cpu = cpu_time(pid);
+                samples.push(json!({
+                    "invocations": n,
+                    "rss_kib": rss,
+                    "hwm_kib": hwm,
+                    "cpu_ms": ms(cpu),
+                }));
+                eprintln!(
+                    "{n:>6} invocations: VmRSS {rss} KiB, VmHWM {hwm} KiB, CPU {:.0} ms",
+                    ms(cpu)
+                );
+                if n == args.warmup {
+                    after_warmup = Some((rss, hwm, cpu, latencies.len(), Instant::now()));
+                }
+            }
+        }
+        let elapsed = started.elapsed();
+        let (rss_end, hwm_end) = memory(pid);
+        let cpu_end = cpu_time(pid);
+        let (rss_warm, hwm_warm, cpu_warm, n_warm, t_warm) =
+            after_warmup.ok_or("--warmup must be below --invocations")?;
+        let measured = args.invocations - n_warm;
+        Ok(json!({
+            "mode": "warm",
+            "label": args.label,
+            "invocations": args.invocations,
+            "warmup": args.warmup,
+            "cpu_share": args.function.cpu_share,
+            "statuses": statuses,
+            "elapsed_s": elapsed.as_secs_f64(),
+            "invocations_per_s": measured as f64 / t_warm.elapsed().as_secs_f64(),
+            "latency_ms": summary(&latencies[n_warm..]),
+            "cpu_ms_per_invocation": ms(cpu_end.saturating_sub(cpu_warm)) / measured as f64,
+            "rss_kib_after_warmup": rss_warm,
+            "rss_kib_end": rss_end,
+            "hwm_kib_after_warmup": hwm_warm,
+            "hwm_kib_end": hwm_end,
+            "rss_growth_kib": rss_end as i64 - rss_warm as i64,
+            "samples": samples,
+        }))
+    })();
+    stop(child);
+    result
+}
