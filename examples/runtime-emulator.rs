@@ -12,7 +12,9 @@
 //!   warm-up and at the end.
 //!
 //! With `--cpu-share F` the function runs in a cgroup (v1 `cpu` controller, needs root) limited
-//! to F of one CPU, as Lambda limits a function to memory / 1,769 MB of a vCPU.
+//! to F of one CPU, as Lambda limits a function to memory / 1,769 MB of a vCPU; with
+//! `--init-burst` as well, init runs unthrottled and the limit applies from the first `/next`
+//! poll (Lambda gives the init phase a CPU burst).
 //!
 //! The last line printed is `RESULT {json}` for scripts/bench.
 //!
@@ -72,6 +74,10 @@ struct Function {
     /// The cgroup's CPU period with --cpu-share (the kernel's default is 100 ms).
     #[arg(long, default_value_t = 100_000)]
     cpu_period_us: u64,
+    /// With --cpu-share: run init unthrottled and apply the limit from the first `/next` poll
+    /// on, as Lambda's init phase gets a CPU burst (docs/performance.md).
+    #[arg(long, requires = "cpu_share")]
+    init_burst: bool,
     /// Where the function's stdout and stderr go (default: discarded).
     #[arg(long)]
     log: Option<PathBuf>,
@@ -206,9 +212,11 @@ impl RuntimeApi {
         since: Instant,
         request_id: &str,
         event: &[u8],
+        on_poll: impl FnOnce() -> Result<(), String>,
     ) -> Result<(Instant, Instant), String> {
         match self.next_call(since)? {
             Call::Next { at, reply } => {
+                on_poll()?;
                 let answered = Instant::now();
                 let deadline_ms = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -404,6 +412,14 @@ impl CpuLimit {
                 )
             })?;
         Ok(CpuLimit { dir })
+    }
+}
+
+impl CpuLimit {
+    /// Moves a running process (all its threads) into the limited cgroup.
+    fn join(&self, pid: u32) -> Result<(), String> {
+        std::fs::write(self.dir.join("cgroup.procs"), pid.to_string())
+            .map_err(|e| format!("cannot move {pid} into {}: {e}", self.dir.display()))
     }
 }
 
@@ -625,14 +641,19 @@ fn cold(args: ColdArgs) -> Result<Value, String> {
         let bytes = event.to_string().into_bytes();
         let request_id = format!("{run}-cold-{start}");
         let since = Instant::now();
-        let child = spawn(&args.function, &api, cpu.as_ref())?;
+        let burst = args.function.init_burst;
+        let child = spawn(&args.function, &api, cpu.as_ref().filter(|_| !burst))?;
         let pid = child.id();
-        let outcome = api
-            .invoke(since, &request_id, &bytes)
-            .and_then(|(polled, answered)| {
-                api.response(since, &request_id)
-                    .map(|(done, response)| (polled, answered, done, response))
-            });
+        let throttle = || match &cpu {
+            Some(cpu) if burst => cpu.join(pid),
+            _ => Ok(()),
+        };
+        let outcome =
+            api.invoke(since, &request_id, &bytes, throttle)
+                .and_then(|(polled, answered)| {
+                    api.response(since, &request_id)
+                        .map(|(done, response)| (polled, answered, done, response))
+                });
         let (polled, answered, done, response) = match outcome {
             Ok(outcome) => outcome,
             Err(err) => {
@@ -670,6 +691,7 @@ fn cold(args: ColdArgs) -> Result<Value, String> {
         "event": args.event.display().to_string(),
         "starts": args.starts,
         "cpu_share": args.function.cpu_share,
+        "init_burst": args.function.init_burst,
         "statuses": statuses,
         "init_ms": summary(&init),
         "first_response_ms": summary(&first),
@@ -693,7 +715,8 @@ fn warm(args: WarmArgs) -> Result<Value, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let run = run_id();
     let since = Instant::now();
-    let child = spawn(&args.function, &api, cpu.as_ref())?;
+    let burst = args.function.init_burst;
+    let child = spawn(&args.function, &api, cpu.as_ref().filter(|_| !burst))?;
     let pid = child.id();
     let result = (|| {
         let mut latencies = Vec::with_capacity(args.invocations);
@@ -712,7 +735,11 @@ fn warm(args: WarmArgs) -> Result<Value, String> {
                 previous.clone()
             };
             let request_id = format!("{run}-warm-{i}");
-            let (_, answered) = api.invoke(since, &request_id, &bytes)?;
+            let throttle = || match &cpu {
+                Some(cpu) if burst && i == 0 => cpu.join(pid),
+                _ => Ok(()),
+            };
+            let (_, answered) = api.invoke(since, &request_id, &bytes, throttle)?;
             let (done, response) = api.response(since, &request_id)?;
             latencies.push(ms(done - answered));
             let status = response["statusCode"].to_string();

@@ -4,7 +4,8 @@
 //! - the pure core: [`webhook_event`] (FlowIQ's payloads), [`event_id`], [`message_status`]
 //!   (status rules), [`keys`] and [`records`] (what is stored, and under which keys) — no AWS, no I/O;
 //! - [`delivery`]: authenticates, parses and stores one delivery through the [`store::EventStore`] port;
-//! - the edges: [`http_handler`] (Lambda HTTP), [`store::dynamodb`] (the DynamoDB adapter).
+//! - the edges: [`http_handler`] (Lambda HTTP), [`store::dynamodb`] (the DynamoDB adapter),
+//!   [`lambda_function`] (the function's wiring).
 
 pub mod bootstrap;
 pub mod clock;
@@ -13,6 +14,7 @@ pub mod delivery;
 pub mod event_id;
 pub mod http_handler;
 pub mod keys;
+pub mod lambda_function;
 pub mod message_status;
 pub mod platform;
 pub mod records;

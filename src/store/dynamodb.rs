@@ -116,6 +116,22 @@ impl DynamoDbEventStore {
         }
     }
 
+    /// Opens the connection to DynamoDB before the first delivery: a `DescribeTable` of the own
+    /// table (no capacity, no item, no data-plane error metric) leaves the TCP + TLS connection in
+    /// the client's pool and the credentials resolved. Called during Lambda's init, which runs
+    /// with a CPU burst, so the TLS handshake does not run throttled inside the first delivery
+    /// (docs/performance.md, "First request after a cold start"). It also reports a missing
+    /// table or permission at start-up.
+    pub async fn warm_up(&self) -> Result<(), StoreError> {
+        self.client
+            .describe_table()
+            .table_name(&self.table_name)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|err| request_error("DescribeTable", err))
+    }
+
     pub fn client(&self) -> &Client {
         &self.client
     }

@@ -52,3 +52,41 @@ async fn a_missing_table_is_a_503_too() {
     let answer = send(&receiver, request(&sample("whatsapp-message-sent.json"))).await;
     assert_eq!(answer.status, 503);
 }
+
+/// The connection warm-up of the function's init (`DynamoDbEventStore::warm_up`): succeeds on the
+/// real table, and names the problem when the table is missing or DynamoDB is unreachable, so the
+/// function can log it at start-up (it never stops the function from starting).
+#[tokio::test]
+async fn the_init_warm_up_describes_the_table_and_names_what_is_wrong() {
+    let table = TestTable::new().await;
+    DynamoDbEventStore::new(table.client.clone(), &table.name)
+        .warm_up()
+        .await
+        .expect("the table exists");
+
+    let missing = DynamoDbEventStore::new(table.client.clone(), "flowiq-table-that-does-not-exist")
+        .warm_up()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        missing.starts_with("DynamoDB DescribeTable failed")
+            && missing.contains("ResourceNotFound"),
+        "{missing}"
+    );
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = DynamoDbEventStore::new(client_for(&format!("http://127.0.0.1:{port}")), "t")
+        .warm_up()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        unreachable.starts_with("DynamoDB DescribeTable failed"),
+        "{unreachable}"
+    );
+}
