@@ -8,7 +8,7 @@
 //! - `handler/<sample>`: the whole `http_handler::handle` on a `lambda_http::Request` with a store
 //!   that does nothing (routing, the reply's JSON; no log subscriber installed).
 //!
-//! `cargo bench --bench hot_path` (short measurement: the whole run takes about a minute).
+//! `cargo bench --bench hot_path` (the whole run takes about two minutes).
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -153,9 +153,9 @@ fn benches(c: &mut Criterion) {
 criterion_group! {
     name = hot;
     config = Criterion::default()
-        .warm_up_time(Duration::from_millis(300))
-        .measurement_time(Duration::from_secs(1))
-        .sample_size(30);
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(50);
     targets = benches
 }
 criterion_main!(hot);

@@ -2,7 +2,6 @@
 //! order or whitespace; different events (any field differs) get different ids.
 
 use std::fmt;
-use std::io::Write;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -15,11 +14,13 @@ pub struct EventId(String);
 
 impl EventId {
     pub fn of(platform: Platform, body: &Value) -> Self {
-        let mut hasher = HashWriter(Sha256::new());
-        hasher.0.update(platform.as_str().as_bytes());
-        hasher.0.update(b"\n");
-        write_canonical(&mut hasher, body);
-        let digest = hasher.0.finalize();
+        // The canonical text is built in one buffer and hashed once: cheaper than feeding the
+        // hasher token by token.
+        let mut canonical = Vec::with_capacity(1024);
+        canonical.extend_from_slice(platform.as_str().as_bytes());
+        canonical.push(b'\n');
+        write_canonical(&mut canonical, body);
+        let digest = Sha256::digest(&canonical);
         EventId(hex::encode(&digest[..16]))
     }
 
@@ -40,48 +41,46 @@ impl fmt::Display for EventId {
     }
 }
 
-struct HashWriter(Sha256);
-
-impl Write for HashWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Compact JSON with object keys sorted, written straight into the hasher. Sorting here (rather
-/// than relying on serde_json's map type) keeps ids stable even if a dependency turns on
-/// serde_json's `preserve_order` feature.
-fn write_canonical(out: &mut HashWriter, value: &Value) {
+/// Sorted keys, no whitespace, strings and numbers as serde_json prints them.
+fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<_> = map.iter().collect();
             entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            out.0.update(b"{");
+            out.push(b'{');
             for (i, (key, item)) in entries.into_iter().enumerate() {
                 if i > 0 {
-                    out.0.update(b",");
+                    out.push(b',');
                 }
-                serde_json::to_writer(&mut *out, key).expect("hashing cannot fail");
-                out.0.update(b":");
+                write_string(out, key);
+                out.push(b':');
                 write_canonical(out, item);
             }
-            out.0.update(b"}");
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.0.update(b"[");
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.0.update(b",");
+                    out.push(b',');
                 }
                 write_canonical(out, item);
             }
-            out.0.update(b"]");
+            out.push(b']');
         }
-        scalar => serde_json::to_writer(&mut *out, scalar).expect("hashing cannot fail"),
+        Value::String(text) => write_string(out, text),
+        scalar => serde_json::to_writer(out, scalar).expect("writing to a Vec cannot fail"),
+    }
+}
+
+/// A JSON string exactly as serde_json prints it: most need no escaping and are copied as is.
+fn write_string(out: &mut Vec<u8>, text: &str) {
+    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(text.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
     }
 }
 
@@ -126,6 +125,33 @@ mod tests {
         // Structure matters, not only the characters.
         assert_ne!(id(r#"{"a":"1"}"#), id(r#"{"a":1}"#));
         assert_ne!(id(r#"{"a":[1,2]}"#), id(r#"{"a":[2,1]}"#));
+    }
+
+    /// Ids are stored: a new version must give every event the id it had before. The expected
+    /// id was computed independently (Python: `json.dumps(sort_keys=True, separators=(",", ":"),
+    /// ensure_ascii=False)`, SHA-256 of `"whatsapp\n" + that`, first 16 bytes in hex).
+    #[test]
+    fn ids_are_stable_across_versions() {
+        let body = r#"{"event_type": "message_received", "message": "line1\nline2 \"quoted\" back\\slash \u0001\u001f\u007f \u00e9 \ud83d\ude00 \t", "whatsapp_message_id": "wamid.X", "n": 5, "neg": -12, "nested": {"b": [1, true, null], "a": "x", "\u00e9": "key with \u00e9"}}"#;
+        assert_eq!(id(body).as_str(), "02060d1c0864c3b453b1d14323a3c7d9");
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        for text in [
+            "",
+            "plain",
+            "é 😀",
+            "quote \" backslash \\ slash /",
+            "\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}",
+        ] {
+            let mut out = Vec::new();
+            write_string(&mut out, text);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(text).unwrap()
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
 /// Parses `bytes` as JSON, failing on a duplicate key in any object.
@@ -77,21 +78,26 @@ impl<'de> Visitor<'de> for UniqueKeysVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if object.contains_key(&key) {
-                // Field names are safe to name; anything else (it may be personal data) is not.
-                let shown = if key.len() <= 64
-                    && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
-                {
+            let UniqueKeys(value) = map.next_value()?;
+            // One lookup per key: every delivery is parsed with this.
+            let duplicate = match object.entry(key) {
+                Entry::Vacant(entry) => {
+                    entry.insert(value);
+                    continue;
+                }
+                Entry::Occupied(duplicate) => duplicate,
+            };
+            // Field names are safe to name; anything else (it may be personal data) is not.
+            let key = duplicate.key();
+            let shown =
+                if key.len() <= 64 && key.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
                     format!(" `{key}`")
                 } else {
                     String::new()
                 };
-                return Err(de::Error::custom(format!(
-                    "duplicate key{shown} in an object"
-                )));
-            }
-            let UniqueKeys(value) = map.next_value()?;
-            object.insert(key, value);
+            return Err(de::Error::custom(format!(
+                "duplicate key{shown} in an object"
+            )));
         }
         Ok(Value::Object(object))
     }

@@ -54,15 +54,19 @@ async fn a_missing_table_is_a_503_too() {
 }
 
 /// The connection warm-up of the function's init (`DynamoDbEventStore::warm_up`): succeeds on the
-/// real table, and names the problem when the table is missing or DynamoDB is unreachable, so the
-/// function can log it at start-up (it never stops the function from starting).
+/// real table without writing anything, and names the problem when the table is missing or
+/// DynamoDB is unreachable, so the function can log it at start-up (it never stops the function
+/// from starting).
 #[tokio::test]
-async fn the_init_warm_up_describes_the_table_and_names_what_is_wrong() {
+async fn the_init_warm_up_writes_nothing_and_names_what_is_wrong() {
     let table = TestTable::new().await;
-    DynamoDbEventStore::new(table.client.clone(), &table.name)
-        .warm_up()
-        .await
-        .expect("the table exists");
+    let store = DynamoDbEventStore::new(table.client.clone(), &table.name);
+    store.warm_up().await.expect("the table exists");
+    store.warm_up().await.expect("and again");
+    assert!(
+        table.all_items().await.is_empty(),
+        "the warm-up never writes"
+    );
 
     let missing = DynamoDbEventStore::new(table.client.clone(), "flowiq-table-that-does-not-exist")
         .warm_up()
@@ -70,8 +74,7 @@ async fn the_init_warm_up_describes_the_table_and_names_what_is_wrong() {
         .unwrap_err()
         .to_string();
     assert!(
-        missing.starts_with("DynamoDB DescribeTable failed")
-            && missing.contains("ResourceNotFound"),
+        missing.starts_with("DynamoDB UpdateItem failed") && missing.contains("ResourceNotFound"),
         "{missing}"
     );
 
@@ -86,7 +89,7 @@ async fn the_init_warm_up_describes_the_table_and_names_what_is_wrong() {
         .unwrap_err()
         .to_string();
     assert!(
-        unreachable.starts_with("DynamoDB DescribeTable failed"),
+        unreachable.starts_with("DynamoDB UpdateItem failed"),
         "{unreachable}"
     );
 }
