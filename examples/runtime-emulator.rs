@@ -240,6 +240,20 @@ impl RuntimeApi {
         }
     }
 
+    /// Waits for the `/next` poll a runtime sends right after posting a response, and leaves it
+    /// unanswered: otherwise a poll still in flight when the process is stopped could be taken
+    /// for the next process's first one.
+    fn drain_next(&self, since: Instant) {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.calls.recv_timeout(left) {
+                Ok(Call::Next { at, .. }) if at >= since => return,
+                Ok(_) => continue,
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Waits for the function's answer to `request_id`: when it arrived, and the response.
     fn response(&self, since: Instant, request_id: &str) -> Result<(Instant, Value), String> {
         match self.next_call(since)? {
@@ -663,6 +677,7 @@ fn cold(args: ColdArgs) -> Result<Value, String> {
         };
         cpu_ms.push(ms(cpu_time(pid)));
         rss.push(memory(pid).0 as f64 / 1024.0);
+        api.drain_next(since);
         stop(child);
         init.push(ms(polled - since));
         first.push(ms(done - since));
