@@ -129,7 +129,7 @@ fn spawn(port: u16, args: &[&str]) -> Child {
     let log = std::env::temp_dir().join(format!("flowiq-dynamodb-local-{port}.log"));
     // `read` returns when this process exits (or drops the pipe): then the shell stops Java.
     let script = r#"dir=$1 port=$2 log=$3; shift 3
-java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" -port "$port" "$@" </dev/null >"$log" 2>&1 &
+java -Djava.library.path="$dir/DynamoDBLocal_lib" -jar "$dir/DynamoDBLocal.jar" -disableTelemetry -port "$port" "$@" </dev/null >"$log" 2>&1 &
 j=$!
 read -r _
 kill "$j" 2>/dev/null
