@@ -443,7 +443,26 @@ impl Drop for CpuLimit {
     }
 }
 
+impl Function {
+    /// The cgroup for `--cpu-share`, if any.
+    fn cpu_limit(&self) -> Result<Option<CpuLimit>, String> {
+        self.cpu_share
+            .map(|share| CpuLimit::new(share, self.cpu_period_us))
+            .transpose()
+    }
+
+    /// With `--init-burst`, applies the limit once init is over (at the first `/next` poll).
+    fn end_init_burst(&self, cpu: Option<&CpuLimit>, pid: u32) -> Result<(), String> {
+        match cpu {
+            Some(cpu) if self.init_burst => cpu.join(pid),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Starts the function: under `cpu`'s limit from the start, unless `--init-burst` defers it.
 fn spawn(function: &Function, api: &RuntimeApi, cpu: Option<&CpuLimit>) -> Result<Child, String> {
+    let cpu = cpu.filter(|_| !function.init_burst);
     let mut command = Command::new(&function.binary);
     command
         .env_clear()
@@ -633,11 +652,7 @@ fn summary(values: &[f64]) -> Value {
 
 fn cold(args: ColdArgs) -> Result<Value, String> {
     let api = RuntimeApi::start().map_err(|e| e.to_string())?;
-    let cpu = args
-        .function
-        .cpu_share
-        .map(|share| CpuLimit::new(share, args.function.cpu_period_us))
-        .transpose()?;
+    let cpu = args.function.cpu_limit()?;
     let mut event = load_event(&args.event)?;
     if args.wrong_token {
         with_wrong_token(&mut event);
@@ -655,19 +670,15 @@ fn cold(args: ColdArgs) -> Result<Value, String> {
         let bytes = event.to_string().into_bytes();
         let request_id = format!("{run}-cold-{start}");
         let since = Instant::now();
-        let burst = args.function.init_burst;
-        let child = spawn(&args.function, &api, cpu.as_ref().filter(|_| !burst))?;
+        let child = spawn(&args.function, &api, cpu.as_ref())?;
         let pid = child.id();
-        let throttle = || match &cpu {
-            Some(cpu) if burst => cpu.join(pid),
-            _ => Ok(()),
-        };
-        let outcome =
-            api.invoke(since, &request_id, &bytes, throttle)
-                .and_then(|(polled, answered)| {
-                    api.response(since, &request_id)
-                        .map(|(done, response)| (polled, answered, done, response))
-                });
+        let end_of_init = || args.function.end_init_burst(cpu.as_ref(), pid);
+        let outcome = api
+            .invoke(since, &request_id, &bytes, end_of_init)
+            .and_then(|(polled, answered)| {
+                api.response(since, &request_id)
+                    .map(|(done, response)| (polled, answered, done, response))
+            });
         let (polled, answered, done, response) = match outcome {
             Ok(outcome) => outcome,
             Err(err) => {
@@ -718,11 +729,7 @@ fn cold(args: ColdArgs) -> Result<Value, String> {
 
 fn warm(args: WarmArgs) -> Result<Value, String> {
     let api = RuntimeApi::start().map_err(|e| e.to_string())?;
-    let cpu = args
-        .function
-        .cpu_share
-        .map(|share| CpuLimit::new(share, args.function.cpu_period_us))
-        .transpose()?;
+    let cpu = args.function.cpu_limit()?;
     let events = args
         .events
         .iter()
@@ -730,8 +737,7 @@ fn warm(args: WarmArgs) -> Result<Value, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let run = run_id();
     let since = Instant::now();
-    let burst = args.function.init_burst;
-    let child = spawn(&args.function, &api, cpu.as_ref().filter(|_| !burst))?;
+    let child = spawn(&args.function, &api, cpu.as_ref())?;
     let pid = child.id();
     let result = (|| {
         let mut latencies = Vec::with_capacity(args.invocations);
@@ -750,11 +756,11 @@ fn warm(args: WarmArgs) -> Result<Value, String> {
                 previous.clone()
             };
             let request_id = format!("{run}-warm-{i}");
-            let throttle = || match &cpu {
-                Some(cpu) if burst && i == 0 => cpu.join(pid),
+            let end_of_init = || match i {
+                0 => args.function.end_init_burst(cpu.as_ref(), pid),
                 _ => Ok(()),
             };
-            let (_, answered) = api.invoke(since, &request_id, &bytes, throttle)?;
+            let (_, answered) = api.invoke(since, &request_id, &bytes, end_of_init)?;
             let (done, response) = api.response(since, &request_id)?;
             latencies.push(ms(done - answered));
             let status = response["statusCode"].to_string();
