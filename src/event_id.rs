@@ -41,7 +41,9 @@ impl fmt::Display for EventId {
     }
 }
 
-/// Sorted keys, no whitespace, strings and numbers as serde_json prints them.
+/// Compact JSON with object keys sorted, strings and numbers as serde_json prints them. Sorting
+/// here (rather than relying on serde_json's map type) keeps ids stable whether or not a
+/// dependency turns on serde_json's `preserve_order` feature (aws-smithy-http-client does).
 fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
