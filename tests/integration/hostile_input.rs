@@ -257,6 +257,16 @@ fn catalogue() -> Vec<Case> {
             read_with("timestamp", r#""0000-01-01T00:00:00Z""#),
             400,
         ),
+        case(
+            "timestamp in year 10000 once converted to UTC",
+            read_with("timestamp", r#""9999-12-31T23:00:00-05:00""#),
+            400,
+        ),
+        case(
+            "call dated in year 10000 once converted to UTC",
+            r#"{"event_type":"call","organization_id":"org-h","timestamp":"9999-12-31T23:00:00-05:00"}"#,
+            200,
+        ),
         case("timestamp null", read_with("timestamp", "null"), 400),
         case(
             "message text an object",
