@@ -94,7 +94,8 @@ impl<S: EventStore> Receiver<S> {
         let body = std::str::from_utf8(delivery.body).expect("a parsed body is UTF-8");
         let (item, message_update) = event_records(&event, body, &received, self.retention);
 
-        let outcome = match self.store.put_event(&item).await {
+        let event_type = item.event_type.clone();
+        let outcome = match self.store.put_event(item).await {
             Ok(outcome) => outcome,
             Err(err) => return Reply::StorageUnavailable(err),
         };
@@ -108,7 +109,7 @@ impl<S: EventStore> Receiver<S> {
         Reply::Accepted {
             outcome,
             event_id: event.event_id,
-            event_type: item.event_type,
+            event_type,
         }
     }
 

@@ -227,7 +227,7 @@ pub fn event_records(
         pk,
         sk,
         item_type: ItemType::Event,
-        event_id: event.event_id.to_string(),
+        event_id: event.event_id.as_str().to_owned(),
         event_type: event.event_type.as_str().to_owned(),
         platform: event.platform,
         organization_id: event.organization_id.clone(),
@@ -303,8 +303,8 @@ fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<Messa
     })
 }
 
-fn json_text(value: &Value) -> Value {
-    Value::String(value.to_string())
+fn json_text(value: &impl Serialize) -> Value {
+    Value::String(serde_json::to_string(value).expect("JSON values always serialise"))
 }
 
 fn content_attributes(content: &MessageContent) -> Vec<(&'static str, Value)> {
@@ -320,13 +320,7 @@ fn content_attributes(content: &MessageContent) -> Vec<(&'static str, Value)> {
         ("media_file_name", text(&content.media_file_name)),
         ("reply_context_id", text(&content.reply_context_id)),
         // JSON text, not a map: DynamoDB refuses maps nested deeper than 32 levels.
-        (
-            "location",
-            content
-                .location_data
-                .as_ref()
-                .map(|l| json_text(&Value::Object(l.clone()))),
-        ),
+        ("location", content.location_data.as_ref().map(json_text)),
         ("broadcast_id", text(&content.broadcast_id)),
         ("member_id", text(&content.member_id)),
         ("created_at", text(&content.created_at)),

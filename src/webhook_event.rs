@@ -1,8 +1,9 @@
 //! FlowIQ's webhook payloads (`../shared/flowiq/webhook-events.txt`), typed where documented.
 //!
-//! Parsing is one pass over the body into a `serde_json::Value` (refusing duplicate keys); the
-//! typed view, the event id and the stored item are all derived from that value. Unknown fields are tolerated (FlowIQ adds fields
-//! over time); `call` and unknown event types are kept generically, never rejected.
+//! Parsing is one pass over the body into an [`Object`] (members sorted by name, duplicate names
+//! refused); the typed view, the event id and the stored item are all derived from it. Unknown
+//! fields are tolerated (FlowIQ adds fields over time); `call` and unknown event types are kept
+//! generically, never rejected.
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -11,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::clock::normalize_rfc3339;
 use crate::event_id::EventId;
 use crate::platform::Platform;
+use crate::unique_keys_json::{self, Document, Object};
 
 /// Why a body was not accepted. Each message names the problem so FlowIQ's support (or a user
 /// reading a `rejected` item) can act on it.
@@ -191,16 +193,16 @@ impl WebhookEvent {
         if json.iter().all(u8::is_ascii_whitespace) {
             return Err(BodyError::Empty);
         }
-        let value = crate::unique_keys_json::from_slice(json).map_err(|e| {
+        let document = unique_keys_json::document_from_slice(json).map_err(|e| {
             if std::str::from_utf8(json).is_err() {
                 BodyError::NotUtf8
             } else {
                 BodyError::NotJson(e.to_string())
             }
         })?;
-        let object = match &value {
-            Value::Object(object) => object,
-            other => return Err(BodyError::NotAnObject(json_kind(other))),
+        let object = match &document {
+            Document::Object(object) => object,
+            Document::Other(other) => return Err(BodyError::NotAnObject(json_kind(other))),
         };
         let event_type = match object.get("event_type") {
             None => return Err(BodyError::MissingEventType),
@@ -209,35 +211,34 @@ impl WebhookEvent {
             }
             Some(other) => return Err(BodyError::InvalidEventType(describe(other))),
         };
-        let event_id = EventId::of(platform, &value);
-        Self::from_object(platform, event_id, event_type, &value)
+        let event_id = EventId::of_object(platform, object);
+        Self::from_object(platform, event_id, event_type, object)
     }
 
     fn from_object(
         platform: Platform,
         event_id: EventId,
         event_type: EventType,
-        value: &Value,
+        object: &Object,
     ) -> Result<Self, BodyError> {
         let invalid = |problem: FieldProblem| BodyError::InvalidField {
             event_type: event_type.as_str().to_owned(),
             problem,
         };
-        let object = value.as_object().expect("checked by the caller");
 
         let (common, details) = match &event_type {
             EventType::Other(_) => (lenient_common(object), EventDetails::Other),
             known => {
-                let common: CommonFields = typed(value).map_err(invalid)?;
+                let common: CommonFields = typed(object).map_err(invalid)?;
                 let details = match known {
                     EventType::MessageReceived => {
-                        EventDetails::Inbound(typed(value).map_err(invalid)?)
+                        EventDetails::Inbound(typed(object).map_err(invalid)?)
                     }
                     EventType::SentMessage => {
-                        EventDetails::Outbound(typed(value).map_err(invalid)?)
+                        EventDetails::Outbound(typed(object).map_err(invalid)?)
                     }
                     _ => {
-                        let receipt: ReceiptFields = typed(value).map_err(invalid)?;
+                        let receipt: ReceiptFields = typed(object).map_err(invalid)?;
                         EventDetails::Receipt {
                             status: receipt.status,
                         }
@@ -246,7 +247,6 @@ impl WebhookEvent {
                 (common, details)
             }
         };
-
         let timestamp_field = match (&common.timestamp, &details) {
             (Some(ts), _) => Some(("timestamp", ts)),
             (None, EventDetails::Inbound(c) | EventDetails::Outbound(c)) => {
@@ -348,12 +348,12 @@ fn is_identifier(value: &str, max_length: usize) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || IDENTIFIER_PUNCTUATION.as_bytes().contains(&b))
 }
 
-fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, FieldProblem> {
+fn typed<T: DeserializeOwned>(object: &Object) -> Result<T, FieldProblem> {
     // Without path tracking first: only a body that fails is deserialised again, to name the field.
-    if let Ok(typed) = T::deserialize(value) {
+    if let Ok(typed) = object.deserialize() {
         return Ok(typed);
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
+    serde_path_to_error::deserialize(object.deserializer()).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         if path == "." {
@@ -373,7 +373,7 @@ fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, FieldProblem> {
 }
 
 /// For `call` and unknown types: take the shared fields when they are strings, ignore them otherwise.
-fn lenient_common(object: &Map<String, Value>) -> CommonFields {
+fn lenient_common(object: &Object) -> CommonFields {
     let id =
         |field| lenient_string(object, field).filter(|v| is_identifier(v, MAX_IDENTIFIER_LENGTH));
     CommonFields {
@@ -386,7 +386,7 @@ fn lenient_common(object: &Map<String, Value>) -> CommonFields {
     }
 }
 
-fn lenient_string(object: &Map<String, Value>, field: &str) -> Option<String> {
+fn lenient_string(object: &Object, field: &str) -> Option<String> {
     object.get(field).and_then(Value::as_str).map(str::to_owned)
 }
 

@@ -45,10 +45,11 @@ pub enum StoreError {
 /// Writes for one delivery. Every method must be safe to call again with the same input:
 /// a redelivery repeats them after a crash or a failed write.
 pub trait EventStore: Send + Sync {
-    /// Stores the event unless an event with the same key exists, atomically.
+    /// Stores the event unless an event with the same key exists, atomically. By value: the
+    /// item's strings move into the request.
     fn put_event(
         &self,
-        item: &EventItem,
+        item: EventItem,
     ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
 
     /// Merges one event's facts into its message item; idempotent and order-independent.

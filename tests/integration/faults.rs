@@ -141,7 +141,7 @@ struct CrashBeforeMessageUpdate {
 }
 
 impl EventStore for CrashBeforeMessageUpdate {
-    async fn put_event(&self, item: &EventItem) -> Result<PutOutcome, StoreError> {
+    async fn put_event(&self, item: EventItem) -> Result<PutOutcome, StoreError> {
         self.inner.put_event(item).await
     }
 
