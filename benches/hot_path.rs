@@ -83,7 +83,7 @@ fn hot_path(
     let received = Received::now();
     let event = WebhookEvent::parse(platform, body).unwrap();
     let body = std::str::from_utf8(body).unwrap();
-    let (item, update) = event_records(&event, body, &received, Retention(None));
+    let (item, update) = event_records(event, body, &received, Retention(None));
     let item = event_attributes(item);
     (item, update)
 }

@@ -92,7 +92,8 @@ impl<S: EventStore> Receiver<S> {
         };
         // Parsing succeeded, so the body is UTF-8.
         let body = std::str::from_utf8(delivery.body).expect("a parsed body is UTF-8");
-        let (item, message_update) = event_records(&event, body, &received, self.retention);
+        let event_id = event.event_id.clone();
+        let (item, message_update) = event_records(event, body, &received, self.retention);
 
         let event_type = item.event_type.clone();
         let outcome = match self.store.put_event(item).await {
@@ -108,7 +109,7 @@ impl<S: EventStore> Receiver<S> {
         }
         Reply::Accepted {
             outcome,
-            event_id: event.event_id,
+            event_id,
             event_type,
         }
     }

@@ -33,6 +33,10 @@ impl EventId {
         &self.0
     }
 
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
     /// A well-spread number in `0..buckets`, for sharding keys by event.
     pub fn shard(&self, buckets: u32) -> u32 {
         let prefix = u32::from_str_radix(&self.0[..8], 16).expect("an event id is hex");

@@ -195,9 +195,9 @@ pub struct RejectedItem {
     pub expires_at: Option<i64>,
 }
 
-/// The items for one accepted delivery.
+/// The items for one accepted delivery. By value: the event's strings move into the items.
 pub fn event_records(
-    event: &WebhookEvent,
+    event: WebhookEvent,
     body: &str,
     received: &Received,
     retention: Retention,
@@ -210,38 +210,45 @@ pub fn event_records(
     );
     // Index sort keys may use the time of receipt for undated events: only the base key dedups.
     let index_time = event.occurred_at.as_deref().unwrap_or(&received.at_text);
-    let message_update = message_update(event, expires_at);
+    let mut message_update = message_update(&event, expires_at);
     // A WhatsApp message is listed in its contact's conversation by its `message` item; an event
     // that belongs to no message item (web chat, calls) is listed itself.
     let contact_pk = match message_update {
         Some(_) => None,
-        None => contact_pk(event),
+        None => contact_pk(&event),
     };
     let org_pk = event
         .organization_id
         .as_deref()
         .map(|org| keys::organization_pk(org, &event.event_id));
     let time_sk = || keys::time_sk(index_time, &event.event_id);
+    let contact_sk = contact_pk.as_ref().map(|_| time_sk());
+    let org_sk = org_pk.as_ref().map(|_| time_sk());
 
+    if let (Some(update), EventDetails::Inbound(content) | EventDetails::Outbound(content)) =
+        (&mut message_update, event.details)
+    {
+        update.content = content_attributes(content);
+    }
     let item = EventItem {
         pk,
         sk,
         item_type: ItemType::Event,
-        event_id: event.event_id.as_str().to_owned(),
         event_type: event.event_type.as_str().to_owned(),
+        event_id: event.event_id.into_string(),
         platform: event.platform,
-        organization_id: event.organization_id.clone(),
-        whatsapp_message_id: event.whatsapp_message_id.clone(),
-        whatsapp_id: event.whatsapp_id.clone(),
-        contact_id: event.contact_id.clone(),
-        occurred_at: event.occurred_at.clone(),
+        organization_id: event.organization_id,
+        whatsapp_message_id: event.whatsapp_message_id,
+        whatsapp_id: event.whatsapp_id,
+        contact_id: event.contact_id,
+        occurred_at: event.occurred_at,
         received_at: received.at_text.clone(),
         body: body.to_owned(),
         expires_at,
-        contact_sk: contact_pk.as_ref().map(|_| time_sk()),
         contact_pk,
-        org_sk: org_pk.as_ref().map(|_| time_sk()),
+        contact_sk,
         org_pk,
+        org_sk,
     };
     (item, message_update)
 }
@@ -280,23 +287,20 @@ fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<Messa
         .occurred_at
         .clone()
         .unwrap_or_else(|| keys::UNDATED.to_owned());
-    let content = match &event.details {
-        EventDetails::Inbound(content) | EventDetails::Outbound(content) => {
-            // Only the content event (one per message) places the message in its contact's
-            // conversation: receipts never move it, so the index entry is written once.
-            if let Some(pk) = contact_pk(event) {
-                identity.push((keys::CONTACT_PK, pk));
-                identity.push((keys::CONTACT_SK, format!("{occurred_at}#{wamid}")));
-            }
-            content_attributes(content)
+    if let EventDetails::Inbound(_) | EventDetails::Outbound(_) = &event.details {
+        // Only the content event (one per message) places the message in its contact's
+        // conversation: receipts never move it, so the index entry is written once.
+        if let Some(pk) = contact_pk(event) {
+            identity.push((keys::CONTACT_PK, pk));
+            identity.push((keys::CONTACT_SK, [&occurred_at, "#", &wamid].concat()));
         }
-        EventDetails::Receipt { .. } | EventDetails::Other => Vec::new(),
-    };
+    }
 
     Some(MessageUpdate {
         whatsapp_message_id: wamid,
         identity,
-        content,
+        // Moved in by `event_records` for content events.
+        content: Vec::new(),
         fact,
         occurred_at,
         expires_at,
@@ -307,36 +311,30 @@ fn json_text(value: &impl Serialize) -> Value {
     Value::String(serde_json::to_string(value).expect("JSON values always serialise"))
 }
 
-fn content_attributes(content: &MessageContent) -> Vec<(&'static str, Value)> {
-    let text = |v: &Option<String>| v.clone().map(Value::String);
-    let flag = |v: &Option<bool>| v.map(Value::Bool);
+fn content_attributes(content: MessageContent) -> Vec<(&'static str, Value)> {
+    let text = |v: Option<String>| v.map(Value::String);
+    let flag = |v: Option<bool>| v.map(Value::Bool);
     [
         // `message` is FlowIQ's name for the text; `text` says what it is.
-        ("text", text(&content.message)),
-        ("message_type", text(&content.message_type)),
-        ("sender_type", text(&content.sender_type)),
-        ("media_type", text(&content.media_type)),
-        ("media_url", text(&content.media_url)),
-        ("media_file_name", text(&content.media_file_name)),
-        ("reply_context_id", text(&content.reply_context_id)),
+        ("text", text(content.message)),
+        ("message_type", text(content.message_type)),
+        ("sender_type", text(content.sender_type)),
+        ("media_type", text(content.media_type)),
+        ("media_url", text(content.media_url)),
+        ("media_file_name", text(content.media_file_name)),
+        ("reply_context_id", text(content.reply_context_id)),
         // JSON text, not a map: DynamoDB refuses maps nested deeper than 32 levels.
         ("location", content.location_data.as_ref().map(json_text)),
-        ("broadcast_id", text(&content.broadcast_id)),
-        ("member_id", text(&content.member_id)),
-        ("created_at", text(&content.created_at)),
-        ("flowiq_message_id", text(&content.id)),
-        (
-            "sent_receipt_received",
-            flag(&content.sent_receipt_received),
-        ),
+        ("broadcast_id", text(content.broadcast_id)),
+        ("member_id", text(content.member_id)),
+        ("created_at", text(content.created_at)),
+        ("flowiq_message_id", text(content.id)),
+        ("sent_receipt_received", flag(content.sent_receipt_received)),
         (
             "delivered_receipt_received",
-            flag(&content.delivered_receipt_received),
+            flag(content.delivered_receipt_received),
         ),
-        (
-            "read_receipt_received",
-            flag(&content.read_receipt_received),
-        ),
+        ("read_receipt_received", flag(content.read_receipt_received)),
         (
             "more_data",
             content

@@ -97,6 +97,13 @@ impl<'a> Object<'a> {
         T::deserialize(self.deserializer())
     }
 
+    /// As [`Object::deserialize`], moving the values (strings, nested objects) into `T`.
+    pub fn into_deserialize<T: DeserializeOwned>(self) -> Result<T, serde_json::Error> {
+        T::deserialize(MapDeserializer::<_, serde_json::Error>::new(
+            self.members.into_iter(),
+        ))
+    }
+
     /// A serde `Deserializer` of the object (for `serde_path_to_error`).
     pub fn deserializer(
         &self,
@@ -396,21 +403,19 @@ mod tests {
             r#"{}"#,
         ] {
             let value: Value = serde_json::from_str(text).unwrap();
-            assert_eq!(
-                object(text).deserialize::<Fields>().unwrap(),
-                Fields::deserialize(&value).unwrap()
-            );
+            let expected = Fields::deserialize(&value).unwrap();
+            assert_eq!(object(text).deserialize::<Fields>().unwrap(), expected);
+            assert_eq!(object(text).into_deserialize::<Fields>().unwrap(), expected);
         }
-        let text = r#"{"a":5}"#;
-        assert_eq!(
-            object(text)
-                .deserialize::<Fields>()
+        for text in [r#"{"a":5}"#, r#"{"nested":[]}"#, r#"{"bee":-1}"#] {
+            let expected = Fields::deserialize(&serde_json::from_str::<Value>(text).unwrap())
                 .unwrap_err()
-                .to_string(),
-            Fields::deserialize(&serde_json::from_str::<Value>(text).unwrap())
-                .unwrap_err()
-                .to_string()
-        );
+                .to_string();
+            let by_reference = object(text).deserialize::<Fields>().unwrap_err();
+            let by_value = object(text).into_deserialize::<Fields>().unwrap_err();
+            assert_eq!(by_reference.to_string(), expected);
+            assert_eq!(by_value.to_string(), expected);
+        }
     }
 
     #[test]

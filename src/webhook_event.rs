@@ -200,9 +200,9 @@ impl WebhookEvent {
                 BodyError::NotJson(e.to_string())
             }
         })?;
-        let object = match &document {
+        let object = match document {
             Document::Object(object) => object,
-            Document::Other(other) => return Err(BodyError::NotAnObject(json_kind(other))),
+            Document::Other(other) => return Err(BodyError::NotAnObject(json_kind(&other))),
         };
         let event_type = match object.get("event_type") {
             None => return Err(BodyError::MissingEventType),
@@ -211,15 +211,17 @@ impl WebhookEvent {
             }
             Some(other) => return Err(BodyError::InvalidEventType(describe(other))),
         };
-        let event_id = EventId::of_object(platform, object);
-        Self::from_object(platform, event_id, event_type, object)
+        let event_id = EventId::of_object(platform, &object);
+        Self::from_object(platform, event_id, event_type, object, json)
     }
 
+    /// `json` is the body `object` was parsed from, parsed again only to name a field in an error.
     fn from_object(
         platform: Platform,
         event_id: EventId,
         event_type: EventType,
-        object: &Object,
+        object: Object,
+        json: &[u8],
     ) -> Result<Self, BodyError> {
         let invalid = |problem: FieldProblem| BodyError::InvalidField {
             event_type: event_type.as_str().to_owned(),
@@ -227,18 +229,18 @@ impl WebhookEvent {
         };
 
         let (common, details) = match &event_type {
-            EventType::Other(_) => (lenient_common(object), EventDetails::Other),
+            EventType::Other(_) => (lenient_common(&object), EventDetails::Other),
             known => {
-                let common: CommonFields = typed(object).map_err(invalid)?;
+                let common: CommonFields = typed(&object).map_err(invalid)?;
                 let details = match known {
                     EventType::MessageReceived => {
-                        EventDetails::Inbound(typed(object).map_err(invalid)?)
+                        EventDetails::Inbound(typed_moving(object, json).map_err(invalid)?)
                     }
                     EventType::SentMessage => {
-                        EventDetails::Outbound(typed(object).map_err(invalid)?)
+                        EventDetails::Outbound(typed_moving(object, json).map_err(invalid)?)
                     }
                     _ => {
-                        let receipt: ReceiptFields = typed(object).map_err(invalid)?;
+                        let receipt: ReceiptFields = typed_moving(object, json).map_err(invalid)?;
                         EventDetails::Receipt {
                             status: receipt.status,
                         }
@@ -370,6 +372,17 @@ fn typed<T: DeserializeOwned>(object: &Object) -> Result<T, FieldProblem> {
             }
         }
     })
+}
+
+/// As [`typed`], but the values move into `T` instead of being copied. A body that fails is
+/// parsed again from `json` to name the field (the object is gone by then).
+fn typed_moving<T: DeserializeOwned>(object: Object, json: &[u8]) -> Result<T, FieldProblem> {
+    object
+        .into_deserialize()
+        .or_else(|_| match unique_keys_json::document_from_slice(json) {
+            Ok(Document::Object(object)) => typed(&object),
+            _ => unreachable!("the body parsed as an object before"),
+        })
 }
 
 /// For `call` and unknown types: take the shared fields when they are strings, ignore them otherwise.

@@ -52,7 +52,7 @@ fn a_one_organization_broadcast_has_no_hot_partition() {
         for body in bodies {
             let text = body.to_string();
             let event = WebhookEvent::parse(Platform::Whatsapp, text.as_bytes()).unwrap();
-            let (item, update) = event_records(&event, &text, &received, Retention(None));
+            let (item, update) = event_records(event, &text, &received, Retention(None));
             table.add(&item.pk);
             // The message update writes the table, and the conversation index the first time a
             // content event (sent_message) places the message there; later updates leave the

@@ -96,7 +96,7 @@ fn check_accepted(platform: Platform, body: &[u8], event: &WebhookEvent) {
     // Ids are from the body, so the time of receipt is fixed: runs are reproducible.
     let received = Received::at(OffsetDateTime::from_unix_timestamp(1_772_841_600).unwrap());
     let retention = Retention(Some(RETENTION_DAYS));
-    let (item, update) = event_records(event, text, &received, retention);
+    let (item, update) = event_records(event.clone(), text, &received, retention);
     check_event_item(event, text, &received, &item);
 
     if let Some(update) = update {
