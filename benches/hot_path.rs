@@ -4,7 +4,7 @@
 //! - `hot_path/<sample>`: route + authenticate (`WebhookTokens::verify`) + parse and validate
 //!   (`WebhookEvent::parse`, which computes the event id) + the time of receipt + the items
 //!   (`records::event_records`) + the conversion of the event item to DynamoDB attribute values
-//!   (`store::dynamodb::event_attributes`), as `delivery::Receiver::receive` and the DynamoDB
+//!   (`serde_dynamo::to_item`), as `delivery::Receiver::receive` and the DynamoDB
 //!   store do them.
 //! - `handler/<sample>`: the whole `http_handler::handle` on a `lambda_http::Request` with a store
 //!   that does nothing (routing, the reply's JSON; no log subscriber installed).
@@ -22,7 +22,7 @@ use flowiq_webhooks::http_handler;
 use flowiq_webhooks::records::{
     EventItem, MessageUpdate, Received, RejectedItem, Retention, event_records,
 };
-use flowiq_webhooks::store::dynamodb::event_attributes;
+
 use flowiq_webhooks::store::{EventStore, PutOutcome, StoreError};
 use flowiq_webhooks::webhook_event::WebhookEvent;
 use flowiq_webhooks::webhook_tokens::WebhookTokens;
@@ -84,7 +84,8 @@ fn hot_path(
     let event = WebhookEvent::parse(platform, body).unwrap();
     let body = std::str::from_utf8(body).unwrap();
     let (item, update) = event_records(event, body, &received, Retention(None));
-    let item = event_attributes(item);
+    let item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue> =
+        serde_dynamo::to_item(item).unwrap();
     (item, update)
 }
 

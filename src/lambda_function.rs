@@ -1,6 +1,5 @@
 //! The webhook function's wiring: the SDK client, the store and the receiver, built once per
-//! instance, then the Lambda runtime loop. Shared by `src/bin/flowiq-webhook.rs` and the
-//! measurement variant `examples/no-warm-up-function.rs`.
+//! instance, then the Lambda runtime loop.
 
 use std::sync::Arc;
 
@@ -9,29 +8,26 @@ use lambda_http::{Request, service_fn};
 use crate::config::Config;
 use crate::delivery::Receiver;
 use crate::http_handler;
+use crate::store::EventStore;
 use crate::store::dynamodb::{DynamoDbEventStore, load_client};
 
-/// When the DynamoDB connection (TCP, TLS, credentials) is opened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConnectionWarmUp {
-    /// During init, with [`DynamoDbEventStore::warm_up`]: what the function does, chosen by
-    /// measurement (docs/performance.md, "First request after a cold start").
-    DuringInit,
-    /// By the first delivery: only for comparison.
-    OnFirstDelivery,
+/// Runs the function until the runtime stops it. The DynamoDB connection is opened during init
+/// ([`DynamoDbEventStore::warm_up`]), chosen by measurement (docs/performance.md#cold-start).
+pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
+    let store = DynamoDbEventStore::new(load_client().await, config.table_name);
+    // Never fatal: a failure here only means the first delivery opens the connection itself
+    // (and answers 503 if the problem persists).
+    if let Err(err) = store.warm_up().await {
+        tracing::warn!(error = %err, "could not open the DynamoDB connection during init");
+    }
+    serve(Receiver::new(store, config.tokens, config.retention)).await
 }
 
-/// Runs the function until the runtime stops it.
-pub async fn run(config: Config, warm_up: ConnectionWarmUp) -> Result<(), lambda_http::Error> {
-    let store = DynamoDbEventStore::new(load_client().await, config.table_name);
-    if warm_up == ConnectionWarmUp::DuringInit {
-        // Never fatal: a failure here only means the first delivery opens the connection itself
-        // (and answers 503 if the problem persists).
-        if let Err(err) = store.warm_up().await {
-            tracing::warn!(error = %err, "could not open the DynamoDB connection during init");
-        }
-    }
-    let receiver = Arc::new(Receiver::new(store, config.tokens, config.retention));
+/// The runtime loop over one receiver.
+pub async fn serve<S: EventStore + 'static>(
+    receiver: Receiver<S>,
+) -> Result<(), lambda_http::Error> {
+    let receiver = Arc::new(receiver);
     lambda_http::run(service_fn(move |request: Request| {
         let receiver = Arc::clone(&receiver);
         async move { Ok::<_, std::convert::Infallible>(http_handler::handle(&receiver, request).await) }

@@ -7,7 +7,6 @@
 //! - the edges: [`http_handler`] (Lambda HTTP), [`store::dynamodb`] (the DynamoDB adapter),
 //!   [`lambda_function`] (the function's wiring).
 
-pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod delivery;
@@ -19,7 +18,6 @@ pub mod message_status;
 pub mod platform;
 pub mod records;
 pub mod store;
-pub mod table_definition;
 pub mod table_stream;
 pub mod telemetry;
 pub mod unique_keys_json;

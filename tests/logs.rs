@@ -5,7 +5,7 @@
 //! (a thread-local one can miss events whose callsites other test threads registered first).
 
 #[path = "integration/support/mod.rs"]
-#[allow(dead_code)] // shared with tests/integration; this binary uses part of it
+#[allow(dead_code, unused_imports)] // shared with tests/integration; this binary uses part of it
 mod support;
 
 use std::io::Write;

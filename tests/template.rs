@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use serde_yaml::Value;
+use serde_norway::Value;
 
 fn template() -> Value {
-    serde_yaml::from_str(include_str!("../template.yaml")).unwrap()
+    serde_norway::from_str(include_str!("../template.yaml")).unwrap()
 }
 
 fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a str, &'a Value)> {
@@ -152,7 +152,7 @@ fn the_api_routes_to_the_handlers_path_and_logs_no_token() {
     );
     // The token is never an output.
     for (name, output) in template["Outputs"].as_mapping().unwrap() {
-        let text = serde_yaml::to_string(output).unwrap();
+        let text = serde_norway::to_string(output).unwrap();
         assert!(
             !text.contains("resolve:secretsmanager"),
             "output {name:?} would expose the token"

@@ -1,7 +1,6 @@
 //! The DynamoDB adapter of [`EventStore`].
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -9,7 +8,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, ConsumedCapacity, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{EventStore, PutOutcome, StoreError};
 use crate::keys;
@@ -52,35 +51,6 @@ pub fn timeout_config() -> TimeoutConfig {
 pub struct DynamoDbEventStore {
     client: Client,
     table_name: String,
-    meter: Option<CapacityMeter>,
-}
-
-/// The write capacity DynamoDB reported for each write of a store (`ReturnConsumedCapacity`
-/// `INDEXES`: total, table and per index), in order: for tests and measurements
-/// (docs/performance.md). Clones share one record.
-#[derive(Debug, Clone, Default)]
-pub struct CapacityMeter(Arc<Mutex<Vec<ConsumedWrite>>>);
-
-/// One write request that DynamoDB answered (SDK retries are not counted separately).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ConsumedWrite {
-    /// `PutItem` or `UpdateItem`.
-    pub operation: &'static str,
-    /// `false` when the condition failed (a duplicate event, a lower-ranked status).
-    pub applied: bool,
-    /// As reported; DynamoDB reports none for a write whose condition failed.
-    pub capacity: Option<ConsumedCapacity>,
-}
-
-impl CapacityMeter {
-    /// Everything recorded so far, and a fresh start.
-    pub fn take(&self) -> Vec<ConsumedWrite> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    fn record(&self, write: ConsumedWrite) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).push(write);
-    }
 }
 
 impl DynamoDbEventStore {
@@ -88,34 +58,6 @@ impl DynamoDbEventStore {
         Self {
             client,
             table_name: table_name.into(),
-            meter: None,
-        }
-    }
-
-    /// Records the capacity of every write in `meter`.
-    pub fn with_capacity_meter(mut self, meter: CapacityMeter) -> Self {
-        self.meter = Some(meter);
-        self
-    }
-
-    /// Logs (debug) and records what DynamoDB reported as consumed by one write.
-    fn consumed(&self, operation: &'static str, applied: bool, capacity: Option<ConsumedCapacity>) {
-        if let Some(c) = &capacity {
-            tracing::debug!(
-                operation,
-                applied,
-                write_units = c.capacity_units(),
-                table_units = c.table().and_then(|t| t.capacity_units()),
-                index_units = ?c.global_secondary_indexes(),
-                "consumed capacity"
-            );
-        }
-        if let Some(meter) = &self.meter {
-            meter.record(ConsumedWrite {
-                operation,
-                applied,
-                capacity,
-            });
         }
     }
 
@@ -148,14 +90,6 @@ impl DynamoDbEventStore {
             }
             Err(err) => Err(request_error("UpdateItem", err)),
         }
-    }
-
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
-    pub fn table_name(&self) -> &str {
-        &self.table_name
     }
 
     async fn send_message_update(
@@ -211,20 +145,15 @@ impl DynamoDbEventStore {
             .set_condition_expression(condition)
             .set_expression_attribute_names(Some(expression.names))
             .set_expression_attribute_values(Some(expression.values))
-            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .send()
             .await;
         match result {
-            Ok(output) => {
-                self.consumed("UpdateItem", true, output.consumed_capacity);
-                Ok(true)
-            }
+            Ok(_) => Ok(true),
             Err(err)
                 if err
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                self.consumed("UpdateItem", false, None);
                 Ok(false)
             }
             Err(err) => Err(request_error("UpdateItem", err)),
@@ -234,7 +163,10 @@ impl DynamoDbEventStore {
 
 impl EventStore for DynamoDbEventStore {
     async fn put_event(&self, item: EventItem) -> Result<PutOutcome, StoreError> {
-        let item = event_attributes(item);
+        let item = serde_dynamo::to_item(item).map_err(|source| StoreError::Serialization {
+            what: "event",
+            source,
+        })?;
         let result = self
             .client
             .put_item()
@@ -242,20 +174,15 @@ impl EventStore for DynamoDbEventStore {
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", keys::PK)
-            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .send()
             .await;
         match result {
-            Ok(output) => {
-                self.consumed("PutItem", true, output.consumed_capacity);
-                Ok(PutOutcome::Stored)
-            }
+            Ok(_) => Ok(PutOutcome::Stored),
             Err(err)
                 if err
                     .as_service_error()
                     .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
             {
-                self.consumed("PutItem", false, None);
                 Ok(PutOutcome::Duplicate)
             }
             Err(err) => Err(request_error("PutItem", err)),
@@ -276,84 +203,18 @@ impl EventStore for DynamoDbEventStore {
             what: "rejected delivery",
             source,
         })?;
-        let output = self
-            .client
+        self.client
             .put_item()
             .table_name(&self.table_name)
             .set_item(Some(item))
-            .return_consumed_capacity(ReturnConsumedCapacity::Indexes)
             .send()
             .await
             .map_err(|err| request_error("PutItem", err))?;
-        self.consumed("PutItem", true, output.consumed_capacity);
         Ok(())
     }
 }
 
-/// The attributes of an event item, as `serde_dynamo::to_item` maps them (a test checks that it
-/// does), built straight into the SDK's map with the item's strings moved in: one map and no
-/// copies instead of two maps and two copies of each value, on the path every delivery takes.
-pub fn event_attributes(item: EventItem) -> HashMap<String, AttributeValue> {
-    // Destructured so that a new field does not compile until it is mapped here.
-    let EventItem {
-        pk,
-        sk,
-        item_type,
-        event_id,
-        event_type,
-        platform,
-        organization_id,
-        whatsapp_message_id,
-        whatsapp_id,
-        contact_id,
-        occurred_at,
-        received_at,
-        body,
-        expires_at,
-        contact_pk,
-        contact_sk,
-        org_pk,
-        org_sk,
-    } = item;
-    let mut attributes = HashMap::with_capacity(20);
-    let text = AttributeValue::S;
-    for (name, value) in [
-        (keys::PK, text(pk)),
-        (keys::SK, text(sk)),
-        ("item_type", text(item_type.as_str().to_owned())),
-        ("event_id", text(event_id)),
-        ("event_type", text(event_type)),
-        ("platform", text(platform.as_str().to_owned())),
-        ("received_at", text(received_at)),
-        ("body", text(body)),
-    ] {
-        attributes.insert(name.to_owned(), value);
-    }
-    for (name, value) in [
-        ("organization_id", organization_id),
-        ("whatsapp_message_id", whatsapp_message_id),
-        ("whatsapp_id", whatsapp_id),
-        ("contact_id", contact_id),
-        ("occurred_at", occurred_at),
-        (keys::CONTACT_PK, contact_pk),
-        (keys::CONTACT_SK, contact_sk),
-        (keys::ORG_PK, org_pk),
-        (keys::ORG_SK, org_sk),
-    ] {
-        if let Some(value) = value {
-            attributes.insert(name.to_owned(), text(value));
-        }
-    }
-    if let Some(expires_at) = expires_at {
-        attributes.insert(
-            keys::TTL_ATTRIBUTE.to_owned(),
-            AttributeValue::N(expires_at.to_string()),
-        );
-    }
-    attributes
-}
-
-pub(super) fn request_error<E>(
+fn request_error<E>(
     operation: &'static str,
     err: SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> StoreError
@@ -423,58 +284,5 @@ impl UpdateExpression {
             out.push_str(&self.add.join(", "));
         }
         out
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::platform::Platform;
-    use crate::records::ItemType;
-
-    fn serde_dynamo_item(item: &EventItem) -> HashMap<String, AttributeValue> {
-        serde_dynamo::to_item(item).unwrap()
-    }
-
-    #[test]
-    fn event_attributes_are_what_serde_dynamo_maps() {
-        let full = EventItem {
-            pk: "MSG#w".into(),
-            sk: "EVENT#t#e".into(),
-            item_type: ItemType::Event,
-            event_id: "e".into(),
-            event_type: "message_read".into(),
-            platform: Platform::Web,
-            organization_id: Some("o".into()),
-            whatsapp_message_id: Some("w".into()),
-            whatsapp_id: Some("27".into()),
-            contact_id: Some("c".into()),
-            occurred_at: Some("t".into()),
-            received_at: "r".into(),
-            body: "{\"event_type\":\"message_read\"}".into(),
-            expires_at: Some(1_800_000_000),
-            contact_pk: Some("CONTACT#o#wa:27".into()),
-            contact_sk: Some("t#e".into()),
-            org_pk: Some("ORG#o#07".into()),
-            org_sk: Some("t#e".into()),
-        };
-        let sparse = EventItem {
-            platform: Platform::Whatsapp,
-            organization_id: None,
-            whatsapp_message_id: None,
-            whatsapp_id: None,
-            contact_id: None,
-            occurred_at: None,
-            expires_at: None,
-            contact_pk: None,
-            contact_sk: None,
-            org_pk: None,
-            org_sk: None,
-            ..full.clone()
-        };
-        assert_eq!(event_attributes(full.clone()).len(), 18);
-        for item in [full, sparse] {
-            assert_eq!(serde_dynamo_item(&item), event_attributes(item));
-        }
     }
 }

@@ -1,7 +1,6 @@
 //! The storage port. The core only needs three writes; the DynamoDB adapter is in [`dynamodb`].
 
 pub mod dynamodb;
-pub mod queries;
 
 use std::future::Future;
 

@@ -15,12 +15,11 @@ use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
-use flowiq_webhooks::delivery::Receiver;
+use flowiq_harness::capacity_meter::ConsumedWrite;
+use flowiq_harness::table_definition::TableDefinition;
 use flowiq_webhooks::keys;
 use flowiq_webhooks::records::Retention;
-use flowiq_webhooks::store::dynamodb::{CapacityMeter, ConsumedWrite, DynamoDbEventStore};
-use flowiq_webhooks::table_definition::TableDefinition;
-use flowiq_webhooks::webhook_tokens::WebhookTokens;
+use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 
 use crate::support::*;
 
@@ -300,20 +299,18 @@ async fn every_sample_costs_at_most_two_writes_and_no_reads() {
     let meter = CapacityMeter::default();
     let client = Client::from_conf(
         table
-            .client
+            .metered_client(&meter)
             .config()
             .to_builder()
             .interceptor(requests.clone())
             .build(),
     );
-    let receiver = Receiver::new(
-        DynamoDbEventStore::new(client, &table.name).with_capacity_meter(meter.clone()),
-        WebhookTokens::parse(DEV_TOKEN).unwrap(),
+    let receiver = receiver(
+        DynamoDbEventStore::new(client, &table.name),
         Retention(None),
     );
 
     let mut rows = Vec::new();
-    let mut capacity_reported = true;
     for sample_file in IN_ORDER {
         let event = sample(sample_file);
         let payload = sample_payload(sample_file);
@@ -366,20 +363,18 @@ async fn every_sample_costs_at_most_two_writes_and_no_reads() {
 
         let mut units = Units::default();
         for (write, expected) in writes.iter().zip(&expected) {
-            match reported(write) {
-                Some(reported) => {
-                    assert_eq!(
-                        &reported, expected,
-                        "{sample_file}: {} units as reported by DynamoDB and as its sizing rules give",
-                        write.operation
-                    );
-                    units.add(&reported);
-                }
-                None => {
-                    capacity_reported = false;
-                    units.add(expected);
-                }
-            }
+            let reported = reported(write).unwrap_or_else(|| {
+                panic!(
+                    "{sample_file}: DynamoDB reported no consumed capacity for an applied {}",
+                    write.operation
+                )
+            });
+            assert_eq!(
+                &reported, expected,
+                "{sample_file}: {} units as reported by DynamoDB and as its sizing rules give",
+                write.operation
+            );
+            units.add(&reported);
         }
 
         // A redelivery: the put fails its condition, the message update is repeated (idempotent).
@@ -423,16 +418,13 @@ async fn every_sample_costs_at_most_two_writes_and_no_reads() {
         });
     }
 
-    print_table(&rows, capacity_reported);
+    print_table(&rows);
 }
 
-fn print_table(rows: &[Row], capacity_reported: bool) {
-    let source = if capacity_reported {
-        "ConsumedCapacity reported by DynamoDB Local (checked against the sizing rules)"
-    } else {
-        "computed from the stored items' sizes by DynamoDB's documented rules (DynamoDB Local reported none)"
-    };
-    println!("capacity|write units: {source}");
+fn print_table(rows: &[Row]) {
+    println!(
+        "capacity|write units: ConsumedCapacity reported by DynamoDB Local (checked against the sizing rules)"
+    );
     println!(
         "capacity|| sample | event_type | requests | event item, bytes | message item, bytes | WCU table | WCU by-organization | WCU by-contact | WCU total | duplicate: requests | duplicate: WCU |"
     );

@@ -1,11 +1,9 @@
 //! Integration tests: the real handler against Amazon's DynamoDB Local (started by the tests).
 
-mod bootstrap;
 mod capacity;
 mod faults;
 mod hostile_input;
 mod load;
-mod queries;
 mod receiver;
 mod rejections;
 mod status_order;

@@ -14,7 +14,7 @@ use super::retry::RetryPolicy;
 use super::samconfig::{DEFAULT_CONFIG_ENV, StackNameSource, default_stack_name};
 use super::webhook_type::{AllWithOthers, WebhookType, select_types};
 use super::webhook_url::{BaseUrl, TokenError, UrlError, WebhookToken};
-use crate::platform::Platform;
+use flowiq_webhooks::platform::Platform;
 
 /// The process exit codes (documented in `--help` and docs/bootstrap.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,20 +8,20 @@ use std::time::{Duration, Instant};
 
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use clap::Parser as _;
-use flowiq_webhooks::bootstrap::api_key::{ApiKey, ApiKeyError, read_ssm_parameter};
-use flowiq_webhooks::bootstrap::aws::AwsClients;
-use flowiq_webhooks::bootstrap::cli::{Args, ExitStatus, Settings};
-use flowiq_webhooks::bootstrap::flowiq_client::{
+use flowiq_ops::bootstrap::api_key::{ApiKey, ApiKeyError, read_ssm_parameter};
+use flowiq_ops::bootstrap::aws::AwsClients;
+use flowiq_ops::bootstrap::cli::{Args, ExitStatus, Settings};
+use flowiq_ops::bootstrap::flowiq_client::{
     ApiBase, AttemptFailure, CreateWebhook, FlowIqClient, FlowIqError, HttpSettings,
 };
-use flowiq_webhooks::bootstrap::registration_store::{REGISTRATION_SK, registration_pk};
-use flowiq_webhooks::bootstrap::report::{Report, Status};
-use flowiq_webhooks::bootstrap::retry::RetryPolicy;
-use flowiq_webhooks::bootstrap::stack_outputs::{StackError, describe_stack_outputs};
-use flowiq_webhooks::bootstrap::token_secret::{SecretError, fetch_webhook_token};
-use flowiq_webhooks::bootstrap::webhook_type::WebhookType;
-use flowiq_webhooks::bootstrap::webhook_url::{BaseUrl, WebhookToken, WebhookUrl};
-use flowiq_webhooks::bootstrap::{BootstrapError, run};
+use flowiq_ops::bootstrap::registration_store::{REGISTRATION_SK, registration_pk};
+use flowiq_ops::bootstrap::report::{Report, Status};
+use flowiq_ops::bootstrap::retry::RetryPolicy;
+use flowiq_ops::bootstrap::stack_outputs::{StackError, describe_stack_outputs};
+use flowiq_ops::bootstrap::token_secret::{SecretError, fetch_webhook_token};
+use flowiq_ops::bootstrap::webhook_type::WebhookType;
+use flowiq_ops::bootstrap::webhook_url::{BaseUrl, WebhookToken, WebhookUrl};
+use flowiq_ops::bootstrap::{BootstrapError, run};
 use flowiq_webhooks::platform::Platform;
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -29,7 +29,8 @@ use sha2::{Digest, Sha256};
 use wiremock::matchers::{any, body_json, header, method, path};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
-use crate::support::{Item, TestTable, dynamodb_local, s};
+use flowiq_harness::dynamodb_local;
+use flowiq_harness::test_table::{Item, TestTable, s};
 
 const KEY: &str = "fiq_test_key_0123456789abcdef";
 const SSM_KEY: &str = "fiq_from_ssm_9876543210fedcba";

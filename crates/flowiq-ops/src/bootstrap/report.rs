@@ -9,7 +9,7 @@ use super::flowiq_client::{CreatedWebhook, RequestPreview};
 use super::registration_store::RegistrationRecord;
 use super::webhook_type::WebhookType;
 use super::webhook_url::WebhookUrl;
-use crate::platform::Platform;
+use flowiq_webhooks::platform::Platform;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -3,8 +3,8 @@
 //! `TABLE_NAME=flowiq-events AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 cargo run --example create-local-table`
 
 use anyhow::{Context as _, bail};
+use flowiq_harness::table_definition::TableDefinition;
 use flowiq_webhooks::store::dynamodb::load_client;
-use flowiq_webhooks::table_definition::TableDefinition;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

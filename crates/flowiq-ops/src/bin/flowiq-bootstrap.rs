@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use flowiq_webhooks::bootstrap::aws::{AwsClients, load_sdk_config};
-use flowiq_webhooks::bootstrap::cli::{Args, ExitStatus, Settings};
-use flowiq_webhooks::bootstrap::report::Report;
-use flowiq_webhooks::bootstrap::{BootstrapError, describe_error, run};
+use flowiq_ops::bootstrap::aws::{AwsClients, load_sdk_config};
+use flowiq_ops::bootstrap::cli::{Args, ExitStatus, Settings};
+use flowiq_ops::bootstrap::report::Report;
+use flowiq_ops::bootstrap::{BootstrapError, describe_error, run};
 
 fn main() -> ExitCode {
     // Usage errors exit 2 here, before anything else happens (clap's convention).
@@ -70,7 +70,7 @@ fn print_outcome(
 /// Progress and retries on stderr, plain text; `RUST_LOG` overrides the level.
 fn init_logs() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,flowiq_webhooks=info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,flowiq_ops=info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -117,7 +117,8 @@ pub async fn run(
         report
             .registrations
             .push(Registration::registered(&url, event_type, &created));
-        let record = RegistrationRecord::new(&key, &created, crate::clock::now_sortable());
+        let record =
+            RegistrationRecord::new(&key, &created, flowiq_webhooks::clock::now_sortable());
         store
             .record(&record)
             .await

@@ -1,15 +1,23 @@
 //! The documented access patterns, answered by Query / GetItem on what the handler stored.
 
-use flowiq_webhooks::delivery::Receiver;
+use flowiq_harness::test_table::{DEV_TOKEN, TestTable, s};
+use flowiq_ops::queries::EventQueries;
+use flowiq_webhooks::delivery::{Delivery, Receiver, Reply};
+use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::Retention;
 use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 use serde_json::json;
 
-use crate::support::*;
-
 async fn post(receiver: &Receiver<DynamoDbEventStore>, body: serde_json::Value) {
-    let answer = send(receiver, delivery("whatsapp", DEV_TOKEN, &body.to_string())).await;
-    assert_eq!(answer.status, 200, "{}", answer.json);
+    let body = body.to_string();
+    let delivery = Delivery {
+        platform: Platform::Whatsapp,
+        token: DEV_TOKEN,
+        body: body.as_bytes(),
+        request_id: "test",
+    };
+    let reply = receiver.receive(delivery).await;
+    assert!(matches!(reply, Reply::Accepted { .. }), "{reply:?}");
 }
 
 fn receipt(event_type: &str, wamid: &str, contact: &str, org: &str, at: &str) -> serde_json::Value {
@@ -59,7 +67,7 @@ async fn each_access_pattern_is_one_query_in_time_order() {
         post(&receiver, body).await;
     }
 
-    let store = receiver.store();
+    let store = EventQueries::new(table.client.clone(), &table.name);
     let events = store.message_events("wamid.a").await.unwrap();
     let types: Vec<&str> = events.iter().map(|e| s(e, "event_type")).collect();
     assert_eq!(

@@ -571,7 +571,7 @@ fn clean(text: &str, secrets: &[&str]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::bootstrap::webhook_url::{BaseUrl, WebhookToken};
-    use crate::platform::Platform;
+    use flowiq_webhooks::platform::Platform;
     use secrecy::SecretString;
 
     const KEY: &str = "fiq_live_0123456789abcdef";

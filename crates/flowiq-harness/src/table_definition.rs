@@ -88,7 +88,7 @@ impl TableDefinition {
     /// Reads the table from template.yaml's text. CloudFormation tags (`!Ref`, `!Sub`, ...) elsewhere
     /// in the template are fine; the table's key properties must be literal.
     pub fn from_template(yaml: &str) -> Result<Self, TableDefinitionError> {
-        let template: serde_yaml::Value = serde_yaml::from_str(yaml)
+        let template: serde_norway::Value = serde_norway::from_str(yaml)
             .map_err(|e| TableDefinitionError::Template(e.to_string()))?;
         let properties = template
             .get("Resources")
@@ -99,7 +99,7 @@ impl TableDefinition {
                     "no Resources.{TABLE_LOGICAL_ID}.Properties"
                 ))
             })?;
-        serde_yaml::from_value(properties.clone())
+        serde_norway::from_value(properties.clone())
             .map_err(|e| TableDefinitionError::Template(e.to_string()))
     }
 
@@ -113,7 +113,7 @@ impl TableDefinition {
 
     /// The repository's own template.yaml, compiled in.
     pub fn from_repository_template() -> Result<Self, TableDefinitionError> {
-        Self::from_template(include_str!("../template.yaml"))
+        Self::from_template(include_str!("../../../template.yaml"))
     }
 
     /// Creates the table (on-demand, with the template's stream and TTL) — for DynamoDB Local.
@@ -222,7 +222,7 @@ fn key_schema(elements: &[KeyElement]) -> Result<Vec<KeySchemaElement>, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys;
+    use flowiq_webhooks::keys;
 
     fn key(name: &str, key_type: &str) -> KeyElement {
         KeyElement {

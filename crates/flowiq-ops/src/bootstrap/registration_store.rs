@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use super::flowiq_client::CreatedWebhook;
 use super::webhook_type::WebhookType;
 use super::webhook_url::WebhookUrl;
-use crate::keys;
-use crate::platform::Platform;
-use crate::records::ItemType;
+use flowiq_webhooks::keys;
+use flowiq_webhooks::platform::Platform;
+use flowiq_webhooks::records::ItemType;
 
 pub const REGISTRATION_SK: &str = "WEBHOOK";
 
@@ -71,7 +71,7 @@ impl RegistrationRecord {
             webhook_id: webhook.id.clone(),
             event_type: key.event_type.as_str().to_owned(),
             platform: key.platform.as_str().to_owned(),
-            created_at: crate::clock::normalize_rfc3339(&webhook.created_at)
+            created_at: flowiq_webhooks::clock::normalize_rfc3339(&webhook.created_at)
                 .unwrap_or_else(|_| webhook.created_at.clone()),
             url_sha256: key.url_sha256.clone(),
             registered_at,

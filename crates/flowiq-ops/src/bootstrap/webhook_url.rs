@@ -8,8 +8,8 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use super::masking::mask;
-use crate::platform::Platform;
-use crate::webhook_tokens::MIN_TOKEN_LENGTH;
+use flowiq_webhooks::platform::Platform;
+use flowiq_webhooks::webhook_tokens::MIN_TOKEN_LENGTH;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum UrlError {

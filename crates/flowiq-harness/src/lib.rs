@@ -1,0 +1,14 @@
+//! Dev-only harnesses for the receiver's tests and measurements (never deployed):
+//! - [`dynamodb_local`]: Amazon's DynamoDB Local, started on a free port;
+//! - [`table_definition`]: the events table as template.yaml defines it, created on DynamoDB Local;
+//! - [`capacity_meter`]: the write units DynamoDB reports for each write of a client;
+//! - [`test_table`]: a fresh table per test, with clients configured like the function's.
+//!
+//! Binaries: `runtime-emulator` (the Lambda Runtime API, for cold starts and CPU per warm
+//! invocation), `load-generator`, `create-local-table` (used by `scripts/run-local`) and
+//! `no-warm-up-function` (the function without its init warm-up, for comparison).
+
+pub mod capacity_meter;
+pub mod dynamodb_local;
+pub mod table_definition;
+pub mod test_table;

@@ -1,0 +1,162 @@
+//! A fresh events table per test on DynamoDB Local (created from template.yaml), with clients
+//! configured like the function's, and the receiver wired to it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::AttributeValue;
+use flowiq_webhooks::delivery::Receiver;
+use flowiq_webhooks::keys;
+use flowiq_webhooks::records::Retention;
+use flowiq_webhooks::store::dynamodb::{DynamoDbEventStore, retry_config, timeout_config};
+use flowiq_webhooks::webhook_tokens::WebhookTokens;
+
+use crate::capacity_meter::CapacityMeter;
+use crate::dynamodb_local;
+use crate::table_definition::TableDefinition;
+
+/// The development token in events/ (public, for local use only).
+pub const DEV_TOKEN: &str = "local-dev-token-not-a-secret-0123456789";
+/// A second valid token, as during a rotation.
+pub const OTHER_TOKEN: &str = "rotation-token-also-not-secret-98765432";
+
+pub type Item = HashMap<String, AttributeValue>;
+
+/// A client for an endpoint, configured like the function's (retries, timeouts): for tests of
+/// storage failures.
+pub fn client_for(endpoint: &str) -> Client {
+    client_with_timeouts(endpoint, timeout_config())
+}
+
+/// A client for the test tables: the function's retries, but timeouts generous enough that a
+/// busy CI machine does not turn a slow DynamoDB Local answer into a 503.
+pub fn test_client(endpoint: &str) -> Client {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .operation_timeout(Duration::from_secs(60))
+        .build();
+    client_with_timeouts(endpoint, timeouts)
+}
+
+fn client_with_timeouts(endpoint: &str, timeouts: TimeoutConfig) -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("local", "local", None, None, "tests"))
+        .endpoint_url(endpoint)
+        .retry_config(retry_config())
+        .timeout_config(timeouts)
+        .build();
+    Client::from_conf(config)
+}
+
+pub struct TestTable {
+    pub client: Client,
+    pub name: String,
+}
+
+impl TestTable {
+    /// A new, empty table on the shared DynamoDB Local, defined by template.yaml.
+    pub async fn new() -> Self {
+        Self::on(dynamodb_local::endpoint()).await
+    }
+
+    /// A new, empty table on the DynamoDB Local at `endpoint`.
+    pub async fn on(endpoint: &str) -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let client = test_client(endpoint);
+        let name = format!(
+            "flowiq-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        // Names are unique; `Ok(false)` (already exists) only when an SDK retry of the create
+        // found the table its own first attempt made.
+        TableDefinition::from_repository_template()
+            .unwrap()
+            .create(&client, &name)
+            .await
+            .unwrap();
+        TestTable { client, name }
+    }
+
+    /// The same client, with every write's consumed capacity recorded in `meter`.
+    pub fn metered_client(&self, meter: &CapacityMeter) -> Client {
+        Client::from_conf(
+            self.client
+                .config()
+                .to_builder()
+                .interceptor(meter.clone())
+                .build(),
+        )
+    }
+
+    pub fn store(&self) -> DynamoDbEventStore {
+        DynamoDbEventStore::new(self.client.clone(), &self.name)
+    }
+
+    pub fn receiver(&self, retention: Retention) -> Receiver<DynamoDbEventStore> {
+        receiver(self.store(), retention)
+    }
+
+    pub async fn get(&self, pk: &str, sk: &str) -> Option<Item> {
+        self.client
+            .get_item()
+            .table_name(&self.name)
+            .key(keys::PK, AttributeValue::S(pk.into()))
+            .key(keys::SK, AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+
+    pub async fn message(&self, wamid: &str) -> Option<Item> {
+        self.get(&keys::message_pk(wamid), keys::MESSAGE_SK).await
+    }
+
+    /// Every item (tests only: the service's access patterns never scan).
+    pub async fn all_items(&self) -> Vec<Item> {
+        self.client
+            .scan()
+            .table_name(&self.name)
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .unwrap()
+    }
+
+    pub async fn items_of_type(&self, item_type: &str) -> Vec<Item> {
+        self.all_items()
+            .await
+            .into_iter()
+            .filter(|i| s(i, "item_type") == item_type)
+            .collect()
+    }
+}
+
+/// The receiver with the development tokens (both, as during a rotation).
+pub fn receiver<S>(store: S, retention: Retention) -> Receiver<S>
+where
+    S: flowiq_webhooks::store::EventStore,
+{
+    let tokens = WebhookTokens::parse(&format!("{DEV_TOKEN},{OTHER_TOKEN}")).unwrap();
+    Receiver::new(store, tokens, retention)
+}
+
+/// A string attribute, or "" when absent.
+pub fn s<'a>(item: &'a Item, name: &str) -> &'a str {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .unwrap_or("")
+}
