@@ -2,13 +2,11 @@
 //! order or whitespace; different events (any field differs) get different ids.
 
 use std::fmt;
-use std::io::{self, Write};
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::platform::Platform;
-use crate::unique_keys_json::Object;
 
 /// 128 bits of SHA-256 over the platform and the canonical JSON of the body, as 32 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,17 +14,11 @@ pub struct EventId(String);
 
 impl EventId {
     pub fn of(platform: Platform, body: &Value) -> Self {
-        let mut canonical = CanonicalHasher::new(platform);
+        let mut canonical = Vec::with_capacity(1024);
+        canonical.extend_from_slice(platform.as_str().as_bytes());
+        canonical.push(b'\n');
         write_canonical(&mut canonical, body);
-        canonical.finish()
-    }
-
-    /// The id of a body parsed as an [`Object`] (the same as [`EventId::of`] its `Value`); its
-    /// members are already in the canonical order.
-    pub fn of_object(platform: Platform, body: &Object) -> Self {
-        let mut canonical = CanonicalHasher::new(platform);
-        write_members(&mut canonical, body.iter());
-        canonical.finish()
+        EventId(hex::encode(&Sha256::digest(&canonical)[..16]))
     }
 
     pub fn as_str(&self) -> &str {
@@ -50,125 +42,48 @@ impl fmt::Display for EventId {
     }
 }
 
-/// SHA-256 of `<platform>\n<canonical JSON>`, fed through a stack buffer: the canonical text is
-/// written in many small pieces, and calling the hasher for each costs more than copying them;
-/// a heap buffer of the whole text costs an allocation (a large one for big bodies).
-struct CanonicalHasher {
-    hasher: Sha256,
-    buffer: [u8; 512],
-    len: usize,
-}
-
-impl CanonicalHasher {
-    fn new(platform: Platform) -> Self {
-        let mut hasher = CanonicalHasher {
-            hasher: Sha256::new(),
-            buffer: [0; 512],
-            len: 0,
-        };
-        hasher.put(platform.as_str().as_bytes());
-        hasher.put(b"\n");
-        hasher
-    }
-
-    #[inline]
-    fn put(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() > self.buffer.len() {
-            self.hasher.update(&self.buffer[..self.len]);
-            self.len = 0;
-            if bytes.len() > self.buffer.len() {
-                self.hasher.update(bytes);
-                return;
-            }
-        }
-        self.buffer[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
-    }
-
-    fn finish(mut self) -> EventId {
-        self.hasher.update(&self.buffer[..self.len]);
-        EventId(hex::encode(&self.hasher.finalize()[..16]))
-    }
-}
-
-/// What the canonical text is written to: the hasher, or a `Vec` in tests.
-trait Canonical: Write {
-    fn put(&mut self, bytes: &[u8]);
-}
-
-impl Canonical for CanonicalHasher {
-    fn put(&mut self, bytes: &[u8]) {
-        CanonicalHasher::put(self, bytes);
-    }
-}
-
-impl Write for CanonicalHasher {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.put(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Canonical for Vec<u8> {
-    fn put(&mut self, bytes: &[u8]) {
-        self.extend_from_slice(bytes);
-    }
-}
-
 /// Compact JSON with object keys sorted, strings and numbers as serde_json prints them. Sorting
 /// here (rather than relying on serde_json's map type) keeps ids stable whether or not a
 /// dependency turns on serde_json's `preserve_order` feature (aws-smithy-http-client does).
-fn write_canonical(out: &mut impl Canonical, value: &Value) {
+fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
-            let mut entries: Vec<_> = map.iter().map(|(k, v)| (k.as_str(), v)).collect();
-            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-            write_members(out, entries.into_iter());
+            let mut members: Vec<_> = map.iter().collect();
+            members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, item)) in members.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(out, key);
+                out.push(b':');
+                write_canonical(out, item);
+            }
+            out.push(b'}');
         }
         Value::Array(items) => {
-            out.put(b"[");
+            out.extend_from_slice(b"[");
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.put(b",");
+                    out.extend_from_slice(b",");
                 }
                 write_canonical(out, item);
             }
-            out.put(b"]");
+            out.extend_from_slice(b"]");
         }
         Value::String(text) => write_string(out, text),
-        scalar => serde_json::to_writer(out, scalar).expect("writing to a hasher cannot fail"),
+        scalar => serde_json::to_writer(out, scalar).expect("writing to a Vec cannot fail"),
     }
-}
-
-/// An object whose members come in name order.
-fn write_members<'a>(
-    out: &mut impl Canonical,
-    members: impl Iterator<Item = (&'a str, &'a Value)>,
-) {
-    out.put(b"{");
-    for (i, (key, item)) in members.enumerate() {
-        if i > 0 {
-            out.put(b",");
-        }
-        write_string(out, key);
-        out.put(b":");
-        write_canonical(out, item);
-    }
-    out.put(b"}");
 }
 
 /// A JSON string exactly as serde_json prints it: most need no escaping and are copied as is.
-fn write_string(out: &mut impl Canonical, text: &str) {
+fn write_string(out: &mut Vec<u8>, text: &str) {
     if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
-        out.put(b"\"");
-        out.put(text.as_bytes());
-        out.put(b"\"");
+        out.extend_from_slice(b"\"");
+        out.extend_from_slice(text.as_bytes());
+        out.extend_from_slice(b"\"");
     } else {
-        serde_json::to_writer(out, text).expect("writing to a hasher cannot fail");
+        serde_json::to_writer(out, text).expect("writing to a Vec cannot fail");
     }
 }
 
@@ -239,40 +154,6 @@ mod tests {
                 String::from_utf8(out).unwrap(),
                 serde_json::to_string(text).unwrap()
             );
-        }
-    }
-
-    /// Deliveries are hashed from their parsed [`Object`]: the same id as from the `Value`.
-    #[test]
-    fn an_object_gets_the_id_of_its_value() {
-        let samples = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
-        let mut bodies = vec![
-            r#"{"z":{"b":1,"a":[{"d":2,"c":"\u00e9\n"}]},"\u00e9":1.5e300,"a":"\"quoted\"","":null}"#.to_owned(),
-            format!(r#"{{"long":"{}","short":1}}"#, "x".repeat(2000)),
-        ];
-        for entry in std::fs::read_dir(samples).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_none_or(|e| e != "json") {
-                continue;
-            }
-            let event: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-            if let Some(body) = event.get("body").and_then(Value::as_str) {
-                bodies.push(body.to_owned());
-            }
-        }
-        assert!(bodies.len() > 10, "the samples in events/ are read");
-        for body in &bodies {
-            let object = match crate::unique_keys_json::document_from_slice(body.as_bytes()) {
-                Ok(crate::unique_keys_json::Document::Object(object)) => object,
-                other => panic!("{body}: {other:?}"),
-            };
-            for platform in [Platform::Whatsapp, Platform::Web] {
-                assert_eq!(
-                    EventId::of_object(platform, &object),
-                    EventId::of(platform, &serde_json::from_str(body).unwrap()),
-                    "{body}"
-                );
-            }
         }
     }
 

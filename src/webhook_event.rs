@@ -1,7 +1,7 @@
 //! FlowIQ's webhook payloads (`../shared/flowiq/webhook-events.txt`), typed where documented.
 //!
-//! Parsing is one pass over the body into an [`Object`] (members sorted by name, duplicate names
-//! refused); the typed view, the event id and the stored item are all derived from it. Unknown
+//! Parsing is one pass over the body into a JSON value (duplicate names refused); the typed view,
+//! the event id and the stored item are all derived from it. Unknown
 //! fields are tolerated (FlowIQ adds fields over time); `call` and unknown event types are kept
 //! generically, never rejected.
 
@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use crate::clock::normalize_rfc3339;
 use crate::event_id::EventId;
 use crate::platform::Platform;
-use crate::unique_keys_json::{self, Document, Object};
+use crate::unique_keys_json;
 
 /// Why a body was not accepted. Each message names the problem so FlowIQ's support (or a user
 /// reading a `rejected` item) can act on it.
@@ -193,16 +193,15 @@ impl WebhookEvent {
         if json.iter().all(u8::is_ascii_whitespace) {
             return Err(BodyError::Empty);
         }
-        let document = unique_keys_json::document_from_slice(json).map_err(|e| {
+        let value = unique_keys_json::from_slice(json).map_err(|e| {
             if std::str::from_utf8(json).is_err() {
                 BodyError::NotUtf8
             } else {
                 BodyError::NotJson(e.to_string())
             }
         })?;
-        let object = match document {
-            Document::Object(object) => object,
-            Document::Other(other) => return Err(BodyError::NotAnObject(json_kind(&other))),
+        let Value::Object(object) = &value else {
+            return Err(BodyError::NotAnObject(json_kind(&value)));
         };
         let event_type = match object.get("event_type") {
             None => return Err(BodyError::MissingEventType),
@@ -211,17 +210,15 @@ impl WebhookEvent {
             }
             Some(other) => return Err(BodyError::InvalidEventType(describe(other))),
         };
-        let event_id = EventId::of_object(platform, &object);
-        Self::from_object(platform, event_id, event_type, object, json)
+        let event_id = EventId::of(platform, &value);
+        Self::from_value(platform, event_id, event_type, &value)
     }
 
-    /// `json` is the body `object` was parsed from, parsed again only to name a field in an error.
-    fn from_object(
+    fn from_value(
         platform: Platform,
         event_id: EventId,
         event_type: EventType,
-        object: Object,
-        json: &[u8],
+        value: &Value,
     ) -> Result<Self, BodyError> {
         let invalid = |problem: FieldProblem| BodyError::InvalidField {
             event_type: event_type.as_str().to_owned(),
@@ -229,18 +226,18 @@ impl WebhookEvent {
         };
 
         let (common, details) = match &event_type {
-            EventType::Other(_) => (lenient_common(&object), EventDetails::Other),
+            EventType::Other(_) => (lenient_common(value), EventDetails::Other),
             known => {
-                let common: CommonFields = typed(&object).map_err(invalid)?;
+                let common: CommonFields = typed(value).map_err(invalid)?;
                 let details = match known {
                     EventType::MessageReceived => {
-                        EventDetails::Inbound(typed_moving(object, json).map_err(invalid)?)
+                        EventDetails::Inbound(typed(value).map_err(invalid)?)
                     }
                     EventType::SentMessage => {
-                        EventDetails::Outbound(typed_moving(object, json).map_err(invalid)?)
+                        EventDetails::Outbound(typed(value).map_err(invalid)?)
                     }
                     _ => {
-                        let receipt: ReceiptFields = typed_moving(object, json).map_err(invalid)?;
+                        let receipt: ReceiptFields = typed(value).map_err(invalid)?;
                         EventDetails::Receipt {
                             status: receipt.status,
                         }
@@ -350,12 +347,8 @@ fn is_identifier(value: &str, max_length: usize) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || IDENTIFIER_PUNCTUATION.as_bytes().contains(&b))
 }
 
-fn typed<T: DeserializeOwned>(object: &Object) -> Result<T, FieldProblem> {
-    // Without path tracking first: only a body that fails is deserialised again, to name the field.
-    if let Ok(typed) = object.deserialize() {
-        return Ok(typed);
-    }
-    serde_path_to_error::deserialize(object.deserializer()).map_err(|e| {
+fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, FieldProblem> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
         if path == "." {
@@ -374,33 +367,17 @@ fn typed<T: DeserializeOwned>(object: &Object) -> Result<T, FieldProblem> {
     })
 }
 
-/// As [`typed`], but the values move into `T` instead of being copied. A body that fails is
-/// parsed again from `json` to name the field (the object is gone by then).
-fn typed_moving<T: DeserializeOwned>(object: Object, json: &[u8]) -> Result<T, FieldProblem> {
-    object
-        .into_deserialize()
-        .or_else(|_| match unique_keys_json::document_from_slice(json) {
-            Ok(Document::Object(object)) => typed(&object),
-            _ => unreachable!("the body parsed as an object before"),
-        })
-}
-
 /// For `call` and unknown types: take the shared fields when they are strings, ignore them otherwise.
-fn lenient_common(object: &Object) -> CommonFields {
-    let id =
-        |field| lenient_string(object, field).filter(|v| is_identifier(v, MAX_IDENTIFIER_LENGTH));
+fn lenient_common(value: &Value) -> CommonFields {
+    let text = |field| value.get(field).and_then(Value::as_str).map(str::to_owned);
+    let id = |field| text(field).filter(|v| is_identifier(v, MAX_IDENTIFIER_LENGTH));
     CommonFields {
         organization_id: id("organization_id"),
-        timestamp: lenient_string(object, "timestamp")
-            .or_else(|| lenient_string(object, "created_at")),
+        timestamp: text("timestamp").or_else(|| text("created_at")),
         whatsapp_message_id: id("whatsapp_message_id"),
         whatsapp_id: id("whatsapp_id"),
         contact_id: id("contact_id"),
     }
-}
-
-fn lenient_string(object: &Object, field: &str) -> Option<String> {
-    object.get(field).and_then(Value::as_str).map(str::to_owned)
 }
 
 fn non_empty(value: Option<String>) -> Option<String> {
