@@ -64,7 +64,14 @@ fn samples() -> Vec<Sample> {
                     .or(json["path"].as_str())
                     .unwrap()
                     .to_owned(),
-                body: json["body"].as_str().unwrap().to_owned(),
+                // As the function receives it: API Gateway's base64 decoded by lambda_http.
+                body: String::from_utf8(
+                    lambda_http::request::from_str(&event)
+                        .unwrap()
+                        .body()
+                        .to_vec(),
+                )
+                .unwrap(),
                 event,
             }
         })

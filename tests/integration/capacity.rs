@@ -25,7 +25,7 @@ use crate::support::*;
 
 /// Every sample delivery, in an order FlowIQ could send them: each message's events in
 /// lifecycle order (`sent_message` < `message_sent` < delivered < read < failed).
-const IN_ORDER: [&str; 15] = [
+const IN_ORDER: [&str; 20] = [
     "whatsapp-message-received.json",
     "whatsapp-message-received-image.json",
     "whatsapp-message-received-location.json",
@@ -37,6 +37,11 @@ const IN_ORDER: [&str; 15] = [
     "whatsapp-message-failed-undelivered.json",
     "whatsapp-message-failed-warning.json",
     "rest-api-v1-message-delivered.json",
+    "http-api-named-stage.json",
+    "http-api-custom-domain.json",
+    "rest-api-custom-domain.json",
+    "function-url.json",
+    "http-api-base64-no-content-type.json",
     "whatsapp-call.json",
     "whatsapp-unknown-event.json",
     "web-message-received.json",

@@ -339,6 +339,11 @@ fn catalogue() -> Vec<Case> {
             base64: true,
             ..case("base64-encoded garbage", "not json at all", 400)
         },
+        // A custom domain's base path (or a named stage) before the route: stored.
+        Case {
+            path: "/api/webhooks/whatsapp/{T}".into(),
+            ..case("a base path before the route", read(9), 200)
+        },
     ];
     // Routing: nothing is read or stored, whatever the body.
     let valid = read(8);
@@ -350,7 +355,7 @@ fn catalogue() -> Vec<Case> {
         ("dot-dot segment", "/webhooks/../webhooks/whatsapp/{T}"),
         ("encoded slash", "/webhooks/whatsapp%2F{T}"),
         ("double slash", "/webhooks//whatsapp/{T}"),
-        ("other prefix", "/api/webhooks/whatsapp/{T}"),
+        ("an empty prefix segment", "/api//webhooks/whatsapp/{T}"),
         ("capital route", "/WEBHOOKS/whatsapp/{T}"),
         ("root", "/"),
     ] {

@@ -27,7 +27,7 @@ async fn every_sample_event_is_stored_with_its_attributes() {
     let receiver = table.receiver(Retention(None));
     for file in sample_files() {
         let event = sample(&file);
-        let raw_body = event["body"].as_str().unwrap().to_owned();
+        let raw_body = sample_body(&event);
         let payload: Value = serde_json::from_str(&raw_body).unwrap();
         let answer = send(&receiver, request(&event)).await;
         assert_eq!(answer.status, 200, "{file}: {}", answer.json);
@@ -39,8 +39,7 @@ async fn every_sample_event_is_stored_with_its_attributes() {
             .iter()
             .find(|i| s(i, "event_id") == event_id)
             .unwrap_or_else(|| panic!("{file}: not stored"));
-        let platform = event["pathParameters"]["platform"].as_str().unwrap();
-        assert_eq!(s(item, "platform"), platform, "{file}");
+        assert_eq!(s(item, "platform"), sample_platform(&event), "{file}");
         assert_eq!(
             s(item, "event_type"),
             payload["event_type"].as_str().unwrap(),
@@ -300,4 +299,50 @@ async fn retention_sets_the_ttl_attribute() {
         let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
         assert!((before + 30 * 86_400..=after + 30 * 86_400).contains(&expires));
     }
+}
+
+/// API Gateway keeps a named stage and a custom domain's base path in the path it passes on;
+/// function URLs give no path parameters. Each AWS-shaped sample is routed and stored.
+#[tokio::test]
+async fn aws_shaped_events_route_behind_stages_custom_domains_and_function_urls() {
+    let table = TestTable::new().await;
+    let receiver = table.receiver(Retention(None));
+    for file in [
+        "whatsapp-message-delivered.json",      // HTTP API, $default stage
+        "http-api-named-stage.json",            // HTTP API, stage `prod` in rawPath
+        "http-api-custom-domain.json",          // HTTP API, custom domain, base path `flowiq`
+        "rest-api-v1-message-delivered.json",   // REST API, stage `prod`
+        "rest-api-custom-domain.json",          // REST API, custom domain, base path `flowiq`
+        "function-url.json",                    // function URL: no path parameters
+        "http-api-base64-no-content-type.json", // base64 body, no content type
+    ] {
+        let event = sample(file);
+        let answer = send(&receiver, request(&event)).await;
+        assert_eq!(answer.status, 200, "{file}: {}", answer.json);
+        assert_eq!(answer.json["status"], "stored", "{file}");
+        let event_id = answer.json["event_id"].as_str().unwrap().to_owned();
+        let stored = table.items_of_type("event").await;
+        let item = stored.iter().find(|i| s(i, "event_id") == event_id);
+        assert_eq!(
+            item.map(|i| s(i, "body")),
+            Some(sample_body(&event).as_str()),
+            "{file}"
+        );
+    }
+
+    // The token comes from the token position only: a wrong token there is 401 whatever the
+    // path's prefix says, and a near miss of the route is 404.
+    let mut wrong_token = sample("http-api-named-stage.json");
+    wrong_token["pathParameters"]["token"] = "wrong-token-but-long-enough-0123456789".into();
+    assert_eq!(send(&receiver, request(&wrong_token)).await.status, 401);
+    let mut near_miss = sample("function-url.json");
+    let path = format!("{}/extra", near_miss["rawPath"].as_str().unwrap());
+    near_miss["rawPath"] = path.clone().into();
+    near_miss["requestContext"]["http"]["path"] = path.into();
+    assert_eq!(send(&receiver, request(&near_miss)).await.status, 404);
+    let mut token_in_prefix = sample("function-url.json");
+    let path = format!("/{DEV_TOKEN}/webhooks/whatsapp/not-the-token");
+    token_in_prefix["rawPath"] = path.clone().into();
+    token_in_prefix["requestContext"]["http"]["path"] = path.into();
+    assert_eq!(send(&receiver, request(&token_in_prefix)).await.status, 401);
 }

@@ -23,17 +23,39 @@ pub fn sample(file: &str) -> Value {
 
 /// The sample's body (the FlowIQ payload), parsed.
 pub fn sample_payload(file: &str) -> Value {
-    serde_json::from_str(sample(file)["body"].as_str().unwrap()).unwrap()
+    serde_json::from_str(&sample_body(&sample(file))).unwrap()
+}
+
+/// The FlowIQ payload a sample carries, as the function receives it (base64 decoded).
+pub fn sample_body(event: &Value) -> String {
+    String::from_utf8(request(event).body().to_vec()).expect("sample bodies are UTF-8")
+}
+
+/// The platform a sample is posted to: the path segment after `webhooks` (function URLs have
+/// no path parameters).
+pub fn sample_platform(event: &Value) -> String {
+    let path = event.get("rawPath").or_else(|| event.get("path"));
+    let path = path.and_then(Value::as_str).expect("a sample has a path");
+    let mut segments = path.split('/').skip_while(|s| *s != "webhooks");
+    segments.nth(1).expect("a webhook path").to_owned()
 }
 
 pub fn request(event: &Value) -> Request {
     lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event")
 }
 
+/// A sample event for any path, as a function URL passes it: the path alone says where it goes
+/// (no path parameters, which API Gateway only sets when its route matches).
+fn path_request(path: &str) -> Value {
+    let mut event = sample("whatsapp-message-received.json");
+    event.as_object_mut().unwrap().remove("pathParameters");
+    event["rawPath"] = path.into();
+    event
+}
+
 /// An HTTP API (v2) request for any path and body, built on a sample event.
 pub fn v2_request(method: &str, path: &str, body: Option<&str>) -> Request {
-    let mut event = sample("whatsapp-message-received.json");
-    event["rawPath"] = path.into();
+    let mut event = path_request(path);
     event["requestContext"]["http"]["path"] = path.into();
     event["requestContext"]["http"]["method"] = method.into();
     event["body"] = body.map_or(Value::Null, Value::from);
@@ -53,8 +75,7 @@ pub fn raw_request(
     base64: bool,
     content_type: Option<&str>,
 ) -> Request {
-    let mut event = sample("whatsapp-message-received.json");
-    event["rawPath"] = path.into();
+    let mut event = path_request(path);
     event["requestContext"]["http"]["path"] = path.into();
     event["requestContext"]["http"]["method"] = method.into();
     let headers = event["headers"].as_object_mut().unwrap();
