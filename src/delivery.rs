@@ -141,3 +141,151 @@ impl<S: EventStore> Receiver<S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message_status::MessageStatus;
+    use crate::store::memory::InMemoryEventStore;
+
+    const TOKEN: &str = "unit-test-token-not-a-secret-0123456789";
+
+    fn receiver() -> Receiver<InMemoryEventStore> {
+        let tokens = WebhookTokens::parse(TOKEN).unwrap();
+        Receiver::new(InMemoryEventStore::default(), tokens, Retention(None))
+    }
+
+    fn receipt(status: &str, at: &str) -> String {
+        format!(
+            r#"{{"event_type":"message_{status}","whatsapp_message_id":"wamid.u1","organization_id":"org-u","status":"{status}","timestamp":"{at}","whatsapp_id":"27830000001"}}"#
+        )
+    }
+
+    async fn deliver(receiver: &Receiver<InMemoryEventStore>, token: &str, body: &str) -> Reply {
+        let delivery = Delivery {
+            platform: Platform::Whatsapp,
+            token,
+            body: body.as_bytes(),
+            request_id: "req-1",
+        };
+        receiver.receive(delivery).await
+    }
+
+    fn outcome(reply: &Reply) -> Option<PutOutcome> {
+        match reply {
+            Reply::Accepted { outcome, .. } => Some(*outcome),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_is_stored_once_and_a_redelivery_is_a_duplicate() {
+        let receiver = receiver();
+        let body = receipt("delivered", "2026-03-07T10:00:02Z");
+        let first = deliver(&receiver, TOKEN, &body).await;
+        assert_eq!(outcome(&first), Some(PutOutcome::Stored), "{first:?}");
+        let again = deliver(&receiver, TOKEN, &body).await;
+        assert_eq!(outcome(&again), Some(PutOutcome::Duplicate), "{again:?}");
+        let events = receiver.store().events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].body, body, "the raw body is kept as received");
+        let message = receiver.store().message("wamid.u1").unwrap();
+        assert_eq!(message.status, Some(MessageStatus::Delivered));
+    }
+
+    #[tokio::test]
+    async fn the_status_is_right_whatever_the_order_of_arrival() {
+        let receiver = receiver();
+        for (status, at) in [
+            ("read", "2026-03-07T10:00:03Z"),
+            ("sent", "2026-03-07T10:00:01Z"),
+            ("delivered", "2026-03-07T10:00:02Z"),
+        ] {
+            let reply = deliver(&receiver, TOKEN, &receipt(status, at)).await;
+            assert_eq!(outcome(&reply), Some(PutOutcome::Stored), "{reply:?}");
+        }
+        let message = receiver.store().message("wamid.u1").unwrap();
+        assert_eq!(message.status, Some(MessageStatus::Read));
+        assert_eq!(message.history.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_token_stores_nothing() {
+        let receiver = receiver();
+        let body = receipt("read", "2026-03-07T10:00:03Z");
+        let reply = deliver(&receiver, "wrong-token-but-long-enough-0123456789", &body).await;
+        assert!(matches!(reply, Reply::Unauthorized), "{reply:?}");
+        assert!(receiver.store().events().is_empty());
+        assert!(receiver.store().rejected().is_empty());
+    }
+
+    #[tokio::test]
+    async fn bad_bodies_are_answered_and_kept_as_rejected() {
+        let receiver = receiver();
+        let reply = deliver(&receiver, TOKEN, r#"{"event_type":"message_read"}"#).await;
+        let Reply::Rejected {
+            rejection, reason, ..
+        } = reply
+        else {
+            panic!("{reply:?}")
+        };
+        assert_eq!(rejection, Rejection::InvalidBody);
+        assert_eq!(
+            reason,
+            "message_read event: missing field `organization_id`"
+        );
+        let too_large = "x".repeat(MAX_BODY_BYTES + 1);
+        let reply = deliver(&receiver, TOKEN, &too_large).await;
+        assert!(
+            matches!(
+                reply,
+                Reply::Rejected {
+                    rejection: Rejection::TooLarge,
+                    ..
+                }
+            ),
+            "{reply:?}"
+        );
+        let rejected = receiver.store().rejected();
+        assert_eq!(rejected.len(), 2);
+        assert_eq!(
+            rejected[0].body.as_deref(),
+            Some(r#"{"event_type":"message_read"}"#)
+        );
+        assert_eq!(
+            (rejected[1].body_size, rejected[1].body.as_deref()),
+            (MAX_BODY_BYTES + 1, None),
+            "an oversized body is kept as its size and hash only"
+        );
+        assert!(receiver.store().events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn nothing_is_acknowledged_that_was_not_stored() {
+        let receiver = receiver();
+        let body = receipt("read", "2026-03-07T10:00:03Z");
+        // The event write fails: nothing stored, nothing acknowledged.
+        receiver.store().fail_next("PutItem");
+        let reply = deliver(&receiver, TOKEN, &body).await;
+        assert!(matches!(reply, Reply::StorageUnavailable(_)), "{reply:?}");
+        assert!(receiver.store().events().is_empty());
+
+        // The event is stored but its message update fails: still not acknowledged, and the
+        // redelivery (a duplicate) repairs the message.
+        receiver.store().fail_next("UpdateItem");
+        let reply = deliver(&receiver, TOKEN, &body).await;
+        assert!(matches!(reply, Reply::StorageUnavailable(_)), "{reply:?}");
+        assert_eq!(receiver.store().events().len(), 1);
+        assert_eq!(receiver.store().message("wamid.u1"), None);
+        let again = deliver(&receiver, TOKEN, &body).await;
+        assert_eq!(outcome(&again), Some(PutOutcome::Duplicate), "{again:?}");
+        let message = receiver.store().message("wamid.u1").unwrap();
+        assert_eq!(message.status, Some(MessageStatus::Read));
+
+        // A failed rejection write is not acknowledged either: the bad body must not be lost.
+        receiver.store().fail_next("PutItem");
+        let reply = deliver(&receiver, TOKEN, "not json").await;
+        assert!(matches!(reply, Reply::StorageUnavailable(_)), "{reply:?}");
+        assert!(receiver.store().rejected().is_empty());
+    }
+}

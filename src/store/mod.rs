@@ -1,6 +1,7 @@
 //! The storage port. The core only needs three writes; the DynamoDB adapter is in [`dynamodb`].
 
 pub mod dynamodb;
+pub mod memory;
 
 use std::future::Future;
 

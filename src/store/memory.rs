@@ -1,0 +1,93 @@
+//! An in-memory [`EventStore`] with the same semantics as the DynamoDB one (conditional put on the
+//! event key, order-independent message merge): for fast tests of the delivery logic without
+//! Java, and a second implementation that keeps the port honest. Never used by the function.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use super::{EventStore, PutOutcome, StoreError};
+use crate::message_status::MessageState;
+use crate::records::{EventItem, MessageUpdate, RejectedItem};
+
+#[derive(Debug, Default)]
+pub struct InMemoryEventStore {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// By (pk, sk), as the table keys them.
+    events: BTreeMap<(String, String), EventItem>,
+    /// By WhatsApp message id.
+    messages: HashMap<String, MessageState>,
+    rejected: Vec<RejectedItem>,
+    /// Operations whose next call fails, as DynamoDB would after its retries (an outage).
+    failing: Vec<&'static str>,
+}
+
+impl InMemoryEventStore {
+    /// The next `PutItem` or `UpdateItem` (DynamoDB's names) fails with [`StoreError::Request`].
+    pub fn fail_next(&self, operation: &'static str) {
+        self.lock().failing.push(operation);
+    }
+
+    pub fn events(&self) -> Vec<EventItem> {
+        self.lock().events.values().cloned().collect()
+    }
+
+    pub fn message(&self, whatsapp_message_id: &str) -> Option<MessageState> {
+        self.lock().messages.get(whatsapp_message_id).cloned()
+    }
+
+    pub fn rejected(&self) -> Vec<RejectedItem> {
+        self.lock().rejected.clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fails the write when a failure is due.
+    fn write(
+        &self,
+        operation: &'static str,
+    ) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
+        let mut state = self.lock();
+        if let Some(i) = state.failing.iter().position(|o| *o == operation) {
+            state.failing.remove(i);
+            return Err(StoreError::Request {
+                operation,
+                message: "injected failure".to_owned(),
+                source: "injected failure".into(),
+            });
+        }
+        Ok(state)
+    }
+}
+
+impl EventStore for InMemoryEventStore {
+    async fn put_event(&self, item: EventItem) -> Result<PutOutcome, StoreError> {
+        let mut state = self.write("PutItem")?;
+        let key = (item.pk.clone(), item.sk.clone());
+        if state.events.contains_key(&key) {
+            return Ok(PutOutcome::Duplicate);
+        }
+        state.events.insert(key, item);
+        Ok(PutOutcome::Stored)
+    }
+
+    async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
+        let mut state = self.write("UpdateItem")?;
+        state
+            .messages
+            .entry(update.whatsapp_message_id.clone())
+            .or_default()
+            .apply(&update.fact, &update.occurred_at);
+        Ok(())
+    }
+
+    async fn put_rejected(&self, item: &RejectedItem) -> Result<(), StoreError> {
+        self.write("PutItem")?.rejected.push(item.clone());
+        Ok(())
+    }
+}
