@@ -56,7 +56,11 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
         body,
         request_id: &request_id,
     };
+    let storing = Instant::now();
     let reply = receiver.receive(delivery).await;
+    // The time spent storing (and parsing, a few microseconds of it); none when nothing was stored.
+    let store_latency_ms =
+        (!matches!(reply, Reply::Unauthorized)).then(|| storing.elapsed().as_secs_f64() * 1000.0);
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     let platform = platform.as_str();
     match reply {
@@ -65,7 +69,7 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
             event_id,
             event_type,
         } => {
-            tracing::info!(request_id, platform, event_type, %event_id, outcome = outcome.as_str(), status = 200, latency_ms, "delivery stored");
+            tracing::info!(request_id, platform, event_type, %event_id, outcome = outcome.as_str(), status = 200, latency_ms, store_latency_ms, "delivery stored");
             json_response(
                 StatusCode::OK,
                 &json!({ "status": outcome.as_str(), "event_id": event_id.as_str() }),
@@ -93,24 +97,25 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
         } => {
             let status =
                 StatusCode::from_u16(rejection.status_code()).expect("a valid status code");
+            let (outcome, code) = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                ("too_large", "body_too_large")
+            } else {
+                ("rejected", "invalid_body")
+            };
             tracing::warn!(
                 request_id,
                 platform,
-                outcome = "rejected",
+                outcome,
                 status = status.as_u16(),
                 reason = log_reason,
                 latency_ms,
+                store_latency_ms,
                 "delivery rejected and kept"
             );
-            let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                "body_too_large"
-            } else {
-                "invalid_body"
-            };
             error(status, code, &reason)
         }
         Reply::StorageUnavailable(err) => {
-            tracing::error!(request_id, platform, outcome = "storage_unavailable", status = 503, latency_ms, error = %err, "delivery not stored");
+            tracing::error!(request_id, platform, outcome = "storage_unavailable", status = 503, latency_ms, store_latency_ms, error = %err, "delivery not stored");
             let mut response = error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",

@@ -15,6 +15,7 @@ pub mod http_handler;
 pub mod keys;
 pub mod lambda_function;
 pub mod message_status;
+pub mod metrics;
 pub mod platform;
 pub mod records;
 pub mod store;

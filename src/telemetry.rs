@@ -4,16 +4,21 @@ use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
-/// Installs [`subscriber`] on stdout for the whole process.
+use crate::metrics::{EmfMakeWriter, MetricsConfig};
+
+/// Installs [`subscriber`] on stdout for the whole process, with metrics as `METRICS_NAMESPACE`
+/// says.
 pub fn init() {
-    tracing::subscriber::set_global_default(subscriber(std::io::stdout))
+    let subscriber = subscriber(std::io::stdout, MetricsConfig::from_env());
+    tracing::subscriber::set_global_default(subscriber)
         .expect("the log subscriber is installed once, at start-up");
 }
 
 /// One JSON object per line; `RUST_LOG` selects the level (default `info`). Fields are flattened
-/// into each line; the Lambda runtime's span adds `requestId` and `xrayTraceId`. Tests capture
+/// into each line; the Lambda runtime's span adds `requestId` and `xrayTraceId`. Delivery lines
+/// carry CloudWatch metrics ([`crate::metrics`]) unless `metrics` has no namespace. Tests capture
 /// the logs through `writer`.
-pub fn subscriber<W>(writer: W) -> impl Subscriber + Send + Sync
+pub fn subscriber<W>(writer: W, metrics: MetricsConfig) -> impl Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -25,6 +30,6 @@ where
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
-        .with_writer(writer)
+        .with_writer(EmfMakeWriter::new(writer, metrics))
         .finish()
 }

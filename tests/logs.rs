@@ -11,6 +11,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use flowiq_webhooks::metrics::{DEFAULT_NAMESPACE, EVENT_TYPES, MetricsConfig, OUTCOMES};
 use flowiq_webhooks::records::Retention;
 use flowiq_webhooks::telemetry;
 use serde_json::Value;
@@ -36,7 +37,9 @@ async fn logs_are_json_with_outcomes_and_leak_no_secrets_or_personal_data() {
     let receiver = table.receiver(Retention(None));
     let captured = Captured::default();
     let writer = captured.clone();
-    tracing::subscriber::set_global_default(telemetry::subscriber(move || writer.clone())).unwrap();
+    let metrics = MetricsConfig::from_value(None);
+    tracing::subscriber::set_global_default(telemetry::subscriber(move || writer.clone(), metrics))
+        .unwrap();
 
     let mut secrets = vec![
         DEV_TOKEN.to_owned(),
@@ -111,4 +114,115 @@ async fn logs_are_json_with_outcomes_and_leak_no_secrets_or_personal_data() {
             "the logs contain {secret:?}"
         );
     }
+
+    // Every delivery line is also a valid EMF document, in the same single line.
+    let deliveries: Vec<&Value> = lines.iter().filter(|l| !l["outcome"].is_null()).collect();
+    assert!(deliveries.len() >= 40, "one line per delivery");
+    let mut outcomes = std::collections::BTreeSet::new();
+    for line in &deliveries {
+        if let Err(problem) = emf_problem(line) {
+            panic!("not valid EMF: {problem}: {line}");
+        }
+        let directives = line["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+        assert!(
+            directives
+                .iter()
+                .all(|d| d["Namespace"] == DEFAULT_NAMESPACE)
+        );
+        assert!(OUTCOMES.contains(&line["Outcome"].as_str().unwrap()));
+        assert!(EVENT_TYPES.contains(&line["EventType"].as_str().unwrap()));
+        outcomes.insert(line["Outcome"].as_str().unwrap());
+    }
+    for expected in ["stored", "duplicate", "unauthorized", "rejected"] {
+        assert!(outcomes.contains(expected), "{expected} in {outcomes:?}");
+    }
+    let unknown = deliveries
+        .iter()
+        .find(|l| l["event_type"] == "contact_updated")
+        .expect("the unknown-type sample was delivered");
+    assert_eq!(
+        unknown["EventType"], "other",
+        "unknown types fold into `other`"
+    );
+    assert_eq!(
+        text.lines().count(),
+        lines.len(),
+        "one JSON object per line"
+    );
+}
+
+/// The CloudWatch Embedded Metric Format specification's rules for one document (limits from the
+/// specification: 30 dimensions per set, 100 metrics per directive, 1 KB dimension values).
+fn emf_problem(line: &Value) -> Result<(), String> {
+    let root = line.as_object().ok_or("not an object")?;
+    let aws = root
+        .get("_aws")
+        .and_then(Value::as_object)
+        .ok_or("no `_aws` object")?;
+    aws.get("Timestamp")
+        .and_then(Value::as_u64)
+        .ok_or("`_aws.Timestamp` is not a number of milliseconds")?;
+    let directives = aws
+        .get("CloudWatchMetrics")
+        .and_then(Value::as_array)
+        .filter(|d| !d.is_empty())
+        .ok_or("`_aws.CloudWatchMetrics` is not a non-empty array")?;
+    for directive in directives {
+        let namespace = directive["Namespace"].as_str().ok_or("no Namespace")?;
+        if namespace.is_empty() || namespace.len() > 255 {
+            return Err(format!("Namespace {namespace:?} is not 1-255 characters"));
+        }
+        for set in directive["Dimensions"]
+            .as_array()
+            .ok_or("no Dimensions array")?
+        {
+            let set = set.as_array().ok_or("a dimension set is not an array")?;
+            if set.len() > 30 {
+                return Err("more than 30 dimensions in a set".into());
+            }
+            for key in set {
+                let key = key.as_str().ok_or("a dimension key is not a string")?;
+                let value = root.get(key).and_then(Value::as_str);
+                match value {
+                    Some(v) if !v.is_empty() && v.len() <= 1024 => {}
+                    _ => return Err(format!("dimension {key} is not a top-level string member")),
+                }
+            }
+        }
+        let metrics = directive["Metrics"].as_array().ok_or("no Metrics array")?;
+        if metrics.is_empty() || metrics.len() > 100 {
+            return Err("Metrics must have 1 to 100 entries".into());
+        }
+        for metric in metrics {
+            let name = metric["Name"].as_str().ok_or("a metric has no Name")?;
+            if !root.get(name).is_some_and(Value::is_number) {
+                return Err(format!("metric {name} is not a top-level number"));
+            }
+            let unit = metric["Unit"].as_str().unwrap_or("None");
+            if !["Count", "Milliseconds", "None"].contains(&unit) {
+                return Err(format!("unexpected unit {unit}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn the_emf_check_fails_on_a_broken_document() {
+    let good = serde_json::json!({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [
+        {"Namespace": "N", "Dimensions": [["Outcome"]], "Metrics": [{"Name": "Deliveries", "Unit": "Count"}]}]},
+        "Outcome": "stored", "Deliveries": 1});
+    assert_eq!(emf_problem(&good), Ok(()));
+    let mut missing_dimension = good.clone();
+    missing_dimension.as_object_mut().unwrap().remove("Outcome");
+    assert!(emf_problem(&missing_dimension).is_err());
+    let mut text_metric = good.clone();
+    text_metric["Deliveries"] = "1".into();
+    assert!(emf_problem(&text_metric).is_err());
+    let mut no_timestamp = good;
+    no_timestamp["_aws"]
+        .as_object_mut()
+        .unwrap()
+        .remove("Timestamp");
+    assert!(emf_problem(&no_timestamp).is_err());
 }
