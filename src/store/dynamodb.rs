@@ -7,7 +7,7 @@ use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::{EventStore, PutOutcome, StoreError};
@@ -81,13 +81,7 @@ impl DynamoDbEventStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(err) if is_conditional_check_failed(&err) => Ok(()),
             Err(err) => Err(request_error("UpdateItem", err)),
         }
     }
@@ -149,13 +143,7 @@ impl DynamoDbEventStore {
             .await;
         match result {
             Ok(_) => Ok(true),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(err) if is_conditional_check_failed(&err) => Ok(false),
             Err(err) => Err(request_error("UpdateItem", err)),
         }
     }
@@ -178,13 +166,7 @@ impl EventStore for DynamoDbEventStore {
             .await;
         match result {
             Ok(_) => Ok(PutOutcome::Stored),
-            Err(err)
-                if err
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(PutOutcome::Duplicate)
-            }
+            Err(err) if is_conditional_check_failed(&err) => Ok(PutOutcome::Duplicate),
             Err(err) => Err(request_error("PutItem", err)),
         }
     }
@@ -212,6 +194,12 @@ impl EventStore for DynamoDbEventStore {
             .map_err(|err| request_error("PutItem", err))?;
         Ok(())
     }
+}
+
+/// A write whose condition did not hold: what dedup and the status rank rely on.
+fn is_conditional_check_failed<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+    err.as_service_error().and_then(ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
 }
 
 fn request_error<E>(

@@ -2,6 +2,7 @@
 //! - [`dynamodb_local`]: Amazon's DynamoDB Local, started on a free port;
 //! - [`table_definition`]: the events table as template.yaml defines it, created on DynamoDB Local;
 //! - [`capacity_meter`]: the write units DynamoDB reports for each write of a client;
+//! - [`stats`]: percentiles for the measuring tools;
 //! - [`test_table`]: a fresh table per test, with clients configured like the function's.
 //!
 //! Binaries: `runtime-emulator` (the Lambda Runtime API, for cold starts and CPU per warm
@@ -10,5 +11,6 @@
 
 pub mod capacity_meter;
 pub mod dynamodb_local;
+pub mod stats;
 pub mod table_definition;
 pub mod test_table;

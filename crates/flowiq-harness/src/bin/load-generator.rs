@@ -23,6 +23,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use clap::Parser;
+use flowiq_harness::stats;
 use flowiq_webhooks::keys;
 use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::webhook_event::WebhookEvent;
@@ -354,11 +355,7 @@ async fn missing_keys(
     Ok(expected.len() - found.len())
 }
 
+/// Rounded to hundredths of a millisecond for the report.
 fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    let v = sorted[rank.clamp(1, sorted.len()) - 1];
-    (v * 100.0).round() / 100.0
+    (stats::percentile(sorted, p) * 100.0).round() / 100.0
 }
