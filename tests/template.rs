@@ -1,37 +1,542 @@
-//! template.yaml against the code: the functions build binaries that exist, the route is the one
-//! the handler serves, and IAM grants only what the code uses, never `*`.
+//! template.yaml against the code and against AWS: the functions build binaries that exist, the
+//! route is the one the handler serves, IAM grants only what the code uses (never `*`), and each
+//! parameter ("lever") changes the stack the way its description says.
+//!
+//! `deploy` evaluates the template for a set of parameter values the way CloudFormation does before
+//! it creates anything: parameter defaults and overrides, `Conditions`, `Rules`, resources and
+//! outputs dropped by their `Condition`, `Fn::If` / `AWS::NoValue` / `Fn::FindInMap` resolved. It
+//! also renders strings (`Fn::Sub`, `Fn::Join`, `Fn::Select` / `Fn::Split`), standing in the logical
+//! id for a resource's `Ref`, so a test can read a URL or the dashboard body as the stack would.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use serde_yaml::Value;
+use serde_yaml::{Mapping, Value};
 
+// ------------------------------------------------------------------------------------- template
+
+/// The template with its short-form tags (`!Ref X`, `!If [...]`) in the long form CloudFormation
+/// works with (`{Ref: X}`, `{Fn::If: [...]}`; `!GetAtt A.B` becomes `{Fn::GetAtt: [A, B]}`).
 fn template() -> Value {
-    serde_yaml::from_str(include_str!("../template.yaml")).unwrap()
+    long_form(serde_yaml::from_str(include_str!("../template.yaml")).unwrap())
 }
 
-fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a str, &'a Value)> {
-    template["Resources"]
-        .as_mapping()
-        .unwrap()
-        .iter()
-        .filter(|(_, r)| r["Type"].as_str() == Some(kind))
-        .map(|(name, r)| (name.as_str().unwrap(), r))
-        .collect()
-}
-
-fn strings(value: &Value) -> Vec<String> {
+fn long_form(value: Value) -> Value {
     match value {
-        Value::String(s) => vec![s.clone()],
-        Value::Sequence(items) => items.iter().flat_map(strings).collect(),
-        Value::Tagged(tagged) => strings(&tagged.value),
-        _ => Vec::new(),
+        Value::Tagged(tagged) => {
+            let tag = tagged.tag.to_string();
+            let name = tag.trim_start_matches('!');
+            let inner = long_form(tagged.value);
+            match name {
+                "Ref" | "Condition" => single(name, inner),
+                "GetAtt" => {
+                    let inner = match inner {
+                        Value::String(path) => {
+                            let (resource, attribute) = path.split_once('.').unwrap();
+                            Value::Sequence(vec![string(resource), string(attribute)])
+                        }
+                        other => other,
+                    };
+                    single("Fn::GetAtt", inner)
+                }
+                other => single(&format!("Fn::{other}"), inner),
+            }
+        }
+        Value::Sequence(items) => Value::Sequence(items.into_iter().map(long_form).collect()),
+        Value::Mapping(map) => {
+            Value::Mapping(map.into_iter().map(|(k, v)| (k, long_form(v))).collect())
+        }
+        other => other,
     }
 }
 
-/// Every IAM statement of every role in the template, with its role's name.
+fn string(text: &str) -> Value {
+    Value::String(text.to_owned())
+}
+
+fn single(key: &str, value: Value) -> Value {
+    let mut map = Mapping::new();
+    map.insert(string(key), value);
+    Value::Mapping(map)
+}
+
+/// `Some((function, arguments))` for `{Ref: ..}`, `{Condition: ..}` and `{Fn::X: ..}`.
+fn intrinsic(value: &Value) -> Option<(&str, &Value)> {
+    let map = value.as_mapping()?;
+    if map.len() != 1 {
+        return None;
+    }
+    let (key, arguments) = map.iter().next()?;
+    let key = key.as_str()?;
+    (key == "Ref" || key == "Condition" || key.starts_with("Fn::")).then_some((key, arguments))
+}
+
+fn items(value: &Value) -> &[Value] {
+    value
+        .as_sequence()
+        .unwrap_or_else(|| panic!("not a list: {value:?}"))
+}
+
+/// A scalar as CloudFormation passes it around: a string.
+fn scalar(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn number(value: &Value) -> f64 {
+    let text = scalar(value).unwrap_or_else(|| panic!("not a number: {value:?}"));
+    text.parse()
+        .unwrap_or_else(|_| panic!("not a number: {text}"))
+}
+
+/// What a string field names, for IAM checks: literal strings, `Ref` targets, `GetAtt` paths and
+/// `Sub` templates, in lists too.
+fn strings(value: &Value) -> Vec<String> {
+    match intrinsic(value) {
+        Some(("Ref", name)) => vec![scalar(name).unwrap()],
+        Some(("Fn::GetAtt", path)) => vec![
+            items(path)
+                .iter()
+                .map(|p| scalar(p).unwrap())
+                .collect::<Vec<_>>()
+                .join("."),
+        ],
+        Some(("Fn::Sub", Value::String(text))) => vec![text.clone()],
+        Some((_, arguments)) => strings(arguments),
+        None => match value {
+            Value::String(s) => vec![s.clone()],
+            Value::Sequence(list) => list.iter().flat_map(strings).collect(),
+            _ => Vec::new(),
+        },
+    }
+}
+
+// ----------------------------------------------------------------------------------- evaluator
+
+const PSEUDO_PARAMETERS: &[(&str, &str)] = &[
+    ("AWS::AccountId", "123456789012"),
+    ("AWS::Partition", "aws"),
+    ("AWS::Region", "eu-west-1"),
+    ("AWS::StackName", "flowiq-webhooks"),
+    ("AWS::URLSuffix", "amazonaws.com"),
+];
+
+/// Attribute values `render` uses where a test needs a realistic one (others render as
+/// `Resource.Attribute`).
+const ATTRIBUTES: &[(&str, &str, &str)] = &[
+    (
+        "WebhookFunctionUrl",
+        "FunctionUrl",
+        "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws/",
+    ),
+    (
+        "WebhookDomainName",
+        "RegionalDomainName",
+        "d-abcde12345.execute-api.eu-west-1.amazonaws.com",
+    ),
+];
+
+/// The stack CloudFormation would create for some parameter values.
+struct Deployment {
+    template: Value,
+    params: BTreeMap<String, String>,
+    /// Kept resources, with `Fn::If`, `AWS::NoValue`, `Fn::FindInMap` and parameter `Ref`s resolved.
+    resources: BTreeMap<String, Value>,
+    /// Kept outputs, resolved the same way.
+    outputs: BTreeMap<String, Value>,
+    /// Rules whose assertions fail: CloudFormation would refuse these parameter values.
+    failed_rules: Vec<String>,
+}
+
+/// The template's defaults with `overrides` applied (each checked against the parameter's
+/// `AllowedValues` / `MinValue`).
+fn deploy(overrides: &[(&str, &str)]) -> Deployment {
+    let template = template();
+    let mut params = BTreeMap::new();
+    for (name, parameter) in template["Parameters"].as_mapping().unwrap() {
+        let name = name.as_str().unwrap();
+        let default =
+            scalar(&parameter["Default"]).unwrap_or_else(|| panic!("{name} has no default"));
+        params.insert(name.to_owned(), default);
+    }
+    for (name, value) in overrides {
+        let parameter = &template["Parameters"][*name];
+        assert!(!parameter.is_null(), "the template has no parameter {name}");
+        if let Some(allowed) = parameter["AllowedValues"].as_sequence() {
+            assert!(
+                allowed.iter().any(|a| scalar(a).as_deref() == Some(*value)),
+                "{name}={value} is not among its AllowedValues"
+            );
+        }
+        if !parameter["MinValue"].is_null() {
+            assert!(
+                value.parse::<f64>().unwrap() >= number(&parameter["MinValue"]),
+                "{name}={value} is below its MinValue"
+            );
+        }
+        params.insert((*name).to_owned(), (*value).to_owned());
+    }
+    let mut deployment = Deployment {
+        template,
+        params,
+        resources: BTreeMap::new(),
+        outputs: BTreeMap::new(),
+        failed_rules: Vec::new(),
+    };
+    let template = deployment.template.clone();
+    for (name, rule) in template["Rules"].as_mapping().into_iter().flatten() {
+        let applies = rule["RuleCondition"].is_null() || deployment.truth(&rule["RuleCondition"]);
+        if applies
+            && items(&rule["Assertions"])
+                .iter()
+                .any(|a| !deployment.truth(&a["Assert"]))
+        {
+            deployment
+                .failed_rules
+                .push(name.as_str().unwrap().to_owned());
+        }
+    }
+    for (section, kept) in [("Resources", true), ("Outputs", false)] {
+        for (name, body) in template[section].as_mapping().unwrap() {
+            let name = name.as_str().unwrap().to_owned();
+            if let Some(condition) = body["Condition"].as_str() {
+                if !deployment.condition(condition) {
+                    continue;
+                }
+            }
+            let resolved = deployment.resolve(body).unwrap();
+            if kept {
+                deployment.resources.insert(name, resolved);
+            } else {
+                deployment.outputs.insert(name, resolved);
+            }
+        }
+    }
+    deployment
+}
+
+impl Deployment {
+    fn condition(&self, name: &str) -> bool {
+        let expression = &self.template["Conditions"][name];
+        assert!(!expression.is_null(), "no condition {name}");
+        self.truth(expression)
+    }
+
+    /// A condition (or rule) expression.
+    fn truth(&self, expression: &Value) -> bool {
+        match intrinsic(expression) {
+            Some(("Fn::Equals", arguments)) => {
+                let pair = items(arguments);
+                self.render(&pair[0]) == self.render(&pair[1])
+            }
+            Some(("Fn::Not", arguments)) => !self.truth(&items(arguments)[0]),
+            Some(("Fn::And", arguments)) => items(arguments).iter().all(|c| self.truth(c)),
+            Some(("Fn::Or", arguments)) => items(arguments).iter().any(|c| self.truth(c)),
+            Some(("Condition", name)) => self.condition(name.as_str().unwrap()),
+            Some(("Fn::Contains", arguments)) => {
+                let pair = items(arguments);
+                let wanted = self.render(&pair[1]);
+                items(&pair[0]).iter().any(|v| self.render(v) == wanted)
+            }
+            _ => panic!("not a condition: {expression:?}"),
+        }
+    }
+
+    /// `None` for `AWS::NoValue` (the property is absent).
+    fn resolve(&self, value: &Value) -> Option<Value> {
+        if let Some((function, arguments)) = intrinsic(value) {
+            return match function {
+                "Fn::If" => {
+                    let branches = items(arguments);
+                    let taken = if self.condition(branches[0].as_str().unwrap()) {
+                        &branches[1]
+                    } else {
+                        &branches[2]
+                    };
+                    self.resolve(taken)
+                }
+                "Ref" => {
+                    let name = arguments.as_str().unwrap();
+                    if name == "AWS::NoValue" {
+                        None
+                    } else if let Some(value) = self.params.get(name) {
+                        Some(string(value))
+                    } else {
+                        Some(value.clone())
+                    }
+                }
+                "Fn::FindInMap" => {
+                    let keys: Vec<String> = items(arguments).iter().map(|k| self.render(k)).collect();
+                    let found = &self.template["Mappings"][keys[0].as_str()][keys[1].as_str()]
+                        [keys[2].as_str()];
+                    assert!(!found.is_null(), "no mapping {keys:?}");
+                    self.resolve(found)
+                }
+                _ => Some(single(function, self.resolve(arguments)?)),
+            };
+        }
+        match value {
+            Value::Mapping(map) => Some(Value::Mapping(
+                map.iter()
+                    .filter_map(|(k, v)| self.resolve(v).map(|v| (k.clone(), v)))
+                    .collect(),
+            )),
+            Value::Sequence(list) => Some(Value::Sequence(
+                list.iter().filter_map(|v| self.resolve(v)).collect(),
+            )),
+            other => Some(other.clone()),
+        }
+    }
+
+    /// The string CloudFormation would produce; a resource's `Ref` renders as its logical id.
+    fn render(&self, value: &Value) -> String {
+        match intrinsic(value) {
+            Some(("Fn::If" | "Fn::FindInMap", _)) => self.render(
+                &self
+                    .resolve(value)
+                    .unwrap_or_else(|| panic!("AWS::NoValue where a string is needed")),
+            ),
+            Some(("Ref", name)) => self.reference(name.as_str().unwrap()),
+            Some(("Fn::GetAtt", path)) => {
+                let path = items(path);
+                self.attribute(&self.render(&path[0]), &self.render(&path[1]))
+            }
+            Some(("Fn::Sub", arguments)) => {
+                let (text, variables) = match arguments {
+                    Value::String(text) => (text.as_str(), None),
+                    _ => (
+                        items(arguments)[0].as_str().unwrap(),
+                        Some(&items(arguments)[1]),
+                    ),
+                };
+                self.substitute(text, variables)
+            }
+            Some(("Fn::Join", arguments)) => {
+                let arguments = items(arguments);
+                let separator = self.render(&arguments[0]);
+                let list = self.resolve(&arguments[1]).unwrap();
+                items(&list)
+                    .iter()
+                    .map(|v| self.render(v))
+                    .collect::<Vec<_>>()
+                    .join(&separator)
+            }
+            Some(("Fn::Select", arguments)) => {
+                let arguments = items(arguments);
+                let index: usize = self.render(&arguments[0]).parse().unwrap();
+                self.list(&arguments[1])[index].clone()
+            }
+            Some((function, _)) => panic!("cannot render {function}"),
+            None => scalar(value).unwrap_or_else(|| panic!("not a string: {value:?}")),
+        }
+    }
+
+    fn list(&self, value: &Value) -> Vec<String> {
+        match intrinsic(value) {
+            Some(("Fn::Split", arguments)) => {
+                let arguments = items(arguments);
+                let separator = self.render(&arguments[0]);
+                self.render(&arguments[1])
+                    .split(separator.as_str())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            _ => items(&self.resolve(value).unwrap())
+                .iter()
+                .map(|v| self.render(v))
+                .collect(),
+        }
+    }
+
+    fn reference(&self, name: &str) -> String {
+        if let Some(value) = self.params.get(name) {
+            return value.clone();
+        }
+        if let Some((_, value)) = PSEUDO_PARAMETERS.iter().find(|(n, _)| *n == name) {
+            return (*value).to_owned();
+        }
+        assert!(
+            self.resources.is_empty() || self.resources.contains_key(name.split('.').next().unwrap()),
+            "Ref to {name}, which this deployment does not create"
+        );
+        name.to_owned()
+    }
+
+    fn attribute(&self, resource: &str, attribute: &str) -> String {
+        ATTRIBUTES
+            .iter()
+            .find(|(r, a, _)| *r == resource && *a == attribute)
+            .map_or_else(|| format!("{resource}.{attribute}"), |(_, _, v)| (*v).to_owned())
+    }
+
+    fn substitute(&self, text: &str, variables: Option<&Value>) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').unwrap() + start;
+            let name = &rest[start + 2..end];
+            if let Some(literal) = name.strip_prefix('!') {
+                out.push_str("${");
+                out.push_str(literal);
+                out.push('}');
+            } else if let Some(value) = variables.map(|v| &v[name]).filter(|v| !v.is_null()) {
+                out.push_str(&self.render(value));
+            } else if let Some((resource, attribute)) = name.split_once('.') {
+                out.push_str(&self.attribute(resource, attribute));
+            } else {
+                out.push_str(&self.reference(name));
+            }
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Every name a kept resource or output refers to (`Ref`, `GetAtt`, `${...}`, `DependsOn`)
+    /// is a parameter, a pseudo parameter or a kept resource: CloudFormation would refuse the
+    /// template otherwise.
+    fn assert_consistent(&self) {
+        let mut names = BTreeSet::new();
+        for body in self.resources.values().chain(self.outputs.values()) {
+            references(body, &mut names);
+            for dependency in strings(&body["DependsOn"]) {
+                names.insert(dependency);
+            }
+        }
+        for name in names {
+            let known = self.params.contains_key(&name)
+                || PSEUDO_PARAMETERS.iter().any(|(n, _)| *n == name)
+                || self.resources.contains_key(&name);
+            assert!(
+                known,
+                "{name} is referenced but not created with {:?}",
+                self.overrides()
+            );
+        }
+    }
+
+    fn overrides(&self) -> Vec<(String, String)> {
+        let defaults = deploy(&[]).params;
+        self.params
+            .iter()
+            .filter(|(k, v)| defaults.get(*k) != Some(v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    fn has(&self, name: &str) -> bool {
+        self.resources.contains_key(name)
+    }
+
+    fn resource(&self, name: &str) -> &Value {
+        self.resources
+            .get(name)
+            .unwrap_or_else(|| panic!("no resource {name} with {:?}", self.overrides()))
+    }
+
+    fn properties(&self, name: &str) -> &Value {
+        &self.resource(name)["Properties"]
+    }
+
+    fn of_type(&self, kind: &str) -> Vec<(&str, &Value)> {
+        self.resources
+            .iter()
+            .filter(|(_, r)| r["Type"].as_str() == Some(kind))
+            .map(|(name, r)| (name.as_str(), r))
+            .collect()
+    }
+
+    /// An output's rendered value, if this deployment has the output.
+    fn output(&self, name: &str) -> Option<String> {
+        self.outputs.get(name).map(|o| self.render(&o["Value"]))
+    }
+}
+
+fn references(value: &Value, names: &mut BTreeSet<String>) {
+    match intrinsic(value) {
+        Some(("Ref", name)) => {
+            let name = name.as_str().unwrap();
+            // `!Ref Api.Stage`: a SAM-generated resource of `Api`.
+            names.insert(name.split('.').next().unwrap().to_owned());
+        }
+        Some(("Fn::GetAtt", path)) => {
+            names.insert(scalar(&items(path)[0]).unwrap());
+        }
+        Some(("Fn::Sub", arguments)) => {
+            let (text, variables) = match arguments {
+                Value::String(text) => (text.as_str(), None),
+                _ => (
+                    items(arguments)[0].as_str().unwrap(),
+                    Some(&items(arguments)[1]),
+                ),
+            };
+            let mut rest = text;
+            while let Some(start) = rest.find("${") {
+                let end = rest[start..].find('}').unwrap() + start;
+                let name = &rest[start + 2..end];
+                let local = variables.is_some_and(|v| !v[name].is_null());
+                if !name.starts_with('!') && !local {
+                    names.insert(name.split('.').next().unwrap().to_owned());
+                }
+                rest = &rest[end + 1..];
+            }
+            if let Some(variables) = variables {
+                references(variables, names);
+            }
+        }
+        Some((_, arguments)) => references(arguments, names),
+        None => match value {
+            Value::Mapping(map) => map.values().for_each(|v| references(v, names)),
+            Value::Sequence(list) => list.iter().for_each(|v| references(v, names)),
+            _ => {}
+        },
+    }
+}
+
+/// Parameter sets the lever tests use; every one must deploy consistently.
+const SCENARIOS: &[&[(&str, &str)]] = &[
+    &[],
+    &[("ReservedConcurrency", "200")],
+    &[
+        ("WarmWriteUnitsPerSecond", "20000"),
+        ("WarmIndexWriteUnitsPerSecond", "8000"),
+    ],
+    &[("DeployStreamConsumer", "true"), ("EnableEventBridgePipe", "true")],
+    &[("AlarmTopicArn", "arn:aws:sns:eu-west-1:123456789012:ops")],
+];
+
+#[test]
+fn every_scenario_deploys_a_consistent_template() {
+    for overrides in SCENARIOS {
+        let deployment = deploy(overrides);
+        deployment.assert_consistent();
+        assert!(
+            deployment.failed_rules.is_empty(),
+            "{overrides:?} breaks {:?}",
+            deployment.failed_rules
+        );
+        // Every output renders (no NoValue or unknown function in a value).
+        for name in deployment.outputs.keys() {
+            deployment.output(name).unwrap();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------- IAM
+
+/// Every IAM statement of every role in the template (all optional parts included), with its
+/// role's name.
 fn statements(template: &Value) -> Vec<(String, Value)> {
     let mut all = Vec::new();
-    for (role, resource) in resources_of_type(template, "AWS::IAM::Role") {
+    for (role, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::IAM::Role") {
+            continue;
+        }
+        let role = role.as_str().unwrap();
         for policy in resource["Properties"]["Policies"]
             .as_sequence()
             .into_iter()
@@ -68,15 +573,18 @@ fn no_policy_grants_a_wildcard() {
             assert_ne!(resource.trim(), "*", "{role} grants on every resource");
         }
     }
-    for (name, function) in resources_of_type(&template, "AWS::Serverless::Function") {
+    for (name, function) in template["Resources"].as_mapping().unwrap() {
+        if function["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
         let properties = &function["Properties"];
         assert!(
             properties["Policies"].is_null(),
-            "{name}: SAM policies would add managed `*` statements"
+            "{name:?}: SAM policies would add managed `*` statements"
         );
         assert!(
             !properties["Role"].is_null(),
-            "{name} has its own least-privilege role"
+            "{name:?} has its own least-privilege role"
         );
     }
 }
@@ -101,15 +609,22 @@ fn the_webhook_function_may_only_put_and_update_items() {
     );
 }
 
+// ---------------------------------------------------------------------------------- functions
+
 #[test]
 fn functions_build_this_crates_binaries_for_lambda() {
     let template = template();
-    let functions = resources_of_type(&template, "AWS::Serverless::Function");
+    let functions: Vec<(&Value, &Value)> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .collect();
     assert!(functions.len() >= 2);
     for (name, function) in functions {
         assert_eq!(
             function["Metadata"]["BuildMethod"], "rust-cargolambda",
-            "{name}"
+            "{name:?}"
         );
         let binary = function["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
@@ -117,15 +632,31 @@ fn functions_build_this_crates_binaries_for_lambda() {
         let source = format!("{}/src/bin/{binary}.rs", env!("CARGO_MANIFEST_DIR"));
         assert!(
             std::path::Path::new(&source).is_file(),
-            "{name} builds {binary}, but {source} does not exist"
+            "{name:?} builds {binary}, but {source} does not exist"
         );
         let properties = &function["Properties"];
-        assert_eq!(properties["Runtime"], "provided.al2023", "{name}");
-        assert_eq!(properties["Handler"], "bootstrap", "{name}");
-        assert_eq!(strings(&properties["Architectures"]), ["arm64"], "{name}");
-        assert!(properties["Timeout"].as_u64().unwrap() <= 30, "{name}");
+        assert_eq!(properties["CodeUri"], ".", "{name:?}");
+        assert_eq!(properties["Runtime"], "provided.al2023", "{name:?}");
+        assert_eq!(properties["Handler"], "bootstrap", "{name:?}");
+        assert_eq!(strings(&properties["Architectures"]), ["arm64"], "{name:?}");
+        assert!(properties["Timeout"].as_u64().unwrap() <= 30, "{name:?}");
     }
 }
+
+#[test]
+fn reserved_concurrency_is_set_only_when_asked() {
+    let function = |d: &Deployment| {
+        d.properties("WebhookFunction")["ReservedConcurrentExecutions"].clone()
+    };
+    assert!(
+        function(&deploy(&[])).is_null(),
+        "0 (the default) leaves the function in the unreserved pool"
+    );
+    let reserved = deploy(&[("ReservedConcurrency", "200")]);
+    assert_eq!(number(&function(&reserved)), 200.0);
+}
+
+// ---------------------------------------------------------------------------------------- API
 
 #[test]
 fn the_api_routes_to_the_handlers_path_and_logs_no_token() {
@@ -146,10 +677,6 @@ fn the_api_routes_to_the_handlers_path_and_logs_no_token() {
             "access logs would record the token: {leaks_path}"
         );
     }
-    assert!(
-        !api["DefaultRouteSettings"]["ThrottlingRateLimit"].is_null(),
-        "the API is throttled"
-    );
     // The token is never an output.
     for (name, output) in template["Outputs"].as_mapping().unwrap() {
         let text = serde_yaml::to_string(output).unwrap();
@@ -157,5 +684,172 @@ fn the_api_routes_to_the_handlers_path_and_logs_no_token() {
             !text.contains("resolve:secretsmanager"),
             "output {name:?} would expose the token"
         );
+    }
+}
+
+/// The API's default route throttling, with `overrides`.
+fn api_throttling(deployment: &Deployment) -> (f64, f64) {
+    let settings = &deployment.properties("WebhookApi")["DefaultRouteSettings"];
+    (
+        number(&settings["ThrottlingRateLimit"]),
+        number(&settings["ThrottlingBurstLimit"]),
+    )
+}
+
+/// WhatsApp Cloud API's default tier: 80 messages/s per business number, each outbound message
+/// ~4 FlowIQ events, sized at 3 x outgoing in status events plus inbound (Meta's advice): ~320
+/// events/s per number.
+const EVENTS_PER_SECOND_PER_NUMBER_DEFAULT_TIER: f64 = 320.0;
+
+#[test]
+fn the_default_throttle_takes_a_broadcast_at_the_default_tier_with_headroom() {
+    let deployment = deploy(&[]);
+    let (rate, burst) = api_throttling(&deployment);
+    assert_eq!(rate, number(&string(&deployment.params["ThrottlingRateLimit"])));
+    assert_eq!(burst, number(&string(&deployment.params["ThrottlingBurstLimit"])));
+    assert!(rate >= EVENTS_PER_SECOND_PER_NUMBER_DEFAULT_TIER, "{rate}/s");
+    assert!(rate >= 500.0, "headroom above one number's broadcast: {rate}/s");
+    assert!(burst >= 1000.0, "burst {burst}");
+    assert!(burst >= 2.0 * rate, "the start of a broadcast fits the bucket");
+}
+
+#[test]
+fn the_api_is_always_throttled() {
+    // The throttle exists against a leaked URL: every configuration applies a finite, positive
+    // rate and burst, and the parameters cannot switch it off.
+    let template = template();
+    for name in ["ThrottlingRateLimit", "ThrottlingBurstLimit"] {
+        let parameter = &template["Parameters"][name];
+        assert_eq!(parameter["Type"], "Number");
+        assert!(number(&parameter["Default"]).is_finite());
+        assert!(number(&parameter["MinValue"]) >= 1.0, "{name} cannot be 0");
+    }
+    for overrides in SCENARIOS {
+        let (rate, burst) = api_throttling(&deploy(overrides));
+        assert!(rate.is_finite() && rate >= 1.0 && burst.is_finite() && burst >= 1.0);
+    }
+}
+
+/// What a CloudWatch Logs JSON filter pattern of the form `{ $.a.b = "x" }` or `{ $.a = 1 }`
+/// matches in `line`.
+fn filter_matches(pattern: &str, line: &str) -> bool {
+    let body = pattern
+        .trim()
+        .strip_prefix('{')
+        .and_then(|p| p.strip_suffix('}'))
+        .unwrap_or_else(|| panic!("not a JSON filter pattern: {pattern}"));
+    let (selector, wanted) = body.split_once('=').unwrap();
+    let path = selector.trim().strip_prefix("$.").unwrap();
+    let wanted = wanted.trim();
+    let event: serde_json::Value = serde_json::from_str(line).unwrap();
+    let mut value = &event;
+    for key in path.split('.') {
+        value = &value[key];
+    }
+    match wanted.strip_prefix('"').and_then(|w| w.strip_suffix('"')) {
+        Some(text) => value.as_str() == Some(text),
+        None => value.as_f64() == Some(wanted.parse().unwrap()),
+    }
+}
+
+/// One access-log line as API Gateway would write it for `status`, from the stage's format.
+fn access_log_line(format: &str, status: u16) -> String {
+    let mut line = format.replace("$context.status", &status.to_string());
+    while let Some(start) = line.find("$context.") {
+        let end = line[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '$'))
+            .map_or(line.len(), |e| start + e);
+        line.replace_range(start..end, "x");
+    }
+    line
+}
+
+fn access_log_format(deployment: &Deployment) -> String {
+    deployment.render(&deployment.properties("WebhookApi")["AccessLogSettings"]["Format"])
+}
+
+#[test]
+fn throttled_deliveries_are_counted_from_the_access_log_and_alarmed() {
+    let deployment = deploy(&[]);
+    let namespace = deployment.params["MetricsNamespace"].clone();
+    let filters: Vec<&Value> = deployment
+        .of_type("AWS::Logs::MetricFilter")
+        .into_iter()
+        .map(|(_, f)| &f["Properties"])
+        .filter(|p| p["MetricTransformations"][0]["MetricName"] == "ThrottledDeliveries")
+        .collect();
+    assert_eq!(filters.len(), 1);
+    let filter = filters[0];
+    // It reads the API's access log group ...
+    let access_logs = &deployment.properties("WebhookApi")["AccessLogSettings"]["DestinationArn"];
+    assert_eq!(
+        strings(access_logs),
+        [format!("{}.Arn", deployment.render(&filter["LogGroupName"]))]
+    );
+    // ... counts exactly the 429 lines of that log's format ...
+    let pattern = filter["FilterPattern"].as_str().unwrap();
+    assert!(pattern.contains("$.status"), "{pattern}");
+    let format = access_log_format(&deployment);
+    assert!(filter_matches(pattern, &access_log_line(&format, 429)));
+    for status in [200, 400, 401, 404, 413, 500, 503] {
+        assert!(!filter_matches(pattern, &access_log_line(&format, status)));
+    }
+    // ... once each, into the stack's namespace.
+    let transformation = &filter["MetricTransformations"][0];
+    assert_eq!(deployment.render(&transformation["MetricNamespace"]), namespace);
+    assert_eq!(deployment.render(&transformation["MetricValue"]), "1");
+
+    // An alarm watches that metric, like the other alarms: one occurrence in 5 minutes.
+    let alarms: Vec<&Value> = deployment
+        .of_type("AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(_, a)| &a["Properties"])
+        .filter(|a| {
+            a["MetricName"] == "ThrottledDeliveries" && deployment.render(&a["Namespace"]) == namespace
+        })
+        .collect();
+    assert_eq!(alarms.len(), 1);
+    let alarm = alarms[0];
+    assert!(alarm["Dimensions"].is_null());
+    assert_eq!(alarm["Statistic"], "Sum");
+    assert_eq!(number(&alarm["Period"]), 300.0);
+    assert_eq!(number(&alarm["Threshold"]), 1.0);
+    assert_eq!(alarm["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+    assert_eq!(alarm["TreatMissingData"], "notBreaching");
+    let topic = "arn:aws:sns:eu-west-1:123456789012:ops";
+    let notifying = deploy(&[("AlarmTopicArn", topic)]);
+    for (name, alarm) in notifying.of_type("AWS::CloudWatch::Alarm") {
+        assert_eq!(
+            strings(&alarm["Properties"]["AlarmActions"]),
+            [topic],
+            "{name} notifies the topic"
+        );
+    }
+    // The function's own throttling keeps its alarm.
+    assert!(deployment.has("WebhookFunctionThrottlesAlarm"));
+}
+
+// -------------------------------------------------------------------------------------- table
+
+#[test]
+fn the_table_is_pre_warmed_only_when_asked() {
+    let indexes = |d: &Deployment| -> Vec<Value> {
+        items(&d.properties("EventsTable")["GlobalSecondaryIndexes"]).to_vec()
+    };
+    let default = deploy(&[]);
+    assert!(default.properties("EventsTable")["WarmThroughput"].is_null());
+    for index in indexes(&default) {
+        assert!(index["WarmThroughput"].is_null());
+    }
+    let warm = deploy(&[
+        ("WarmWriteUnitsPerSecond", "20000"),
+        ("WarmIndexWriteUnitsPerSecond", "8000"),
+    ]);
+    let table = &warm.properties("EventsTable")["WarmThroughput"];
+    assert_eq!(number(&table["WriteUnitsPerSecond"]), 20000.0);
+    assert!(table["ReadUnitsPerSecond"].is_null(), "the receiver does not read");
+    assert_eq!(indexes(&warm).len(), 2);
+    for index in indexes(&warm) {
+        assert_eq!(number(&index["WarmThroughput"]["WriteUnitsPerSecond"]), 8000.0);
     }
 }
