@@ -507,7 +507,20 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
     ],
     &[("DeployStreamConsumer", "true"), ("EnableEventBridgePipe", "true")],
     &[("AlarmTopicArn", "arn:aws:sns:eu-west-1:123456789012:ops")],
+    &[
+        ("CustomDomainName", DOMAIN),
+        ("CertificateArn", CERTIFICATE),
+    ],
+    &[
+        ("CustomDomainName", DOMAIN),
+        ("CertificateArn", CERTIFICATE),
+        ("CustomDomainBasePath", "flowiq"),
+    ],
 ];
+
+const DOMAIN: &str = "hooks.example.com";
+const CERTIFICATE: &str =
+    "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789";
 
 #[test]
 fn every_scenario_deploys_a_consistent_template() {
@@ -852,4 +865,64 @@ fn the_table_is_pre_warmed_only_when_asked() {
     for index in indexes(&warm) {
         assert_eq!(number(&index["WarmThroughput"]["WriteUnitsPerSecond"]), 8000.0);
     }
+}
+
+// ----------------------------------------------------------------------------- custom domain
+
+#[test]
+fn without_a_custom_domain_there_is_no_domain_mapping_or_domain_output() {
+    let deployment = deploy(&[]);
+    assert!(deployment.of_type("AWS::ApiGatewayV2::DomainName").is_empty());
+    assert!(deployment.of_type("AWS::ApiGatewayV2::ApiMapping").is_empty());
+    assert_eq!(deployment.output("CustomDomainWebhookBaseUrl"), None);
+    assert_eq!(deployment.output("CustomDomainTarget"), None);
+    assert!(deployment.output("WebhookBaseUrl").is_some());
+}
+
+#[test]
+fn a_custom_domain_maps_the_api_and_outputs_its_url_and_dns_target() {
+    for (base_path, url) in [
+        ("", format!("https://{DOMAIN}")),
+        ("flowiq", format!("https://{DOMAIN}/flowiq")),
+    ] {
+        let deployment = deploy(&[
+            ("CustomDomainName", DOMAIN),
+            ("CertificateArn", CERTIFICATE),
+            ("CustomDomainBasePath", base_path),
+        ]);
+        let domains = deployment.of_type("AWS::ApiGatewayV2::DomainName");
+        assert_eq!(domains.len(), 1);
+        let (domain_id, domain) = domains[0];
+        let domain = &domain["Properties"];
+        assert_eq!(deployment.render(&domain["DomainName"]), DOMAIN);
+        let configuration = &items(&domain["DomainNameConfigurations"])[0];
+        assert_eq!(deployment.render(&configuration["CertificateArn"]), CERTIFICATE);
+        assert_eq!(configuration["EndpointType"], "REGIONAL");
+        assert_eq!(configuration["SecurityPolicy"], "TLS_1_2");
+
+        let mappings = deployment.of_type("AWS::ApiGatewayV2::ApiMapping");
+        assert_eq!(mappings.len(), 1);
+        let mapping = &mappings[0].1["Properties"];
+        assert_eq!(deployment.render(&mapping["DomainName"]), domain_id);
+        assert_eq!(deployment.render(&mapping["ApiId"]), "WebhookApi");
+        assert!(!mapping["Stage"].is_null());
+        match base_path {
+            "" => assert!(mapping["ApiMappingKey"].is_null(), "the domain's root"),
+            key => assert_eq!(deployment.render(&mapping["ApiMappingKey"]), key),
+        }
+
+        // The bootstrap appends /webhooks/{platform}/{token}: no trailing slash.
+        assert_eq!(deployment.output("CustomDomainWebhookBaseUrl"), Some(url));
+        let target = deployment.output("CustomDomainTarget").unwrap();
+        assert_eq!(target, deployment.attribute(domain_id, "RegionalDomainName"));
+        assert!(deployment.output("CustomDomainHostedZoneId").is_some());
+    }
+}
+
+#[test]
+fn a_custom_domain_without_its_certificate_is_refused() {
+    let refused = deploy(&[("CustomDomainName", DOMAIN)]);
+    assert_eq!(refused.failed_rules, ["CustomDomainNeedsCertificate"]);
+    let refused = deploy(&[("CustomDomainBasePath", "flowiq")]);
+    assert_eq!(refused.failed_rules, ["CustomDomainBasePathNeedsDomain"]);
 }
