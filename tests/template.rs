@@ -202,10 +202,10 @@ fn deploy(overrides: &[(&str, &str)]) -> Deployment {
     for (section, kept) in [("Resources", true), ("Outputs", false)] {
         for (name, body) in template[section].as_mapping().unwrap() {
             let name = name.as_str().unwrap().to_owned();
-            if let Some(condition) = body["Condition"].as_str() {
-                if !deployment.condition(condition) {
-                    continue;
-                }
+            if let Some(condition) = body["Condition"].as_str()
+                && !deployment.condition(condition)
+            {
+                continue;
             }
             let resolved = deployment.resolve(body).unwrap();
             if kept {
@@ -269,7 +269,8 @@ impl Deployment {
                     }
                 }
                 "Fn::FindInMap" => {
-                    let keys: Vec<String> = items(arguments).iter().map(|k| self.render(k)).collect();
+                    let keys: Vec<String> =
+                        items(arguments).iter().map(|k| self.render(k)).collect();
                     let found = &self.template["Mappings"][keys[0].as_str()][keys[1].as_str()]
                         [keys[2].as_str()];
                     assert!(!found.is_null(), "no mapping {keys:?}");
@@ -359,7 +360,8 @@ impl Deployment {
             return (*value).to_owned();
         }
         assert!(
-            self.resources.is_empty() || self.resources.contains_key(name.split('.').next().unwrap()),
+            self.resources.is_empty()
+                || self.resources.contains_key(name.split('.').next().unwrap()),
             "Ref to {name}, which this deployment does not create"
         );
         name.to_owned()
@@ -369,7 +371,10 @@ impl Deployment {
         ATTRIBUTES
             .iter()
             .find(|(r, a, _)| *r == resource && *a == attribute)
-            .map_or_else(|| format!("{resource}.{attribute}"), |(_, _, v)| (*v).to_owned())
+            .map_or_else(
+                || format!("{resource}.{attribute}"),
+                |(_, _, v)| (*v).to_owned(),
+            )
     }
 
     fn substitute(&self, text: &str, variables: Option<&Value>) -> String {
@@ -505,7 +510,10 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
         ("WarmWriteUnitsPerSecond", "20000"),
         ("WarmIndexWriteUnitsPerSecond", "8000"),
     ],
-    &[("DeployStreamConsumer", "true"), ("EnableEventBridgePipe", "true")],
+    &[
+        ("DeployStreamConsumer", "true"),
+        ("EnableEventBridgePipe", "true"),
+    ],
     &[("AlarmTopicArn", "arn:aws:sns:eu-west-1:123456789012:ops")],
     &[
         ("CustomDomainName", DOMAIN),
@@ -516,7 +524,15 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
         ("CertificateArn", CERTIFICATE),
         ("CustomDomainBasePath", "flowiq"),
     ],
+    FUNCTION_URL,
 ];
+
+const FUNCTION_URL: &[(&str, &str)] =
+    &[("Endpoint", "FunctionUrl"), ("ReservedConcurrency", "100")];
+
+/// The HTTP API's `$default` stage (the logical id SAM gave it, kept so existing stacks update it
+/// in place).
+const STAGE: &str = "WebhookApiApiGatewayDefaultStage";
 
 const DOMAIN: &str = "hooks.example.com";
 const CERTIFICATE: &str =
@@ -658,9 +674,8 @@ fn functions_build_this_crates_binaries_for_lambda() {
 
 #[test]
 fn reserved_concurrency_is_set_only_when_asked() {
-    let function = |d: &Deployment| {
-        d.properties("WebhookFunction")["ReservedConcurrentExecutions"].clone()
-    };
+    let function =
+        |d: &Deployment| d.properties("WebhookFunction")["ReservedConcurrentExecutions"].clone();
     assert!(
         function(&deploy(&[])).is_null(),
         "0 (the default) leaves the function in the unreserved pool"
@@ -672,14 +687,42 @@ fn reserved_concurrency_is_set_only_when_asked() {
 // ---------------------------------------------------------------------------------------- API
 
 #[test]
-fn the_api_routes_to_the_handlers_path_and_logs_no_token() {
-    let template = template();
-    let function = &template["Resources"]["WebhookFunction"]["Properties"];
-    let route = &function["Events"]["Webhook"]["Properties"];
-    assert_eq!(route["Path"], "/webhooks/{platform}/{token}");
-    assert_eq!(route["Method"], "POST");
-    let api = &template["Resources"]["WebhookApi"]["Properties"];
-    let format = api["AccessLogSettings"]["Format"].as_str().unwrap();
+fn the_api_routes_only_the_handlers_path_to_the_function_and_logs_no_token() {
+    let deployment = deploy(&[]);
+    let body = &deployment.properties("WebhookApi")["Body"];
+    // One route, the one `http_handler::route` serves: POST /webhooks/{platform}/{token}.
+    let paths = body["paths"].as_mapping().unwrap();
+    assert_eq!(paths.len(), 1);
+    let (path, methods) = paths.iter().next().unwrap();
+    assert_eq!(path, "/webhooks/{platform}/{token}");
+    assert_eq!(methods.as_mapping().unwrap().len(), 1);
+    let integration = &methods["post"]["x-amazon-apigateway-integration"];
+    assert_eq!(integration["type"], "aws_proxy");
+    assert_eq!(integration["payloadFormatVersion"], "2.0");
+    assert!(
+        deployment
+            .render(&integration["uri"])
+            .ends_with(":lambda:path/2015-03-31/functions/WebhookFunction.Arn/invocations")
+    );
+    // API Gateway may invoke the function for this API's POST route only.
+    let permissions: Vec<&Value> = deployment
+        .of_type("AWS::Lambda::Permission")
+        .into_iter()
+        .map(|(_, p)| &p["Properties"])
+        .collect();
+    assert_eq!(permissions.len(), 1);
+    assert_eq!(permissions[0]["Principal"], "apigateway.amazonaws.com");
+    assert_eq!(permissions[0]["Action"], "lambda:InvokeFunction");
+    assert_eq!(
+        deployment.render(&permissions[0]["SourceArn"]),
+        "arn:aws:execute-api:eu-west-1:123456789012:WebhookApi/*/POST/webhooks/*/*"
+    );
+    // The stage serves it at the root, redeploying on every change.
+    let stage = deployment.properties(STAGE);
+    assert_eq!(deployment.render(&stage["ApiId"]), "WebhookApi");
+    assert_eq!(stage["StageName"], "$default");
+    assert_eq!(stage["AutoDeploy"], true);
+    let format = access_log_format(&deployment);
     for leaks_path in [
         "$context.path",
         "$context.resourcePath",
@@ -691,7 +734,7 @@ fn the_api_routes_to_the_handlers_path_and_logs_no_token() {
         );
     }
     // The token is never an output.
-    for (name, output) in template["Outputs"].as_mapping().unwrap() {
+    for (name, output) in template()["Outputs"].as_mapping().unwrap() {
         let text = serde_yaml::to_string(output).unwrap();
         assert!(
             !text.contains("resolve:secretsmanager"),
@@ -702,7 +745,7 @@ fn the_api_routes_to_the_handlers_path_and_logs_no_token() {
 
 /// The API's default route throttling, with `overrides`.
 fn api_throttling(deployment: &Deployment) -> (f64, f64) {
-    let settings = &deployment.properties("WebhookApi")["DefaultRouteSettings"];
+    let settings = &deployment.properties(STAGE)["DefaultRouteSettings"];
     (
         number(&settings["ThrottlingRateLimit"]),
         number(&settings["ThrottlingBurstLimit"]),
@@ -718,12 +761,27 @@ const EVENTS_PER_SECOND_PER_NUMBER_DEFAULT_TIER: f64 = 320.0;
 fn the_default_throttle_takes_a_broadcast_at_the_default_tier_with_headroom() {
     let deployment = deploy(&[]);
     let (rate, burst) = api_throttling(&deployment);
-    assert_eq!(rate, number(&string(&deployment.params["ThrottlingRateLimit"])));
-    assert_eq!(burst, number(&string(&deployment.params["ThrottlingBurstLimit"])));
-    assert!(rate >= EVENTS_PER_SECOND_PER_NUMBER_DEFAULT_TIER, "{rate}/s");
-    assert!(rate >= 500.0, "headroom above one number's broadcast: {rate}/s");
+    assert_eq!(
+        rate,
+        number(&string(&deployment.params["ThrottlingRateLimit"]))
+    );
+    assert_eq!(
+        burst,
+        number(&string(&deployment.params["ThrottlingBurstLimit"]))
+    );
+    assert!(
+        rate >= EVENTS_PER_SECOND_PER_NUMBER_DEFAULT_TIER,
+        "{rate}/s"
+    );
+    assert!(
+        rate >= 500.0,
+        "headroom above one number's broadcast: {rate}/s"
+    );
     assert!(burst >= 1000.0, "burst {burst}");
-    assert!(burst >= 2.0 * rate, "the start of a broadcast fits the bucket");
+    assert!(
+        burst >= 2.0 * rate,
+        "the start of a broadcast fits the bucket"
+    );
 }
 
 #[test]
@@ -738,8 +796,16 @@ fn the_api_is_always_throttled() {
         assert!(number(&parameter["MinValue"]) >= 1.0, "{name} cannot be 0");
     }
     for overrides in SCENARIOS {
-        let (rate, burst) = api_throttling(&deploy(overrides));
-        assert!(rate.is_finite() && rate >= 1.0 && burst.is_finite() && burst >= 1.0);
+        let deployment = deploy(overrides);
+        if deployment.has(STAGE) {
+            let (rate, burst) = api_throttling(&deployment);
+            assert!(rate.is_finite() && rate >= 1.0 && burst.is_finite() && burst >= 1.0);
+        } else {
+            // A function URL has no API throttling: reserved concurrency is the cap.
+            let reserved =
+                &deployment.properties("WebhookFunction")["ReservedConcurrentExecutions"];
+            assert!(number(reserved) >= 1.0, "{overrides:?} is not capped");
+        }
     }
 }
 
@@ -778,7 +844,7 @@ fn access_log_line(format: &str, status: u16) -> String {
 }
 
 fn access_log_format(deployment: &Deployment) -> String {
-    deployment.render(&deployment.properties("WebhookApi")["AccessLogSettings"]["Format"])
+    deployment.render(&deployment.properties(STAGE)["AccessLogSettings"]["Format"])
 }
 
 #[test]
@@ -794,10 +860,13 @@ fn throttled_deliveries_are_counted_from_the_access_log_and_alarmed() {
     assert_eq!(filters.len(), 1);
     let filter = filters[0];
     // It reads the API's access log group ...
-    let access_logs = &deployment.properties("WebhookApi")["AccessLogSettings"]["DestinationArn"];
+    let access_logs = &deployment.properties(STAGE)["AccessLogSettings"]["DestinationArn"];
     assert_eq!(
         strings(access_logs),
-        [format!("{}.Arn", deployment.render(&filter["LogGroupName"]))]
+        [format!(
+            "{}.Arn",
+            deployment.render(&filter["LogGroupName"])
+        )]
     );
     // ... counts exactly the 429 lines of that log's format ...
     let pattern = filter["FilterPattern"].as_str().unwrap();
@@ -809,7 +878,10 @@ fn throttled_deliveries_are_counted_from_the_access_log_and_alarmed() {
     }
     // ... once each, into the stack's namespace.
     let transformation = &filter["MetricTransformations"][0];
-    assert_eq!(deployment.render(&transformation["MetricNamespace"]), namespace);
+    assert_eq!(
+        deployment.render(&transformation["MetricNamespace"]),
+        namespace
+    );
     assert_eq!(deployment.render(&transformation["MetricValue"]), "1");
 
     // An alarm watches that metric, like the other alarms: one occurrence in 5 minutes.
@@ -818,7 +890,8 @@ fn throttled_deliveries_are_counted_from_the_access_log_and_alarmed() {
         .into_iter()
         .map(|(_, a)| &a["Properties"])
         .filter(|a| {
-            a["MetricName"] == "ThrottledDeliveries" && deployment.render(&a["Namespace"]) == namespace
+            a["MetricName"] == "ThrottledDeliveries"
+                && deployment.render(&a["Namespace"]) == namespace
         })
         .collect();
     assert_eq!(alarms.len(), 1);
@@ -860,10 +933,16 @@ fn the_table_is_pre_warmed_only_when_asked() {
     ]);
     let table = &warm.properties("EventsTable")["WarmThroughput"];
     assert_eq!(number(&table["WriteUnitsPerSecond"]), 20000.0);
-    assert!(table["ReadUnitsPerSecond"].is_null(), "the receiver does not read");
+    assert!(
+        table["ReadUnitsPerSecond"].is_null(),
+        "the receiver does not read"
+    );
     assert_eq!(indexes(&warm).len(), 2);
     for index in indexes(&warm) {
-        assert_eq!(number(&index["WarmThroughput"]["WriteUnitsPerSecond"]), 8000.0);
+        assert_eq!(
+            number(&index["WarmThroughput"]["WriteUnitsPerSecond"]),
+            8000.0
+        );
     }
 }
 
@@ -872,8 +951,16 @@ fn the_table_is_pre_warmed_only_when_asked() {
 #[test]
 fn without_a_custom_domain_there_is_no_domain_mapping_or_domain_output() {
     let deployment = deploy(&[]);
-    assert!(deployment.of_type("AWS::ApiGatewayV2::DomainName").is_empty());
-    assert!(deployment.of_type("AWS::ApiGatewayV2::ApiMapping").is_empty());
+    assert!(
+        deployment
+            .of_type("AWS::ApiGatewayV2::DomainName")
+            .is_empty()
+    );
+    assert!(
+        deployment
+            .of_type("AWS::ApiGatewayV2::ApiMapping")
+            .is_empty()
+    );
     assert_eq!(deployment.output("CustomDomainWebhookBaseUrl"), None);
     assert_eq!(deployment.output("CustomDomainTarget"), None);
     assert!(deployment.output("WebhookBaseUrl").is_some());
@@ -896,7 +983,10 @@ fn a_custom_domain_maps_the_api_and_outputs_its_url_and_dns_target() {
         let domain = &domain["Properties"];
         assert_eq!(deployment.render(&domain["DomainName"]), DOMAIN);
         let configuration = &items(&domain["DomainNameConfigurations"])[0];
-        assert_eq!(deployment.render(&configuration["CertificateArn"]), CERTIFICATE);
+        assert_eq!(
+            deployment.render(&configuration["CertificateArn"]),
+            CERTIFICATE
+        );
         assert_eq!(configuration["EndpointType"], "REGIONAL");
         assert_eq!(configuration["SecurityPolicy"], "TLS_1_2");
 
@@ -914,7 +1004,10 @@ fn a_custom_domain_maps_the_api_and_outputs_its_url_and_dns_target() {
         // The bootstrap appends /webhooks/{platform}/{token}: no trailing slash.
         assert_eq!(deployment.output("CustomDomainWebhookBaseUrl"), Some(url));
         let target = deployment.output("CustomDomainTarget").unwrap();
-        assert_eq!(target, deployment.attribute(domain_id, "RegionalDomainName"));
+        assert_eq!(
+            target,
+            deployment.attribute(domain_id, "RegionalDomainName")
+        );
         assert!(deployment.output("CustomDomainHostedZoneId").is_some());
     }
 }
@@ -925,4 +1018,132 @@ fn a_custom_domain_without_its_certificate_is_refused() {
     assert_eq!(refused.failed_rules, ["CustomDomainNeedsCertificate"]);
     let refused = deploy(&[("CustomDomainBasePath", "flowiq")]);
     assert_eq!(refused.failed_rules, ["CustomDomainBasePathNeedsDomain"]);
+}
+
+// ------------------------------------------------------------------------------------ endpoint
+
+#[test]
+fn the_function_url_endpoint_replaces_the_api() {
+    let deployment = deploy(FUNCTION_URL);
+    for (name, resource) in &deployment.resources {
+        let kind = resource["Type"].as_str().unwrap();
+        assert!(!kind.starts_with("AWS::ApiGatewayV2::"), "{name}: {kind}");
+    }
+    for gone in [
+        "WebhookApiAccessLogGroup",
+        "ThrottledDeliveriesMetricFilter",
+        "ThrottledDeliveriesAlarm",
+        "WebhookApi5xxAlarm",
+    ] {
+        assert!(!deployment.has(gone), "{gone} belongs to the API");
+    }
+    let urls = deployment.of_type("AWS::Lambda::Url");
+    assert_eq!(urls.len(), 1);
+    let url = &urls[0].1["Properties"];
+    assert_eq!(
+        url["AuthType"], "NONE",
+        "the token in the path authenticates"
+    );
+    assert_eq!(
+        deployment.render(&url["TargetFunctionArn"]),
+        "WebhookFunction.Arn"
+    );
+    assert!(url["Qualifier"].is_null());
+
+    // Function URLs created since October 2025 need both statements: InvokeFunctionUrl (for the
+    // URL's auth type) and InvokeFunction (only through a function URL).
+    let mut statements: Vec<(String, String)> = deployment
+        .of_type("AWS::Lambda::Permission")
+        .into_iter()
+        .map(|(_, p)| {
+            let p = &p["Properties"];
+            assert_eq!(deployment.render(&p["FunctionName"]), "WebhookFunction");
+            assert_eq!(p["Principal"], "*");
+            assert!(p["SourceArn"].is_null());
+            let condition = if p["Action"] == "lambda:InvokeFunctionUrl" {
+                format!(
+                    "FunctionUrlAuthType={}",
+                    deployment.render(&p["FunctionUrlAuthType"])
+                )
+            } else {
+                format!(
+                    "InvokedViaFunctionUrl={}",
+                    deployment.render(&p["InvokedViaFunctionUrl"])
+                )
+            };
+            (deployment.render(&p["Action"]), condition)
+        })
+        .collect();
+    statements.sort();
+    assert_eq!(
+        statements,
+        [
+            (
+                "lambda:InvokeFunction".to_owned(),
+                "InvokedViaFunctionUrl=true".to_owned()
+            ),
+            (
+                "lambda:InvokeFunctionUrl".to_owned(),
+                "FunctionUrlAuthType=NONE".to_owned()
+            ),
+        ]
+    );
+
+    // The 5xx alarm watches the URL instead of the API.
+    let alarm = deployment.properties("WebhookFunctionUrl5xxAlarm");
+    assert_eq!(alarm["Namespace"], "AWS/Lambda");
+    assert_eq!(alarm["MetricName"], "Url5xxCount");
+    assert_eq!(
+        dimensions(&deployment, alarm),
+        [("FunctionName".to_owned(), "WebhookFunction".to_owned())]
+    );
+    assert!(!deploy(&[]).has("WebhookFunctionUrl5xxAlarm"));
+}
+
+fn dimensions(deployment: &Deployment, alarm: &Value) -> Vec<(String, String)> {
+    alarm["Dimensions"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            (
+                deployment.render(&d["Name"]),
+                deployment.render(&d["Value"]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_function_url_endpoint_requires_reserved_concurrency() {
+    let uncapped = deploy(&[("Endpoint", "FunctionUrl")]);
+    assert_eq!(
+        uncapped.failed_rules,
+        ["FunctionUrlNeedsReservedConcurrency"]
+    );
+    assert!(deploy(FUNCTION_URL).failed_rules.is_empty());
+}
+
+#[test]
+fn a_custom_domain_needs_the_http_api() {
+    let mut overrides = FUNCTION_URL.to_vec();
+    overrides.extend([
+        ("CustomDomainName", DOMAIN),
+        ("CertificateArn", CERTIFICATE),
+    ]);
+    let refused = deploy(&overrides);
+    assert_eq!(refused.failed_rules, ["CustomDomainNeedsHttpApi"]);
+}
+
+#[test]
+fn the_webhook_base_url_works_with_either_endpoint() {
+    assert_eq!(
+        deploy(&[]).output("WebhookBaseUrl").unwrap(),
+        "https://WebhookApi.execute-api.eu-west-1.amazonaws.com"
+    );
+    // Without the function URL's trailing slash: the bootstrap appends /webhooks/...
+    assert_eq!(
+        deploy(FUNCTION_URL).output("WebhookBaseUrl").unwrap(),
+        "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws"
+    );
 }
