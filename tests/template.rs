@@ -525,6 +525,7 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
         ("CustomDomainBasePath", "flowiq"),
     ],
     FUNCTION_URL,
+    &[("BillingMode", "PROVISIONED")],
 ];
 
 const FUNCTION_URL: &[(&str, &str)] =
@@ -1146,4 +1147,129 @@ fn the_webhook_base_url_works_with_either_endpoint() {
         deploy(FUNCTION_URL).output("WebhookBaseUrl").unwrap(),
         "https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws"
     );
+}
+
+// ------------------------------------------------------------------------------- billing mode
+
+/// The table's index names, from its definition.
+fn index_names(deployment: &Deployment) -> Vec<String> {
+    items(&deployment.properties("EventsTable")["GlobalSecondaryIndexes"])
+        .iter()
+        .map(|i| deployment.render(&i["IndexName"]))
+        .collect()
+}
+
+#[test]
+fn on_demand_has_no_provisioned_capacity_and_no_auto_scaling() {
+    let deployment = deploy(&[]);
+    let table = deployment.properties("EventsTable");
+    assert_eq!(table["BillingMode"], "PAY_PER_REQUEST");
+    assert!(table["ProvisionedThroughput"].is_null());
+    for index in items(&table["GlobalSecondaryIndexes"]) {
+        assert!(index["ProvisionedThroughput"].is_null());
+    }
+    for (name, resource) in &deployment.resources {
+        let kind = resource["Type"].as_str().unwrap();
+        assert!(!kind.starts_with("AWS::ApplicationAutoScaling::"), "{name}");
+    }
+}
+
+#[test]
+fn provisioned_capacity_scales_the_table_and_each_index_for_reads_and_writes() {
+    let deployment = deploy(&[
+        ("BillingMode", "PROVISIONED"),
+        ("ProvisionedTargetUtilization", "60"),
+        ("ProvisionedMinWriteUnits", "25"),
+        ("ProvisionedMaxWriteUnits", "3000"),
+        ("ProvisionedMinReadUnits", "2"),
+        ("ProvisionedMaxReadUnits", "50"),
+    ]);
+    let table = deployment.properties("EventsTable");
+    assert_eq!(table["BillingMode"], "PROVISIONED");
+    let initial = |throughput: &Value| {
+        (
+            number(&throughput["ReadCapacityUnits"]),
+            number(&throughput["WriteCapacityUnits"]),
+        )
+    };
+    assert_eq!(initial(&table["ProvisionedThroughput"]), (2.0, 25.0));
+    for index in items(&table["GlobalSecondaryIndexes"]) {
+        assert_eq!(initial(&index["ProvisionedThroughput"]), (2.0, 25.0));
+    }
+
+    // One scalable target per (table or index) x (read or write), each with its policy.
+    let targets = deployment.of_type("AWS::ApplicationAutoScaling::ScalableTarget");
+    let policies = deployment.of_type("AWS::ApplicationAutoScaling::ScalingPolicy");
+    let mut scaled = BTreeSet::new();
+    for (target_id, target) in &targets {
+        let target = &target["Properties"];
+        assert_eq!(target["ServiceNamespace"], "dynamodb");
+        assert!(
+            target["RoleARN"].is_null(),
+            "{target_id}: the service-linked role"
+        );
+        let resource = deployment.render(&target["ResourceId"]);
+        let dimension = deployment.render(&target["ScalableDimension"]);
+        let segments: Vec<&str> = resource.split('/').collect();
+        let units = match (segments.as_slice(), dimension.as_str()) {
+            (["table", "EventsTable"], "dynamodb:table:WriteCapacityUnits")
+            | (["table", "EventsTable", "index", _], "dynamodb:index:WriteCapacityUnits") => {
+                "Write"
+            }
+            (["table", "EventsTable"], "dynamodb:table:ReadCapacityUnits")
+            | (["table", "EventsTable", "index", _], "dynamodb:index:ReadCapacityUnits") => "Read",
+            _ => panic!("{target_id}: {resource} {dimension}"),
+        };
+        let (min, max) = if units == "Write" {
+            (25.0, 3000.0)
+        } else {
+            (2.0, 50.0)
+        };
+        assert_eq!(number(&target["MinCapacity"]), min, "{target_id}");
+        assert_eq!(number(&target["MaxCapacity"]), max, "{target_id}");
+        let policies: Vec<&Value> = policies
+            .iter()
+            .map(|(_, p)| &p["Properties"])
+            .filter(|p| deployment.render(&p["ScalingTargetId"]) == *target_id)
+            .collect();
+        assert_eq!(policies.len(), 1, "{target_id} has one policy");
+        let policy = policies[0];
+        assert_eq!(policy["PolicyType"], "TargetTrackingScaling");
+        let tracking = &policy["TargetTrackingScalingPolicyConfiguration"];
+        assert_eq!(number(&tracking["TargetValue"]), 60.0);
+        assert_eq!(
+            tracking["PredefinedMetricSpecification"]["PredefinedMetricType"],
+            format!("DynamoDB{units}CapacityUtilization").as_str()
+        );
+        assert!(
+            scaled.insert((resource.clone(), units)),
+            "{resource} {units} twice"
+        );
+    }
+    let mut expected = BTreeSet::new();
+    for units in ["Read", "Write"] {
+        expected.insert(("table/EventsTable".to_owned(), units));
+        for index in index_names(&deployment) {
+            expected.insert((format!("table/EventsTable/index/{index}"), units));
+        }
+    }
+    assert_eq!(scaled, expected);
+    assert_eq!(policies.len(), targets.len());
+}
+
+#[test]
+fn warm_throughput_is_refused_with_provisioned_capacity() {
+    for warm in ["WarmWriteUnitsPerSecond", "WarmIndexWriteUnitsPerSecond"] {
+        let refused = deploy(&[("BillingMode", "PROVISIONED"), (warm, "8000")]);
+        assert_eq!(
+            refused.failed_rules,
+            ["WarmThroughputIsForOnDemand"],
+            "{warm}"
+        );
+        // And it would be ignored rather than sent to a provisioned table.
+        assert!(refused.properties("EventsTable")["WarmThroughput"].is_null());
+        for index in items(&refused.properties("EventsTable")["GlobalSecondaryIndexes"]) {
+            assert!(index["WarmThroughput"].is_null());
+        }
+    }
 }
