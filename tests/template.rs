@@ -526,6 +526,12 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
     ],
     FUNCTION_URL,
     &[("BillingMode", "PROVISIONED")],
+    &[("AccessLogs", "false")],
+    &[
+        ("LogLevel", "debug"),
+        ("SystemLogLevel", "WARN"),
+        ("DeployStreamConsumer", "true"),
+    ],
 ];
 
 const FUNCTION_URL: &[(&str, &str)] =
@@ -1272,4 +1278,98 @@ fn warm_throughput_is_refused_with_provisioned_capacity() {
             assert!(index["WarmThroughput"].is_null());
         }
     }
+}
+
+// ------------------------------------------------------------------------------------- logging
+
+#[test]
+fn the_log_level_reaches_rust_log_and_lambdas_application_log_level() {
+    for (level, lambda) in [
+        ("debug", "DEBUG"),
+        ("info", "INFO"),
+        ("warn", "WARN"),
+        ("error", "ERROR"),
+    ] {
+        let deployment = deploy(&[("LogLevel", level), ("DeployStreamConsumer", "true")]);
+        for function in ["WebhookFunction", "StreamConsumerFunction"] {
+            let properties = deployment.properties(function);
+            assert_eq!(
+                deployment.render(&properties["Environment"]["Variables"]["RUST_LOG"]),
+                level
+            );
+            let logging = &properties["LoggingConfig"];
+            // Lambda filters by level only with JSON logs.
+            assert_eq!(logging["LogFormat"], "JSON");
+            assert_eq!(deployment.render(&logging["ApplicationLogLevel"]), lambda);
+        }
+    }
+}
+
+#[test]
+fn the_system_log_level_reaches_lambdas_logging_config() {
+    for (overrides, expected) in [
+        (&[][..], "INFO"),
+        (&[("SystemLogLevel", "WARN")][..], "WARN"),
+        (&[("SystemLogLevel", "DEBUG")][..], "DEBUG"),
+    ] {
+        let mut overrides = overrides.to_vec();
+        overrides.push(("DeployStreamConsumer", "true"));
+        let deployment = deploy(&overrides);
+        for function in ["WebhookFunction", "StreamConsumerFunction"] {
+            let logging = &deployment.properties(function)["LoggingConfig"];
+            assert_eq!(deployment.render(&logging["SystemLogLevel"]), expected);
+        }
+    }
+}
+
+#[test]
+fn without_access_logs_there_is_no_access_log_and_no_429_alarm() {
+    let deployment = deploy(&[("AccessLogs", "false")]);
+    assert!(deployment.properties(STAGE)["AccessLogSettings"].is_null());
+    assert!(deployment.of_type("AWS::Logs::MetricFilter").is_empty());
+    for gone in ["WebhookApiAccessLogGroup", "ThrottledDeliveriesAlarm"] {
+        assert!(!deployment.has(gone), "{gone}");
+    }
+    // Still throttled, still alarmed on 5xx.
+    assert!(api_throttling(&deployment).0 >= 1.0);
+    assert!(deployment.has("WebhookApi5xxAlarm"));
+}
+
+#[test]
+fn the_access_log_line_is_small_json_with_what_an_operator_needs() {
+    let deployment = deploy(&[]);
+    let format = access_log_format(&deployment);
+    let line: serde_json::Value = serde_json::from_str(&access_log_line(&format, 200)).unwrap();
+    let fields: BTreeSet<&str> = line
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        fields,
+        BTreeSet::from([
+            "requestId",
+            "status",
+            "responseLength",
+            "integrationLatency",
+            "requestTime",
+            // Needed to tell FlowIQ's senders from someone using a leaked URL.
+            "sourceIp",
+        ])
+    );
+    // A realistic line (the values docs/deployment.md shows) stays under 200 bytes.
+    let sample = format
+        .replace("$context.requestId", "Kq1mXhXsIAMEb7w=")
+        .replace("$context.status", "200")
+        .replace("$context.responseLength", "65")
+        .replace("$context.integrationLatency", "14")
+        .replace("$context.requestTime", "27/Nov/2026:17:26:03 +0000")
+        .replace("$context.identity.sourceIp", "203.0.113.45");
+    assert!(!sample.contains("$context"), "{sample}");
+    assert_eq!(
+        sample.len(),
+        164,
+        "docs/deployment.md states 164 bytes: {sample}"
+    );
 }
