@@ -532,6 +532,8 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
         ("SystemLogLevel", "WARN"),
         ("DeployStreamConsumer", "true"),
     ],
+    &[("EnableMetrics", "false")],
+    &[("MetricsNamespace", "Acme/FlowIQ")],
 ];
 
 const FUNCTION_URL: &[(&str, &str)] =
@@ -1371,5 +1373,554 @@ fn the_access_log_line_is_small_json_with_what_an_operator_needs() {
         sample.len(),
         164,
         "docs/deployment.md states 164 bytes: {sample}"
+    );
+}
+
+// ------------------------------------------------------------------------- metrics, dashboard
+
+/// The webhook function's metrics contract: CloudWatch Embedded Metric Format in its one log line
+/// per delivery, in the namespace it gets as `METRICS_NAMESPACE` (`EnableMetrics`,
+/// `MetricsNamespace`). (metric, unit, dimension sets).
+const EMF_METRICS: &[(&str, &str, DimensionSets)] = &[
+    ("Deliveries", "Count", &[&["Outcome"], &["EventType"]]),
+    ("StoreLatency", "Milliseconds", &[&[]]),
+];
+const EMF_OUTCOMES: [&str; 8] = [
+    "stored",
+    "duplicate",
+    "rejected",
+    "too_large",
+    "unauthorized",
+    "not_found",
+    "method_not_allowed",
+    "storage_unavailable",
+];
+const EMF_EVENT_TYPES: [&str; 9] = [
+    "message_received",
+    "sent_message",
+    "message_sent",
+    "message_delivered",
+    "message_read",
+    "message_failed",
+    "call",
+    "other",
+    "none",
+];
+/// The dimension sets a metric is published with (each a list of dimension names).
+type DimensionSets = &'static [&'static [&'static str]];
+
+/// Published in the same namespace by `ThrottledDeliveriesMetricFilter`, without dimensions.
+const FILTER_METRICS: &[&str] = &["ThrottledDeliveries"];
+
+/// What AWS publishes, as documented by each service (namespace, metrics, the dimension sets those
+/// metrics are published with). Only what a dashboard or alarm here may use; a name not in this
+/// table fails the tests.
+const AWS_METRICS: &[(&str, &[&str], DimensionSets)] = &[
+    // HTTP APIs: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html
+    (
+        "AWS/ApiGateway",
+        &[
+            "Count",
+            "4xx",
+            "5xx",
+            "Latency",
+            "IntegrationLatency",
+            "DataProcessed",
+        ],
+        &[
+            &["ApiId"],
+            &["ApiId", "Stage"],
+            &["ApiId", "Method", "Resource", "Stage"],
+        ],
+    ),
+    // Function metrics, and function URL metrics (urls-monitoring.html).
+    (
+        "AWS/Lambda",
+        &[
+            "Invocations",
+            "Errors",
+            "Throttles",
+            "Duration",
+            "ConcurrentExecutions",
+            "IteratorAge",
+            "UrlRequestCount",
+            "Url4xxCount",
+            "Url5xxCount",
+            "UrlRequestLatency",
+        ],
+        &[
+            &["FunctionName"],
+            &["FunctionName", "Resource"],
+            &["FunctionName", "Resource", "ExecutedVersion"],
+        ],
+    ),
+    // DynamoDB metrics-dimensions.html: capacity per table or per index, throttled requests per
+    // operation, conditional check failures per table.
+    (
+        "AWS/DynamoDB",
+        &[
+            "ConsumedWriteCapacityUnits",
+            "ConsumedReadCapacityUnits",
+            "ProvisionedWriteCapacityUnits",
+            "ProvisionedReadCapacityUnits",
+        ],
+        &[&["TableName"], &["TableName", "GlobalSecondaryIndexName"]],
+    ),
+    (
+        "AWS/DynamoDB",
+        &["ThrottledRequests", "SystemErrors"],
+        &[&["TableName", "Operation"]],
+    ),
+    (
+        "AWS/DynamoDB",
+        &["ConditionalCheckFailedRequests"],
+        &[&["TableName"]],
+    ),
+    (
+        "AWS/SQS",
+        &[
+            "ApproximateNumberOfMessagesVisible",
+            "ApproximateAgeOfOldestMessage",
+            "NumberOfMessagesSent",
+        ],
+        &[&["QueueName"]],
+    ),
+];
+
+/// One metric as a dashboard row or an alarm names it.
+#[derive(Debug, Clone)]
+struct MetricUse {
+    namespace: String,
+    metric: String,
+    dimensions: Vec<(String, String)>,
+    stat: String,
+}
+
+fn dashboard_body(deployment: &Deployment) -> serde_json::Value {
+    let body = deployment.render(&deployment.properties("WebhookDashboard")["DashboardBody"]);
+    serde_json::from_str(&body).unwrap_or_else(|e| {
+        panic!(
+            "dashboard body is not JSON with {:?}: {e}\n{body}",
+            deployment.overrides()
+        )
+    })
+}
+
+fn widgets(deployment: &Deployment) -> Vec<serde_json::Value> {
+    dashboard_body(deployment)["widgets"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Every metric row of the dashboard's metric widgets.
+fn charted(deployment: &Deployment) -> Vec<MetricUse> {
+    let mut uses = Vec::new();
+    for widget in widgets(deployment) {
+        let properties = &widget["properties"];
+        match widget["type"].as_str().unwrap() {
+            "metric" => {}
+            "text" | "log" => continue,
+            other => panic!("unexpected widget type {other}"),
+        }
+        assert_eq!(properties["region"], "eu-west-1", "{widget}");
+        let default_stat = properties["stat"].as_str().unwrap_or("Average");
+        for row in properties["metrics"].as_array().unwrap() {
+            let row = row.as_array().unwrap();
+            let (names, options) = match row.last() {
+                Some(serde_json::Value::Object(options)) => (&row[..row.len() - 1], Some(options)),
+                _ => (&row[..], None),
+            };
+            let names: Vec<&str> = names
+                .iter()
+                .map(|n| {
+                    n.as_str()
+                        .unwrap_or_else(|| panic!("not a metric row: {row:?}"))
+                })
+                .collect();
+            assert!(
+                names.len() >= 2 && names.len().is_multiple_of(2),
+                "explicit metrics only (namespace, name, dimension pairs): {row:?}"
+            );
+            uses.push(MetricUse {
+                namespace: names[0].to_owned(),
+                metric: names[1].to_owned(),
+                dimensions: names[2..]
+                    .chunks(2)
+                    .map(|p| (p[0].to_owned(), p[1].to_owned()))
+                    .collect(),
+                stat: options
+                    .and_then(|o| o.get("stat"))
+                    .and_then(|s| s.as_str())
+                    .unwrap_or(default_stat)
+                    .to_owned(),
+            });
+        }
+    }
+    uses
+}
+
+fn alarmed(deployment: &Deployment) -> Vec<(String, MetricUse)> {
+    deployment
+        .of_type("AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(name, alarm)| {
+            let alarm = &alarm["Properties"];
+            (
+                name.to_owned(),
+                MetricUse {
+                    namespace: deployment.render(&alarm["Namespace"]),
+                    metric: deployment.render(&alarm["MetricName"]),
+                    dimensions: dimensions(deployment, alarm),
+                    stat: deployment.render(&alarm["Statistic"]),
+                },
+            )
+        })
+        .collect()
+}
+
+/// `Err` says why `used` is not a metric the function's contract or AWS publishes, or does not
+/// point at this stack's resource.
+fn check_metric(deployment: &Deployment, used: &MetricUse) -> Result<(), String> {
+    let stat_ok = ["Sum", "Average", "Maximum", "Minimum", "SampleCount"]
+        .contains(&used.stat.as_str())
+        || used
+            .stat
+            .strip_prefix('p')
+            .is_some_and(|p| p.parse::<f64>().is_ok_and(|p| p > 0.0 && p < 100.0));
+    if !stat_ok {
+        return Err(format!("statistic {}", used.stat));
+    }
+    let names: Vec<&str> = used.dimensions.iter().map(|(n, _)| n.as_str()).collect();
+    if used.namespace == deployment.params["MetricsNamespace"] {
+        if FILTER_METRICS.contains(&used.metric.as_str()) {
+            return if names.is_empty() {
+                Ok(())
+            } else {
+                Err("the metric filter publishes no dimensions".to_owned())
+            };
+        }
+        let (_, _, sets) = EMF_METRICS
+            .iter()
+            .find(|(m, _, _)| *m == used.metric)
+            .ok_or_else(|| format!("the function does not emit {}", used.metric))?;
+        if !sets.contains(&names.as_slice()) {
+            return Err(format!("{} has no dimension set {names:?}", used.metric));
+        }
+        for (name, value) in &used.dimensions {
+            let allowed: &[&str] = match name.as_str() {
+                "Outcome" => &EMF_OUTCOMES,
+                "EventType" => &EMF_EVENT_TYPES,
+                _ => unreachable!(),
+            };
+            if !allowed.contains(&value.as_str()) {
+                return Err(format!("{name}={value} is not in the contract"));
+            }
+        }
+        return Ok(());
+    }
+    let (_, _, sets) = AWS_METRICS
+        .iter()
+        .find(|(ns, metrics, _)| *ns == used.namespace && metrics.contains(&used.metric.as_str()))
+        .ok_or_else(|| format!("{} does not publish {}", used.namespace, used.metric))?;
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    if !sets.iter().any(|set| {
+        let mut set = set.to_vec();
+        set.sort_unstable();
+        set == sorted
+    }) {
+        return Err(format!("{} has no dimension set {names:?}", used.metric));
+    }
+    for (name, value) in &used.dimensions {
+        let kind_of = |id: &str| {
+            deployment
+                .resources
+                .get(id)
+                .and_then(|r| r["Type"].as_str())
+                .map(str::to_owned)
+        };
+        let ok = match name.as_str() {
+            "ApiId" => kind_of(value).as_deref() == Some("AWS::ApiGatewayV2::Api"),
+            "FunctionName" => kind_of(value).as_deref() == Some("AWS::Serverless::Function"),
+            "TableName" => kind_of(value).as_deref() == Some("AWS::DynamoDB::Table"),
+            "GlobalSecondaryIndexName" => index_names(deployment).contains(value),
+            // The operations the receiver calls (src/store/dynamodb.rs).
+            "Operation" => ["PutItem", "UpdateItem"].contains(&value.as_str()),
+            "QueueName" => {
+                value
+                    .strip_suffix(".QueueName")
+                    .and_then(kind_of)
+                    .as_deref()
+                    == Some("AWS::SQS::Queue")
+            }
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "{name}={value} is not one of this stack's resources"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_charted_and_alarmed_metric_is_one_that_is_published() {
+    for overrides in SCENARIOS {
+        let deployment = deploy(overrides);
+        let mut uses: Vec<(String, MetricUse)> = charted(&deployment)
+            .into_iter()
+            .map(|u| ("dashboard".to_owned(), u))
+            .collect();
+        uses.extend(alarmed(&deployment));
+        assert!(uses.len() > 20);
+        for (place, used) in uses {
+            if let Err(why) = check_metric(&deployment, &used) {
+                panic!("{place} with {overrides:?}: {used:?}: {why}");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_metric_check_refuses_a_misspelt_metric_or_dimension() {
+    let deployment = deploy(&[]);
+    let good = charted(&deployment)
+        .into_iter()
+        .find(|u| u.metric == "ConsumedWriteCapacityUnits")
+        .unwrap();
+    check_metric(&deployment, &good).unwrap();
+    let mut misspelt = good.clone();
+    misspelt.metric = "ConsumedWriteCapacityUnit".to_owned();
+    assert!(check_metric(&deployment, &misspelt).is_err());
+    let mut wrong_dimension = good.clone();
+    wrong_dimension.dimensions[0].0 = "Table".to_owned();
+    assert!(check_metric(&deployment, &wrong_dimension).is_err());
+    let mut wrong_value = good;
+    wrong_value.dimensions[0].1 = "WebhookFunction".to_owned();
+    assert!(check_metric(&deployment, &wrong_value).is_err());
+    let namespace = deployment.params["MetricsNamespace"].clone();
+    let emf = |metric: &str, dimensions: &[(&str, &str)]| MetricUse {
+        namespace: namespace.clone(),
+        metric: metric.to_owned(),
+        dimensions: dimensions
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        stat: "Sum".to_owned(),
+    };
+    check_metric(&deployment, &emf("Deliveries", &[("Outcome", "stored")])).unwrap();
+    assert!(check_metric(&deployment, &emf("Delivery", &[("Outcome", "stored")])).is_err());
+    assert!(check_metric(&deployment, &emf("Deliveries", &[("Outcome", "saved")])).is_err());
+    assert!(check_metric(&deployment, &emf("Deliveries", &[("Status", "stored")])).is_err());
+    assert!(
+        check_metric(
+            &deployment,
+            &emf(
+                "Deliveries",
+                &[("Outcome", "stored"), ("EventType", "call")]
+            )
+        )
+        .is_err(),
+        "not a dimension set the function emits"
+    );
+    assert!(check_metric(&deployment, &emf("StoreLatency", &[("Outcome", "stored")])).is_err());
+}
+
+/// `(metric, dimension values)` of the rows in the stack's own namespace.
+fn own_metrics(deployment: &Deployment) -> Vec<(String, Vec<String>, String)> {
+    let namespace = &deployment.params["MetricsNamespace"];
+    charted(deployment)
+        .into_iter()
+        .filter(|u| &u.namespace == namespace)
+        .map(|u| {
+            (
+                u.metric,
+                u.dimensions.into_iter().map(|(_, v)| v).collect(),
+                u.stat,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_dashboard_shows_every_outcome_event_type_and_the_store_latency_percentiles() {
+    let deployment = deploy(&[]);
+    let own = own_metrics(&deployment);
+    let values = |metric: &str| -> BTreeSet<String> {
+        own.iter()
+            .filter(|(m, _, _)| m == metric)
+            .flat_map(|(_, v, _)| v.clone())
+            .collect()
+    };
+    let dimension_values = |name: &str| -> BTreeSet<String> {
+        charted(&deployment)
+            .into_iter()
+            .flat_map(|u| u.dimensions)
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .collect()
+    };
+    assert_eq!(
+        dimension_values("Outcome"),
+        EMF_OUTCOMES.iter().map(|s| (*s).to_owned()).collect()
+    );
+    assert_eq!(
+        dimension_values("EventType"),
+        EMF_EVENT_TYPES.iter().map(|s| (*s).to_owned()).collect()
+    );
+    assert!(values("StoreLatency").is_empty());
+    let latency: BTreeSet<&str> = own
+        .iter()
+        .filter(|(m, _, _)| m == "StoreLatency")
+        .map(|(_, _, stat)| stat.as_str())
+        .collect();
+    assert_eq!(latency, BTreeSet::from(["p50", "p99"]));
+    assert!(own.iter().any(|(m, _, _)| m == "ThrottledDeliveries"));
+}
+
+fn charts(deployment: &Deployment, namespace: &str, metric: &str) -> bool {
+    charted(deployment)
+        .iter()
+        .any(|u| u.namespace == namespace && u.metric == metric)
+}
+
+#[test]
+fn the_dashboard_follows_the_endpoint_and_the_optional_parts() {
+    let default = deploy(&[]);
+    for metric in ["Count", "4xx", "5xx", "Latency"] {
+        assert!(charts(&default, "AWS/ApiGateway", metric), "{metric}");
+    }
+    assert!(!charts(&default, "AWS/Lambda", "UrlRequestCount"));
+    for metric in ["Duration", "Errors", "Throttles", "ConcurrentExecutions"] {
+        assert!(charts(&default, "AWS/Lambda", metric), "{metric}");
+    }
+    for metric in [
+        "ConsumedWriteCapacityUnits",
+        "ThrottledRequests",
+        "ConditionalCheckFailedRequests",
+    ] {
+        assert!(charts(&default, "AWS/DynamoDB", metric), "{metric}");
+    }
+    assert!(!charts(&default, "AWS/Lambda", "IteratorAge"));
+    assert!(!charts(
+        &default,
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible"
+    ));
+
+    let url = deploy(FUNCTION_URL);
+    assert!(
+        !charted(&url)
+            .iter()
+            .any(|u| u.namespace == "AWS/ApiGateway")
+    );
+    for metric in [
+        "UrlRequestCount",
+        "Url4xxCount",
+        "Url5xxCount",
+        "UrlRequestLatency",
+    ] {
+        assert!(charts(&url, "AWS/Lambda", metric), "{metric}");
+    }
+    assert!(
+        !charts(&url, "FlowIQWebhooks", "ThrottledDeliveries"),
+        "no access log"
+    );
+
+    let streams = deploy(&[
+        ("DeployStreamConsumer", "true"),
+        ("EnableEventBridgePipe", "true"),
+    ]);
+    assert!(charts(&streams, "AWS/Lambda", "IteratorAge"));
+    let queues: BTreeSet<String> = charted(&streams)
+        .into_iter()
+        .filter(|u| u.metric == "ApproximateNumberOfMessagesVisible")
+        .map(|u| u.dimensions[0].1.clone())
+        .collect();
+    assert_eq!(
+        queues,
+        BTreeSet::from([
+            "PipeFailureQueue.QueueName".to_owned(),
+            "StreamConsumerFailureQueue.QueueName".to_owned()
+        ])
+    );
+
+    let no_metrics = deploy(&[("EnableMetrics", "false")]);
+    let own: Vec<String> = own_metrics(&no_metrics)
+        .into_iter()
+        .map(|(m, _, _)| m)
+        .collect();
+    assert_eq!(own, ["ThrottledDeliveries"], "only the access log's metric");
+
+    let no_access_logs = deploy(&[("AccessLogs", "false")]);
+    assert!(!charts(
+        &no_access_logs,
+        "FlowIQWebhooks",
+        "ThrottledDeliveries"
+    ));
+}
+
+#[test]
+fn the_dashboard_reads_cold_starts_from_platform_reports_when_lambda_writes_them() {
+    let log_widgets = |d: &Deployment| -> Vec<serde_json::Value> {
+        widgets(d)
+            .into_iter()
+            .filter(|w| w["type"] == "log")
+            .collect()
+    };
+    let default = deploy(&[]);
+    let logs = log_widgets(&default);
+    assert_eq!(logs.len(), 1);
+    let query = logs[0]["properties"]["query"].as_str().unwrap();
+    assert!(
+        query.starts_with("SOURCE 'WebhookFunctionLogGroup' |"),
+        "{query}"
+    );
+    assert!(query.contains(r#"type = "platform.report""#), "{query}");
+    assert!(query.contains("record.metrics.initDurationMs"), "{query}");
+    assert_eq!(logs[0]["properties"]["region"], "eu-west-1");
+    // JSON log format: platform.report is a JSON record with these fields.
+    assert_eq!(
+        default.properties("WebhookFunction")["LoggingConfig"]["LogFormat"],
+        "JSON"
+    );
+    // SystemLogLevel=WARN drops platform.report: no empty widget.
+    assert!(log_widgets(&deploy(&[("SystemLogLevel", "WARN")])).is_empty());
+}
+
+#[test]
+fn the_metrics_lever_sets_the_functions_namespace() {
+    let namespace = |d: &Deployment| {
+        d.render(&d.properties("WebhookFunction")["Environment"]["Variables"]["METRICS_NAMESPACE"])
+    };
+    assert_eq!(namespace(&deploy(&[])), "FlowIQWebhooks");
+    assert_eq!(namespace(&deploy(&[("EnableMetrics", "false")])), "");
+    let custom = deploy(&[("MetricsNamespace", "Acme/FlowIQ")]);
+    assert_eq!(namespace(&custom), "Acme/FlowIQ");
+    // The dashboard, the 429 metric filter and its alarm follow it.
+    assert!(charts(&custom, "Acme/FlowIQ", "Deliveries"));
+    assert!(charts(&custom, "Acme/FlowIQ", "ThrottledDeliveries"));
+    assert!(!charts(&custom, "FlowIQWebhooks", "Deliveries"));
+    let filter = &custom.properties("ThrottledDeliveriesMetricFilter")["MetricTransformations"][0];
+    assert_eq!(custom.render(&filter["MetricNamespace"]), "Acme/FlowIQ");
+    assert_eq!(
+        custom.render(&custom.properties("ThrottledDeliveriesAlarm")["Namespace"]),
+        "Acme/FlowIQ"
+    );
+}
+
+#[test]
+fn the_dashboard_url_output_opens_the_stacks_dashboard() {
+    let deployment = deploy(&[]);
+    assert_eq!(
+        deployment.output("DashboardUrl").unwrap(),
+        "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=WebhookDashboard"
+    );
+    assert_eq!(
+        deployment.render(&deployment.properties("WebhookDashboard")["DashboardName"]),
+        "flowiq-webhooks-eu-west-1",
+        "dashboard names are global to the account: the Region keeps stacks apart"
     );
 }
