@@ -534,6 +534,29 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
     ],
     &[("EnableMetrics", "false")],
     &[("MetricsNamespace", "Acme/FlowIQ")],
+    // Everything optional at once, on each endpoint.
+    &[
+        ("BillingMode", "PROVISIONED"),
+        ("DeployStreamConsumer", "true"),
+        ("EnableEventBridgePipe", "true"),
+        ("CustomDomainName", DOMAIN),
+        ("CertificateArn", CERTIFICATE),
+        ("CustomDomainBasePath", "flowiq"),
+        ("EnableMetrics", "false"),
+        ("SystemLogLevel", "WARN"),
+        ("ReservedConcurrency", "300"),
+        ("AlarmTopicArn", "arn:aws:sns:eu-west-1:123456789012:ops"),
+    ],
+    &[
+        ("Endpoint", "FunctionUrl"),
+        ("ReservedConcurrency", "100"),
+        ("AccessLogs", "false"),
+        ("DeployStreamConsumer", "true"),
+        ("EnableEventBridgePipe", "true"),
+        ("WarmWriteUnitsPerSecond", "12000"),
+        ("WarmIndexWriteUnitsPerSecond", "6000"),
+        ("LogLevel", "warn"),
+    ],
 ];
 
 const FUNCTION_URL: &[(&str, &str)] =
