@@ -3,4 +3,5 @@
 //! - [`queries`]: the read side of the data model, one function per access pattern.
 
 pub mod bootstrap;
+pub mod events;
 pub mod queries;
