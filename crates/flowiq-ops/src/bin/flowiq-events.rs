@@ -5,9 +5,9 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use aws_config::{BehaviorVersion, Region};
 use clap::Parser as _;
-use flowiq_ops::events::cli::{Args, TableArgs};
+use flowiq_ops::deployment::{Deployment, DeploymentError, load_sdk_config};
+use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::{Context, run, validate};
 use flowiq_ops::events::error::EventsError;
 use flowiq_ops::events::exit::ExitStatus;
@@ -32,18 +32,21 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
     if let Err(error) = validate(&args.command) {
         return report(error);
     }
-    let Some(table_name) = args.table.table_name.clone() else {
-        return report(EventsError::Usage(
-            "which table? pass --table-name or set TABLE_NAME (the stack output TableName)".into(),
-        ));
-    };
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
-        let config = load_sdk_config(&args.table).await;
+        let config = load_sdk_config(&args.deployment).await;
+        if config.region().is_none() {
+            return Err(DeploymentError::NoRegion.into());
+        }
+        let cloudformation = aws_sdk_cloudformation::Client::new(&config);
+        let table_name = Deployment::new(args.deployment.clone(), &cwd, cloudformation)
+            .table_name()
+            .await?;
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let context = Context {
             queries: EventQueries::new(dynamodb.clone(), table_name),
@@ -64,18 +67,6 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
 fn report(error: EventsError) -> anyhow::Result<ExitStatus> {
     eprintln!("error: {error}");
     Ok(error.exit_status())
-}
-
-/// The usual AWS configuration (environment, profile, `--region` / `--profile`).
-async fn load_sdk_config(args: &TableArgs) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(profile) = &args.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(region) = &args.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    loader.load().await
 }
 
 /// Retries and failures on stderr, plain text; `RUST_LOG` overrides the level.

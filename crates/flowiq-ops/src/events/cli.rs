@@ -8,6 +8,7 @@ use super::contact::parse_contact;
 use super::cursor::{ReplayCursor, parse_page_cursor, parse_replay_cursor};
 use super::exit::EXIT_CODES_HELP;
 use super::time_arg::{TimeArg, parse_time_arg};
+use crate::deployment::DeploymentArgs;
 use crate::queries::{Contact, Item};
 
 const AFTER_HELP: &str = "\
@@ -34,8 +35,9 @@ Details: docs/operations.md
 #[derive(Debug, Parser)]
 #[command(name = "flowiq-events", version, after_help = long_help_tail())]
 pub struct Args {
+    /// Which deployment (as flowiq-bootstrap finds it). Give these before the subcommand.
     #[command(flatten)]
-    pub table: TableArgs,
+    pub deployment: DeploymentArgs,
 
     /// JSON lines on stdout (the default when stdout is not a terminal)
     #[arg(long, global = true)]
@@ -43,22 +45,6 @@ pub struct Args {
 
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Which table to read. (Until the shared `deployment` module lands: the table by name.)
-#[derive(Debug, Clone, clap::Args)]
-pub struct TableArgs {
-    /// The events table (the stack output TableName)
-    #[arg(long, env = "TABLE_NAME", value_name = "TABLE", global = true)]
-    pub table_name: Option<String>,
-
-    /// AWS region of the table [default: from the AWS configuration]
-    #[arg(long, value_name = "REGION", global = true)]
-    pub region: Option<String>,
-
-    /// AWS profile to use [default: AWS_PROFILE, else the default profile]
-    #[arg(long, value_name = "PROFILE", global = true)]
-    pub profile: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

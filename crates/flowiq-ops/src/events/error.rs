@@ -2,6 +2,7 @@
 //! the operator can act on. Messages never quote a body, a phone number or message text.
 
 use super::exit::ExitStatus;
+use crate::deployment::DeploymentError;
 use crate::queries::QueryError;
 
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +15,9 @@ pub enum EventsError {
     NotFound(String),
     #[error(transparent)]
     Query(#[from] QueryError),
+    /// Finding the stack or its table (shared with flowiq-bootstrap).
+    #[error(transparent)]
+    Deployment(#[from] DeploymentError),
     /// A write of `reprocess-rejected` or an EventBridge call outside a replay batch.
     #[error("{operation} failed: {message}")]
     Aws {
@@ -30,7 +34,10 @@ impl EventsError {
         match self {
             EventsError::Usage(_) => ExitStatus::Usage,
             EventsError::NotFound(_) => ExitStatus::NotFound,
-            EventsError::Query(_) | EventsError::Aws { .. } => ExitStatus::Aws,
+            EventsError::Deployment(e) if e.is_configuration() => ExitStatus::Usage,
+            EventsError::Query(_) | EventsError::Deployment(_) | EventsError::Aws { .. } => {
+                ExitStatus::Aws
+            }
             EventsError::Output(_) => ExitStatus::Unexpected,
         }
     }
