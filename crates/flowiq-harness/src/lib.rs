@@ -10,5 +10,6 @@
 
 pub mod capacity_meter;
 pub mod dynamodb_local;
+pub mod moto_server;
 pub mod table_definition;
 pub mod test_table;
