@@ -247,8 +247,18 @@ impl EventQueries {
         };
         if !with_body {
             let names = [
-                "pk", "sk", "platform", "reason", "status_code", "received_at", "request_id",
-                "body_size", "body_sha256", "reprocessed_at", "reprocess_outcome", "event_id",
+                "pk",
+                "sk",
+                "platform",
+                "reason",
+                "status_code",
+                "received_at",
+                "request_id",
+                "body_size",
+                "body_sha256",
+                "reprocessed_at",
+                "reprocess_outcome",
+                "event_id",
             ];
             let projection: Vec<String> = names.iter().map(|n| format!("#p_{n}")).collect();
             scan = scan.projection_expression(projection.join(", "));

@@ -14,7 +14,12 @@ use serde_json::{Value, json};
 /// no instance metadata.
 fn flowiq_events(table: Option<&TestTable>, args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_flowiq-events"));
-    for name in ["AWS_PROFILE", "AWS_ENDPOINT_URL", "TABLE_NAME", "AWS_DEFAULT_REGION"] {
+    for name in [
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "TABLE_NAME",
+        "AWS_DEFAULT_REGION",
+    ] {
         command.env_remove(name);
     }
     command
@@ -49,7 +54,10 @@ fn a_malformed_time_names_the_flag_and_the_expected_format() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let message = stderr(&output);
     assert!(message.contains("--since"), "{message}");
-    assert!(message.contains("RFC 3339") && message.contains("2h"), "{message}");
+    assert!(
+        message.contains("RFC 3339") && message.contains("2h"),
+        "{message}"
+    );
     assert!(output.stdout.is_empty());
 }
 
@@ -57,23 +65,39 @@ fn a_malformed_time_names_the_flag_and_the_expected_format() {
 fn an_http_target_needs_allow_http() {
     let output = flowiq_events(
         None,
-        &["replay", "message", "wamid.x", "--to-url", "http://127.0.0.1:9/hook"],
+        &[
+            "replay",
+            "message",
+            "wamid.x",
+            "--to-url",
+            "http://127.0.0.1:9/hook",
+        ],
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--allow-http"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--allow-http"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[tokio::test]
 async fn an_unknown_organization_is_not_found() {
     let table = TestTable::new().await;
     let output = tokio::task::spawn_blocking(move || {
-        flowiq_events(Some(&table), &["list", "--org", "org-unknown", "--since", "7d"])
+        flowiq_events(
+            Some(&table),
+            &["list", "--org", "org-unknown", "--since", "7d"],
+        )
     })
     .await
     .unwrap();
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     let message = stderr(&output);
-    assert!(message.contains("no events") && message.contains("\"org-unknown\""), "{message}");
+    assert!(
+        message.contains("no events") && message.contains("\"org-unknown\""),
+        "{message}"
+    );
     assert!(output.stdout.is_empty());
 }
 
@@ -95,21 +119,46 @@ async fn an_unreachable_target_exits_5_with_a_clear_message_and_no_cursor() {
         .await;
     assert!(matches!(reply, Reply::Accepted { .. }), "{reply:?}");
     // A port nothing listens on.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let url = format!("http://127.0.0.1:{port}/hook");
     let output = tokio::task::spawn_blocking(move || {
         flowiq_events(
             Some(&table),
-            &["replay", "message", "wamid.u", "--to-url", &url, "--allow-http", "--max-attempts", "2"],
+            &[
+                "replay",
+                "message",
+                "wamid.u",
+                "--to-url",
+                &url,
+                "--allow-http",
+                "--max-attempts",
+                "2",
+            ],
         )
     })
     .await
     .unwrap();
     assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
     let message = stderr(&output);
-    assert!(message.contains(&format!("cannot connect to http://127.0.0.1:{port}")), "{message}");
+    assert!(
+        message.contains(&format!("cannot connect to http://127.0.0.1:{port}")),
+        "{message}"
+    );
     // stdout is not a terminal: one JSON summary line.
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!((&summary["sent"], &summary["cursor"]), (&json!(0), &Value::Null));
-    assert!(summary["error"].as_str().unwrap().contains("after 2 attempts"), "{summary}");
+    assert_eq!(
+        (&summary["sent"], &summary["cursor"]),
+        (&json!(0), &Value::Null)
+    );
+    assert!(
+        summary["error"]
+            .as_str()
+            .unwrap()
+            .contains("after 2 attempts"),
+        "{summary}"
+    );
 }

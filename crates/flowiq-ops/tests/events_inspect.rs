@@ -34,8 +34,8 @@ fn context(table: &TestTable) -> Context {
 
 /// Runs `flowiq-events <args>` (parsed by clap) in JSON-lines form.
 async fn events(table: &TestTable, args: &[&str]) -> (Result<ExitStatus, EventsError>, Vec<Value>) {
-    let args = Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied()))
-        .unwrap();
+    let args =
+        Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied())).unwrap();
     let mut out = Vec::new();
     let result = run(&args.command, &context(table), Format::JsonLines, &mut out).await;
     let lines = String::from_utf8(out)
@@ -101,10 +101,21 @@ async fn message_conversation_and_list_show_what_the_receiver_stored() {
     assert_eq!(types, ["sent_message", "message_delivered", "message_read"]);
     assert!(lines[1..].iter().all(|l| field(l, "kind") == "event"));
     let body: Value = serde_json::from_str(field(&lines[1], "body")).unwrap();
-    assert_eq!(body, sent_message("wamid.a", "2026-03-07T10:00:00Z", "Your order shipped"));
+    assert_eq!(
+        body,
+        sent_message("wamid.a", "2026-03-07T10:00:00Z", "Your order shipped")
+    );
 
     // conversation: newest first, two per page, the cursor continues.
-    let contact = ["conversation", "--org", ORG, "--contact", ALICE, "--limit", "2"];
+    let contact = [
+        "conversation",
+        "--org",
+        ORG,
+        "--contact",
+        ALICE,
+        "--limit",
+        "2",
+    ];
     let (result, page1) = events(&table, &contact).await;
     assert_eq!(result.unwrap(), ExitStatus::Success);
     let wamids = |page: &[Value]| -> Vec<String> {
@@ -114,7 +125,11 @@ async fn message_conversation_and_list_show_what_the_receiver_stored() {
             .collect()
     };
     assert_eq!(wamids(&page1), ["wamid.c", "wamid.b"]);
-    assert_eq!(field(&page1[0], "status"), "failed", "full items, not index entries");
+    assert_eq!(
+        field(&page1[0], "status"),
+        "failed",
+        "full items, not index entries"
+    );
     let cursor = field(page1.last().unwrap(), "next_cursor").to_owned();
     assert!(!cursor.is_empty(), "{page1:?}");
     let mut next = contact.to_vec();
@@ -131,7 +146,15 @@ async fn message_conversation_and_list_show_what_the_receiver_stored() {
     // list: the organization's events in [since, until), all shards merged in time order.
     let (result, lines) = events(
         &table,
-        &["list", "--org", ORG, "--since", "2026-03-07T10:00:01Z", "--until", "2026-03-07T12:00:01Z"],
+        &[
+            "list",
+            "--org",
+            ORG,
+            "--since",
+            "2026-03-07T10:00:01Z",
+            "--until",
+            "2026-03-07T12:00:01Z",
+        ],
     )
     .await;
     assert_eq!(result.unwrap(), ExitStatus::Success);
@@ -151,8 +174,17 @@ async fn message_conversation_and_list_show_what_the_receiver_stored() {
     // --type filters (repeatable); no --until: no end.
     let (_, lines) = events(
         &table,
-        &["list", "--org", ORG, "--since", "2026-03-07T00:00:00Z", "--type", "message_failed",
-          "--type", "message_read"],
+        &[
+            "list",
+            "--org",
+            ORG,
+            "--since",
+            "2026-03-07T00:00:00Z",
+            "--type",
+            "message_failed",
+            "--type",
+            "message_read",
+        ],
     )
     .await;
     let types: Vec<&str> = lines.iter().map(|l| field(l, "event_type")).collect();
@@ -169,7 +201,10 @@ async fn message_conversation_and_list_show_what_the_receiver_stored() {
         assert_eq!(error.exit_status(), ExitStatus::NotFound, "{args:?}");
         assert!(lines.is_empty());
         let message = error.to_string();
-        assert!(message.contains("nope") || message.contains("org-unknown"), "{message}");
+        assert!(
+            message.contains("nope") || message.contains("org-unknown"),
+            "{message}"
+        );
         assert!(!message.contains(ALICE), "never the number: {message}");
     }
 }
@@ -177,7 +212,11 @@ async fn message_conversation_and_list_show_what_the_receiver_stored() {
 #[tokio::test]
 async fn rejected_lists_reason_size_and_time_without_bodies() {
     let table = TestTable::new().await;
-    deliver(&table, &sent_message("wamid.ok", "2026-03-07T10:00:00Z", "fine")).await;
+    deliver(
+        &table,
+        &sent_message("wamid.ok", "2026-03-07T10:00:00Z", "fine"),
+    )
+    .await;
     let receiver = table.receiver(Retention(None));
     for body in [&b"{not json"[..], br#"{"event_type": 7}"#] {
         let reply = receiver
@@ -193,7 +232,10 @@ async fn rejected_lists_reason_size_and_time_without_bodies() {
     let (result, lines) = events(&table, &["rejected"]).await;
     assert_eq!(result.unwrap(), ExitStatus::Success);
     assert_eq!(lines.len(), 2, "{lines:?}");
-    let mut sizes: Vec<i64> = lines.iter().map(|l| l["body_size"].as_i64().unwrap()).collect();
+    let mut sizes: Vec<i64> = lines
+        .iter()
+        .map(|l| l["body_size"].as_i64().unwrap())
+        .collect();
     sizes.sort();
     assert_eq!(sizes, [9, 17]);
     for line in &lines {

@@ -106,7 +106,12 @@ async fn replayed_events_reach_the_bus_as_the_pipe_puts_them() {
         .attributes
         .unwrap()[&QueueAttributeName::QueueArn]
         .clone();
-    eventbridge.create_event_bus().name(BUS).send().await.unwrap();
+    eventbridge
+        .create_event_bus()
+        .name(BUS)
+        .send()
+        .await
+        .unwrap();
     eventbridge
         .put_rule()
         .name("flowiq-events")
@@ -160,8 +165,17 @@ async fn replayed_events_reach_the_bus_as_the_pipe_puts_them() {
         eventbridge,
     };
     let args = Args::try_parse_from([
-        "flowiq-events", "replay", "list", "--org", ORG, "--since", "2026-03-07T00:00:00Z",
-        "--to-eventbridge", BUS, "--rate", "1000",
+        "flowiq-events",
+        "replay",
+        "list",
+        "--org",
+        ORG,
+        "--since",
+        "2026-03-07T00:00:00Z",
+        "--to-eventbridge",
+        BUS,
+        "--rate",
+        "1000",
     ])
     .unwrap();
     let mut out = Vec::new();
@@ -171,7 +185,11 @@ async fn replayed_events_reach_the_bus_as_the_pipe_puts_them() {
     let summary: Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(status, ExitStatus::Success, "{summary}\n{}", moto.log());
     assert_eq!(summary["sent"], 12);
-    assert_eq!(*batches.0.lock().unwrap(), [10, 2], "PutEvents batches of at most 10");
+    assert_eq!(
+        *batches.0.lock().unwrap(),
+        [10, 2],
+        "PutEvents batches of at most 10"
+    );
 
     // What the Pipe would have put, from the stored items (template.yaml, InputTemplate).
     let expected: BTreeMap<String, (String, Value)> = table
@@ -186,7 +204,10 @@ async fn replayed_events_reach_the_bus_as_the_pipe_puts_them() {
                 "occurred_at": s(item, "occurred_at"), "received_at": s(item, "received_at"),
                 "pk": s(item, "pk"), "sk": s(item, "sk"),
             });
-            (s(item, "event_id").to_owned(), (s(item, "event_type").to_owned(), detail))
+            (
+                s(item, "event_id").to_owned(),
+                (s(item, "event_type").to_owned(), detail),
+            )
         })
         .collect();
     assert_eq!(expected.len(), 12);
@@ -222,10 +243,16 @@ async fn replayed_events_reach_the_bus_as_the_pipe_puts_them() {
         }
     }
     assert_eq!(count, 12, "each event once");
-    assert_eq!(received, expected, "detail-type and detail as the Pipe builds them");
+    assert_eq!(
+        received, expected,
+        "detail-type and detail as the Pipe builds them"
+    );
     let (detail_type, undated) = received
         .values()
         .find(|(_, d)| d["occurred_at"] == "")
         .expect("the undated event, with \"\" for what it lacks");
-    assert_eq!((detail_type.as_str(), &undated["whatsapp_message_id"]), ("label_added", &json!("")));
+    assert_eq!(
+        (detail_type.as_str(), &undated["whatsapp_message_id"]),
+        ("label_added", &json!(""))
+    );
 }

@@ -35,8 +35,8 @@ fn context(table: &TestTable) -> Context {
 
 /// Runs `flowiq-events <args>`; returns the exit status and the summary line.
 async fn events(table: &TestTable, args: &[&str]) -> (ExitStatus, Value) {
-    let args = Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied()))
-        .unwrap();
+    let args =
+        Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied())).unwrap();
     let mut out = Vec::new();
     let status = run(&args.command, &context(table), Format::JsonLines, &mut out)
         .await
@@ -109,14 +109,28 @@ async fn bodies_arrive_byte_for_byte_in_time_order_within_the_rate() {
     let started = Instant::now();
     let (status, summary) = events(
         &table,
-        &["replay", "message", "wamid.r1", "--to-url", &url, "--allow-http", "--rate", "10",
-          "--run-id", "run-1"],
+        &[
+            "replay",
+            "message",
+            "wamid.r1",
+            "--to-url",
+            &url,
+            "--allow-http",
+            "--rate",
+            "10",
+            "--run-id",
+            "run-1",
+        ],
     )
     .await;
     let elapsed = started.elapsed();
 
     assert_eq!(status, ExitStatus::Success, "{summary}");
-    assert_eq!(received_bodies(&sink).await, stored, "byte-identical, in time order");
+    assert_eq!(
+        received_bodies(&sink).await,
+        stored,
+        "byte-identical, in time order"
+    );
     for request in sink.received_requests().await.unwrap() {
         assert_eq!(request.headers["content-type"], "application/json");
         assert_eq!(request.headers["x-flowiq-replay"], "run-1");
@@ -124,17 +138,36 @@ async fn bodies_arrive_byte_for_byte_in_time_order_within_the_rate() {
     // 5 events at 10 per second: 4 intervals of 100 ms at least (loosely: not much more).
     assert!(elapsed >= Duration::from_millis(400), "{elapsed:?}");
     assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
-    assert_eq!((summary["sent"].as_u64(), summary["retries"].as_u64()), (Some(5), Some(0)));
-    assert!(summary["cursor"].as_str().unwrap().starts_with("2026-03-07T10:00:04.000Z#"));
+    assert_eq!(
+        (summary["sent"].as_u64(), summary["retries"].as_u64()),
+        (Some(5), Some(0))
+    );
+    assert!(
+        summary["cursor"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-03-07T10:00:04.000Z#")
+    );
 
     // A dry run counts and sends nothing.
     let (status, summary) = events(
         &table,
-        &["replay", "message", "wamid.r1", "--to-url", &url, "--allow-http", "--dry-run"],
+        &[
+            "replay",
+            "message",
+            "wamid.r1",
+            "--to-url",
+            &url,
+            "--allow-http",
+            "--dry-run",
+        ],
     )
     .await;
     assert_eq!(status, ExitStatus::Success);
-    assert_eq!((summary["to_send"].as_u64(), summary["sent"].as_u64()), (Some(5), Some(0)));
+    assert_eq!(
+        (summary["to_send"].as_u64(), summary["sent"].as_u64()),
+        (Some(5), Some(0))
+    );
     assert_eq!(sink.received_requests().await.unwrap().len(), 5);
 }
 
@@ -154,26 +187,49 @@ async fn a_5xx_is_retried_a_4xx_stops_and_resume_sends_exactly_the_rest() {
         mock.with_priority(priority).mount(&flaky).await;
     }
     let args = |url: &str| -> Vec<String> {
-        ["replay", "message", "wamid.r2", "--to-url", url, "--allow-http", "--rate", "1000"]
-            .map(String::from)
-            .to_vec()
+        [
+            "replay",
+            "message",
+            "wamid.r2",
+            "--to-url",
+            url,
+            "--allow-http",
+            "--rate",
+            "1000",
+        ]
+        .map(String::from)
+        .to_vec()
     };
     let url = format!("{}/hook", flaky.uri());
     let first_args = args(&url);
-    let (status, summary) =
-        events(&table, &first_args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (status, summary) = events(
+        &table,
+        &first_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
 
     assert_eq!(status, ExitStatus::PartialFailure, "{summary}");
     // Requests: event 1 (503), event 1 again (200), event 2 (200), event 3 (400): no retry of
     // a 2xx, no retry of a 4xx.
     let bodies = received_bodies(&flaky).await;
-    assert_eq!(bodies, [&stored[0], &stored[0], &stored[1], &stored[2]].map(String::clone));
+    assert_eq!(
+        bodies,
+        [&stored[0], &stored[0], &stored[1], &stored[2]].map(String::clone)
+    );
     assert_eq!(summary["sent"], 2);
     assert_eq!(summary["retries"], 1);
     let cursor = summary["cursor"].as_str().unwrap().to_owned();
     assert!(cursor.starts_with("2026-03-07T10:00:01.000Z#"), "{cursor}");
-    assert!(summary["failed_at"].as_str().unwrap().starts_with("2026-03-07T10:00:02.000Z#"));
-    assert!(summary["error"].as_str().unwrap().contains("400"), "{summary}");
+    assert!(
+        summary["failed_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-03-07T10:00:02.000Z#")
+    );
+    assert!(
+        summary["error"].as_str().unwrap().contains("400"),
+        "{summary}"
+    );
 
     // Resume from the printed cursor on a healthy target: exactly events 3, 4 and 5.
     let healthy = MockServer::start().await;
@@ -183,9 +239,18 @@ async fn a_5xx_is_retried_a_4xx_stops_and_resume_sends_exactly_the_rest() {
         .await;
     let mut resume_args = args(&format!("{}/hook", healthy.uri()));
     resume_args.extend(["--resume".to_owned(), cursor]);
-    let (status, summary) =
-        events(&table, &resume_args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let (status, summary) = events(
+        &table,
+        &resume_args.iter().map(String::as_str).collect::<Vec<_>>(),
+    )
+    .await;
     assert_eq!(status, ExitStatus::Success, "{summary}");
     assert_eq!(received_bodies(&healthy).await, stored[2..]);
-    assert_eq!((summary["skipped_by_resume"].as_u64(), summary["sent"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(
+        (
+            summary["skipped_by_resume"].as_u64(),
+            summary["sent"].as_u64()
+        ),
+        (Some(2), Some(3))
+    );
 }

@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 
 async fn reprocess(table: &TestTable, args: &[&str]) -> (ExitStatus, Vec<Value>) {
-    let args = Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied()))
-        .unwrap();
+    let args =
+        Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied())).unwrap();
     let context = Context {
         queries: EventQueries::new(table.client.clone(), &table.name),
         dynamodb: table.client.clone(),
@@ -45,7 +45,12 @@ async fn reprocess(table: &TestTable, args: &[&str]) -> (ExitStatus, Vec<Value>)
 }
 
 /// A `rejected` item as an older receiver would have written it.
-async fn store_rejected(table: &TestTable, body: &[u8], rejection: Rejection, reason: &str) -> String {
+async fn store_rejected(
+    table: &TestTable,
+    body: &[u8],
+    rejection: Rejection,
+    reason: &str,
+) -> String {
     let received = Received::at(datetime!(2026-03-07 09:00:00 UTC));
     let item = rejected_record(
         Platform::Whatsapp,
@@ -63,20 +68,40 @@ async fn store_rejected(table: &TestTable, body: &[u8], rejection: Rejection, re
 #[tokio::test]
 async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_reason() {
     let table = TestTable::new().await;
-    let now_valid = json!({"event_type": "sent_message", "id": "row-1", "whatsapp_message_id": "wamid.rp1",
+    let now_valid =
+        json!({"event_type": "sent_message", "id": "row-1", "whatsapp_message_id": "wamid.rp1",
         "organization_id": "org-rp", "message": "Hello again", "sender_type": "bot-whatsapp",
         "timestamp": "2026-03-07T08:59:00Z", "whatsapp_id": "27830000077"})
-    .to_string();
+        .to_string();
     let delivered_since = json!({"event_type": "message_read", "whatsapp_message_id": "wamid.rp2",
         "organization_id": "org-rp", "status": "read", "timestamp": "2026-03-07T08:58:00Z",
         "whatsapp_id": "27830000077"})
     .to_string();
     let still_invalid = br#"{"event_type": 7}"#;
 
-    let valid_pk = store_rejected(&table, now_valid.as_bytes(), Rejection::InvalidBody, "an older parser refused it").await;
-    let duplicate_pk = store_rejected(&table, delivered_since.as_bytes(), Rejection::InvalidBody, "refused then").await;
-    let invalid_pk = store_rejected(&table, still_invalid, Rejection::InvalidBody, "old reason").await;
-    let too_large_pk = store_rejected(&table, &vec![b' '; 200 * 1024], Rejection::TooLarge, "too large").await;
+    let valid_pk = store_rejected(
+        &table,
+        now_valid.as_bytes(),
+        Rejection::InvalidBody,
+        "an older parser refused it",
+    )
+    .await;
+    let duplicate_pk = store_rejected(
+        &table,
+        delivered_since.as_bytes(),
+        Rejection::InvalidBody,
+        "refused then",
+    )
+    .await;
+    let invalid_pk =
+        store_rejected(&table, still_invalid, Rejection::InvalidBody, "old reason").await;
+    let too_large_pk = store_rejected(
+        &table,
+        &vec![b' '; 200 * 1024],
+        Rejection::TooLarge,
+        "too large",
+    )
+    .await;
     // FlowIQ redelivered the second one meanwhile, and the current receiver accepted it.
     let reply = table
         .receiver(Retention(None))
@@ -89,10 +114,18 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
         .await;
     assert!(matches!(reply, Reply::Accepted { .. }), "{reply:?}");
 
-    let (status, lines) = reprocess(&table, &["reprocess-rejected", "--since", "2026-03-07T00:00:00Z"]).await;
+    let (status, lines) = reprocess(
+        &table,
+        &["reprocess-rejected", "--since", "2026-03-07T00:00:00Z"],
+    )
+    .await;
     assert_eq!(status, ExitStatus::Success, "{lines:?}");
     let outcome = |pk: &str| -> Value {
-        lines.iter().find(|l| l["pk"] == pk).cloned().unwrap_or(Value::Null)
+        lines
+            .iter()
+            .find(|l| l["pk"] == pk)
+            .cloned()
+            .unwrap_or(Value::Null)
     };
     let expected_id = |body: &str| {
         WebhookEvent::parse(Platform::Whatsapp, body.as_bytes())
@@ -103,12 +136,20 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
     assert_eq!(outcome(&valid_pk)["outcome"], "stored");
     assert_eq!(outcome(&valid_pk)["event_id"], expected_id(&now_valid));
     assert_eq!(outcome(&duplicate_pk)["outcome"], "duplicate");
-    assert_eq!(outcome(&duplicate_pk)["event_id"], expected_id(&delivered_since));
+    assert_eq!(
+        outcome(&duplicate_pk)["event_id"],
+        expected_id(&delivered_since)
+    );
     assert_eq!(outcome(&invalid_pk)["outcome"], "still_invalid");
     assert_eq!(outcome(&too_large_pk), Value::Null, "no body kept: skipped");
     let summary = lines.last().unwrap();
     assert_eq!(
-        (&summary["stored"], &summary["duplicate"], &summary["still_invalid"], &summary["skipped"]),
+        (
+            &summary["stored"],
+            &summary["duplicate"],
+            &summary["still_invalid"],
+            &summary["skipped"]
+        ),
         (&json!(1), &json!(1), &json!(1), &json!(1))
     );
 
@@ -125,9 +166,15 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
         s(&events[0], keys::SK),
         format!("EVENT#2026-03-07T08:59:00.000Z#{}", expected_id(&now_valid))
     );
-    assert!(events[0].contains_key("expires_at"), "the rejected item's retention (30 days)");
+    assert!(
+        events[0].contains_key("expires_at"),
+        "the rejected item's retention (30 days)"
+    );
     let message = table.message("wamid.rp1").await.unwrap();
-    assert_eq!((s(&message, "status"), s(&message, "text")), ("sent", "Hello again"));
+    assert_eq!(
+        (s(&message, "status"), s(&message, "text")),
+        ("sent", "Hello again")
+    );
 
     // The outcome is on the rejected items, which stay; no new rejected item was written.
     let rejected = table.items_of_type("rejected").await;
@@ -140,14 +187,25 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
     let invalid = item(&invalid_pk);
     assert_eq!(s(&invalid, "reprocess_outcome"), "still_invalid");
     assert_eq!(s(&invalid, "original_reason"), "old reason");
-    assert!(s(&invalid, "reason").contains("event_type"), "{}", s(&invalid, "reason"));
+    assert!(
+        s(&invalid, "reason").contains("event_type"),
+        "{}",
+        s(&invalid, "reason")
+    );
     assert_eq!(s(&item(&too_large_pk), "reprocess_outcome"), "");
 
     // Again: what was stored is done; only the still-invalid one is tried again.
     let (status, lines) = reprocess(&table, &["reprocess-rejected"]).await;
     assert_eq!(status, ExitStatus::Success);
-    let tried: Vec<&Value> = lines.iter().filter(|l| l["kind"] == "reprocessed").collect();
+    let tried: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["kind"] == "reprocessed")
+        .collect();
     assert_eq!(tried.len(), 1);
     assert_eq!(tried[0]["pk"], invalid_pk.as_str());
-    assert_eq!(table.items_of_type("event").await.len(), 2, "nothing stored twice");
+    assert_eq!(
+        table.items_of_type("event").await.len(),
+        2,
+        "nothing stored twice"
+    );
 }

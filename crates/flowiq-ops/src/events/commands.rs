@@ -42,7 +42,9 @@ pub fn target_spec(args: &TargetArgs) -> Result<TargetSpec, EventsError> {
             .map(TargetSpec::Url)
             .map_err(|err| EventsError::Usage(err.to_string())),
         (None, Some(bus)) if !bus.trim().is_empty() => Ok(TargetSpec::Bus(bus.trim().to_owned())),
-        (None, Some(_)) => Err(EventsError::Usage("--to-eventbridge needs a bus name".into())),
+        (None, Some(_)) => Err(EventsError::Usage(
+            "--to-eventbridge needs a bus name".into(),
+        )),
         (None, None) => Err(EventsError::Usage(
             "replay needs a target: --to-url <https URL> or --to-eventbridge <bus>".into(),
         )),
@@ -126,12 +128,14 @@ pub async fn run_replay(
         ..RetryPolicy::default()
     };
     let target = match spec {
-        TargetSpec::Url(url) => Target::Http(
-            HttpTarget::new(url, &run_id, retry).map_err(EventsError::Usage)?,
-        ),
-        TargetSpec::Bus(bus) => {
-            Target::EventBridge(EventBridgeTarget::new(context.eventbridge.clone(), bus, retry))
+        TargetSpec::Url(url) => {
+            Target::Http(HttpTarget::new(url, &run_id, retry).map_err(EventsError::Usage)?)
         }
+        TargetSpec::Bus(bus) => Target::EventBridge(EventBridgeTarget::new(
+            context.eventbridge.clone(),
+            bus,
+            retry,
+        )),
     };
     let report = if args.target.dry_run {
         dry_run(&events, &options)
@@ -139,7 +143,14 @@ pub async fn run_replay(
         let progress = Progress::new((events.len()) as u64, "replaying");
         replay(events, &target, &options, &progress).await
     };
-    print_replay(&report, &target.describe(), &run_id, args.target.dry_run, format, out)?;
+    print_replay(
+        &report,
+        &target.describe(),
+        &run_id,
+        args.target.dry_run,
+        format,
+        out,
+    )?;
     Ok(match &report.failure {
         Some((_, error)) => error.exit_status(),
         None => ExitStatus::Success,
@@ -192,7 +203,10 @@ fn print_replay(
                 report.sent,
                 report.retries,
                 if report.skipped > 0 {
-                    format!(", {} skipped: at or before the resume cursor", report.skipped)
+                    format!(
+                        ", {} skipped: at or before the resume cursor",
+                        report.skipped
+                    )
                 } else {
                     String::new()
                 }
@@ -280,7 +294,12 @@ pub async fn run_reprocess(
                 })
                 .collect();
             if !rows.is_empty() {
-                write_table(out, &["received_at", "outcome", "event id / reason"], &rows, 100)?;
+                write_table(
+                    out,
+                    &["received_at", "outcome", "event id / reason"],
+                    &rows,
+                    100,
+                )?;
             }
             if args.dry_run {
                 writeln!(

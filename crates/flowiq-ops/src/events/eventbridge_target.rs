@@ -116,9 +116,7 @@ where
 {
     let message = format!("PutEvents to {bus}: {}", DisplayErrorContext(err));
     match err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => {
-            SendError::Unreachable(message)
-        }
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => SendError::Unreachable(message),
         _ => SendError::Aws(message),
     }
 }

@@ -130,7 +130,11 @@ impl HttpTarget {
             },
             // Reset connections, broken responses, …: the request may or may not have arrived.
             Err(err) => Attempt::Retryable {
-                why: format!("request to {} failed: {}", self.describe(), without_url(&err)),
+                why: format!(
+                    "request to {} failed: {}",
+                    self.describe(),
+                    without_url(&err)
+                ),
                 retry_after: None,
             },
         }
@@ -210,9 +214,16 @@ mod tests {
 
     #[test]
     fn only_429_and_5xx_are_retried() {
-        for (code, retried) in [(200, None), (204, None), (429, Some(true)), (500, Some(true)),
-                                (503, Some(true)), (400, Some(false)), (404, Some(false)),
-                                (301, Some(false))] {
+        for (code, retried) in [
+            (200, None),
+            (204, None),
+            (429, Some(true)),
+            (500, Some(true)),
+            (503, Some(true)),
+            (400, Some(false)),
+            (404, Some(false)),
+            (301, Some(false)),
+        ] {
             let got = match classify(StatusCode::from_u16(code).unwrap(), None) {
                 Attempt::Done => None,
                 Attempt::Retryable { .. } => Some(true),

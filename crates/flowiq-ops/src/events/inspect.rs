@@ -18,10 +18,26 @@ use flowiq_webhooks::keys;
 const CELL: usize = 60;
 /// Attributes of a message shown in its table form (all are in the JSON form).
 const MESSAGE_FIELDS: &[&str] = &[
-    "whatsapp_message_id", "status", "direction", "platform", "organization_id", "whatsapp_id",
-    "contact_id", "received_at", "sent_at", "delivered_at", "read_at", "failed_at",
-    "undelivered_at", "message_type", "sender_type", "text", "media_type", "media_url",
-    "created_at", "flowiq_message_id",
+    "whatsapp_message_id",
+    "status",
+    "direction",
+    "platform",
+    "organization_id",
+    "whatsapp_id",
+    "contact_id",
+    "received_at",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "failed_at",
+    "undelivered_at",
+    "message_type",
+    "sender_type",
+    "text",
+    "media_type",
+    "media_url",
+    "created_at",
+    "flowiq_message_id",
 ];
 
 pub async fn message(
@@ -72,21 +88,22 @@ pub async fn message(
             let rows: Vec<Vec<String>> = events
                 .iter()
                 .map(|e| {
-                    [
-                        "occurred_at",
-                        "event_type",
-                        "event_id",
-                        "received_at",
-                    ]
-                    .iter()
-                    .map(|n| text(e, n).to_owned())
-                    .chain([format!("{} bytes", text(e, "body").len())])
-                    .collect()
+                    ["occurred_at", "event_type", "event_id", "received_at"]
+                        .iter()
+                        .map(|n| text(e, n).to_owned())
+                        .chain([format!("{} bytes", text(e, "body").len())])
+                        .collect()
                 })
                 .collect();
             write_table(
                 out,
-                &["occurred_at", "event_type", "event_id", "received_at", "body"],
+                &[
+                    "occurred_at",
+                    "event_type",
+                    "event_id",
+                    "received_at",
+                    "body",
+                ],
                 &rows,
                 CELL,
             )?;
@@ -147,7 +164,15 @@ pub async fn conversation(
                 .collect();
             write_table(
                 out,
-                &["time", "item", "direction", "status", "type", "whatsapp_message_id", "text"],
+                &[
+                    "time",
+                    "item",
+                    "direction",
+                    "status",
+                    "type",
+                    "whatsapp_message_id",
+                    "text",
+                ],
                 &rows,
                 CELL,
             )?;
@@ -205,7 +230,13 @@ pub async fn list(
                 .collect();
             write_table(
                 out,
-                &["time", "event_type", "platform", "whatsapp_message_id", "event_id"],
+                &[
+                    "time",
+                    "event_type",
+                    "platform",
+                    "whatsapp_message_id",
+                    "event_id",
+                ],
                 &rows,
                 CELL,
             )?;
@@ -234,7 +265,14 @@ pub async fn rejected(
             let rows: Vec<Vec<String>> = items.iter().map(rejected_row).collect();
             write_table(
                 out,
-                &["received_at", "status", "platform", "bytes", "reprocessed", "reason"],
+                &[
+                    "received_at",
+                    "status",
+                    "platform",
+                    "bytes",
+                    "reprocessed",
+                    "reason",
+                ],
                 &rows,
                 100,
             )?;

@@ -89,7 +89,15 @@ mod tests {
     #[test]
     fn anything_else_is_refused() {
         for bad in [
-            "", "h", "2", "-2h", "2x", "2.5h", "yesterday", "2026-03-07", "99999999999999999d",
+            "",
+            "h",
+            "2",
+            "-2h",
+            "2x",
+            "2.5h",
+            "yesterday",
+            "2026-03-07",
+            "99999999999999999d",
         ] {
             assert_eq!(TimeArg::parse_at(bad, NOW), Err(InvalidTimeArg), "{bad:?}");
         }
