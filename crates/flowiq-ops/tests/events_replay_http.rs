@@ -120,6 +120,8 @@ async fn bodies_arrive_byte_for_byte_in_time_order_within_the_rate() {
             "10",
             "--run-id",
             "run-1",
+            "--platform",
+            "whatsapp",
         ],
     )
     .await;

@@ -148,6 +148,11 @@ pub struct TargetArgs {
     #[arg(long, value_name = "BUS", global = true)]
     pub to_eventbridge: Option<String>,
 
+    /// Only events of this platform (a receiver URL is per platform: /webhooks/<platform>/…)
+    #[arg(long, value_name = "PLATFORM", global = true,
+          value_parser = clap::builder::PossibleValuesParser::new(["whatsapp", "web"]))]
+    pub platform: Option<String>,
+
     /// Allow an http:// --to-url (local test targets only)
     #[arg(long, global = true)]
     pub allow_http: bool,

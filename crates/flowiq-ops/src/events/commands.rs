@@ -120,9 +120,17 @@ pub async fn run_replay(
         resume: args.target.resume.clone(),
     };
     let run_id = args.target.run_id.clone().unwrap_or_else(new_run_id);
-    let events = replay_selection(&args.selection)
+    let mut events = replay_selection(&args.selection)
         .events(&context.queries)
         .await?;
+    if let Some(platform) = &args.target.platform {
+        events.retain(|event| &event.platform == platform);
+        if events.is_empty() {
+            return Err(EventsError::NotFound(format!(
+                "the selection has no {platform} events"
+            )));
+        }
+    }
     let retry = RetryPolicy {
         max_attempts: args.target.max_attempts,
         ..RetryPolicy::default()
