@@ -171,6 +171,43 @@ async fn bodies_arrive_byte_for_byte_in_time_order_within_the_rate() {
         (Some(5), Some(0))
     );
     assert_eq!(sink.received_requests().await.unwrap().len(), 5);
+
+    // Several in flight: every event once (arrival order is not promised), the cursor the last.
+    let parallel = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(50)))
+        .expect(5)
+        .mount(&parallel)
+        .await;
+    let url = format!("{}/hook", parallel.uri());
+    let (status, summary) = events(
+        &table,
+        &[
+            "replay",
+            "message",
+            "wamid.r1",
+            "--to-url",
+            &url,
+            "--allow-http",
+            "--rate",
+            "1000",
+            "--concurrency",
+            "3",
+        ],
+    )
+    .await;
+    assert_eq!(status, ExitStatus::Success, "{summary}");
+    let mut bodies = received_bodies(&parallel).await;
+    bodies.sort();
+    let mut expected = stored.clone();
+    expected.sort();
+    assert_eq!(bodies, expected);
+    assert!(
+        summary["cursor"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-03-07T10:00:04.000Z#")
+    );
 }
 
 #[tokio::test]
