@@ -17,7 +17,6 @@ use flowiq_ops::bootstrap::flowiq_client::{
 use flowiq_ops::bootstrap::registration_store::{REGISTRATION_SK, registration_pk};
 use flowiq_ops::bootstrap::report::{Report, Status};
 use flowiq_ops::bootstrap::retry::RetryPolicy;
-use flowiq_ops::bootstrap::stack_outputs::{StackError, describe_stack_outputs};
 use flowiq_ops::bootstrap::token_secret::{SecretError, fetch_webhook_token};
 use flowiq_ops::bootstrap::webhook_type::WebhookType;
 use flowiq_ops::bootstrap::webhook_url::{BaseUrl, WebhookToken, WebhookUrl};
@@ -472,22 +471,6 @@ mod aws_lookups {
             })
     }
 
-    /// What CloudFormation answers for a stack that does not exist (awsQuery XML).
-    pub fn missing_stack_rule() -> Rule {
-        mock!(aws_sdk_cloudformation::Client::describe_stacks)
-            .sequence()
-            .http_status(
-                400,
-                Some(format!(
-                    "<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\">\
-                     <Error><Type>Sender</Type><Code>ValidationError</Code>\
-                     <Message>Stack with id {STACK} does not exist</Message></Error>\
-                     <RequestId>5ccc7dcd-744c-11e5-be70-example</RequestId></ErrorResponse>"
-                )),
-            )
-            .build()
-    }
-
     pub fn secret_rule(secret_string: &str) -> Rule {
         let secret_string = secret_string.to_owned();
         mock!(aws_sdk_secretsmanager::Client::get_secret_value)
@@ -525,69 +508,6 @@ mod aws_lookups {
             ("TableName", table.to_owned()),
             ("FunctionName", "flowiq-webhook-fn".to_owned()),
         ]
-    }
-
-    #[tokio::test]
-    async fn reads_the_stack_outputs() {
-        let outputs = all_outputs("events-table");
-        let pairs: Vec<(&str, &str)> = outputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let rule = stack_rule(&pairs);
-        let cloudformation = mocked_client!(aws_sdk_cloudformation, &[&rule]);
-        let found = describe_stack_outputs(&cloudformation, STACK)
-            .await
-            .unwrap();
-        assert_eq!(found.stack_name(), STACK);
-        assert_eq!(found.require("WebhookBaseUrl", "--url"), Ok(BASE));
-        assert_eq!(
-            found.require("WebhookTokenSecretArn", "WEBHOOK_TOKEN"),
-            Ok(SECRET_ARN)
-        );
-        assert_eq!(
-            found.require("TableName", "--table-name"),
-            Ok("events-table")
-        );
-        assert_eq!(rule.num_calls(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_missing_stack_is_named() {
-        let rule = missing_stack_rule();
-        let cloudformation = mocked_client!(aws_sdk_cloudformation, &[&rule]);
-        let error = describe_stack_outputs(&cloudformation, STACK)
-            .await
-            .unwrap_err();
-        assert_eq!(
-            error,
-            StackError::NotFound {
-                stack: STACK.into(),
-                region: "eu-west-1".into()
-            }
-        );
-        let text = error.to_string();
-        assert!(text.contains(&format!("\"{STACK}\"")), "{text}");
-        assert!(text.contains("--stack-name"), "{text}");
-        assert_eq!(BootstrapError::from(error).exit_status(), ExitStatus::Aws);
-    }
-
-    #[tokio::test]
-    async fn a_stack_without_the_output_names_the_output() {
-        let rule = stack_rule(&[("WebhookBaseUrl", BASE), ("TableName", "t")]);
-        let cloudformation = mocked_client!(aws_sdk_cloudformation, &[&rule]);
-        let found = describe_stack_outputs(&cloudformation, STACK)
-            .await
-            .unwrap();
-        let error = found
-            .require("WebhookTokenSecretArn", "WEBHOOK_TOKEN")
-            .unwrap_err();
-        let text = error.to_string();
-        for part in [
-            STACK,
-            "UPDATE_COMPLETE",
-            "\"WebhookTokenSecretArn\"",
-            "WEBHOOK_TOKEN",
-        ] {
-            assert!(text.contains(part), "{part:?} missing: {text}");
-        }
     }
 
     #[tokio::test]
@@ -1008,6 +928,37 @@ mod idempotency {
             "{error}"
         );
         assert!(report.registrations.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_custom_domain_output_is_preferred_to_the_api_url() {
+        let table = TestTable::new().await;
+        let server = fake_flowiq().await; // a dry run: expects no request
+        let custom = "https://hooks.example.com/flowiq";
+        let stack = aws_lookups::stack_rule(&[
+            ("WebhookBaseUrl", BASE),
+            ("CustomDomainWebhookBaseUrl", custom),
+            ("WebhookTokenSecretArn", SECRET_ARN),
+        ]);
+        let secret = aws_lookups::secret_rule(&format!(r#"{{"token":"{TOKEN}"}}"#));
+        let aws = aws_with(&table, &[&stack], &[&secret], &[]);
+        let flags = [
+            "--stack-name",
+            STACK,
+            "--dry-run",
+            "--api-base",
+            &server.uri(),
+            "--allow-http",
+        ];
+        let mut report = Report::default();
+        run(&settings(&flags, Some(KEY)), &aws, &mut report)
+            .await
+            .unwrap();
+        assert_eq!(
+            report.url.as_deref(),
+            Some(&*format!("{custom}/webhooks/whatsapp/Boot…"))
+        );
+        assert_eq!(report.stack.as_deref(), Some(STACK));
     }
 
     #[tokio::test]

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use flowiq_ops::bootstrap::aws::{AwsClients, load_sdk_config};
+use flowiq_ops::bootstrap::aws::{AwsClients, sdk_config_for};
 use flowiq_ops::bootstrap::cli::{Args, ExitStatus, Settings};
 use flowiq_ops::bootstrap::report::Report;
 use flowiq_ops::bootstrap::{BootstrapError, describe_error, run};
@@ -41,7 +41,7 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
         .context("cannot start the async runtime")?;
     let mut report = Report::default();
     let result = runtime.block_on(async {
-        let aws = AwsClients::from_conf(&load_sdk_config(&settings).await);
+        let aws = AwsClients::from_conf(&sdk_config_for(&settings).await);
         run(&settings, &aws, &mut report).await
     });
     print_outcome(settings.json, &report, result.as_ref().err())?;

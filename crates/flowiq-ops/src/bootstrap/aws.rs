@@ -2,7 +2,9 @@
 //! the Lambda function's role plays no part). Tests build [`AwsClients`] from mocked or local
 //! clients instead.
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::deployment::load_sdk_config;
 
 use super::cli::Settings;
 
@@ -25,21 +27,14 @@ impl AwsClients {
     }
 }
 
-/// The usual AWS configuration (environment, profile, `--region` / `--profile`), loaded only
-/// when the run can call AWS at all: a dry run with everything on the command line reads
-/// nothing, not even the instance metadata service.
-pub async fn load_sdk_config(settings: &Settings) -> SdkConfig {
+/// The AWS configuration ([`load_sdk_config`]), loaded only when the run can call AWS at all: a
+/// dry run with everything on the command line reads nothing, not even the instance metadata
+/// service.
+pub async fn sdk_config_for(settings: &Settings) -> SdkConfig {
     if !settings.needs_aws() {
         return SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .build();
     }
-    let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(profile) = &settings.profile {
-        loader = loader.profile_name(profile);
-    }
-    if let Some(region) = &settings.region {
-        loader = loader.region(Region::new(region.clone()));
-    }
-    loader.load().await
+    load_sdk_config(&settings.deployment).await
 }

@@ -11,9 +11,9 @@ use secrecy::SecretString;
 use super::api_key::{API_KEY_ENV, ApiKeyError, ApiKeySource};
 use super::flowiq_client::{ApiBase, DEFAULT_API_BASE, HttpSettings};
 use super::retry::RetryPolicy;
-use super::samconfig::{DEFAULT_CONFIG_ENV, StackNameSource, default_stack_name};
 use super::webhook_type::{AllWithOthers, WebhookType, select_types};
 use super::webhook_url::{BaseUrl, TokenError, UrlError, WebhookToken};
+use crate::deployment::DeploymentArgs;
 use flowiq_webhooks::platform::Platform;
 
 /// The process exit codes (documented in `--help` and docs/bootstrap.md).
@@ -44,7 +44,7 @@ impl ExitStatus {
 
 const AFTER_HELP: &str = "\
 Where each value comes from (the first one found):
-  base URL  --url, else the stack output WebhookBaseUrl
+  base URL  --url, else the stack output CustomDomainWebhookBaseUrl (a custom domain), else WebhookBaseUrl
   token     WEBHOOK_TOKEN (or --token), else the stack's secret (output WebhookTokenSecretArn, key \"token\")
   table     --table-name / TABLE_NAME, else the stack output TableName
   API key   --api-key-file, --api-key-ssm-parameter, else FLOWIQ_API_KEY
@@ -77,24 +77,11 @@ Details: docs/bootstrap.md";
 #[derive(Debug, Parser)]
 #[command(name = "flowiq-bootstrap", version, after_help = AFTER_HELP)]
 pub struct Args {
-    /// CloudFormation stack whose outputs give the base URL, the token's secret and the table
-    /// [default: stack_name in ./samconfig.toml, else flowiq-webhooks]
-    #[arg(long, value_name = "NAME")]
-    pub stack_name: Option<String>,
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
 
-    /// samconfig.toml environment to take stack_name from (as `sam deploy --config-env`)
-    #[arg(long, value_name = "ENV", default_value = DEFAULT_CONFIG_ENV)]
-    pub config_env: String,
-
-    /// AWS region of the stack [default: from the AWS configuration]
-    #[arg(long, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// AWS profile to use [default: AWS_PROFILE, else the default profile]
-    #[arg(long, value_name = "PROFILE")]
-    pub profile: Option<String>,
-
-    /// Base URL of the receiver (without /webhooks/…), instead of the stack output WebhookBaseUrl
+    /// Base URL of the receiver (without /webhooks/…), instead of the stack output
+    /// CustomDomainWebhookBaseUrl or WebhookBaseUrl
     #[arg(long, value_name = "BASE_URL")]
     pub url: Option<String>,
 
@@ -108,10 +95,6 @@ pub struct Args {
         value_parser = parse_secret
     )]
     pub token: Option<SecretString>,
-
-    /// DynamoDB table for the registration records, instead of the stack output TableName
-    #[arg(long, env = "TABLE_NAME", value_name = "TABLE")]
-    pub table_name: Option<String>,
 
     /// FlowIQ platform to register for (each platform is registered separately)
     #[arg(
@@ -213,13 +196,11 @@ pub enum UsageError {
 /// Everything the run needs, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    pub stack_name: String,
-    pub stack_name_source: StackNameSource,
-    pub region: Option<String>,
-    pub profile: Option<String>,
+    pub deployment: DeploymentArgs,
+    /// Where samconfig.toml is looked for.
+    pub samconfig_dir: PathBuf,
     pub base_url: Option<BaseUrl>,
     pub token: Option<WebhookToken>,
-    pub table_name: Option<String>,
     pub platform: Platform,
     pub types: Vec<WebhookType>,
     pub api_key: ApiKeySource,
@@ -243,10 +224,6 @@ impl Settings {
             Some(v) if v.trim().is_empty() => Err(UsageError::Empty(what)),
             other => Ok(other.map(|v| v.trim().to_owned())),
         };
-        let (stack_name, stack_name_source) = match non_empty(args.stack_name, "--stack-name")? {
-            Some(name) => (name, StackNameSource::Flag),
-            None => default_stack_name(cwd, &args.config_env),
-        };
         let base_url = args
             .url
             .as_deref()
@@ -259,13 +236,10 @@ impl Settings {
             env(API_KEY_ENV).map(SecretString::from),
         )?;
         Ok(Settings {
-            stack_name,
-            stack_name_source,
-            region: non_empty(args.region, "--region")?,
-            profile: non_empty(args.profile, "--profile")?,
+            deployment: args.deployment,
+            samconfig_dir: cwd.to_owned(),
             base_url,
             token,
-            table_name: non_empty(args.table_name, "--table-name / TABLE_NAME")?,
             platform: args.platform,
             types: select_types(&args.types)?,
             api_key,
@@ -324,11 +298,6 @@ mod tests {
         let s = settings(&[], Some("fiq_k")).unwrap();
         assert_eq!(s.platform, Platform::Whatsapp);
         assert_eq!(s.types, [WebhookType::All]);
-        assert_eq!(s.stack_name, "flowiq-webhooks");
-        assert!(matches!(
-            s.stack_name_source,
-            StackNameSource::SamConfig { .. }
-        ));
         assert_eq!(
             s.api_base.create_webhook_endpoint().as_str(),
             "https://api.flowiq.live/set-webhooks"

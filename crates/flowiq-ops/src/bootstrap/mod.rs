@@ -1,10 +1,10 @@
 //! Registering the deployed webhook URL with FlowIQ (the `flowiq-bootstrap` binary).
 //!
 //! - pure: [`webhook_url`] (the URL, the token, https checks), [`masking`], [`webhook_type`],
-//!   [`retry`] (backoff), [`samconfig`] (the default stack name), [`cli`] (flags → [`cli::Settings`],
+//!   [`retry`] (backoff), [`cli`] (flags → [`cli::Settings`],
 //!   exit codes), [`report`] (text and JSON output);
 //! - edges, each taking its client as a parameter: [`flowiq_client`] (Create Webhook over HTTP,
-//!   base URL injected), [`stack_outputs`] (CloudFormation), [`token_secret`] (Secrets Manager),
+//!   base URL injected), [`token_secret`] (Secrets Manager),
 //!   [`api_key`] (environment, file or SSM), [`registration_store`] (DynamoDB);
 //! - [`run()`] ties them together; the binary only parses flags, prints and exits.
 //!
@@ -19,19 +19,17 @@ pub mod registration_store;
 pub mod report;
 pub mod retry;
 mod run;
-pub mod samconfig;
-pub mod stack_outputs;
 pub mod token_secret;
 pub mod webhook_type;
 pub mod webhook_url;
 
 pub use run::run;
 
+use crate::deployment::DeploymentError;
 use api_key::ApiKeyError;
 use cli::{ExitStatus, UsageError};
 use flowiq_client::FlowIqError;
 use registration_store::RegistrationStoreError;
-use stack_outputs::StackError;
 use token_secret::SecretError;
 use webhook_type::WebhookType;
 
@@ -42,13 +40,8 @@ pub enum BootstrapError {
     Usage(#[from] UsageError),
     #[error(transparent)]
     ApiKey(#[from] ApiKeyError),
-    #[error(
-        "no AWS region configured: pass --region, set AWS_REGION, or set a region in your AWS \
-         profile"
-    )]
-    NoRegion,
     #[error(transparent)]
-    Stack(#[from] StackError),
+    Deployment(#[from] DeploymentError),
     #[error(transparent)]
     Secret(#[from] SecretError),
     #[error(transparent)]
@@ -78,10 +71,9 @@ impl BootstrapError {
             {
                 ExitStatus::Aws
             }
-            BootstrapError::Usage(_) | BootstrapError::ApiKey(_) | BootstrapError::NoRegion => {
-                ExitStatus::Usage
-            }
-            BootstrapError::Stack(_)
+            BootstrapError::Deployment(e) if e.is_configuration() => ExitStatus::Usage,
+            BootstrapError::Usage(_) | BootstrapError::ApiKey(_) => ExitStatus::Usage,
+            BootstrapError::Deployment(_)
             | BootstrapError::Secret(_)
             | BootstrapError::Store(_)
             | BootstrapError::NotRecorded { .. } => ExitStatus::Aws,
@@ -128,7 +120,7 @@ mod tests {
         let cases: Vec<(BootstrapError, u8)> = vec![
             (ApiKeyError::Missing.into(), 2),
             (UsageError::ApiKey(ApiKeyError::Missing).into(), 2),
-            (BootstrapError::NoRegion, 2),
+            (DeploymentError::NoRegion.into(), 2),
             (
                 ApiKeyError::Ssm {
                     name: "/k".into(),
@@ -171,7 +163,7 @@ mod tests {
                 5,
             ),
             (
-                StackError::NotFound {
+                DeploymentError::StackNotFound {
                     stack: "s".into(),
                     region: "r".into(),
                 }

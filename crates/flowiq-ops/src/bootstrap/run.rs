@@ -8,12 +8,16 @@ use super::cli::Settings;
 use super::flowiq_client::{CreateWebhook, FlowIqClient};
 use super::registration_store::{RegistrationKey, RegistrationRecord, RegistrationStore};
 use super::report::{Registration, Report};
-use super::stack_outputs::{
-    StackOutputs, TABLE_NAME_OUTPUT, WEBHOOK_BASE_URL_OUTPUT, WEBHOOK_TOKEN_SECRET_ARN_OUTPUT,
-    describe_stack_outputs,
-};
 use super::token_secret::fetch_webhook_token;
 use super::webhook_url::{BaseUrl, WebhookUrl};
+use crate::deployment::{Deployment, DeploymentError};
+
+/// The receiver's API root, without the `/webhooks/…` route.
+pub const WEBHOOK_BASE_URL_OUTPUT: &str = "WebhookBaseUrl";
+/// The same on the user's custom domain, when one is deployed: preferred.
+pub const CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT: &str = "CustomDomainWebhookBaseUrl";
+/// The Secrets Manager secret holding the token (JSON key `token`).
+pub const WEBHOOK_TOKEN_SECRET_ARN_OUTPUT: &str = "WebhookTokenSecretArn";
 
 /// Runs the bootstrap. `report` collects what was done, also when an error stops the run
 /// half-way (e.g. the first type registered, the second refused).
@@ -24,48 +28,46 @@ pub async fn run(
 ) -> Result<(), BootstrapError> {
     report.dry_run = settings.dry_run;
     if settings.needs_aws() && aws.dynamodb.config().region().is_none() {
-        return Err(BootstrapError::NoRegion);
+        return Err(DeploymentError::NoRegion.into());
     }
 
     // The key first: a missing or unreadable key is the likeliest mistake, and the cheapest.
     let api_key = load_api_key(&settings.api_key, &aws.ssm).await?;
     let flowiq = FlowIqClient::new(&settings.api_base, api_key, settings.http.clone())?;
-
-    let needs_stack = settings.base_url.is_none()
-        || settings.token.is_none()
-        || (!settings.dry_run && settings.table_name.is_none());
-    let outputs = if needs_stack {
-        tracing::info!(
-            "reading the outputs of stack {} ({})",
-            settings.stack_name,
-            settings.stack_name_source
-        );
-        let outputs = describe_stack_outputs(&aws.cloudformation, &settings.stack_name).await?;
-        report.stack = Some(outputs.stack_name().to_owned());
-        Some(outputs)
-    } else {
-        None
-    };
-    let output = |name: &str, flag: &'static str| -> Result<String, BootstrapError> {
-        let outputs: &StackOutputs = outputs.as_ref().expect("read when an output is needed");
-        Ok(outputs.require(name, flag)?.to_owned())
-    };
+    let mut deployment = Deployment::new(
+        settings.deployment.clone(),
+        &settings.samconfig_dir,
+        aws.cloudformation.clone(),
+    );
 
     let base = match &settings.base_url {
         Some(base) => base.clone(),
-        None => BaseUrl::parse(
-            &output(WEBHOOK_BASE_URL_OUTPUT, "--url")?,
-            &format!("stack output {WEBHOOK_BASE_URL_OUTPUT}"),
-            settings.allow_http,
-        )
-        .map_err(|e| BootstrapError::Usage(e.into()))?,
+        None => {
+            let outputs = deployment.outputs().await?;
+            report.stack = Some(outputs.stack_name().to_owned());
+            let (output, value) = match outputs.get(CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT) {
+                Some(value) => (CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT, value),
+                None => (
+                    WEBHOOK_BASE_URL_OUTPUT,
+                    outputs.require(WEBHOOK_BASE_URL_OUTPUT, "--url")?,
+                ),
+            };
+            BaseUrl::parse(
+                value,
+                &format!("stack output {output}"),
+                settings.allow_http,
+            )
+            .map_err(|e| BootstrapError::Usage(e.into()))?
+        }
     };
     let token = match &settings.token {
         Some(token) => token.clone(),
         None => {
-            let secret_id = output(WEBHOOK_TOKEN_SECRET_ARN_OUTPUT, "WEBHOOK_TOKEN")?;
+            let outputs = deployment.outputs().await?;
+            report.stack = Some(outputs.stack_name().to_owned());
+            let secret_id = outputs.require(WEBHOOK_TOKEN_SECRET_ARN_OUTPUT, "WEBHOOK_TOKEN")?;
             tracing::info!("reading the webhook token from secret {secret_id}");
-            fetch_webhook_token(&aws.secrets_manager, &secret_id).await?
+            fetch_webhook_token(&aws.secrets_manager, secret_id).await?
         }
     };
     let url = WebhookUrl::new(&base, settings.platform, &token);
@@ -87,10 +89,8 @@ pub async fn run(
         return Ok(());
     }
 
-    let table = match &settings.table_name {
-        Some(table) => table.clone(),
-        None => output(TABLE_NAME_OUTPUT, "--table-name")?,
-    };
+    let table = deployment.table_name().await?;
+    report.stack = deployment.stack_read().map(str::to_owned);
     report.table = Some(table.clone());
     let store = RegistrationStore::new(aws.dynamodb.clone(), table);
 

@@ -1,0 +1,82 @@
+//! `flowiq-events`: inspect, replay and reprocess stored FlowIQ events. See docs/operations.md.
+//! This file only wires: flags, the AWS configuration, the run, the error and the exit code.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use flowiq_ops::deployment::{Deployment, DeploymentError, load_sdk_config};
+use flowiq_ops::events::cli::Args;
+use flowiq_ops::events::commands::{Context, run, validate};
+use flowiq_ops::events::error::EventsError;
+use flowiq_ops::events::exit::ExitStatus;
+use flowiq_ops::events::output::Format;
+use flowiq_ops::queries::EventQueries;
+
+fn main() -> ExitCode {
+    // Usage errors exit 2 here, before anything else happens (clap's convention).
+    let args = Args::parse();
+    init_logs();
+    match main_inner(args) {
+        Ok(status) => ExitCode::from(status.code()),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(ExitStatus::Unexpected.code())
+        }
+    }
+}
+
+fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
+    let format = Format::choose(args.json);
+    if let Err(error) = validate(&args.command) {
+        return report(error);
+    }
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        let config = load_sdk_config(&args.deployment).await;
+        if config.region().is_none() {
+            return Err(DeploymentError::NoRegion.into());
+        }
+        let cloudformation = aws_sdk_cloudformation::Client::new(&config);
+        let table_name = Deployment::new(args.deployment.clone(), &cwd, cloudformation)
+            .table_name()
+            .await?;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let context = Context {
+            queries: EventQueries::new(dynamodb.clone(), table_name),
+            dynamodb,
+            eventbridge: aws_sdk_eventbridge::Client::new(&config),
+        };
+        let mut stdout = std::io::stdout().lock();
+        let result = run(&args.command, &context, format, &mut stdout).await;
+        stdout.flush().map_err(EventsError::Output).and(result)
+    });
+    match result {
+        Ok(status) => Ok(status),
+        Err(error) => report(error),
+    }
+}
+
+/// The error on stderr, with its exit code.
+fn report(error: EventsError) -> anyhow::Result<ExitStatus> {
+    eprintln!("error: {error}");
+    Ok(error.exit_status())
+}
+
+/// Retries and failures on stderr, plain text; `RUST_LOG` overrides the level.
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,flowiq_ops=info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,214 @@
+//! The command line of `flowiq-events` (clap): subcommands, flags and their parsing. Values
+//! that clap can check alone are parsed here (times, cursors, contacts), so a malformed one
+//! exits 2 naming the flag before any AWS call.
+
+use clap::{Parser, Subcommand};
+
+use super::contact::parse_contact;
+use super::cursor::{ReplayCursor, parse_page_cursor, parse_replay_cursor};
+use super::exit::EXIT_CODES_HELP;
+use super::time_arg::{TimeArg, parse_time_arg};
+use crate::deployment::DeploymentArgs;
+use crate::queries::{Contact, Item};
+
+const AFTER_HELP: &str = "\
+Times: RFC 3339 (2026-03-07T10:00:00Z, 2026-03-07T12:00:00+02:00) or a duration before now
+(30m, 2h, 7d, 1w). Output: a table on a terminal, JSON lines with --json or when stdout is not a
+terminal.
+
+Examples:
+  flowiq-events message wamid.HBgLMjc4MzAwMDAwMDEVAgARGBI
+  flowiq-events conversation --org org-1 --contact 27830000001 --limit 20
+  flowiq-events list --org org-1 --since 2h --type message_failed
+  flowiq-events rejected --since 7d
+  flowiq-events replay list --org org-1 --since 2026-03-07T10:00:00Z --to-url https://staging.example.com/hook --dry-run
+  flowiq-events replay message wamid.X --to-eventbridge my-bus
+  flowiq-events reprocess-rejected --since 7d
+
+Details: docs/operations.md
+
+";
+
+/// Inspect, replay and reprocess the FlowIQ events stored by the webhook receiver.
+///
+/// Reads the stack's DynamoDB table with your AWS credentials (never the function's role).
+#[derive(Debug, Parser)]
+#[command(name = "flowiq-events", version, after_help = long_help_tail())]
+pub struct Args {
+    /// Which deployment (as flowiq-bootstrap finds it). Give these before the subcommand.
+    #[command(flatten)]
+    pub deployment: DeploymentArgs,
+
+    /// JSON lines on stdout (the default when stdout is not a terminal)
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// A message: its state (status, times, history) and its events in time order
+    Message {
+        /// FlowIQ's whatsapp_message_id (wamid.…)
+        whatsapp_message_id: String,
+    },
+    /// A contact's conversation, newest first, one page at a time
+    Conversation(ConversationArgs),
+    /// An organization's events in a time range, oldest first (all index shards merged)
+    List(ListArgs),
+    /// Rejected deliveries (reason, size, time). A Scan of the whole table: see docs
+    Rejected {
+        /// Only those received at or after this time
+        #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+        since: Option<TimeArg>,
+    },
+    /// Send stored events again, to a URL or an EventBridge bus, in time order
+    Replay(ReplayArgs),
+    /// Run the receiver's current validation on rejected bodies; store those that now pass
+    ReprocessRejected(ReprocessArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ContactArgs {
+    /// Organization id (FlowIQ's organization_id)
+    #[arg(long = "org", value_name = "ORG_ID")]
+    pub organization_id: String,
+
+    /// The contact: a WhatsApp number (digits), or FlowIQ's contact id (web chat); force one with
+    /// wa:<number> or id:<contact id>
+    #[arg(long, value_name = "CONTACT", value_parser = parse_contact)]
+    pub contact: Contact,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConversationArgs {
+    #[command(flatten)]
+    pub contact: ContactArgs,
+
+    /// Entries per page
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub limit: i32,
+
+    /// Continue after the previous page (its next_cursor)
+    #[arg(long, value_name = "CURSOR", value_parser = parse_page_cursor)]
+    pub cursor: Option<Item>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ListArgs {
+    /// Organization id (FlowIQ's organization_id)
+    #[arg(long = "org", value_name = "ORG_ID")]
+    pub organization_id: String,
+
+    /// From this time (inclusive)
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+    pub since: TimeArg,
+
+    /// To this time (exclusive) [default: no end]
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+    pub until: Option<TimeArg>,
+
+    /// Only this event_type; repeat for several
+    #[arg(long = "type", value_name = "EVENT_TYPE")]
+    pub types: Vec<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayArgs {
+    #[command(subcommand)]
+    pub selection: ReplaySelection,
+
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ReplaySelection {
+    /// A message's events
+    Message {
+        /// FlowIQ's whatsapp_message_id (wamid.…)
+        whatsapp_message_id: String,
+    },
+    /// Every event of a contact's conversation (all pages)
+    Conversation(ContactArgs),
+    /// An organization's events in a time range
+    List(ListArgs),
+}
+
+/// Where and how a replay sends (global: may come before or after the selection).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// POST each stored body to this https:// URL
+    #[arg(long, value_name = "URL", global = true)]
+    pub to_url: Option<String>,
+
+    /// PutEvents to this EventBridge bus (name or ARN), as the stack's Pipe does
+    #[arg(long, value_name = "BUS", global = true)]
+    pub to_eventbridge: Option<String>,
+
+    /// Only events of this platform (a receiver URL is per platform: /webhooks/<platform>/…)
+    #[arg(long, value_name = "PLATFORM", global = true,
+          value_parser = clap::builder::PossibleValuesParser::new(["whatsapp", "web"]))]
+    pub platform: Option<String>,
+
+    /// Allow an http:// --to-url (local test targets only)
+    #[arg(long, global = true)]
+    pub allow_http: bool,
+
+    /// At most this many events started per second
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 10.0, global = true,
+          value_parser = parse_rate)]
+    pub rate: f64,
+
+    /// Sends in flight at once (1 keeps strict time order at the target)
+    #[arg(long, value_name = "N", default_value_t = 1, global = true,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// Attempts per send, the first included (retries: connection errors, timeouts, 429, 5xx)
+    #[arg(long, value_name = "N", default_value_t = 5, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+
+    /// Continue strictly after this cursor (printed by an earlier run)
+    #[arg(long, value_name = "CURSOR", global = true, value_parser = parse_replay_cursor)]
+    pub resume: Option<ReplayCursor>,
+
+    /// Count what would be sent; send nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+
+    /// The value of the X-FlowIQ-Replay header [default: a new random id]
+    #[arg(long, value_name = "ID", global = true)]
+    pub run_id: Option<String>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReprocessArgs {
+    /// Only deliveries received at or after this time
+    #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
+    pub since: Option<TimeArg>,
+
+    /// Retention of newly stored events, in days [default: the rejected item's own, from its
+    /// expires_at; none if it has none]
+    #[arg(long, value_name = "DAYS")]
+    pub retention_days: Option<u32>,
+
+    /// Show what would be reprocessed; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+fn parse_rate(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 10_000.0 => Ok(rate),
+        _ => Err("expected events per second, a number above 0 and at most 10000".to_owned()),
+    }
+}
+
+/// `--help`'s tail: examples and the exit codes.
+pub fn long_help_tail() -> String {
+    format!("{AFTER_HELP}{EXIT_CODES_HELP}")
+}

@@ -1,0 +1,44 @@
+//! What can go wrong in a `flowiq-events` run, each with the exit code it maps to and a message
+//! the operator can act on. Messages never quote a body, a phone number or message text.
+
+use super::exit::ExitStatus;
+use crate::deployment::DeploymentError;
+use crate::queries::QueryError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    /// A flag combination or value that clap cannot check alone.
+    #[error("{0}")]
+    Usage(String),
+    /// The selection is empty; the message says what was looked for.
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Query(#[from] QueryError),
+    /// Finding the stack or its table (shared with flowiq-bootstrap).
+    #[error(transparent)]
+    Deployment(#[from] DeploymentError),
+    /// A write of `reprocess-rejected` or an EventBridge call outside a replay batch.
+    #[error("{operation} failed: {message}")]
+    Aws {
+        operation: &'static str,
+        message: String,
+    },
+    /// stdout is closed or full.
+    #[error("cannot write the output: {0}")]
+    Output(#[from] std::io::Error),
+}
+
+impl EventsError {
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            EventsError::Usage(_) => ExitStatus::Usage,
+            EventsError::NotFound(_) => ExitStatus::NotFound,
+            EventsError::Deployment(e) if e.is_configuration() => ExitStatus::Usage,
+            EventsError::Query(_) | EventsError::Deployment(_) | EventsError::Aws { .. } => {
+                ExitStatus::Aws
+            }
+            EventsError::Output(_) => ExitStatus::Unexpected,
+        }
+    }
+}

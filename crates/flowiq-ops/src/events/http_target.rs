@@ -1,0 +1,235 @@
+//! Replay to a URL: each stored body POSTed byte for byte, as FlowIQ sends it
+//! (`Content-Type: application/json`), with a header naming the replay run.
+//!
+//! Retried (with backoff, `Retry-After` honoured): connection errors, timeouts, 429 and 5xx.
+//! Never retried: any 2xx (done), 3xx (redirects are not followed: a POST must not turn into a
+//! GET elsewhere), other 4xx (the target refuses this body; it would refuse it again).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::{StatusCode, Url};
+
+use super::replay_item::ReplayItem;
+use super::send_error::SendError;
+use crate::bootstrap::retry::RetryPolicy;
+
+/// The header that marks a replayed delivery; its value is the run id.
+pub const REPLAY_HEADER: &str = "X-FlowIQ-Replay";
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TargetUrlError {
+    #[error("--to-url {0:?} is not a URL")]
+    Malformed(String),
+    #[error(
+        "--to-url uses http://, which sends stored events unencrypted: use https://, or pass \
+         --allow-http for a local test target"
+    )]
+    PlainHttp,
+    #[error("--to-url must be an https:// URL (got scheme {0:?})")]
+    Scheme(String),
+}
+
+/// Checks the target before anything is read: https, or http only with `allow_http`.
+pub fn parse_target_url(value: &str, allow_http: bool) -> Result<Url, TargetUrlError> {
+    let url = Url::parse(value).map_err(|_| TargetUrlError::Malformed(value.to_owned()))?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if allow_http => Ok(url),
+        "http" => Err(TargetUrlError::PlainHttp),
+        other => Err(TargetUrlError::Scheme(other.to_owned())),
+    }
+}
+
+pub struct HttpTarget {
+    client: reqwest::Client,
+    url: Url,
+    run_id: HeaderValue,
+    retry: RetryPolicy,
+}
+
+impl HttpTarget {
+    pub fn new(url: Url, run_id: &str, retry: RetryPolicy) -> Result<Self, String> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("flowiq-events/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
+        let run_id = HeaderValue::from_str(run_id)
+            .map_err(|_| "the run id must be printable ASCII".to_owned())?;
+        Ok(HttpTarget {
+            client,
+            url,
+            run_id,
+            retry,
+        })
+    }
+
+    /// Where events go, without query or credentials (for messages).
+    pub fn describe(&self) -> String {
+        format!(
+            "{}://{}{}",
+            self.url.scheme(),
+            self.url.host_str().unwrap_or(""),
+            self.url.port().map(|p| format!(":{p}")).unwrap_or_default()
+        )
+    }
+
+    pub async fn send(&self, item: &ReplayItem, retries: &AtomicU64) -> Result<(), SendError> {
+        let mut rng = fastrand::Rng::new();
+        let mut attempt = 1;
+        loop {
+            let (problem, retry_after) = match self.post(item).await {
+                Attempt::Done => return Ok(()),
+                Attempt::Refused(why) => return Err(SendError::Refused(why)),
+                Attempt::Retryable { why, retry_after } => (why, retry_after),
+            };
+            if attempt >= self.retry.max_attempts {
+                return Err(SendError::Unreachable(format!(
+                    "{} after {attempt} attempts: {problem}",
+                    self.describe()
+                )));
+            }
+            let wait = self.retry.delay(attempt, retry_after, &mut rng);
+            tracing::warn!(
+                event_id = %item.event_id,
+                "{problem}; retrying in {} ms (attempt {} of {})",
+                wait.as_millis(),
+                attempt + 1,
+                self.retry.max_attempts
+            );
+            retries.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    async fn post(&self, item: &ReplayItem) -> Attempt {
+        let response = self
+            .client
+            .post(self.url.clone())
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(REPLAY_HEADER, self.run_id.clone())
+            .body(item.body.clone().into_bytes())
+            .send()
+            .await;
+        match response {
+            Ok(response) => classify(response.status(), retry_after(&response)),
+            Err(err) if err.is_connect() => Attempt::Retryable {
+                why: format!("cannot connect to {}", self.describe()),
+                retry_after: None,
+            },
+            Err(err) if err.is_timeout() => Attempt::Retryable {
+                why: format!("no answer from {} in time", self.describe()),
+                retry_after: None,
+            },
+            // Reset connections, broken responses, …: the request may or may not have arrived.
+            Err(err) => Attempt::Retryable {
+                why: format!(
+                    "request to {} failed: {}",
+                    self.describe(),
+                    without_url(&err)
+                ),
+                retry_after: None,
+            },
+        }
+    }
+}
+
+enum Attempt {
+    Done,
+    Refused(String),
+    Retryable {
+        why: String,
+        retry_after: Option<Duration>,
+    },
+}
+
+fn classify(status: StatusCode, retry_after: Option<Duration>) -> Attempt {
+    if status.is_success() {
+        Attempt::Done
+    } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        Attempt::Retryable {
+            why: format!("HTTP {status}"),
+            retry_after,
+        }
+    } else {
+        Attempt::Refused(format!("HTTP {status}"))
+    }
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let seconds: u64 = response
+        .headers()
+        .get(RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+/// reqwest's message without the URL (it may carry a token in its path).
+fn without_url(err: &reqwest::Error) -> String {
+    let mut text = err.to_string();
+    if let Some(url) = err.url() {
+        text = text.replace(url.as_str(), "<target>");
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_needs_the_flag() {
+        assert!(parse_target_url("https://example.com/x", false).is_ok());
+        assert_eq!(
+            parse_target_url("http://127.0.0.1:9/x", false),
+            Err(TargetUrlError::PlainHttp)
+        );
+        assert!(parse_target_url("http://127.0.0.1:9/x", true).is_ok());
+        assert!(matches!(
+            parse_target_url("ftp://example.com", true),
+            Err(TargetUrlError::Scheme(_))
+        ));
+        assert!(matches!(
+            parse_target_url("example.com", true),
+            Err(TargetUrlError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn only_429_and_5xx_are_retried() {
+        for (code, retried) in [
+            (200, None),
+            (204, None),
+            (429, Some(true)),
+            (500, Some(true)),
+            (503, Some(true)),
+            (400, Some(false)),
+            (404, Some(false)),
+            (301, Some(false)),
+        ] {
+            let got = match classify(StatusCode::from_u16(code).unwrap(), None) {
+                Attempt::Done => None,
+                Attempt::Retryable { .. } => Some(true),
+                Attempt::Refused(_) => Some(false),
+            };
+            assert_eq!(got, retried, "HTTP {code}");
+        }
+    }
+}

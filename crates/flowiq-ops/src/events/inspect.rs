@@ -1,0 +1,300 @@
+//! The read-only subcommands: `message`, `conversation`, `list`, `rejected`. Each prints what the
+//! operator asked for (stored attributes included: that is the point), as a table or JSON lines.
+
+use std::io::Write;
+
+use serde_json::json;
+
+use super::cli::{ConversationArgs, ListArgs};
+use super::cursor::encode_page_cursor;
+use super::error::EventsError;
+use super::output::{Format, item_json, write_json_line, write_table};
+use super::selection::{END_OF_TIME, Selection, describe_contact};
+use super::time_arg::TimeArg;
+use crate::queries::{EventQueries, Item, text};
+use flowiq_webhooks::keys;
+
+/// Table cells longer than this are cut.
+const CELL: usize = 60;
+/// Attributes of a message shown in its table form (all are in the JSON form).
+const MESSAGE_FIELDS: &[&str] = &[
+    "whatsapp_message_id",
+    "status",
+    "direction",
+    "platform",
+    "organization_id",
+    "whatsapp_id",
+    "contact_id",
+    "received_at",
+    "sent_at",
+    "delivered_at",
+    "read_at",
+    "failed_at",
+    "undelivered_at",
+    "message_type",
+    "sender_type",
+    "text",
+    "media_type",
+    "media_url",
+    "created_at",
+    "flowiq_message_id",
+];
+
+pub async fn message(
+    queries: &EventQueries,
+    whatsapp_message_id: &str,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), EventsError> {
+    let state = queries.message_state(whatsapp_message_id).await?;
+    let events = queries.message_events(whatsapp_message_id).await?;
+    if state.is_none() && events.is_empty() {
+        let selection = Selection::Message {
+            whatsapp_message_id: whatsapp_message_id.to_owned(),
+        };
+        return Err(EventsError::NotFound(selection.nothing_found()));
+    }
+    match format {
+        Format::JsonLines => {
+            if let Some(state) = &state {
+                write_json_line(out, &item_json("message", state))?;
+            }
+            for event in &events {
+                write_json_line(out, &item_json("event", event))?;
+            }
+        }
+        Format::Table => {
+            if let Some(state) = &state {
+                let rows: Vec<Vec<String>> = MESSAGE_FIELDS
+                    .iter()
+                    .filter(|name| state.contains_key(**name))
+                    .map(|name| vec![(*name).to_owned(), text(state, name).to_owned()])
+                    .collect();
+                write_table(out, &["attribute", "value"], &rows, 200)?;
+                let mut history: Vec<&String> = state
+                    .get("status_history")
+                    .and_then(|v| v.as_ss().ok())
+                    .map(|set| set.iter().collect())
+                    .unwrap_or_default();
+                history.sort();
+                writeln!(out, "\nstatus history:")?;
+                for entry in history {
+                    writeln!(out, "  {entry}")?;
+                }
+            } else {
+                writeln!(out, "(no message item: only its events are stored)")?;
+            }
+            writeln!(out, "\nevents ({}):", events.len())?;
+            let rows: Vec<Vec<String>> = events
+                .iter()
+                .map(|e| {
+                    ["occurred_at", "event_type", "event_id", "received_at"]
+                        .iter()
+                        .map(|n| text(e, n).to_owned())
+                        .chain([format!("{} bytes", text(e, "body").len())])
+                        .collect()
+                })
+                .collect();
+            write_table(
+                out,
+                &[
+                    "occurred_at",
+                    "event_type",
+                    "event_id",
+                    "received_at",
+                    "body",
+                ],
+                &rows,
+                CELL,
+            )?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn conversation(
+    queries: &EventQueries,
+    args: &ConversationArgs,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), EventsError> {
+    let org = &args.contact.organization_id;
+    let page = queries
+        .conversation_page(org, &args.contact.contact, args.limit, args.cursor.clone())
+        .await?;
+    if page.items.is_empty() && args.cursor.is_none() {
+        return Err(EventsError::NotFound(format!(
+            "no conversation for {} in organization {org:?} (check both ids)",
+            describe_contact(&args.contact.contact)
+        )));
+    }
+    // Index entries project only a few attributes: read the full items for status and text.
+    let full = queries.full_items(&page.items, 16).await?;
+    let next_cursor = page.next.as_ref().map(encode_page_cursor);
+    match format {
+        Format::JsonLines => {
+            for item in &full {
+                write_json_line(out, &item_json("conversation_item", item))?;
+            }
+            write_json_line(out, &json!({"kind": "page", "next_cursor": next_cursor}))?;
+        }
+        Format::Table => {
+            let rows: Vec<Vec<String>> = full
+                .iter()
+                .map(|item| {
+                    let time = text(item, keys::CONTACT_SK)
+                        .split('#')
+                        .next()
+                        .unwrap_or("")
+                        .to_owned();
+                    let kind = match text(item, "event_type") {
+                        "" => text(item, "message_type"),
+                        event_type => event_type,
+                    };
+                    vec![
+                        time,
+                        text(item, "item_type").to_owned(),
+                        text(item, "direction").to_owned(),
+                        text(item, "status").to_owned(),
+                        kind.to_owned(),
+                        text(item, "whatsapp_message_id").to_owned(),
+                        text(item, "text").to_owned(),
+                    ]
+                })
+                .collect();
+            write_table(
+                out,
+                &[
+                    "time",
+                    "item",
+                    "direction",
+                    "status",
+                    "type",
+                    "whatsapp_message_id",
+                    "text",
+                ],
+                &rows,
+                CELL,
+            )?;
+            match next_cursor {
+                Some(cursor) => writeln!(out, "\nmore: add --cursor {cursor}")?,
+                None => writeln!(out, "\n(end of the conversation)")?,
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn list(
+    queries: &EventQueries,
+    args: &ListArgs,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), EventsError> {
+    let entries = queries
+        .organization_events_of_types(
+            &args.organization_id,
+            args.since.as_str(),
+            args.until.as_ref().map_or(END_OF_TIME, TimeArg::as_str),
+            &args.types,
+        )
+        .await?;
+    if entries.is_empty() {
+        let selection = Selection::List {
+            organization_id: args.organization_id.clone(),
+            since: args.since.clone(),
+            until: args.until.clone(),
+            types: args.types.clone(),
+        };
+        return Err(EventsError::NotFound(selection.nothing_found()));
+    }
+    match format {
+        Format::JsonLines => {
+            for entry in &entries {
+                write_json_line(out, &item_json("event", entry))?;
+            }
+        }
+        Format::Table => {
+            let rows: Vec<Vec<String>> = entries
+                .iter()
+                .map(|e| {
+                    let time = text(e, keys::ORG_SK).split('#').next().unwrap_or("");
+                    vec![
+                        time.to_owned(),
+                        text(e, "event_type").to_owned(),
+                        text(e, "platform").to_owned(),
+                        text(e, "whatsapp_message_id").to_owned(),
+                        text(e, "event_id").to_owned(),
+                    ]
+                })
+                .collect();
+            write_table(
+                out,
+                &[
+                    "time",
+                    "event_type",
+                    "platform",
+                    "whatsapp_message_id",
+                    "event_id",
+                ],
+                &rows,
+                CELL,
+            )?;
+            writeln!(out, "\n{} events", entries.len())?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn rejected(
+    queries: &EventQueries,
+    since: Option<&TimeArg>,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), EventsError> {
+    let items = queries
+        .rejected_deliveries(since.map(TimeArg::as_str), false)
+        .await?;
+    match format {
+        Format::JsonLines => {
+            for item in &items {
+                write_json_line(out, &item_json("rejected", item))?;
+            }
+        }
+        Format::Table => {
+            let rows: Vec<Vec<String>> = items.iter().map(rejected_row).collect();
+            write_table(
+                out,
+                &[
+                    "received_at",
+                    "status",
+                    "platform",
+                    "bytes",
+                    "reprocessed",
+                    "reason",
+                ],
+                &rows,
+                100,
+            )?;
+            writeln!(out, "\n{} rejected deliveries", items.len())?;
+        }
+    }
+    Ok(())
+}
+
+fn rejected_row(item: &Item) -> Vec<String> {
+    let number = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_n().ok())
+            .cloned()
+            .unwrap_or_default()
+    };
+    vec![
+        text(item, "received_at").to_owned(),
+        number("status_code"),
+        text(item, "platform").to_owned(),
+        number("body_size"),
+        text(item, "reprocess_outcome").to_owned(),
+        text(item, "reason").to_owned(),
+    ]
+}

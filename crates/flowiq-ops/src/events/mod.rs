@@ -1,0 +1,26 @@
+//! `flowiq-events`: inspect, replay and reprocess what the receiver stored (docs/operations.md).
+//!
+//! - reading: [`selection`] (what a replay sends), [`time_arg`], [`contact`], [`cursor`];
+//! - replay: [`replay`] (order, rate, concurrency, resume) over [`http_target`] and
+//!   [`eventbridge_target`], each event a [`replay_item::ReplayItem`];
+//! - [`reprocess`]: rejected bodies through the receiver again;
+//! - the edge: [`cli`] (flags), [`inspect`] and [`commands`] (what each subcommand prints),
+//!   [`output`], [`progress`], [`exit`], [`error`].
+
+pub mod cli;
+pub mod commands;
+pub mod contact;
+pub mod cursor;
+pub mod error;
+pub mod eventbridge_target;
+pub mod exit;
+pub mod http_target;
+pub mod inspect;
+pub mod output;
+pub mod progress;
+pub mod replay;
+pub mod replay_item;
+pub mod reprocess;
+pub mod selection;
+pub mod send_error;
+pub mod time_arg;

@@ -1,0 +1,241 @@
+//! `reprocess-rejected`: stored rejected bodies run through the receiver's current validation
+//! and storage again — the receiver itself ([`Receiver`]), not a copy of its logic — so a body
+//! that now passes is stored exactly as a delivery of it would be (same event id, same event
+//! item, same message update; `received_at` is the time of reprocessing, as for a redelivery).
+//! Then the outcome is recorded on the `rejected` item, which stays.
+//!
+//! A body that still fails is not stored again as a new `rejected` item: the receiver's
+//! rejection write goes to [`NoRejectedWrites`], and the new reason is set on the existing item.
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::AttributeValue;
+use flowiq_webhooks::clock::now_sortable;
+use flowiq_webhooks::delivery::{Delivery, Receiver, Reply};
+use flowiq_webhooks::keys;
+use flowiq_webhooks::platform::Platform;
+use flowiq_webhooks::records::{EventItem, MessageUpdate, RejectedItem, Retention};
+use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
+use flowiq_webhooks::store::{EventStore, PutOutcome, StoreError};
+use flowiq_webhooks::webhook_tokens::WebhookTokens;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::queries::{Item, text};
+
+/// The outcome recorded on a `rejected` item (`reprocess_outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Now valid, and stored as a new event.
+    Stored,
+    /// Now valid; the event was already stored (e.g. FlowIQ delivered it again in between).
+    Duplicate,
+    /// Still refused by the current validation; `reason` is updated.
+    StillInvalid,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Stored => "stored",
+            Outcome::Duplicate => "duplicate",
+            Outcome::StillInvalid => "still_invalid",
+        }
+    }
+}
+
+/// One rejected delivery, reprocessed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reprocessed {
+    pub pk: String,
+    pub sk: String,
+    pub received_at: String,
+    pub result: Result<(Outcome, Detail), String>,
+}
+
+/// The event id (stored, duplicate) or the new reason (still invalid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    EventId(String),
+    Reason(String),
+}
+
+/// Why a rejected item is not reprocessed at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// Its body was over the size limit and never kept.
+    NoBody,
+    /// Already stored (or found a duplicate) by an earlier run.
+    AlreadyDone,
+}
+
+/// Which rejected items to reprocess: those with a body and not yet stored by an earlier run.
+pub fn skip_reason(item: &Item) -> Option<Skip> {
+    if !item.contains_key("body") && !item.contains_key("body_bytes") {
+        return Some(Skip::NoBody);
+    }
+    match text(item, "reprocess_outcome") {
+        "stored" | "duplicate" => Some(Skip::AlreadyDone),
+        _ => None,
+    }
+}
+
+/// The store the reprocessing receiver writes through: events and message updates go to
+/// DynamoDB as for a delivery; the receiver's "store this rejection" is dropped, because the
+/// rejected item already exists (its reason is updated instead).
+pub struct NoRejectedWrites(pub DynamoDbEventStore);
+
+impl EventStore for NoRejectedWrites {
+    async fn put_event(&self, item: EventItem) -> Result<PutOutcome, StoreError> {
+        self.0.put_event(item).await
+    }
+
+    async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
+        self.0.update_message(update).await
+    }
+
+    async fn put_rejected(&self, _item: &RejectedItem) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+pub struct Reprocessor {
+    client: Client,
+    table_name: String,
+    /// Overrides the retention derived from each rejected item.
+    retention_days: Option<u32>,
+    /// A one-off token for the receiver: a reprocessed body is authenticated already.
+    token: String,
+}
+
+impl Reprocessor {
+    pub fn new(client: Client, table_name: impl Into<String>, retention_days: Option<u32>) -> Self {
+        let mut rng = fastrand::Rng::new();
+        let token = (0..48).map(|_| rng.alphanumeric()).collect();
+        Reprocessor {
+            client,
+            table_name: table_name.into(),
+            retention_days,
+            token,
+        }
+    }
+
+    fn receiver(&self, retention: Retention) -> Receiver<NoRejectedWrites> {
+        let tokens = WebhookTokens::parse(&self.token).expect("48 alphanumerics are a valid token");
+        let store = DynamoDbEventStore::new(self.client.clone(), &self.table_name);
+        Receiver::new(NoRejectedWrites(store), tokens, retention)
+    }
+
+    /// Reprocesses one rejected item (with its body) and records the outcome on it.
+    pub async fn reprocess(&self, item: &Item) -> Reprocessed {
+        let pk = text(item, keys::PK).to_owned();
+        let sk = text(item, keys::SK).to_owned();
+        let received_at = text(item, "received_at").to_owned();
+        let result = self.reprocess_inner(item).await;
+        Reprocessed {
+            pk,
+            sk,
+            received_at,
+            result,
+        }
+    }
+
+    async fn reprocess_inner(&self, item: &Item) -> Result<(Outcome, Detail), String> {
+        let platform: Platform = text(item, "platform")
+            .parse()
+            .map_err(|_| "the rejected item has no valid platform".to_owned())?;
+        let body: &[u8] = match (item.get("body"), item.get("body_bytes")) {
+            (Some(AttributeValue::S(text)), _) => text.as_bytes(),
+            (_, Some(AttributeValue::B(bytes))) => bytes.as_ref(),
+            _ => return Err("the rejected item keeps no body".to_owned()),
+        };
+        let retention = Retention(self.retention_days.or_else(|| retention_of(item)));
+        let delivery = Delivery {
+            platform,
+            token: &self.token,
+            body,
+            request_id: "reprocess-rejected",
+        };
+        let (outcome, detail) = match self.receiver(retention).receive(delivery).await {
+            Reply::Accepted {
+                outcome, event_id, ..
+            } => {
+                let outcome = match outcome {
+                    PutOutcome::Stored => Outcome::Stored,
+                    PutOutcome::Duplicate => Outcome::Duplicate,
+                };
+                (outcome, Detail::EventId(event_id.into_string()))
+            }
+            Reply::Rejected { reason, .. } => (Outcome::StillInvalid, Detail::Reason(reason)),
+            Reply::StorageUnavailable(err) => return Err(err.to_string()),
+            Reply::Unauthorized => unreachable!("the receiver was built with this token"),
+        };
+        self.record(item, outcome, &detail).await?;
+        Ok((outcome, detail))
+    }
+
+    /// Sets `reprocessed_at`, `reprocess_outcome` and `event_id` or the new `reason` (the first
+    /// reason is kept as `original_reason`) on the rejected item, if it still exists.
+    async fn record(&self, item: &Item, outcome: Outcome, detail: &Detail) -> Result<(), String> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table_name)
+            .key(keys::PK, s(text(item, keys::PK)))
+            .key(keys::SK, s(text(item, keys::SK)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":at", s(&now_sortable()))
+            .expression_attribute_values(":outcome", s(outcome.as_str()));
+        update = match detail {
+            Detail::EventId(id) => update
+                .update_expression(
+                    "SET reprocessed_at = :at, reprocess_outcome = :outcome, event_id = :id",
+                )
+                .expression_attribute_values(":id", s(id)),
+            Detail::Reason(reason) => update
+                .update_expression(
+                    "SET reprocessed_at = :at, reprocess_outcome = :outcome, \
+                     original_reason = if_not_exists(original_reason, reason), reason = :reason",
+                )
+                .expression_attribute_values(":reason", s(reason)),
+        };
+        update.send().await.map(|_| ()).map_err(|err| {
+            format!(
+                "DynamoDB UpdateItem of the rejected item failed: {}",
+                DisplayErrorContext(&err)
+            )
+        })
+    }
+}
+
+/// The retention the function used for this item: `expires_at` − `received_at`, in days.
+fn retention_of(item: &Item) -> Option<u32> {
+    let expires_at: i64 = item.get("expires_at")?.as_n().ok()?.parse().ok()?;
+    let received = OffsetDateTime::parse(text(item, "received_at"), &Rfc3339).ok()?;
+    let seconds = expires_at - received.unix_timestamp();
+    u32::try_from((seconds + 43_200) / 86_400).ok()
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_is_read_back_from_the_item() {
+        let item: Item = [
+            ("received_at", s("2026-03-07T10:00:00.123Z")),
+            ("expires_at", AttributeValue::N("1775469600".into())),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        // 2026-03-07T10:00:00Z + 30 days = 1775469600.
+        assert_eq!(retention_of(&item), Some(30));
+        assert_eq!(retention_of(&Item::new()), None);
+    }
+}

@@ -1,0 +1,134 @@
+//! What a replay sends: the events of one message, of one contact's conversation, or of an
+//! organization's time range — full items (with `body`), in time order.
+
+use super::error::EventsError;
+use super::replay_item::{ReplayItem, in_time_order};
+use super::time_arg::TimeArg;
+use crate::queries::{Contact, EventQueries, Item, text};
+use flowiq_webhooks::records::ItemType;
+
+/// Upper bound of an open time range: sorts after every stored `<time>#<event_id>`.
+pub const END_OF_TIME: &str = "9999-12-31T23:59:59.999Z~";
+
+/// GetItems in flight when reading full items of index entries.
+const READ_CONCURRENCY: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    Message {
+        whatsapp_message_id: String,
+    },
+    Conversation {
+        organization_id: String,
+        contact: Contact,
+    },
+    List {
+        organization_id: String,
+        since: TimeArg,
+        until: Option<TimeArg>,
+        types: Vec<String>,
+    },
+}
+
+impl Selection {
+    /// The selected events, full items, in time order.
+    pub async fn events(&self, queries: &EventQueries) -> Result<Vec<ReplayItem>, EventsError> {
+        let items = match self {
+            Selection::Message {
+                whatsapp_message_id,
+            } => queries.message_events(whatsapp_message_id).await?,
+            Selection::Conversation {
+                organization_id,
+                contact,
+            } => conversation_events(queries, organization_id, contact).await?,
+            Selection::List {
+                organization_id,
+                since,
+                until,
+                types,
+            } => {
+                let entries = queries
+                    .organization_events_of_types(
+                        organization_id,
+                        since.as_str(),
+                        until.as_ref().map_or(END_OF_TIME, TimeArg::as_str),
+                        types,
+                    )
+                    .await?;
+                queries.full_items(&entries, READ_CONCURRENCY).await?
+            }
+        };
+        let events = in_time_order(items.iter().filter_map(ReplayItem::from_item).collect());
+        if events.is_empty() {
+            return Err(EventsError::NotFound(self.nothing_found()));
+        }
+        Ok(events)
+    }
+
+    /// Why the selection is empty, for the operator (names what was looked for, never content).
+    pub fn nothing_found(&self) -> String {
+        match self {
+            Selection::Message {
+                whatsapp_message_id,
+            } => format!(
+                "no events for WhatsApp message id {whatsapp_message_id:?} (check the id: it is \
+                 FlowIQ's whatsapp_message_id, e.g. wamid.…)"
+            ),
+            Selection::Conversation {
+                organization_id,
+                contact,
+            } => format!(
+                "no conversation for {} in organization {organization_id:?} (check both ids)",
+                describe_contact(contact)
+            ),
+            Selection::List {
+                organization_id,
+                since,
+                until,
+                types,
+            } => {
+                let types = if types.is_empty() {
+                    String::new()
+                } else {
+                    format!(" of type {}", types.join(", "))
+                };
+                format!(
+                    "no events{types} for organization {organization_id:?} from {} to {} (check \
+                     the organization id and the time range)",
+                    since.as_str(),
+                    until.as_ref().map_or("now", TimeArg::as_str)
+                )
+            }
+        }
+    }
+}
+
+/// How a contact is named in messages: the kind of id only, never the number itself.
+pub fn describe_contact(contact: &Contact) -> &'static str {
+    match contact {
+        Contact::WhatsappId(_) => "the given WhatsApp number",
+        Contact::ContactId(_) => "the given contact id",
+    }
+}
+
+/// A conversation's entries are `message` items (their events are in the message's partition)
+/// and events without a message (web chat, calls).
+async fn conversation_events(
+    queries: &EventQueries,
+    organization_id: &str,
+    contact: &Contact,
+) -> Result<Vec<Item>, EventsError> {
+    let entries = queries.conversation_of(organization_id, contact).await?;
+    let (messages, events): (Vec<Item>, Vec<Item>) = entries
+        .into_iter()
+        .partition(|entry| text(entry, "item_type") == ItemType::Message.as_str());
+    let mut items = queries.full_items(&events, READ_CONCURRENCY).await?;
+    for message in &messages {
+        items.extend(
+            queries
+                .message_events(text(message, "whatsapp_message_id"))
+                .await?,
+        );
+    }
+    Ok(items)
+}

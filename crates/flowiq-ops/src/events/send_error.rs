@@ -1,0 +1,27 @@
+//! Why a replay send failed for good, after its retries; decides the exit code.
+
+use super::exit::ExitStatus;
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum SendError {
+    /// Connection failures, timeouts, or 429/5xx (throttling) until the attempts ran out.
+    #[error("target unreachable: {0}")]
+    Unreachable(String),
+    /// The target answered, and said no (HTTP 4xx or 3xx, a PutEvents entry error): sending the
+    /// same item again would get the same answer.
+    #[error("target refused the event: {0}")]
+    Refused(String),
+    /// An AWS call failed in a way that is neither (credentials, permissions, an unknown bus).
+    #[error("AWS call failed: {0}")]
+    Aws(String),
+}
+
+impl SendError {
+    pub fn exit_status(&self) -> ExitStatus {
+        match self {
+            SendError::Unreachable(_) => ExitStatus::TargetUnreachable,
+            SendError::Refused(_) => ExitStatus::PartialFailure,
+            SendError::Aws(_) => ExitStatus::Aws,
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The built `flowiq-events` binary: exit codes and messages for bad input, run once each.
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+
+use flowiq_harness::dynamodb_local;
+use flowiq_harness::test_table::{DEV_TOKEN, TestTable};
+use flowiq_webhooks::delivery::{Delivery, Reply};
+use flowiq_webhooks::platform::Platform;
+use flowiq_webhooks::records::Retention;
+use serde_json::{Value, json};
+
+/// The binary with a clean AWS environment: DynamoDB Local's dummy key and region, no profile,
+/// no instance metadata.
+fn flowiq_events(table: Option<&TestTable>, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowiq-events"));
+    for name in [
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "TABLE_NAME",
+        "AWS_DEFAULT_REGION",
+    ] {
+        command.env_remove(name);
+    }
+    command
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("RUST_LOG", "warn");
+    if let Some(table) = table {
+        command
+            .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local::endpoint())
+            .env("TABLE_NAME", &table.name);
+    } else {
+        // Nothing may be read: any AWS call would fail here.
+        command
+            .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+            .env("TABLE_NAME", "no-such-table");
+    }
+    command.output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn a_malformed_time_names_the_flag_and_the_expected_format() {
+    let output = flowiq_events(None, &["list", "--org", "org-1", "--since", "yesterday"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(message.contains("--since"), "{message}");
+    assert!(
+        message.contains("RFC 3339") && message.contains("2h"),
+        "{message}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn an_http_target_needs_allow_http() {
+    let output = flowiq_events(
+        None,
+        &[
+            "replay",
+            "message",
+            "wamid.x",
+            "--to-url",
+            "http://127.0.0.1:9/hook",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--allow-http"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_organization_is_not_found() {
+    let table = TestTable::new().await;
+    let output = tokio::task::spawn_blocking(move || {
+        flowiq_events(
+            Some(&table),
+            &["list", "--org", "org-unknown", "--since", "7d"],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("no events") && message.contains("\"org-unknown\""),
+        "{message}"
+    );
+    assert!(output.stdout.is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_target_exits_5_with_a_clear_message_and_no_cursor() {
+    let table = TestTable::new().await;
+    let body = json!({"event_type": "message_read", "whatsapp_message_id": "wamid.u",
+        "organization_id": "org-u", "status": "read", "timestamp": "2026-03-07T10:00:00Z",
+        "whatsapp_id": "27830000099"})
+    .to_string();
+    let reply = table
+        .receiver(Retention(None))
+        .receive(Delivery {
+            platform: Platform::Whatsapp,
+            token: DEV_TOKEN,
+            body: body.as_bytes(),
+            request_id: "test",
+        })
+        .await;
+    assert!(matches!(reply, Reply::Accepted { .. }), "{reply:?}");
+    // A port nothing listens on.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/hook");
+    let output = tokio::task::spawn_blocking(move || {
+        flowiq_events(
+            Some(&table),
+            &[
+                "replay",
+                "message",
+                "wamid.u",
+                "--to-url",
+                &url,
+                "--allow-http",
+                "--max-attempts",
+                "2",
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("cannot connect to http://127.0.0.1:{port}")),
+        "{message}"
+    );
+    // stdout is not a terminal: one JSON summary line.
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        (&summary["sent"], &summary["cursor"]),
+        (&json!(0), &Value::Null)
+    );
+    assert!(
+        summary["error"]
+            .as_str()
+            .unwrap()
+            .contains("after 2 attempts"),
+        "{summary}"
+    );
+}

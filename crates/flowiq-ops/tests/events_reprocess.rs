@@ -1,0 +1,211 @@
+//! `flowiq-events reprocess-rejected` against DynamoDB Local: stored rejected bodies go through
+//! the receiver again; those that now pass are stored as a delivery would store them, the
+//! outcome is recorded on the rejected item, and those that still fail keep a new reason.
+
+use clap::Parser as _;
+use flowiq_harness::test_table::{DEV_TOKEN, TestTable, s};
+use flowiq_ops::events::cli::Args;
+use flowiq_ops::events::commands::{Context, run};
+use flowiq_ops::events::exit::ExitStatus;
+use flowiq_ops::events::output::Format;
+use flowiq_ops::queries::EventQueries;
+use flowiq_webhooks::delivery::{Delivery, Rejection, Reply};
+use flowiq_webhooks::keys;
+use flowiq_webhooks::platform::Platform;
+use flowiq_webhooks::records::{Received, Retention, rejected_record};
+use flowiq_webhooks::store::EventStore as _;
+use flowiq_webhooks::webhook_event::WebhookEvent;
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+async fn reprocess(table: &TestTable, args: &[&str]) -> (ExitStatus, Vec<Value>) {
+    let args =
+        Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied())).unwrap();
+    let context = Context {
+        queries: EventQueries::new(table.client.clone(), &table.name),
+        dynamodb: table.client.clone(),
+        eventbridge: aws_sdk_eventbridge::Client::from_conf(
+            aws_sdk_eventbridge::Config::builder()
+                .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
+                .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
+                .endpoint_url("http://127.0.0.1:9")
+                .build(),
+        ),
+    };
+    let mut out = Vec::new();
+    let status = run(&args.command, &context, Format::JsonLines, &mut out)
+        .await
+        .unwrap();
+    let lines = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (status, lines)
+}
+
+/// A `rejected` item as an older receiver would have written it.
+async fn store_rejected(
+    table: &TestTable,
+    body: &[u8],
+    rejection: Rejection,
+    reason: &str,
+) -> String {
+    let received = Received::at(datetime!(2026-03-07 09:00:00 UTC));
+    let item = rejected_record(
+        Platform::Whatsapp,
+        body,
+        "req-old",
+        rejection,
+        reason.to_owned(),
+        &received,
+        Retention(Some(30)),
+    );
+    table.store().put_rejected(&item).await.unwrap();
+    item.pk
+}
+
+#[tokio::test]
+async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_reason() {
+    let table = TestTable::new().await;
+    let now_valid =
+        json!({"event_type": "sent_message", "id": "row-1", "whatsapp_message_id": "wamid.rp1",
+        "organization_id": "org-rp", "message": "Hello again", "sender_type": "bot-whatsapp",
+        "timestamp": "2026-03-07T08:59:00Z", "whatsapp_id": "27830000077"})
+        .to_string();
+    let delivered_since = json!({"event_type": "message_read", "whatsapp_message_id": "wamid.rp2",
+        "organization_id": "org-rp", "status": "read", "timestamp": "2026-03-07T08:58:00Z",
+        "whatsapp_id": "27830000077"})
+    .to_string();
+    let still_invalid = br#"{"event_type": 7}"#;
+
+    let valid_pk = store_rejected(
+        &table,
+        now_valid.as_bytes(),
+        Rejection::InvalidBody,
+        "an older parser refused it",
+    )
+    .await;
+    let duplicate_pk = store_rejected(
+        &table,
+        delivered_since.as_bytes(),
+        Rejection::InvalidBody,
+        "refused then",
+    )
+    .await;
+    let invalid_pk =
+        store_rejected(&table, still_invalid, Rejection::InvalidBody, "old reason").await;
+    let too_large_pk = store_rejected(
+        &table,
+        &vec![b' '; 200 * 1024],
+        Rejection::TooLarge,
+        "too large",
+    )
+    .await;
+    // FlowIQ redelivered the second one meanwhile, and the current receiver accepted it.
+    let reply = table
+        .receiver(Retention(None))
+        .receive(Delivery {
+            platform: Platform::Whatsapp,
+            token: DEV_TOKEN,
+            body: delivered_since.as_bytes(),
+            request_id: "req-new",
+        })
+        .await;
+    assert!(matches!(reply, Reply::Accepted { .. }), "{reply:?}");
+
+    let (status, lines) = reprocess(
+        &table,
+        &["reprocess-rejected", "--since", "2026-03-07T00:00:00Z"],
+    )
+    .await;
+    assert_eq!(status, ExitStatus::Success, "{lines:?}");
+    let outcome = |pk: &str| -> Value {
+        lines
+            .iter()
+            .find(|l| l["pk"] == pk)
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let expected_id = |body: &str| {
+        WebhookEvent::parse(Platform::Whatsapp, body.as_bytes())
+            .unwrap()
+            .event_id
+            .into_string()
+    };
+    assert_eq!(outcome(&valid_pk)["outcome"], "stored");
+    assert_eq!(outcome(&valid_pk)["event_id"], expected_id(&now_valid));
+    assert_eq!(outcome(&duplicate_pk)["outcome"], "duplicate");
+    assert_eq!(
+        outcome(&duplicate_pk)["event_id"],
+        expected_id(&delivered_since)
+    );
+    assert_eq!(outcome(&invalid_pk)["outcome"], "still_invalid");
+    assert_eq!(outcome(&too_large_pk), Value::Null, "no body kept: skipped");
+    let summary = lines.last().unwrap();
+    assert_eq!(
+        (
+            &summary["stored"],
+            &summary["duplicate"],
+            &summary["still_invalid"],
+            &summary["skipped"]
+        ),
+        (&json!(1), &json!(1), &json!(1), &json!(1))
+    );
+
+    // Stored exactly as a delivery: the event item under its key, with the body as sent, and the
+    // message update applied.
+    let events = EventQueries::new(table.client.clone(), &table.name)
+        .message_events("wamid.rp1")
+        .await
+        .unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(s(&events[0], "event_id"), expected_id(&now_valid));
+    assert_eq!(s(&events[0], "body"), now_valid);
+    assert_eq!(
+        s(&events[0], keys::SK),
+        format!("EVENT#2026-03-07T08:59:00.000Z#{}", expected_id(&now_valid))
+    );
+    assert!(
+        events[0].contains_key("expires_at"),
+        "the rejected item's retention (30 days)"
+    );
+    let message = table.message("wamid.rp1").await.unwrap();
+    assert_eq!(
+        (s(&message, "status"), s(&message, "text")),
+        ("sent", "Hello again")
+    );
+
+    // The outcome is on the rejected items, which stay; no new rejected item was written.
+    let rejected = table.items_of_type("rejected").await;
+    assert_eq!(rejected.len(), 4);
+    let item = |pk: &str| rejected.iter().find(|i| s(i, "pk") == pk).unwrap().clone();
+    let valid = item(&valid_pk);
+    assert_eq!(s(&valid, "reprocess_outcome"), "stored");
+    assert_eq!(s(&valid, "event_id"), expected_id(&now_valid));
+    assert!(s(&valid, "reprocessed_at").starts_with("20"));
+    let invalid = item(&invalid_pk);
+    assert_eq!(s(&invalid, "reprocess_outcome"), "still_invalid");
+    assert_eq!(s(&invalid, "original_reason"), "old reason");
+    assert!(
+        s(&invalid, "reason").contains("event_type"),
+        "{}",
+        s(&invalid, "reason")
+    );
+    assert_eq!(s(&item(&too_large_pk), "reprocess_outcome"), "");
+
+    // Again: what was stored is done; only the still-invalid one is tried again.
+    let (status, lines) = reprocess(&table, &["reprocess-rejected"]).await;
+    assert_eq!(status, ExitStatus::Success);
+    let tried: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["kind"] == "reprocessed")
+        .collect();
+    assert_eq!(tried.len(), 1);
+    assert_eq!(tried[0]["pk"], invalid_pk.as_str());
+    assert_eq!(
+        table.items_of_type("event").await.len(),
+        2,
+        "nothing stored twice"
+    );
+}
