@@ -18,7 +18,7 @@ pub const DEFAULT_CONFIG_ENV: &str = "default";
 pub const TABLE_NAME_OUTPUT: &str = "TableName";
 
 /// The flags that find the deployment; `#[command(flatten)]` them into a CLI's arguments.
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct DeploymentArgs {
     /// CloudFormation stack whose outputs give the base URL, the token's secret and the table
     /// [default: stack_name in ./samconfig.toml, else flowiq-webhooks]
@@ -346,6 +346,17 @@ mod tests {
     use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
     use aws_sdk_cloudformation::types::{Output, Stack, StackStatus};
     use aws_smithy_mocks::{MockResponseInterceptor, Rule, create_mock_http_client, mock};
+    use clap::Parser as _;
+
+    /// The flags as a CLI flattening them parses them.
+    fn args(flags: &[&str]) -> DeploymentArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            deployment: DeploymentArgs,
+        }
+        Cli::parse_from(["cli"].iter().chain(flags)).deployment
+    }
 
     /// `stack_name` for `config_env` from a samconfig.toml holding `text` (`None`: no file).
     fn stack_name(text: Option<&str>, config_env: &str) -> Result<StackName, DeploymentError> {
@@ -358,11 +369,7 @@ mod tests {
         if let Some(text) = text {
             std::fs::write(dir.join(SAMCONFIG_FILE), text).unwrap();
         }
-        let args = DeploymentArgs {
-            config_env: config_env.to_owned(),
-            ..DeploymentArgs::default()
-        };
-        let result = args.stack_name(&dir);
+        let result = args(&["--config-env", config_env]).stack_name(&dir);
         std::fs::remove_dir_all(&dir).unwrap();
         result
     }
@@ -480,19 +487,13 @@ resolve_s3 = true
                     )
                     .build()
             });
-        let args = DeploymentArgs {
-            stack_name: Some("flowiq-webhooks".into()),
-            ..DeploymentArgs::default()
-        };
-        let given = DeploymentArgs {
-            table_name: Some("given".into()),
-            ..args.clone()
-        };
+        let given = args(&["--stack-name", "flowiq-webhooks", "--table-name", " given "]);
         let mut deployment = Deployment::new(given, ".", cloudformation(&rule));
         assert_eq!(deployment.table_name().await.unwrap(), "given");
         assert_eq!((rule.num_calls(), deployment.stack_read()), (0, None));
 
-        let mut deployment = Deployment::new(args, ".", cloudformation(&rule));
+        let from_stack = args(&["--stack-name", "flowiq-webhooks"]);
+        let mut deployment = Deployment::new(from_stack, ".", cloudformation(&rule));
         assert_eq!(deployment.table_name().await.unwrap(), "events");
         let outputs = deployment.outputs().await.unwrap();
         assert_eq!(outputs.get("WebhookBaseUrl"), None, "blank is missing");

@@ -7,3 +7,4 @@ pub mod bootstrap;
 pub mod deployment;
 pub mod events;
 pub mod queries;
+pub mod retry;

@@ -1,35 +1,30 @@
-//! flowiq-bootstrap against a fake FlowIQ (wiremock on 127.0.0.1) that checks every request and
-//! plays scripted answers; idempotency records in DynamoDB Local; CloudFormation, Secrets
-//! Manager and SSM mocked with aws-smithy-mocks; and the built binary's flags and exit codes.
+//! flowiq-bootstrap against real components: a fake FlowIQ (wiremock on 127.0.0.1) that checks
+//! every request and counts the calls, DynamoDB Local for the registration records,
+//! aws-smithy-mocks for CloudFormation, Secrets Manager and SSM (no local server for those), and
+//! the built binary for the flags and exit codes.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
+use aws_sdk_cloudformation::types::{Output, Stack, StackStatus};
+use aws_sdk_secretsmanager::operation::get_secret_value::{
+    GetSecretValueError, GetSecretValueOutput,
+};
+use aws_sdk_ssm::operation::get_parameter::{GetParameterError, GetParameterOutput};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use clap::Parser as _;
-use flowiq_ops::bootstrap::api_key::{ApiKey, ApiKeyError, read_ssm_parameter};
 use flowiq_ops::bootstrap::aws::AwsClients;
-use flowiq_ops::bootstrap::cli::{Args, ExitStatus, Settings};
-use flowiq_ops::bootstrap::flowiq_client::{
-    ApiBase, AttemptFailure, CreateWebhook, FlowIqClient, FlowIqError, HttpSettings,
-};
-use flowiq_ops::bootstrap::registration_store::{REGISTRATION_SK, registration_pk};
 use flowiq_ops::bootstrap::report::{Report, Status};
-use flowiq_ops::bootstrap::retry::RetryPolicy;
-use flowiq_ops::bootstrap::token_secret::{SecretError, fetch_webhook_token};
-use flowiq_ops::bootstrap::webhook_type::WebhookType;
-use flowiq_ops::bootstrap::webhook_url::{BaseUrl, WebhookToken, WebhookUrl};
-use flowiq_ops::bootstrap::{BootstrapError, run};
+use flowiq_ops::bootstrap::{Args, BootstrapError, Settings, WebhookType, WebhookUrl, flowiq, run};
 use flowiq_webhooks::platform::Platform;
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use wiremock::matchers::{any, body_json, header, method, path};
 use wiremock::{Mock, MockBuilder, MockServer, ResponseTemplate};
 
 use flowiq_harness::dynamodb_local;
-use flowiq_harness::test_table::{Item, TestTable, s};
+use flowiq_harness::test_table::{TestTable, s};
 
 const KEY: &str = "fiq_test_key_0123456789abcdef";
 const SSM_KEY: &str = "fiq_from_ssm_9876543210fedcba";
@@ -42,6 +37,20 @@ const SECRET_ARN: &str =
 
 fn full_url(platform: &str) -> String {
     format!("{BASE}/webhooks/{platform}/{TOKEN}")
+}
+
+fn masked_url(platform: &str) -> String {
+    format!("{BASE}/webhooks/{platform}/Boot…")
+}
+
+fn url_sha256(platform: &str) -> String {
+    hex::encode(Sha256::digest(full_url(platform)))
+}
+
+fn assert_no_secret(text: &str) {
+    for secret in [KEY, SSM_KEY, TOKEN] {
+        assert!(!text.contains(secret), "a secret leaked into: {text}");
+    }
 }
 
 fn documented_answer(id: &str, event_type: &str, platform: &str) -> ResponseTemplate {
@@ -71,7 +80,7 @@ async fn fake_flowiq() -> MockServer {
     server
 }
 
-/// Create Webhook exactly as documented: method, path, both headers and the exact JSON body.
+/// Create Webhook exactly as documented: method, path, both headers and the JSON body.
 fn create_webhook(event_type: &str, platform: &str, key: &str) -> MockBuilder {
     Mock::given(method("POST"))
         .and(path("/set-webhooks"))
@@ -84,334 +93,209 @@ fn create_webhook(event_type: &str, platform: &str, key: &str) -> MockBuilder {
         })))
 }
 
-/// Small waits so the retry tests run fast.
-fn fast_retries(max_attempts: u32) -> RetryPolicy {
-    RetryPolicy {
-        max_attempts,
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        max_retry_after: Duration::from_secs(5),
-    }
-}
-
-fn http_settings(max_attempts: u32, request_timeout: Duration) -> HttpSettings {
-    HttpSettings {
-        connect_timeout: Duration::from_secs(2),
-        request_timeout,
-        retry: fast_retries(max_attempts),
-    }
-}
-
-fn webhook_url(platform: Platform) -> WebhookUrl {
-    WebhookUrl::new(
-        &BaseUrl::parse(BASE, "--url", false).unwrap(),
-        platform,
-        &WebhookToken::parse(SecretString::from(TOKEN)).unwrap(),
-    )
-}
-
-fn client_for(api_base: &str, settings: HttpSettings) -> FlowIqClient {
-    FlowIqClient::new(
-        &ApiBase::parse(api_base, true).unwrap(),
-        ApiKey::parse(KEY, "test").unwrap(),
-        settings,
-    )
-    .unwrap()
-}
-
-async fn register(client: &FlowIqClient, event_type: WebhookType) -> Result<(), FlowIqError> {
-    let url = webhook_url(Platform::Whatsapp);
-    client
-        .create_webhook(&CreateWebhook {
-            url: &url,
-            event_type,
-        })
-        .await
-        .map(|_| ())
-}
-
-fn exit_code(error: FlowIqError) -> u8 {
-    BootstrapError::from(error).exit_status().code()
-}
-
-fn assert_no_secret(text: &str) {
-    for secret in [KEY, SSM_KEY, TOKEN] {
-        assert!(!text.contains(secret), "a secret leaked into: {text}");
-    }
+/// Settings as the binary builds them (`FLOWIQ_API_KEY` = `key`, no samconfig.toml), with short
+/// backoff waits.
+fn settings(flags: &[&str], key: Option<&str>) -> Settings {
+    let args = Args::try_parse_from(["flowiq-bootstrap"].iter().chain(flags)).unwrap();
+    let mut settings = Settings::new(args, key.map(str::to_owned), std::env::temp_dir()).unwrap();
+    settings.first_backoff = Duration::from_millis(10);
+    settings
 }
 
 /// A free port nothing listens on.
 fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
 
 mod flowiq_api {
     use super::*;
 
+    /// Registers type `all` for WhatsApp at `api_base`, with the `--…` flags given.
+    async fn register(api_base: &str, flags: &[&str]) -> Result<flowiq::CreatedWebhook, String> {
+        let common = [
+            "--api-base",
+            api_base,
+            "--allow-http",
+            "--connect-timeout",
+            "2",
+        ];
+        let flags: Vec<&str> = common.iter().chain(flags).copied().collect();
+        let client = flowiq::Client::new(&settings(&flags, Some(KEY)), KEY.into()).unwrap();
+        let url = WebhookUrl::new(BASE, Platform::Whatsapp, TOKEN.into());
+        let result = client.create_webhook(&url, WebhookType::All).await;
+        result.map_err(|e| e.to_string())
+    }
+
     #[tokio::test]
-    async fn success_parses_the_documented_answer() {
+    async fn sends_the_documented_request_and_reads_the_documented_answer() {
         let server = fake_flowiq().await;
-        create_webhook("message_received", "whatsapp", KEY)
-            .respond_with(documented_answer("wh-1", "message_received", "whatsapp"))
+        create_webhook("all", "whatsapp", KEY)
+            .respond_with(documented_answer("wh-1", "all", "whatsapp"))
             .expect(1)
             .mount(&server)
             .await;
-        let client = client_for(&server.uri(), http_settings(3, Duration::from_secs(5)));
-        let url = webhook_url(Platform::Whatsapp);
-        let created = client
-            .create_webhook(&CreateWebhook {
-                url: &url,
-                event_type: WebhookType::MessageReceived,
-            })
-            .await
-            .unwrap();
-        assert_eq!(created.id, "wh-1");
-        assert_eq!(created.event_type, "message_received");
-        assert_eq!(created.platform, "whatsapp");
+        let created = register(&server.uri(), &[]).await.unwrap();
+        let read = (&*created.id, &*created.event_type, &*created.platform);
+        assert_eq!(read, ("wh-1", "all", "whatsapp"));
         assert_eq!(created.created_at, "2026-03-08T00:00:00.000+02:00");
         assert_eq!(
             created.message.as_deref(),
             Some("Webhook created successfully")
         );
-        // The exact bytes sent: the documented body, fields in the documented order.
-        let requests = server.received_requests().await.unwrap();
-        assert_eq!(requests[0].headers["accept"], "application/json");
+        let request = &server.received_requests().await.unwrap()[0];
+        assert_eq!(request.headers["accept"], "application/json");
         assert!(
-            requests[0].headers["user-agent"]
+            request.headers["user-agent"]
                 .to_str()
                 .unwrap()
                 .starts_with("flowiq-bootstrap/")
         );
+        // The exact bytes: the documented body, fields in the documented order.
+        let body = String::from_utf8(request.body.clone()).unwrap();
+        let url = full_url("whatsapp");
         assert_eq!(
-            String::from_utf8(requests[0].body.clone()).unwrap(),
-            format!(
-                r#"{{"url":"{}","type":"message_received","platform":"whatsapp"}}"#,
-                full_url("whatsapp")
-            )
+            body,
+            format!(r#"{{"url":"{url}","type":"all","platform":"whatsapp"}}"#)
         );
     }
 
     #[tokio::test]
-    async fn a_rejected_key_is_not_retried() {
-        for status in [401, 403] {
-            let server = fake_flowiq().await;
-            create_webhook("all", "whatsapp", KEY)
-                .respond_with(
-                    ResponseTemplate::new(status)
-                        .set_body_json(json!({"success": false, "message": "Invalid API key"})),
-                )
-                .expect(1)
-                .mount(&server)
-                .await;
-            let client = client_for(&server.uri(), http_settings(5, Duration::from_secs(5)));
-            let error = register(&client, WebhookType::All).await.unwrap_err();
-            assert_eq!(
-                error,
-                FlowIqError::Unauthorized {
-                    status,
-                    message: Some("Invalid API key".into())
-                }
-            );
-            let text = error.to_string();
-            assert!(text.contains("Invalid API key"), "{text}");
-            assert_no_secret(&text);
-            assert_eq!(exit_code(error), ExitStatus::KeyRejected.code());
-        }
-    }
-
-    #[tokio::test]
-    async fn a_500_is_retried() {
-        let server = fake_flowiq().await;
-        create_webhook("all", "whatsapp", KEY)
-            .respond_with(ResponseTemplate::new(500).set_body_string("Internal Server Error"))
-            .up_to_n_times(1)
-            .expect(1)
-            .mount(&server)
-            .await;
-        create_webhook("all", "whatsapp", KEY)
-            .respond_with(documented_answer("wh-after-500", "all", "whatsapp"))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let client = client_for(&server.uri(), http_settings(3, Duration::from_secs(5)));
-        register(&client, WebhookType::All).await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn a_429_waits_as_long_as_retry_after_says() {
-        let server = fake_flowiq().await;
-        create_webhook("all", "whatsapp", KEY)
-            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "1"))
-            .up_to_n_times(1)
-            .expect(1)
-            .mount(&server)
-            .await;
-        create_webhook("all", "whatsapp", KEY)
-            .respond_with(documented_answer("wh-after-429", "all", "whatsapp"))
-            .expect(1)
-            .mount(&server)
-            .await;
-        // The backoff alone would wait at most 10 ms.
-        let client = client_for(&server.uri(), http_settings(3, Duration::from_secs(5)));
-        let started = Instant::now();
-        register(&client, WebhookType::All).await.unwrap();
-        let elapsed = started.elapsed();
-        assert!(elapsed >= Duration::from_secs(1), "{elapsed:?}");
-        assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
-        let requests = server.received_requests().await.unwrap();
-        assert_eq!(requests.len(), 2);
-    }
-
-    #[tokio::test]
-    async fn persistent_5xx_ends_after_the_bounded_attempts() {
-        let server = fake_flowiq().await;
-        create_webhook("all", "whatsapp", KEY)
-            .respond_with(
-                ResponseTemplate::new(503).set_body_json(json!({"message": "maintenance"})),
-            )
-            .expect(3)
-            .mount(&server)
-            .await;
-        let client = client_for(&server.uri(), http_settings(3, Duration::from_secs(5)));
-        let error = register(&client, WebhookType::All).await.unwrap_err();
-        assert!(
-            matches!(
-                &error,
-                FlowIqError::RetriesExhausted {
-                    attempts: 3,
-                    last: AttemptFailure::Status { status: 503, message: Some(m) },
-                    ..
-                } if m == "maintenance"
+    async fn final_answers_are_not_retried_and_say_why() {
+        let echo = format!("key {KEY} may not register {}", full_url("whatsapp"));
+        let cases = [
+            (
+                ResponseTemplate::new(401)
+                    .set_body_json(json!({"success": false, "message": "Invalid API key"})),
+                "FlowIQ rejected the API key (HTTP 401: Invalid API key): check the key in FLOWIQ_API_KEY",
             ),
-            "{error:?}"
-        );
-        assert_eq!(exit_code(error), ExitStatus::Unreachable.code());
-    }
-
-    #[tokio::test]
-    async fn a_2xx_that_is_not_the_documented_answer_is_an_error() {
-        for (answer, expected) in [
+            (
+                ResponseTemplate::new(403),
+                "FlowIQ rejected the API key (HTTP 403): check",
+            ),
+            (
+                ResponseTemplate::new(422).set_body_json(json!({"message": "url must be https"})),
+                "FlowIQ refused the request (HTTP 422): url must be https",
+            ),
+            (
+                ResponseTemplate::new(400).set_body_json(json!({"error": {"message": echo}})),
+                &format!(
+                    "(HTTP 400): key fiq_… may not register {}",
+                    masked_url("whatsapp")
+                ),
+            ),
+            (
+                ResponseTemplate::new(301).insert_header("location", "https://elsewhere.example/"),
+                "(HTTP 301): redirected to https://elsewhere.example/: check --api-base",
+            ),
+            (
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"success": false, "message": "Plan limit reached"})),
+                "FlowIQ did not create the webhook (HTTP 200, success=false): Plan limit reached",
+            ),
             (
                 ResponseTemplate::new(200).set_body_string("<html>OK</html>"),
-                "not JSON",
+                "FlowIQ answered HTTP 200 but not with the documented Create Webhook response (not JSON",
+            ),
+            (
+                ResponseTemplate::new(200),
+                "(empty body); the webhook may have been created anyway: check FlowIQ",
             ),
             (
                 ResponseTemplate::new(200).set_body_json(json!({"status": "ok"})),
                 "missing field `success`",
             ),
             (
-                ResponseTemplate::new(200).set_body_json(json!({"success": true})),
+                ResponseTemplate::new(201).set_body_json(json!({"success": true})),
                 "no `webhook` object",
             ),
-        ] {
+            (
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"success": true, "webhook": {"id": "1"}})),
+                "missing field",
+            ),
+        ];
+        for (answer, expected) in cases {
             let server = fake_flowiq().await;
-            create_webhook("all", "whatsapp", KEY)
-                .respond_with(answer)
-                .expect(1) // not retried: FlowIQ may have created it
-                .mount(&server)
-                .await;
-            let client = client_for(&server.uri(), http_settings(5, Duration::from_secs(5)));
-            let error = register(&client, WebhookType::All).await.unwrap_err();
-            assert!(
-                matches!(&error, FlowIqError::UnexpectedResponse { status: 200, problem } if problem.contains(expected)),
-                "{error:?}"
-            );
-            assert!(error.to_string().contains("check FlowIQ"), "{error}");
-            assert_eq!(exit_code(error), ExitStatus::FlowIqError.code());
+            let mock = create_webhook("all", "whatsapp", KEY).respond_with(answer);
+            mock.expect(1).mount(&server).await;
+            let error = register(&server.uri(), &[]).await.unwrap_err();
+            assert!(error.contains(expected), "{expected:?} missing: {error}");
+            assert_no_secret(&error);
         }
     }
 
     #[tokio::test]
-    async fn success_false_and_other_4xx_carry_flowiqs_message() {
+    async fn transient_failures_are_retried_waiting_as_long_as_retry_after_says() {
         let server = fake_flowiq().await;
-        create_webhook("call", "whatsapp", KEY)
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(json!({"success": false, "message": "Plan limit reached"})),
-            )
-            .expect(1)
-            .mount(&server)
-            .await;
-        create_webhook("message_read", "whatsapp", KEY)
-            .respond_with(
-                ResponseTemplate::new(422)
-                    .set_body_json(json!({"success": false, "message": "url must be https"})),
-            )
-            .expect(1)
-            .mount(&server)
-            .await;
-        let client = client_for(&server.uri(), http_settings(5, Duration::from_secs(5)));
-        let error = register(&client, WebhookType::Call).await.unwrap_err();
-        assert!(
-            error.to_string().ends_with(": Plan limit reached"),
-            "{error}"
-        );
-        assert_eq!(exit_code(error), ExitStatus::FlowIqError.code());
-        let error = register(&client, WebhookType::MessageRead)
-            .await
-            .unwrap_err();
-        assert_eq!(
-            error.to_string(),
-            "FlowIQ refused the request (HTTP 422): url must be https"
-        );
-        assert_eq!(exit_code(error), ExitStatus::FlowIqError.code());
-    }
-
-    #[tokio::test]
-    async fn a_slow_answer_times_out_after_the_bounded_attempts() {
-        let server = fake_flowiq().await;
+        for answer in [
+            ResponseTemplate::new(500).set_body_string("Internal Server Error"),
+            ResponseTemplate::new(429).insert_header("retry-after", "1"),
+        ] {
+            let mock = create_webhook("all", "whatsapp", KEY).respond_with(answer);
+            mock.up_to_n_times(1).expect(1).mount(&server).await;
+        }
         create_webhook("all", "whatsapp", KEY)
-            .respond_with(
-                documented_answer("too-late", "all", "whatsapp").set_delay(Duration::from_secs(3)),
-            )
-            .expect(2)
+            .respond_with(documented_answer("wh-after-retries", "all", "whatsapp"))
+            .expect(1)
             .mount(&server)
             .await;
-        let client = client_for(&server.uri(), http_settings(2, Duration::from_millis(300)));
         let started = Instant::now();
-        let error = register(&client, WebhookType::All).await.unwrap_err();
+        let created = register(&server.uri(), &["--max-attempts", "3"])
+            .await
+            .unwrap();
+        assert_eq!(created.id, "wh-after-retries");
+        // The backoff alone waits at most 10 + 20 ms.
         let elapsed = started.elapsed();
         assert!(
-            matches!(
-                &error,
-                FlowIqError::RetriesExhausted {
-                    attempts: 2,
-                    last: AttemptFailure::Timeout { .. },
-                    ..
-                }
-            ),
-            "{error:?}"
+            elapsed >= Duration::from_secs(1) && elapsed < Duration::from_secs(4),
+            "{elapsed:?}"
         );
-        assert!(
-            error.to_string().contains("request timeout 300ms"),
-            "{error}"
-        );
-        assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
-        assert_eq!(exit_code(error), ExitStatus::Unreachable.code());
     }
 
     #[tokio::test]
-    async fn a_connection_failure_is_retried_then_reported() {
-        let base = format!("http://127.0.0.1:{}", closed_port());
-        let client = client_for(&base, http_settings(3, Duration::from_secs(2)));
-        let error = register(&client, WebhookType::All).await.unwrap_err();
-        assert!(
-            matches!(
-                &error,
-                FlowIqError::RetriesExhausted {
-                    attempts: 3,
-                    last: AttemptFailure::Connection(_),
-                    ..
-                }
+    async fn the_attempts_are_bounded() {
+        let maintenance =
+            ResponseTemplate::new(503).set_body_json(json!({"message": "maintenance"}));
+        let slow =
+            documented_answer("too-late", "all", "whatsapp").set_delay(Duration::from_secs(3));
+        for (answer, flags, expected) in [
+            (
+                Some((maintenance, 3)),
+                &["--max-attempts", "3"][..],
+                "after 3 attempt(s): HTTP 503: maintenance",
             ),
-            "{error:?}"
-        );
-        assert!(error.to_string().contains(&base), "{error}");
-        assert_eq!(exit_code(error), ExitStatus::Unreachable.code());
+            (
+                Some((slow, 2)),
+                &["--max-attempts", "2", "--request-timeout", "0.3"],
+                "after 2 attempt(s): no answer in time (connect timeout 2s, request timeout 300ms)",
+            ),
+            (
+                None,
+                &["--max-attempts", "2"],
+                "after 2 attempt(s): connection failed",
+            ),
+        ] {
+            let server = fake_flowiq().await;
+            let api_base = match answer {
+                Some((answer, calls)) => {
+                    let mock = create_webhook("all", "whatsapp", KEY).respond_with(answer);
+                    mock.expect(calls).mount(&server).await;
+                    server.uri()
+                }
+                None => format!("http://127.0.0.1:{}", closed_port()),
+            };
+            let started = Instant::now();
+            let error = register(&api_base, flags).await.unwrap_err();
+            let expected = format!(
+                "could not get an answer from FlowIQ at {api_base}/set-webhooks {expected}"
+            );
+            assert!(
+                error.starts_with(&expected),
+                "{expected:?} missing: {error}"
+            );
+            assert!(started.elapsed() < Duration::from_secs(2), "{expected}");
+        }
     }
 }
 
@@ -419,8 +303,7 @@ mod flowiq_api {
 macro_rules! mocked_client {
     ($sdk:ident, $rules:expr) => {{
         let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-        let rules: &[&Rule] = $rules;
-        for rule in rules {
+        for rule in $rules {
             interceptor = interceptor.with_rule(rule);
         }
         $sdk::Client::from_conf(
@@ -437,161 +320,9 @@ macro_rules! mocked_client {
     }};
 }
 
-mod aws_lookups {
-    use super::*;
-    use aws_sdk_cloudformation::operation::describe_stacks::DescribeStacksOutput;
-    use aws_sdk_cloudformation::types::{Output, Stack, StackStatus};
-    use aws_sdk_secretsmanager::operation::get_secret_value::{
-        GetSecretValueError, GetSecretValueOutput,
-    };
-    use aws_sdk_ssm::operation::get_parameter::{GetParameterError, GetParameterOutput};
-
-    pub fn stack_rule(outputs: &[(&str, &str)]) -> Rule {
-        let outputs: Vec<(String, String)> = outputs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        mock!(aws_sdk_cloudformation::Client::describe_stacks)
-            .match_requests(|req| req.stack_name() == Some(STACK))
-            .then_output(move || {
-                let mut stack = Stack::builder()
-                    .stack_name(STACK)
-                    .stack_status(StackStatus::UpdateComplete);
-                for (key, value) in &outputs {
-                    stack = stack.outputs(
-                        Output::builder()
-                            .output_key(key)
-                            .output_value(value)
-                            .build(),
-                    );
-                }
-                DescribeStacksOutput::builder()
-                    .stacks(stack.build())
-                    .build()
-            })
-    }
-
-    pub fn secret_rule(secret_string: &str) -> Rule {
-        let secret_string = secret_string.to_owned();
-        mock!(aws_sdk_secretsmanager::Client::get_secret_value)
-            .match_requests(|req| req.secret_id() == Some(SECRET_ARN))
-            .then_output(move || {
-                GetSecretValueOutput::builder()
-                    .arn(SECRET_ARN)
-                    .secret_string(&secret_string)
-                    .build()
-            })
-    }
-
-    pub fn ssm_rule(name: &'static str, value: &'static str) -> Rule {
-        mock!(aws_sdk_ssm::Client::get_parameter)
-            .match_requests(move |req| {
-                req.name() == Some(name) && req.with_decryption() == Some(true)
-            })
-            .then_output(move || {
-                GetParameterOutput::builder()
-                    .parameter(
-                        aws_sdk_ssm::types::Parameter::builder()
-                            .name(name)
-                            .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-                            .value(value)
-                            .build(),
-                    )
-                    .build()
-            })
-    }
-
-    pub fn all_outputs(table: &str) -> Vec<(&'static str, String)> {
-        vec![
-            ("WebhookBaseUrl", BASE.to_owned()),
-            ("WebhookTokenSecretArn", SECRET_ARN.to_owned()),
-            ("TableName", table.to_owned()),
-            ("FunctionName", "flowiq-webhook-fn".to_owned()),
-        ]
-    }
-
-    #[tokio::test]
-    async fn reads_the_token_from_the_secret() {
-        let rule = secret_rule(&format!(r#"{{"token":"{TOKEN}"}}"#));
-        let secrets = mocked_client!(aws_sdk_secretsmanager, &[&rule]);
-        let token = fetch_webhook_token(&secrets, SECRET_ARN).await.unwrap();
-        assert_eq!(token.expose_secret(), TOKEN);
-        assert_eq!(rule.num_calls(), 1);
-    }
-
-    #[tokio::test]
-    async fn a_secret_without_the_token_key_is_explained() {
-        let rule = secret_rule(&format!(r#"{{"password":"{TOKEN}"}}"#));
-        let secrets = mocked_client!(aws_sdk_secretsmanager, &[&rule]);
-        let error = fetch_webhook_token(&secrets, SECRET_ARN).await.unwrap_err();
-        assert_eq!(
-            error,
-            SecretError::MissingTokenKey {
-                secret_id: SECRET_ARN.into()
-            }
-        );
-        assert!(error.to_string().contains(SECRET_ARN));
-        assert_no_secret(&error.to_string());
-    }
-
-    #[tokio::test]
-    async fn a_missing_secret_is_explained() {
-        let rule = mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_error(|| {
-            GetSecretValueError::ResourceNotFoundException(
-                aws_sdk_secretsmanager::types::error::ResourceNotFoundException::builder()
-                    .message("Secrets Manager can't find the specified secret.")
-                    .build(),
-            )
-        });
-        let secrets = mocked_client!(aws_sdk_secretsmanager, &[&rule]);
-        let error = fetch_webhook_token(&secrets, SECRET_ARN).await.unwrap_err();
-        assert!(matches!(error, SecretError::NotFound { .. }), "{error:?}");
-        assert!(error.to_string().contains("WEBHOOK_TOKEN"), "{error}");
-    }
-
-    #[tokio::test]
-    async fn reads_the_api_key_from_ssm_with_decryption() {
-        let rule = ssm_rule("/flowiq/api-key", SSM_KEY);
-        let ssm = mocked_client!(aws_sdk_ssm, &[&rule]);
-        let key = read_ssm_parameter(&ssm, "/flowiq/api-key").await.unwrap();
-        assert_eq!(key.expose_secret(), SSM_KEY);
-        assert_eq!(rule.num_calls(), 1);
-
-        let missing = mock!(aws_sdk_ssm::Client::get_parameter).then_error(|| {
-            GetParameterError::ParameterNotFound(
-                aws_sdk_ssm::types::error::ParameterNotFound::builder().build(),
-            )
-        });
-        let ssm = mocked_client!(aws_sdk_ssm, &[&missing]);
-        let error = read_ssm_parameter(&ssm, "/flowiq/nope").await.unwrap_err();
-        assert!(
-            matches!(&error, ApiKeyError::SsmParameterNotFound { name, .. } if name == "/flowiq/nope"),
-            "{error:?}"
-        );
-        assert_eq!(BootstrapError::from(error).exit_status(), ExitStatus::Aws);
-    }
-}
-
-/// Settings as the binary would build them, with `FLOWIQ_API_KEY` = [`KEY`] unless `key` says
-/// otherwise, no samconfig.toml, and fast retries.
-fn settings(args: &[&str], key: Option<&str>) -> Settings {
-    let args =
-        Args::try_parse_from(std::iter::once("flowiq-bootstrap").chain(args.iter().copied()))
-            .unwrap();
-    let key = key.map(str::to_owned);
-    let mut settings = Settings::from_args(
-        args,
-        move |name| (name == "FLOWIQ_API_KEY").then(|| key.clone()).flatten(),
-        &std::env::temp_dir(),
-    )
-    .unwrap();
-    settings.http = http_settings(3, Duration::from_secs(5));
-    settings
-}
-
-/// The table's DynamoDB Local client, and AWS clients that must not be called (no mock rules).
+/// The table's DynamoDB Local client, and AWS clients answering only the given rules.
 fn aws_with(
-    table: &TestTable,
+    dynamodb: &aws_sdk_dynamodb::Client,
     cloudformation: &[&Rule],
     secrets: &[&Rule],
     ssm: &[&Rule],
@@ -600,48 +331,258 @@ fn aws_with(
         cloudformation: mocked_client!(aws_sdk_cloudformation, cloudformation),
         secrets_manager: mocked_client!(aws_sdk_secretsmanager, secrets),
         ssm: mocked_client!(aws_sdk_ssm, ssm),
-        dynamodb: table.client.clone(),
+        dynamodb: dynamodb.clone(),
     }
 }
 
-fn url_sha256(platform: &str) -> String {
-    hex::encode(Sha256::digest(full_url(platform).as_bytes()))
+fn stack_rule(outputs: &[(&str, &str)]) -> Rule {
+    let outputs: Vec<Output> = outputs
+        .iter()
+        .map(|(k, v)| Output::builder().output_key(*k).output_value(*v).build())
+        .collect();
+    mock!(aws_sdk_cloudformation::Client::describe_stacks)
+        .match_requests(|req| req.stack_name() == Some(STACK))
+        .then_output(move || {
+            let stack = Stack::builder()
+                .stack_name(STACK)
+                .stack_status(StackStatus::UpdateComplete)
+                .set_outputs(Some(outputs.clone()));
+            DescribeStacksOutput::builder()
+                .stacks(stack.build())
+                .build()
+        })
 }
 
-/// Every string in an item, to check that no secret was stored.
-fn all_strings(item: &Item) -> String {
-    format!("{item:?}")
+fn secret_rule() -> Rule {
+    mock!(aws_sdk_secretsmanager::Client::get_secret_value)
+        .match_requests(|req| req.secret_id() == Some(SECRET_ARN))
+        .then_output(|| {
+            let secret = GetSecretValueOutput::builder().arn(SECRET_ARN);
+            secret
+                .secret_string(format!(r#"{{"token":"{TOKEN}"}}"#))
+                .build()
+        })
+}
+
+mod aws_lookups {
+    use super::*;
+
+    #[tokio::test]
+    async fn everything_from_the_stack_the_secret_and_ssm() {
+        let table = TestTable::new().await;
+        let server = fake_flowiq().await;
+        create_webhook("all", "whatsapp", SSM_KEY)
+            .respond_with(documented_answer("wh-stack", "all", "whatsapp"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        let stack = stack_rule(&[
+            ("WebhookBaseUrl", BASE),
+            ("WebhookTokenSecretArn", SECRET_ARN),
+            ("TableName", &table.name),
+            ("FunctionName", "flowiq-webhook-fn"),
+        ]);
+        let secret = secret_rule();
+        let key = mock!(aws_sdk_ssm::Client::get_parameter)
+            .match_requests(|req| {
+                req.name() == Some("/flowiq/api-key") && req.with_decryption() == Some(true)
+            })
+            .then_output(|| {
+                let parameter = aws_sdk_ssm::types::Parameter::builder()
+                    .value(SSM_KEY)
+                    .build();
+                GetParameterOutput::builder().parameter(parameter).build()
+            });
+        let aws = aws_with(&table.client, &[&stack], &[&secret], &[&key]);
+        let flags = [
+            "--stack-name",
+            STACK,
+            "--api-key-ssm-parameter",
+            "/flowiq/api-key",
+        ];
+        let api_base = server.uri();
+        let flags = [&flags[..], &["--api-base", &api_base, "--allow-http"]].concat();
+        let mut report = Report::default();
+        run(&settings(&flags, None), &aws, &mut report)
+            .await
+            .unwrap();
+        assert_eq!(
+            (report.stack.as_deref(), report.table.as_deref()),
+            (Some(STACK), Some(&*table.name))
+        );
+        assert_eq!(
+            report.registrations[0].webhook_id.as_deref(),
+            Some("wh-stack")
+        );
+        assert_eq!(
+            (stack.num_calls(), secret.num_calls(), key.num_calls()),
+            (1, 1, 1)
+        );
+        assert_eq!(table.items_of_type("webhook").await.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn the_custom_domain_output_is_preferred() {
+        let table = TestTable::new().await;
+        let custom = "https://hooks.example.com/flowiq";
+        for (outputs, base) in [
+            (&[("WebhookBaseUrl", BASE)][..], BASE),
+            (
+                &[
+                    ("WebhookBaseUrl", BASE),
+                    ("CustomDomainWebhookBaseUrl", custom),
+                ],
+                custom,
+            ),
+            (&[("CustomDomainWebhookBaseUrl", custom)], custom),
+        ] {
+            let stack = stack_rule(outputs);
+            let aws = aws_with(&table.client, &[&stack], &[], &[]);
+            let flags = ["--stack-name", STACK, "--token", TOKEN, "--dry-run"];
+            let mut report = Report::default();
+            run(&settings(&flags, Some(KEY)), &aws, &mut report)
+                .await
+                .unwrap();
+            assert_eq!(
+                report.url,
+                Some(format!("{base}/webhooks/whatsapp/Boot…")),
+                "{outputs:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn what_aws_lacks_is_named_before_flowiq_is_called() {
+        let table = TestTable::new().await;
+        let server = fake_flowiq().await; // expects no request at all
+        let no_secret_output = stack_rule(&[("WebhookBaseUrl", BASE), ("TableName", "t")]);
+        let all_outputs = stack_rule(&[
+            ("WebhookBaseUrl", BASE),
+            ("WebhookTokenSecretArn", SECRET_ARN),
+        ]);
+        let missing_secret =
+            mock!(aws_sdk_secretsmanager::Client::get_secret_value).then_error(|| {
+                let error =
+                    aws_sdk_secretsmanager::types::error::ResourceNotFoundException::builder();
+                GetSecretValueError::ResourceNotFoundException(error.build())
+            });
+        let missing_parameter = mock!(aws_sdk_ssm::Client::get_parameter).then_error(|| {
+            let error = aws_sdk_ssm::types::error::ParameterNotFound::builder().build();
+            GetParameterError::ParameterNotFound(error)
+        });
+        let api_base = server.uri();
+        let common = [
+            "--stack-name",
+            STACK,
+            "--api-base",
+            &api_base,
+            "--allow-http",
+        ];
+        for (aws, flags, expected) in [
+            (
+                aws_with(&table.client, &[&no_secret_output], &[], &[]),
+                &[][..],
+                "stack \"flowiq-webhooks-test\" (status UPDATE_COMPLETE) has no output \"WebhookTokenSecretArn\"",
+            ),
+            (
+                aws_with(&table.client, &[&all_outputs], &[&missing_secret], &[]),
+                &[],
+                "secret arn:aws:secretsmanager:eu-west-1:123456789012:secret:WebhookTokenSecret-AbCdEf does not exist in region eu-west-1",
+            ),
+            (
+                aws_with(&table.client, &[], &[], &[&missing_parameter]),
+                &["--api-key-ssm-parameter", "/flowiq/nope"],
+                "SSM parameter \"/flowiq/nope\" does not exist in region eu-west-1",
+            ),
+        ] {
+            let flags = [&common[..], flags].concat();
+            let mut report = Report::default();
+            let error = run(&settings(&flags, Some(KEY)), &aws, &mut report)
+                .await
+                .unwrap_err();
+            assert!(
+                error.to_string().contains(expected),
+                "{expected:?} missing: {error}"
+            );
+            assert!(report.registrations.is_empty());
+        }
+    }
+    #[tokio::test]
+    async fn a_webhook_that_could_not_be_recorded_is_named() {
+        let server = fake_flowiq().await;
+        create_webhook("all", "whatsapp", KEY)
+            .respond_with(documented_answer("wh-unrecorded", "all", "whatsapp"))
+            .expect(1)
+            .mount(&server)
+            .await;
+        // Read allowed, write denied: nothing DynamoDB Local reproduces.
+        let no_record = mock!(aws_sdk_dynamodb::Client::get_item).then_output(|| {
+            aws_sdk_dynamodb::operation::get_item::GetItemOutput::builder().build()
+        });
+        let denied =
+            r#"{"__type":"com.amazon.coral.service#AccessDeniedException","message":"no PutItem"}"#;
+        let denied = mock!(aws_sdk_dynamodb::Client::put_item)
+            .sequence()
+            .http_status(400, Some(denied.to_owned()))
+            .build();
+        let dynamodb = mocked_client!(aws_sdk_dynamodb, [&no_record, &denied]);
+        let api_base = server.uri();
+        let flags = [
+            "--url",
+            BASE,
+            "--token",
+            TOKEN,
+            "--table-name",
+            "t",
+            "--api-base",
+            &api_base,
+        ];
+        let mut report = Report::default();
+        let aws = aws_with(&dynamodb, &[], &[], &[]);
+        let result = run(
+            &settings(&[&flags[..], &["--allow-http"]].concat(), Some(KEY)),
+            &aws,
+            &mut report,
+        )
+        .await;
+        let error = result.unwrap_err().to_string();
+        for part in [
+            "FlowIQ created webhook wh-unrecorded (type all), but it could not be recorded: cannot write the registration record to table \"t\"",
+            "AccessDeniedException",
+            "Running again would create a second webhook for this type",
+        ] {
+            assert!(error.contains(part), "{part:?} missing: {error}");
+        }
+        assert_eq!(
+            report.registrations[0].webhook_id.as_deref(),
+            Some("wh-unrecorded")
+        );
+    }
 }
 
 mod idempotency {
     use super::*;
-
-    fn given_flags<'a>(server: &'a MockServer, table: &'a TestTable) -> Vec<String> {
-        vec![
-            "--url".into(),
-            BASE.into(),
-            "--token".into(),
-            TOKEN.into(),
-            "--table-name".into(),
-            table.name.clone(),
-            "--api-base".into(),
-            server.uri(),
-            "--allow-http".into(),
-        ]
-    }
 
     async fn run_with(
         server: &MockServer,
         table: &TestTable,
         extra: &[&str],
     ) -> (Report, Result<(), BootstrapError>) {
-        let mut args = given_flags(server, table);
-        args.extend(extra.iter().map(|a| a.to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let settings = settings(&args, Some(KEY));
-        let aws = aws_with(table, &[], &[], &[]);
+        let api_base = server.uri();
+        let given = ["--url", BASE, "--token", TOKEN, "--table-name", &table.name];
+        let flags = [
+            &given[..],
+            &["--api-base", &api_base, "--allow-http"],
+            extra,
+        ]
+        .concat();
         let mut report = Report::default();
-        let result = run(&settings, &aws, &mut report).await;
+        let result = run(
+            &settings(&flags, Some(KEY)),
+            &aws_with(&table.client, &[], &[], &[]),
+            &mut report,
+        )
+        .await;
         (report, result)
     }
 
@@ -649,97 +590,59 @@ mod idempotency {
     async fn registers_once_then_skips_unless_forced() {
         let table = TestTable::new().await;
         let server = fake_flowiq().await;
-        create_webhook("all", "whatsapp", KEY)
-            .respond_with(documented_answer("wh-first", "all", "whatsapp"))
-            .up_to_n_times(1)
-            .expect(1)
-            .mount(&server)
-            .await;
-        create_webhook("all", "whatsapp", KEY)
-            .respond_with(documented_answer("wh-forced", "all", "whatsapp"))
-            .expect(1)
-            .mount(&server)
-            .await;
+        for (id, times) in [("wh-first", Some(1)), ("wh-forced", None)] {
+            let mock = create_webhook("all", "whatsapp", KEY)
+                .respond_with(documented_answer(id, "all", "whatsapp"));
+            let mock = match times {
+                Some(times) => mock.up_to_n_times(times),
+                None => mock,
+            };
+            mock.expect(1).mount(&server).await;
+        }
 
         // First run: registered, and recorded.
         let (report, result) = run_with(&server, &table, &[]).await;
         result.unwrap();
-        assert_eq!(report.registrations.len(), 1);
-        let registration = &report.registrations[0];
-        assert_eq!(registration.status, Status::Registered);
-        assert_eq!(registration.webhook_id.as_deref(), Some("wh-first"));
-        assert_eq!(registration.url, format!("{BASE}/webhooks/whatsapp/Boot…"));
-        assert_no_secret(&report.to_text());
-        assert_no_secret(&report.to_json(None));
-
-        let pk = registration_pk(
-            Platform::Whatsapp,
-            WebhookType::All,
-            &url_sha256("whatsapp"),
-        );
-        assert_eq!(
-            pk,
-            format!("WEBHOOK#whatsapp#all#{}", url_sha256("whatsapp"))
-        );
-        let item = table.get(&pk, REGISTRATION_SK).await.expect("the record");
-        assert_eq!(s(&item, "sk"), "WEBHOOK");
-        assert_eq!(s(&item, "item_type"), "webhook");
-        assert_eq!(s(&item, "webhook_id"), "wh-first");
-        assert_eq!(s(&item, "event_type"), "all");
-        assert_eq!(s(&item, "platform"), "whatsapp");
-        assert_eq!(s(&item, "created_at"), "2026-03-07T22:00:00.000Z");
-        assert_eq!(s(&item, "url_sha256"), url_sha256("whatsapp"));
+        assert_eq!(report.registrations[0].status, Status::Registered);
+        assert_eq!(report.registrations[0].url, masked_url("whatsapp"));
+        let pk = format!("WEBHOOK#whatsapp#all#{}", url_sha256("whatsapp"));
+        let item = table.get(&pk, "WEBHOOK").await.expect("the record");
+        for (name, value) in [
+            ("item_type", "webhook"),
+            ("webhook_id", "wh-first"),
+            ("event_type", "all"),
+            ("platform", "whatsapp"),
+            ("created_at", "2026-03-07T22:00:00.000Z"),
+            ("url_sha256", &url_sha256("whatsapp")),
+        ] {
+            assert_eq!(s(&item, name), value, "{name}");
+        }
         let registered_at = s(&item, "registered_at");
         assert_eq!(
             flowiq_webhooks::clock::normalize_rfc3339(registered_at).as_deref(),
             Ok(registered_at)
         );
-        let mut names: Vec<&str> = item.keys().map(String::as_str).collect();
-        names.sort();
-        assert_eq!(
-            names,
-            [
-                "created_at",
-                "event_type",
-                "item_type",
-                "pk",
-                "platform",
-                "registered_at",
-                "sk",
-                "url_sha256",
-                "webhook_id"
-            ]
-        );
-        let stored = all_strings(&item);
+        assert_eq!(item.len(), 9, "pk, sk and the 7 attributes: {item:?}");
+        let stored = format!("{item:?}");
         assert!(
             !stored.contains(TOKEN) && !stored.contains("execute-api"),
-            "neither the token nor the URL is stored: {stored}"
+            "{stored}"
         );
-        assert_eq!(table.all_items().await.len(), 1);
 
         // Second run: FlowIQ is not called.
         let (report, result) = run_with(&server, &table, &[]).await;
         result.unwrap();
         assert_eq!(report.registrations[0].status, Status::AlreadyRegistered);
         assert_eq!(
-            report.registrations[0].webhook_id.as_deref(),
-            Some("wh-first")
+            report.registrations[0].registered_at.as_deref(),
+            Some(registered_at)
         );
-        assert!(
-            report
-                .to_text()
-                .contains("all (whatsapp): already registered (id wh-first"),
-            "{}",
-            report.to_text()
-        );
-        assert_eq!(server.received_requests().await.unwrap().len(), 1);
 
         // --force: called again, and the record now names the new webhook.
         let (report, result) = run_with(&server, &table, &["--force"]).await;
         result.unwrap();
         assert_eq!(report.registrations[0].status, Status::Registered);
-        assert_eq!(server.received_requests().await.unwrap().len(), 2);
-        let item = table.get(&pk, REGISTRATION_SK).await.unwrap();
+        let item = table.get(&pk, "WEBHOOK").await.unwrap();
         assert_eq!(s(&item, "webhook_id"), "wh-forced");
         assert_eq!(table.all_items().await.len(), 1);
     }
@@ -748,18 +651,22 @@ mod idempotency {
     async fn each_type_and_platform_has_its_own_record() {
         let table = TestTable::new().await;
         let server = fake_flowiq().await;
-        for event_type in ["message_received", "message_failed"] {
-            create_webhook(event_type, "web", KEY)
+        for (event_type, platform) in [
+            ("all", "whatsapp"),
+            ("message_received", "web"),
+            ("message_failed", "web"),
+        ] {
+            create_webhook(event_type, platform, KEY)
                 .respond_with(documented_answer(
                     &format!("wh-{event_type}"),
                     event_type,
-                    "web",
+                    platform,
                 ))
                 .expect(1)
                 .mount(&server)
                 .await;
         }
-        let extra = [
+        let web = [
             "--platform",
             "web",
             "--type",
@@ -767,19 +674,10 @@ mod idempotency {
             "--type",
             "message_failed",
         ];
-        let (report, result) = run_with(&server, &table, &extra).await;
-        result.unwrap();
-        let statuses: Vec<_> = report.registrations.iter().map(|r| r.status).collect();
-        assert_eq!(statuses, [Status::Registered, Status::Registered]);
-        assert_eq!(table.items_of_type("webhook").await.len(), 2);
-        let (report, result) = run_with(&server, &table, &extra).await;
-        result.unwrap();
-        assert!(
-            report
-                .registrations
-                .iter()
-                .all(|r| r.status == Status::AlreadyRegistered)
-        );
+        for flags in [&[][..], &web, &web] {
+            run_with(&server, &table, flags).await.1.unwrap();
+        }
+        assert_eq!(table.items_of_type("webhook").await.len(), 3);
     }
 
     #[tokio::test]
@@ -798,209 +696,30 @@ mod idempotency {
             .expect(1)
             .mount(&server)
             .await;
-        let (report, result) = run_with(
-            &server,
-            &table,
-            &["--type", "message_received", "--type", "message_read"],
-        )
-        .await;
-        let error = result.unwrap_err();
-        assert_eq!(error.exit_status(), ExitStatus::KeyRejected);
+        let types = ["--type", "message_received", "--type", "message_read"];
+        let (report, result) = run_with(&server, &table, &types).await;
+        assert!(result.unwrap_err().to_string().contains("Key revoked"));
         assert_eq!(report.registrations.len(), 1);
         assert_eq!(report.registrations[0].webhook_id.as_deref(), Some("wh-ok"));
         assert_eq!(table.items_of_type("webhook").await.len(), 1);
-        let json = report.to_json(Some(&error));
-        assert_no_secret(&json);
-        let json: Value = serde_json::from_str(&json).unwrap();
-        assert_eq!(json["error"]["exit_code"], 3);
-    }
-
-    #[tokio::test]
-    async fn a_dry_run_sends_nothing_and_writes_nothing() {
-        let table = TestTable::new().await;
-        let server = fake_flowiq().await; // expects no request at all
-        let (report, result) = run_with(
-            &server,
-            &table,
-            &["--dry-run", "--type", "message_sent", "--type", "call"],
-        )
-        .await;
-        result.unwrap();
-        assert!(server.received_requests().await.unwrap().is_empty());
-        assert!(table.all_items().await.is_empty());
-        assert_eq!(report.registrations.len(), 2);
-        let preview = report.registrations[0].request.as_ref().unwrap();
-        assert_eq!(report.registrations[0].status, Status::DryRun);
-        assert_eq!(preview.method, "POST");
-        assert_eq!(preview.url, format!("{}/set-webhooks", server.uri()));
-        assert!(
-            preview
-                .headers
-                .contains(&("Authorization".into(), "Bearer fiq_…".into()))
-        );
-        assert!(
-            preview
-                .headers
-                .contains(&("Content-Type".into(), "application/json".into()))
-        );
-        assert_eq!(
-            serde_json::from_str::<Value>(&preview.body).unwrap(),
-            json!({
-                "url": format!("{BASE}/webhooks/whatsapp/Boot…"),
-                "type": "message_sent",
-                "platform": "whatsapp"
-            })
-        );
-        let text = report.to_text();
-        assert!(text.contains("Dry run"), "{text}");
-        assert_no_secret(&text);
-        assert_no_secret(&report.to_json(None));
-    }
-
-    #[tokio::test]
-    async fn everything_from_the_stack_the_secret_and_ssm() {
-        let table = TestTable::new().await;
-        let server = fake_flowiq().await;
-        create_webhook("all", "whatsapp", SSM_KEY)
-            .respond_with(documented_answer("wh-stack", "all", "whatsapp"))
-            .expect(1)
-            .mount(&server)
-            .await;
-        let outputs = aws_lookups::all_outputs(&table.name);
-        let pairs: Vec<(&str, &str)> = outputs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let stack = aws_lookups::stack_rule(&pairs);
-        let secret = aws_lookups::secret_rule(&format!(r#"{{"token":"{TOKEN}"}}"#));
-        let key = aws_lookups::ssm_rule("/flowiq/api-key", SSM_KEY);
-        let aws = aws_with(&table, &[&stack], &[&secret], &[&key]);
-        let settings = settings(
-            &[
-                "--stack-name",
-                STACK,
-                "--api-key-ssm-parameter",
-                "/flowiq/api-key",
-                "--api-base",
-                &server.uri(),
-                "--allow-http",
-            ],
-            None,
-        );
-        let mut report = Report::default();
-        run(&settings, &aws, &mut report).await.unwrap();
-        assert_eq!(report.stack.as_deref(), Some(STACK));
-        assert_eq!(report.table.as_deref(), Some(table.name.as_str()));
-        assert_eq!(
-            report.registrations[0].webhook_id.as_deref(),
-            Some("wh-stack")
-        );
-        assert_eq!(
-            (stack.num_calls(), secret.num_calls(), key.num_calls()),
-            (1, 1, 1)
-        );
-        let pk = registration_pk(
-            Platform::Whatsapp,
-            WebhookType::All,
-            &url_sha256("whatsapp"),
-        );
-        assert!(table.get(&pk, REGISTRATION_SK).await.is_some());
-    }
-
-    #[tokio::test]
-    async fn a_stack_without_the_secret_output_stops_before_flowiq() {
-        let table = TestTable::new().await;
-        let server = fake_flowiq().await;
-        let stack = aws_lookups::stack_rule(&[("WebhookBaseUrl", BASE), ("TableName", "t")]);
-        let aws = aws_with(&table, &[&stack], &[], &[]);
-        let settings = settings(
-            &[
-                "--stack-name",
-                STACK,
-                "--api-base",
-                &server.uri(),
-                "--allow-http",
-            ],
-            Some(KEY),
-        );
-        let mut report = Report::default();
-        let error = run(&settings, &aws, &mut report).await.unwrap_err();
-        assert_eq!(error.exit_status(), ExitStatus::Aws);
-        assert!(
-            error.to_string().contains("WebhookTokenSecretArn"),
-            "{error}"
-        );
-        assert!(report.registrations.is_empty());
-    }
-
-    #[tokio::test]
-    async fn a_custom_domain_output_is_preferred_to_the_api_url() {
-        let table = TestTable::new().await;
-        let server = fake_flowiq().await; // a dry run: expects no request
-        let custom = "https://hooks.example.com/flowiq";
-        let stack = aws_lookups::stack_rule(&[
-            ("WebhookBaseUrl", BASE),
-            ("CustomDomainWebhookBaseUrl", custom),
-            ("WebhookTokenSecretArn", SECRET_ARN),
-        ]);
-        let secret = aws_lookups::secret_rule(&format!(r#"{{"token":"{TOKEN}"}}"#));
-        let aws = aws_with(&table, &[&stack], &[&secret], &[]);
-        let flags = [
-            "--stack-name",
-            STACK,
-            "--dry-run",
-            "--api-base",
-            &server.uri(),
-            "--allow-http",
-        ];
-        let mut report = Report::default();
-        run(&settings(&flags, Some(KEY)), &aws, &mut report)
-            .await
-            .unwrap();
-        assert_eq!(
-            report.url.as_deref(),
-            Some(&*format!("{custom}/webhooks/whatsapp/Boot…"))
-        );
-        assert_eq!(report.stack.as_deref(), Some(STACK));
-    }
-
-    #[tokio::test]
-    async fn a_missing_table_is_reported_before_flowiq_is_called() {
-        let table = TestTable::new().await;
-        let server = fake_flowiq().await;
-        let mut args = given_flags(&server, &table);
-        args[5] = "flowiq-no-such-table".into();
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let settings = settings(&args, Some(KEY));
-        let mut report = Report::default();
-        let error = run(&settings, &aws_with(&table, &[], &[], &[]), &mut report)
-            .await
-            .unwrap_err();
-        assert_eq!(error.exit_status(), ExitStatus::Aws);
-        assert!(
-            error.to_string().contains("flowiq-no-such-table"),
-            "{error}"
-        );
     }
 }
 
 mod binary {
     use super::*;
 
-    fn temp_dir(name: &str) -> PathBuf {
+    /// The built binary in an empty directory (no samconfig.toml) with a clean environment: no
+    /// AWS configuration files, no instance metadata, DynamoDB Local's dummy credentials.
+    fn bootstrap(name: &str) -> Command {
         let dir =
             std::env::temp_dir().join(format!("flowiq-bootstrap-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        dir
-    }
-
-    /// The built binary with a clean environment: DynamoDB Local's dummy credentials, no AWS
-    /// configuration files, no instance metadata, no samconfig.toml.
-    fn bootstrap(name: &str) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_flowiq-bootstrap"));
         command
             .env_clear()
-            .current_dir(temp_dir(name))
+            .current_dir(dir)
             .env("AWS_ACCESS_KEY_ID", "local")
             .env("AWS_SECRET_ACCESS_KEY", "local")
-            .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("AWS_CONFIG_FILE", "/nonexistent/flowiq-bootstrap-test")
             .env(
@@ -1010,107 +729,41 @@ mod binary {
         command
     }
 
+    /// `bootstrap` registering `--url` with `WEBHOOK_TOKEN` at `api_base`, records in DynamoDB Local.
+    fn registering(name: &str, api_base: &str, table: &str) -> Command {
+        let mut command = bootstrap(name);
+        command
+            .env("FLOWIQ_API_KEY", KEY)
+            .env("WEBHOOK_TOKEN", TOKEN)
+            .env("TABLE_NAME", table)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local::endpoint())
+            .args(["--url", BASE, "--api-base", api_base, "--allow-http"]);
+        command
+    }
+
+    /// Exit code, stdout, stderr; neither output holds a secret.
     fn output(command: &mut Command) -> (i32, String, String) {
-        let Output {
-            status,
-            stdout,
-            stderr,
-        } = command.output().expect("the flowiq-bootstrap binary runs");
-        let stdout = String::from_utf8(stdout).unwrap();
-        let stderr = String::from_utf8(stderr).unwrap();
+        let output = command.output().expect("the flowiq-bootstrap binary runs");
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        let stderr = String::from_utf8(output.stderr).unwrap();
         assert_no_secret(&stdout);
         assert_no_secret(&stderr);
-        (status.code().expect("an exit code"), stdout, stderr)
+        (output.status.code().expect("an exit code"), stdout, stderr)
     }
 
     #[tokio::test]
-    async fn invalid_flags_exit_2_before_any_network_call() {
-        let server = fake_flowiq().await; // expects no request at all
-        let api_base = server.uri();
-        let common = ["--api-base", &api_base, "--allow-http", "--token", TOKEN];
-        let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
-            (vec!["--type", "everything"], Some(KEY), "possible values"),
-            (
-                vec!["--type", "message-received"],
-                Some(KEY),
-                "possible values",
-            ),
-            (vec!["--platform", "sms"], Some(KEY), "possible values"),
-            (
-                vec!["--type", "all", "--type", "call"],
-                Some(KEY),
-                "--type all",
-            ),
-            (vec!["--api-key", KEY], None, "unexpected argument"),
-            (vec![], None, "FLOWIQ_API_KEY"),
-            (vec!["--json"], None, "FLOWIQ_API_KEY"),
-            (
-                vec!["--request-timeout", "0"],
-                Some(KEY),
-                "--request-timeout",
-            ),
-        ];
-        for (args, key, expected) in cases {
-            let mut command = bootstrap("flags");
-            command
-                .args(common)
-                .args(["--url", BASE, "--table-name", "t"])
-                .args(&args);
-            if let Some(key) = key {
-                command.env("FLOWIQ_API_KEY", key);
-            }
-            let (code, stdout, stderr) = output(&mut command);
-            assert_eq!(code, 2, "{args:?}: {stderr}");
-            assert!(stderr.contains(expected), "{args:?}: {stderr}");
-            if args.contains(&"--json") {
-                let json: Value = serde_json::from_str(&stdout).expect("--json: one object");
-                assert_eq!(json["error"]["exit_code"], 2);
-                assert!(json["registrations"].as_array().unwrap().is_empty());
-            } else {
-                assert_eq!(stdout, "", "{args:?}");
-            }
-        }
-        // http:// without --allow-http, for the registered URL and for the API base.
-        for args in [
-            vec!["--url", "http://127.0.0.1:9000"],
-            vec!["--url", BASE, "--api-base", &api_base],
-        ] {
-            let (code, _, stderr) = output(
-                bootstrap("http")
-                    .env("FLOWIQ_API_KEY", KEY)
-                    .env("WEBHOOK_TOKEN", TOKEN)
-                    .args(["--table-name", "t"])
-                    .args(&args),
-            );
-            assert_eq!(code, 2, "{args:?}: {stderr}");
-            assert!(stderr.contains("is not https"), "{stderr}");
-            assert!(stderr.contains("--allow-http"), "{stderr}");
-        }
-        // A token the receiver would refuse, and a full webhook URL given as the base.
-        let (code, _, stderr) = output(
-            bootstrap("token")
-                .env("FLOWIQ_API_KEY", KEY)
-                .env("WEBHOOK_TOKEN", "too-short")
-                .args(["--url", BASE, "--api-base", &api_base, "--allow-http"]),
-        );
-        assert_eq!(code, 2, "{stderr}");
-        assert!(stderr.contains("at least 32"), "{stderr}");
-        let full = full_url("whatsapp");
-        let (code, _, stderr) = output(
-            bootstrap("full-url")
-                .env("FLOWIQ_API_KEY", KEY)
-                .env("WEBHOOK_TOKEN", TOKEN)
-                .args(["--url", &full, "--api-base", &api_base, "--allow-http"]),
-        );
-        assert_eq!(code, 2, "{stderr}");
-        assert!(stderr.contains("pass only the base URL"), "{stderr}");
-    }
-
-    #[tokio::test]
-    async fn help_documents_the_exit_codes() {
+    async fn help_lists_the_sources_and_the_exit_codes() {
         let (code, stdout, _) = output(bootstrap("help").arg("--help"));
         assert_eq!(code, 0);
-        for line in [
+        for part in [
+            "base URL  --url, else the stack output CustomDomainWebhookBaseUrl (a custom domain), else WebhookBaseUrl",
+            "samconfig.toml",
+            "FLOWIQ_API_KEY",
+            "[env: WEBHOOK_TOKEN]",
+            "[env: TABLE_NAME",
+            "[default: all]",
+            "[default: whatsapp]",
             "0  success",
             "2  usage or configuration error",
             "3  FlowIQ rejected the API key (HTTP 401/403)",
@@ -1118,47 +771,142 @@ mod binary {
             "5  FlowIQ unreachable",
             "6  an AWS call failed",
         ] {
-            assert!(stdout.contains(line), "{line:?} missing:\n{stdout}");
+            assert!(stdout.contains(part), "{part:?} missing:\n{stdout}");
+        }
+    }
+
+    #[tokio::test]
+    async fn usage_and_configuration_errors_exit_2_before_any_network_call() {
+        let server = fake_flowiq().await; // expects no request at all
+        let api_base = server.uri();
+        let broken_samconfig = bootstrap("samconfig")
+            .get_current_dir()
+            .unwrap()
+            .join("samconfig.toml");
+        std::fs::write(
+            broken_samconfig,
+            "[default.global.parameters]\nstack_name = flowiq\n",
+        )
+        .unwrap();
+        let local = ["--api-base", &api_base, "--allow-http"];
+        let url_local = ["--url", BASE, "--api-base", &api_base, "--allow-http"];
+        for (name, flags, key, expected) in [
+            (
+                "flags",
+                &["--type", "everything"][..],
+                Some(KEY),
+                "invalid value 'everything' for '--type <TYPE>'",
+            ),
+            (
+                "flags",
+                &["--api-key", KEY],
+                None,
+                "unexpected argument '--api-key'",
+            ),
+            ("flags", &[], None, "no FlowIQ API key"),
+            ("flags", &["--json"], None, "no FlowIQ API key"),
+            (
+                "flags",
+                &["--url", "http://127.0.0.1:9000"],
+                Some(KEY),
+                "FlowIQ must reach the receiver over TLS",
+            ),
+            ("flags", &url_local, Some(KEY), "no AWS region configured"),
+            (
+                "samconfig",
+                &local,
+                Some(KEY),
+                "samconfig.toml is not a usable SAM configuration: TOML parse error at line 2",
+            ),
+        ] {
+            let mut command = bootstrap(name);
+            command
+                .env("AWS_REGION", "eu-west-1")
+                .env("WEBHOOK_TOKEN", TOKEN)
+                .args(flags);
+            if expected.contains("region") {
+                command.env_remove("AWS_REGION");
+            }
+            if let Some(key) = key {
+                command.env("FLOWIQ_API_KEY", key);
+            }
+            let (code, stdout, stderr) = output(&mut command);
+            assert_eq!(code, 2, "{flags:?}: {stderr}");
+            assert!(stderr.contains(expected), "{expected:?} missing: {stderr}");
+            if flags.contains(&"--json") {
+                let json: Value = serde_json::from_str(&stdout).expect("--json: one object");
+                assert_eq!(
+                    (
+                        json["error"]["exit_code"].as_u64(),
+                        json["registrations"].as_array().map(Vec::len)
+                    ),
+                    (Some(2), Some(0))
+                );
+            } else {
+                assert_eq!(stdout, "", "{flags:?}");
+            }
         }
     }
 
     #[tokio::test]
     async fn a_dry_run_needs_no_aws_and_sends_nothing() {
-        let server = fake_flowiq().await;
-        // No AWS settings at all: nothing may call AWS.
-        let (code, stdout, stderr) = output(
-            Command::new(env!("CARGO_BIN_EXE_flowiq-bootstrap"))
-                .env_clear()
-                .current_dir(temp_dir("dry"))
+        let server = fake_flowiq().await; // expects no request at all
+        let dry_run = |json: &[&str]| {
+            let mut command = bootstrap("dry");
+            command
                 .env("FLOWIQ_API_KEY", KEY)
-                .env("WEBHOOK_TOKEN", TOKEN)
-                .args(["--url", BASE, "--dry-run", "--api-base", &server.uri()])
-                .arg("--allow-http"),
-        );
+                .env("WEBHOOK_TOKEN", TOKEN); // and no AWS region
+            command.args([
+                "--url",
+                BASE,
+                "--dry-run",
+                "--api-base",
+                &server.uri(),
+                "--allow-http",
+            ]);
+            command
+                .args(["--type", "message_sent", "--type", "call"])
+                .args(json);
+            output(&mut command)
+        };
+        let (code, stdout, stderr) = dry_run(&[]);
         assert_eq!(code, 0, "{stderr}");
-        assert!(stdout.contains("Dry run"), "{stdout}");
-        assert!(
-            stdout.contains(&format!("POST {}/set-webhooks", server.uri())),
-            "{stdout}"
+        let request = format!(
+            "POST {}/set-webhooks\nAuthorization: Bearer fiq_…\nContent-Type: application/json\n\
+             Accept: application/json\nUser-Agent: flowiq-bootstrap/{}\n\n\
+             {{\"url\":\"{}\",\"type\":\"call\",\"platform\":\"whatsapp\"}}\n",
+            server.uri(),
+            env!("CARGO_PKG_VERSION"),
+            masked_url("whatsapp")
         );
-        assert!(stdout.contains("Authorization: Bearer fiq_…"), "{stdout}");
         assert!(
-            stdout.contains(&format!(
-                r#"{{"url":"{BASE}/webhooks/whatsapp/Boot…","type":"all","platform":"whatsapp"}}"#
+            stdout.starts_with(&format!(
+                "Webhook URL: {}\nDry run: nothing was sent",
+                masked_url("whatsapp")
             )),
             "{stdout}"
         );
-    }
+        assert!(
+            stdout.ends_with(&format!("\ncall (whatsapp): would send\n{request}")),
+            "{stdout}"
+        );
 
-    fn registering(name: &str, api_base: &str, table: &TestTable) -> Command {
-        let mut command = bootstrap(name);
-        command
-            .env("FLOWIQ_API_KEY", KEY)
-            .env("WEBHOOK_TOKEN", TOKEN)
-            .env("TABLE_NAME", &table.name)
-            .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local::endpoint())
-            .args(["--url", BASE, "--api-base", api_base, "--allow-http"]);
-        command
+        let (code, stdout, stderr) = dry_run(&["--json"]);
+        assert_eq!(code, 0, "{stderr}");
+        let json: Value = serde_json::from_str(&stdout).unwrap();
+        let first = &json["registrations"][0];
+        assert_eq!(
+            (&first["status"], &first["type"]),
+            (&json!("dry_run"), &json!("message_sent"))
+        );
+        assert_eq!(
+            first["request"]["headers"][0],
+            json!(["Authorization", "Bearer fiq_…"])
+        );
+        assert_eq!(
+            (&json["dry_run"], &json["error"]),
+            (&json!(true), &Value::Null)
+        );
     }
 
     #[tokio::test]
@@ -1170,88 +918,100 @@ mod binary {
             .expect(1)
             .mount(&server)
             .await;
-        let (code, stdout, stderr) = output(&mut registering("e2e", &server.uri(), &table));
+        let (code, stdout, stderr) = output(&mut registering("e2e", &server.uri(), &table.name));
         assert_eq!(code, 0, "{stderr}");
         assert_eq!(
             stdout,
             format!(
-                "Webhook URL: {BASE}/webhooks/whatsapp/Boot…\n\
-                 all (whatsapp): registered, webhook id wh-bin, created_at 2026-03-08T00:00:00.000+02:00\n"
+                "Webhook URL: {}\nall (whatsapp): registered, webhook id wh-bin, created_at \
+                 2026-03-08T00:00:00.000+02:00\n",
+                masked_url("whatsapp")
+            )
+        );
+        let (code, stdout, stderr) = output(&mut registering("e2e", &server.uri(), &table.name));
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(
+            stdout,
+            format!(
+                "Webhook URL: {}\nall (whatsapp): already registered (id wh-bin, created_at \
+                 2026-03-07T22:00:00.000Z); --force registers it again\n",
+                masked_url("whatsapp")
             )
         );
         let (code, stdout, stderr) =
-            output(registering("e2e", &server.uri(), &table).arg("--json"));
+            output(registering("e2e", &server.uri(), &table.name).arg("--json"));
         assert_eq!(code, 0, "{stderr}");
         let json: Value = serde_json::from_str(&stdout).expect("--json prints one JSON object");
-        assert_eq!(json["error"], Value::Null);
-        assert_eq!(json["url"], format!("{BASE}/webhooks/whatsapp/Boot…"));
-        assert_eq!(json["registrations"][0]["status"], "already_registered");
-        assert_eq!(json["registrations"][0]["webhook_id"], "wh-bin");
-        assert_eq!(json["registrations"][0]["type"], "all");
-        assert_eq!(table.items_of_type("webhook").await.len(), 1);
+        let expected = json!({
+            "dry_run": false, "url": masked_url("whatsapp"), "platform": "whatsapp", "stack": null,
+            "table": table.name, "error": null,
+        });
+        for (field, value) in expected.as_object().unwrap() {
+            assert_eq!(&json[field], value, "{field}");
+        }
+        let registration = &json["registrations"][0];
+        assert_eq!(
+            (&registration["status"], &registration["webhook_id"]),
+            (&json!("already_registered"), &json!("wh-bin"))
+        );
     }
 
     #[tokio::test]
-    async fn flowiq_failures_map_to_exit_codes() {
+    async fn failures_exit_3_to_6() {
         let table = TestTable::new().await;
         let server = fake_flowiq().await;
-        create_webhook("message_read", "whatsapp", KEY)
-            .respond_with(
+        for (event_type, answer, calls) in [
+            (
+                "message_read",
                 ResponseTemplate::new(401).set_body_json(json!({"message": "Invalid API key"})),
-            )
-            .expect(1)
-            .mount(&server)
-            .await;
-        create_webhook("call", "whatsapp", KEY)
-            .respond_with(ResponseTemplate::new(200).set_body_string("OK"))
-            .expect(1)
-            .mount(&server)
-            .await;
-        create_webhook("message_sent", "whatsapp", KEY)
-            .respond_with(ResponseTemplate::new(502))
-            .expect(2)
-            .mount(&server)
-            .await;
-        for (event_type, expected_code, expected) in [
-            ("message_read", 3, "Invalid API key"),
-            ("call", 4, "not JSON"),
-            ("message_sent", 5, "after 2 attempt(s): HTTP 502"),
+                1,
+            ),
+            ("call", ResponseTemplate::new(200).set_body_string("OK"), 1),
+            ("message_sent", ResponseTemplate::new(502), 2),
         ] {
-            let (code, _, stderr) = output(registering("fail", &server.uri(), &table).args([
-                "--type",
-                event_type,
-                "--max-attempts",
-                "2",
-            ]));
-            assert_eq!(code, expected_code, "{event_type}: {stderr}");
-            assert!(stderr.contains(expected), "{event_type}: {stderr}");
+            let mock = create_webhook(event_type, "whatsapp", KEY).respond_with(answer);
+            mock.expect(calls).mount(&server).await;
+        }
+        let closed = format!("http://127.0.0.1:{}", closed_port());
+        let api_base = server.uri();
+        for (api_base, table, event_type, code, expected) in [
+            (
+                &api_base,
+                &*table.name,
+                "message_read",
+                3,
+                "FlowIQ rejected the API key (HTTP 401: Invalid API key)",
+            ),
+            (&api_base, &table.name, "call", 4, "not JSON"),
+            (
+                &api_base,
+                &table.name,
+                "message_sent",
+                5,
+                "after 2 attempt(s): HTTP 502",
+            ),
+            (
+                &closed,
+                &table.name,
+                "all",
+                5,
+                "after 2 attempt(s): connection failed",
+            ),
+            (
+                &api_base,
+                "flowiq-no-such-table",
+                "all",
+                6,
+                "table \"flowiq-no-such-table\" does not exist",
+            ),
+        ] {
+            let mut command = registering("fail", api_base, table);
+            command.args(["--type", event_type, "--max-attempts", "2"]);
+            let (exit_code, _, stderr) = output(&mut command);
+            assert_eq!(exit_code, code, "{event_type}: {stderr}");
+            assert!(stderr.contains(expected), "{expected:?} missing: {stderr}");
         }
         // Nothing FlowIQ did not confirm is recorded.
         assert!(table.all_items().await.is_empty());
-        // Unreachable.
-        let closed = format!("http://127.0.0.1:{}", closed_port());
-        let (code, _, stderr) =
-            output(registering("fail", &closed, &table).args(["--max-attempts", "1"]));
-        assert_eq!(code, 5, "{stderr}");
-        assert!(stderr.contains("connection failed"), "{stderr}");
-    }
-
-    #[tokio::test]
-    async fn aws_failures_exit_6() {
-        let server = fake_flowiq().await;
-        // DynamoDB Local without the table.
-        let (code, _, stderr) = output(
-            bootstrap("aws")
-                .env("FLOWIQ_API_KEY", KEY)
-                .env("WEBHOOK_TOKEN", TOKEN)
-                .env("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local::endpoint())
-                .args(["--url", BASE, "--api-base", &server.uri(), "--allow-http"])
-                .args(["--table-name", "flowiq-bootstrap-no-such-table"]),
-        );
-        assert_eq!(code, 6, "{stderr}");
-        assert!(
-            stderr.contains("flowiq-bootstrap-no-such-table"),
-            "{stderr}"
-        );
     }
 }

@@ -1,46 +1,24 @@
-//! The command line: flags (clap), their validation into [`Settings`] before any network call,
-//! and the documented exit codes.
+//! The command line: the flags ([`Args`]) and their checks ([`Settings`]), all made before any
+//! network call. What needs the network (the stack, the secret, a key in SSM) is read by
+//! [`super::run`].
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use clap::Parser;
-use clap::builder::TypedValueParser as _;
-use secrecy::SecretString;
+use clap::builder::{NonEmptyStringValueParser, PossibleValuesParser, TypedValueParser as _};
+use clap::{Parser, ValueEnum};
+use reqwest::Url;
+use secrecy::{ExposeSecret as _, SecretString};
+use serde::Serialize;
 
-use super::api_key::{API_KEY_ENV, ApiKeyError, ApiKeySource};
-use super::flowiq_client::{ApiBase, DEFAULT_API_BASE, HttpSettings};
-use super::retry::RetryPolicy;
-use super::webhook_type::{AllWithOthers, WebhookType, select_types};
-use super::webhook_url::{BaseUrl, TokenError, UrlError, WebhookToken};
+use super::BootstrapError::{self, Usage};
 use crate::deployment::DeploymentArgs;
 use flowiq_webhooks::platform::Platform;
+use flowiq_webhooks::webhook_tokens::MIN_TOKEN_LENGTH;
 
-/// The process exit codes (documented in `--help` and docs/bootstrap.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum ExitStatus {
-    /// Every type registered or already registered, or a dry run.
-    Success = 0,
-    /// A bug or an environment problem (e.g. stdout closed).
-    Unexpected = 1,
-    /// Bad flag, missing API key, non-https URL, …: nothing was sent.
-    Usage = 2,
-    /// FlowIQ answered 401 or 403.
-    KeyRejected = 3,
-    /// FlowIQ refused the request or answered something other than the documented response.
-    FlowIqError = 4,
-    /// FlowIQ could not be reached: connection failures, timeouts, 429/5xx until the attempts ran out.
-    Unreachable = 5,
-    /// An AWS call failed: stack, output, secret, SSM parameter, DynamoDB.
-    Aws = 6,
-}
-
-impl ExitStatus {
-    pub fn code(self) -> u8 {
-        self as u8
-    }
-}
+pub const API_KEY_ENV: &str = "FLOWIQ_API_KEY";
+pub const DEFAULT_API_BASE: &str = "https://api.flowiq.live";
 
 const AFTER_HELP: &str = "\
 Where each value comes from (the first one found):
@@ -87,32 +65,18 @@ pub struct Args {
 
     /// Webhook token, instead of the stack's secret. Prefer the environment variable: a flag
     /// value stays in shell history and is visible in the process list
-    #[arg(
-        long,
-        env = "WEBHOOK_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN",
-        value_parser = parse_secret
-    )]
+    #[arg(long, env = "WEBHOOK_TOKEN", hide_env_values = true, value_name = "TOKEN",
+          value_parser = |v: &str| Ok::<_, std::convert::Infallible>(SecretString::from(v)))]
     pub token: Option<SecretString>,
 
     /// FlowIQ platform to register for (each platform is registered separately)
-    #[arg(
-        long,
-        value_name = "PLATFORM",
-        default_value = "whatsapp",
-        value_parser = clap::builder::PossibleValuesParser::new(["whatsapp", "web"])
-            .map(|p| p.parse::<Platform>().expect("a possible value"))
-    )]
+    #[arg(long, value_name = "PLATFORM", default_value = "whatsapp",
+          value_parser = PossibleValuesParser::new(["whatsapp", "web"])
+              .map(|p| p.parse::<Platform>().expect("a possible value")))]
     pub platform: Platform,
 
     /// Event type to subscribe to; repeat for several (one webhook each)
-    #[arg(
-        long = "type",
-        value_name = "TYPE",
-        value_enum,
-        default_values_t = [WebhookType::All]
-    )]
+    #[arg(long = "type", value_name = "TYPE", value_enum, default_values_t = [WebhookType::All])]
     pub types: Vec<WebhookType>,
 
     /// Read the FlowIQ API key from this file (instead of FLOWIQ_API_KEY)
@@ -121,7 +85,7 @@ pub struct Args {
 
     /// Read the FlowIQ API key from this SSM parameter (SecureString, decrypted), instead of
     /// FLOWIQ_API_KEY
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", value_parser = NonEmptyStringValueParser::new())]
     pub api_key_ssm_parameter: Option<String>,
 
     /// FlowIQ API root (tests, staging)
@@ -146,126 +110,236 @@ pub struct Args {
     pub json: bool,
 
     /// Seconds to wait for the TCP/TLS connection to FlowIQ
-    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
     pub connect_timeout: Duration,
 
     /// Seconds to wait for each FlowIQ answer
-    #[arg(long, value_name = "SECONDS", default_value = "15", value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECONDS", default_value = "15", value_parser = seconds)]
     pub request_timeout: Duration,
 
     /// Attempts per registration when FlowIQ answers 429/5xx, times out or cannot be reached
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = RetryPolicy::DEFAULT_MAX_ATTEMPTS,
-        value_parser = clap::value_parser!(u32).range(1..=10)
-    )]
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=10))]
     pub max_attempts: u32,
 }
 
-fn parse_secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(value))
-}
-
-/// Seconds, fractions allowed: `5`, `0.5`; more than zero, at most an hour.
-fn parse_seconds(value: &str) -> Result<Duration, String> {
-    let seconds: f64 = value
-        .trim()
-        .parse()
-        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
-    if !(seconds > 0.0 && seconds <= 3600.0) {
-        return Err(format!("{value} is not between 0 and 3600 seconds"));
+/// Seconds, fractions allowed (`5`, `0.5`); more than zero, at most an hour.
+fn seconds(value: &str) -> Result<Duration, String> {
+    match value.trim().parse::<f64>() {
+        Ok(s) if s > 0.0 && s <= 3600.0 => Ok(Duration::from_secs_f64(s)),
+        Ok(_) => Err(format!("{value} is not between 0 and 3600 seconds")),
+        Err(_) => Err(format!("{value:?} is not a number of seconds")),
     }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum UsageError {
-    #[error(transparent)]
-    Url(#[from] UrlError),
-    #[error("--token / WEBHOOK_TOKEN: {0}")]
-    Token(#[from] TokenError),
-    #[error(transparent)]
-    Types(#[from] AllWithOthers),
-    #[error(transparent)]
-    ApiKey(#[from] ApiKeyError),
-    #[error("{0} is empty")]
-    Empty(&'static str),
+/// Create Webhook's `type`; `all` subscribes to every event type through one webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ValueEnum)]
+#[serde(rename_all = "snake_case")]
+#[value(rename_all = "snake_case")]
+pub enum WebhookType {
+    MessageReceived,
+    MessageSent,
+    SentMessage,
+    MessageDelivered,
+    MessageRead,
+    MessageFailed,
+    Call,
+    All,
 }
 
-/// Everything the run needs, validated.
+impl fmt::Display for WebhookType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.to_possible_value().expect("no variant is skipped");
+        f.write_str(value.get_name())
+    }
+}
+
+/// Where the FlowIQ API key comes from once the flags are checked.
 #[derive(Debug, Clone)]
+pub enum ApiKey {
+    /// Read from `--api-key-file` or `FLOWIQ_API_KEY`, checked.
+    Given(SecretString),
+    /// To be read from SSM by the run (`--api-key-ssm-parameter`).
+    SsmParameter(String),
+}
+
+/// The flags, checked.
+#[derive(Debug)]
 pub struct Settings {
-    pub deployment: DeploymentArgs,
+    pub args: Args,
+    /// `--url`, checked and without a final `/`.
+    pub base_url: Option<String>,
+    /// `--token` / `WEBHOOK_TOKEN`, checked.
+    pub token: Option<SecretString>,
+    pub api_key: ApiKey,
+    /// `--type`s in the order given, each once.
+    pub types: Vec<WebhookType>,
+    /// `<--api-base>/set-webhooks` (a base path is kept).
+    pub endpoint: Url,
+    /// The backoff ceiling of the first retry, doubling up to 8 s (tests shorten it).
+    pub first_backoff: Duration,
     /// Where samconfig.toml is looked for.
     pub samconfig_dir: PathBuf,
-    pub base_url: Option<BaseUrl>,
-    pub token: Option<WebhookToken>,
-    pub platform: Platform,
-    pub types: Vec<WebhookType>,
-    pub api_key: ApiKeySource,
-    pub api_base: ApiBase,
-    pub allow_http: bool,
-    pub force: bool,
-    pub dry_run: bool,
-    pub json: bool,
-    pub http: HttpSettings,
 }
 
 impl Settings {
-    /// Validates the flags; `env` reads `FLOWIQ_API_KEY` (the process environment in the binary),
-    /// `cwd` is where samconfig.toml is looked for.
-    pub fn from_args(
+    /// `env_api_key` is `FLOWIQ_API_KEY` (read by the binary).
+    pub fn new(
         args: Args,
-        env: impl Fn(&str) -> Option<String>,
-        cwd: &Path,
-    ) -> Result<Self, UsageError> {
-        let non_empty = |value: Option<String>, what: &'static str| match value {
-            Some(v) if v.trim().is_empty() => Err(UsageError::Empty(what)),
-            other => Ok(other.map(|v| v.trim().to_owned())),
-        };
+        env_api_key: Option<String>,
+        samconfig_dir: PathBuf,
+    ) -> Result<Self, BootstrapError> {
         let base_url = args
             .url
             .as_deref()
-            .map(|url| BaseUrl::parse(url, "--url", args.allow_http))
+            .map(|url| base_url(url, "--url", args.allow_http))
             .transpose()?;
-        let token = args.token.map(WebhookToken::parse).transpose()?;
-        let api_key = ApiKeySource::choose(
-            args.api_key_file,
-            non_empty(args.api_key_ssm_parameter, "--api-key-ssm-parameter")?,
-            env(API_KEY_ENV).map(SecretString::from),
-        )?;
+        let token = args
+            .token
+            .as_ref()
+            .map(|token| check_token(token.expose_secret()))
+            .transpose()
+            .map_err(|problem| Usage(format!("--token / WEBHOOK_TOKEN: {problem}")))?;
+        let api_key = match (&args.api_key_file, &args.api_key_ssm_parameter, env_api_key) {
+            (Some(path), ..) => ApiKey::Given(read_key_file(path)?),
+            (None, Some(name), _) => ApiKey::SsmParameter(name.clone()),
+            (None, None, Some(key)) => ApiKey::Given(check_api_key(&key, API_KEY_ENV)?),
+            (None, None, None) => {
+                return Err(Usage(format!(
+                    "no FlowIQ API key: set {API_KEY_ENV}, or pass --api-key-file PATH or \
+                     --api-key-ssm-parameter NAME (the key is never accepted as a flag value)"
+                )));
+            }
+        };
+        let mut types: Vec<WebhookType> = Vec::new();
+        for &event_type in &args.types {
+            if !types.contains(&event_type) {
+                types.push(event_type);
+            }
+        }
+        if types.contains(&WebhookType::All)
+            && let Some(other) = types.iter().find(|t| **t != WebhookType::All)
+        {
+            return Err(Usage(format!(
+                "--type all already subscribes to every event type: registering {other} as well \
+                 would make FlowIQ deliver those events twice. Pass either `--type all` or the \
+                 individual types"
+            )));
+        }
+        let mut api_base = http_url(&args.api_base, "--api-base", args.allow_http, API_TLS)?;
+        if !api_base.path().ends_with('/') {
+            api_base.set_path(&format!("{}/", api_base.path()));
+        }
         Ok(Settings {
-            deployment: args.deployment,
-            samconfig_dir: cwd.to_owned(),
+            endpoint: api_base
+                .join("set-webhooks")
+                .expect("a relative path joins"),
             base_url,
             token,
-            platform: args.platform,
-            types: select_types(&args.types)?,
             api_key,
-            api_base: ApiBase::parse(&args.api_base, args.allow_http)?,
-            allow_http: args.allow_http,
-            force: args.force,
-            dry_run: args.dry_run,
-            json: args.json,
-            http: HttpSettings {
-                connect_timeout: args.connect_timeout,
-                request_timeout: args.request_timeout,
-                retry: RetryPolicy {
-                    max_attempts: args.max_attempts,
-                    ..RetryPolicy::default()
-                },
-            },
+            types,
+            first_backoff: Duration::from_millis(500),
+            samconfig_dir,
+            args,
         })
     }
 
-    /// Whether any AWS call can happen (if not, no AWS configuration is loaded at all).
+    /// Whether the run can call AWS at all (if not, no AWS configuration is loaded).
     pub fn needs_aws(&self) -> bool {
-        matches!(self.api_key, ApiKeySource::SsmParameter(_))
+        matches!(self.api_key, ApiKey::SsmParameter(_))
             || self.base_url.is_none()
             || self.token.is_none()
-            || !self.dry_run
+            || !self.args.dry_run
     }
+}
+
+/// Why each URL must be https.
+const RECEIVER_TLS: &str = "FlowIQ must reach the receiver over TLS";
+const API_TLS: &str = "the API key would travel to FlowIQ's API unencrypted";
+
+/// An absolute http(s) URL without credentials, query or fragment; https unless `allow_http`.
+fn http_url(raw: &str, what: &str, allow_http: bool, why_tls: &str) -> Result<Url, BootstrapError> {
+    let raw = raw.trim();
+    let problem = match Url::parse(raw) {
+        Err(e) => format!("is not an absolute URL: {e}"),
+        Ok(url) if url.scheme() == "http" && !allow_http => {
+            format!("is not https: {why_tls} (pass --allow-http only for local testing)")
+        }
+        Ok(url) if !matches!(url.scheme(), "http" | "https") => "must be an http(s) URL".into(),
+        Ok(url) if !url.username().is_empty() || url.password().is_some() => {
+            "must not contain a user name or password".into()
+        }
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+            "must not have a query (`?…`) or fragment (`#…`)".into()
+        }
+        Ok(url) => return Ok(url),
+    };
+    Err(Usage(format!("{what} {raw:?} {problem}")))
+}
+
+/// The receiver's base URL (`--url` or a stack output), without `/webhooks/…` and a final `/`;
+/// a base path (a custom domain's mapping) is kept. `what` names it in messages.
+pub fn base_url(raw: &str, what: &str, allow_http: bool) -> Result<String, BootstrapError> {
+    // Checked before anything that would echo the URL: a full webhook URL holds the token.
+    if raw.contains("/webhooks/") || raw.trim_end_matches('/').ends_with("/webhooks") {
+        return Err(Usage(format!(
+            "{what} already contains /webhooks/…: pass only the base URL (e.g. \
+             https://abc123.execute-api.eu-west-1.amazonaws.com); the platform and token are added"
+        )));
+    }
+    let url = http_url(raw, what, allow_http, RECEIVER_TLS)?;
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+/// A token the receiver accepts (a token it would refuse is a typo, not something to
+/// register). The problem never quotes the token.
+pub fn check_token(token: &str) -> Result<SecretString, String> {
+    let length = token.chars().count();
+    if length == 0 {
+        Err("the webhook token is empty".to_owned())
+    } else if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+    {
+        Err(
+            "the webhook token has characters other than letters, digits, '-', '_', '.' and \
+             '~': it goes in a URL path"
+                .to_owned(),
+        )
+    } else if length < MIN_TOKEN_LENGTH {
+        Err(format!(
+            "the webhook token is {length} characters long; the receiver accepts only tokens of \
+             at least {MIN_TOKEN_LENGTH}"
+        ))
+    } else {
+        Ok(SecretString::from(token))
+    }
+}
+
+/// The key alone, surrounding whitespace dropped (files often end in a newline); visible ASCII
+/// only, as it goes in an HTTP header.
+pub fn check_api_key(raw: &str, origin: &str) -> Result<SecretString, BootstrapError> {
+    match raw.trim() {
+        "" => Err(Usage(format!("the FlowIQ API key from {origin} is empty"))),
+        key if !key.bytes().all(|b| b.is_ascii_graphic()) => Err(Usage(format!(
+            "the FlowIQ API key from {origin} contains spaces or control characters: it must be \
+             the key alone (FlowIQ keys look like fiq_…)"
+        ))),
+        key => Ok(SecretString::from(key)),
+    }
+}
+
+fn read_key_file(path: &Path) -> Result<SecretString, BootstrapError> {
+    let shown = path.display();
+    let key = std::fs::read_to_string(path)
+        .map_err(|e| Usage(format!("cannot read the FlowIQ API key file {shown}: {e}")))?;
+    #[cfg(unix)]
+    if let Ok(meta) = std::fs::metadata(path)
+        && std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o077 != 0
+    {
+        tracing::warn!("{shown} can be read by other users; `chmod 600 {shown}` keeps it yours");
+    }
+    check_api_key(&key, &format!("--api-key-file {shown}"))
 }
 
 #[cfg(test)]
@@ -273,19 +347,12 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
-    const TOKEN: &str = "local-dev-token-not-a-secret-0123456789";
+    const TOKEN: &str = "AbCdEfGhIjKlMnOpQrStUvWxYz0123456789abcdefghij";
 
-    fn parse(args: &[&str]) -> Result<Args, clap::Error> {
-        Args::try_parse_from(std::iter::once("flowiq-bootstrap").chain(args.iter().copied()))
-    }
-
-    fn settings(args: &[&str], key: Option<&str>) -> Result<Settings, UsageError> {
-        let key = key.map(str::to_owned);
-        Settings::from_args(
-            parse(args).unwrap(),
-            move |name| (name == API_KEY_ENV).then(|| key.clone()).flatten(),
-            Path::new(env!("CARGO_MANIFEST_DIR")),
-        )
+    fn settings(flags: &[&str], env_key: Option<&str>) -> Result<Settings, String> {
+        let args = Args::try_parse_from(["flowiq-bootstrap"].iter().chain(flags))
+            .map_err(|e| e.to_string())?;
+        Settings::new(args, env_key.map(str::to_owned), PathBuf::new()).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -293,159 +360,185 @@ mod tests {
         Args::command().debug_assert();
     }
 
+    /// Each flag check, with the message it gives; the binary test shows they exit 2.
     #[test]
-    fn defaults() {
-        let s = settings(&[], Some("fiq_k")).unwrap();
-        assert_eq!(s.platform, Platform::Whatsapp);
-        assert_eq!(s.types, [WebhookType::All]);
+    fn flags_are_checked_before_anything_is_sent() {
+        let key_file = std::env::temp_dir().join(format!("flowiq-key-{}", std::process::id()));
+        std::fs::write(&key_file, "  fiq_from_file \n").unwrap();
+        let key_file = key_file.to_str().unwrap();
+        let ok = |s: Settings| {
+            let key = match &s.api_key {
+                ApiKey::Given(key) => key.expose_secret().to_owned(),
+                ApiKey::SsmParameter(name) => format!("ssm:{name}"),
+            };
+            let token = s.token.as_ref().map(|t| t.expose_secret().to_owned());
+            let types: Vec<_> = s.types.iter().map(ToString::to_string).collect();
+            let base = s.base_url.clone().unwrap_or_default();
+            format!("{base} {} {key} {} {token:?}", s.endpoint, types.join(","))
+        };
+        let env = Some("fiq_env");
+        let default = "https://api.flowiq.live/set-webhooks";
+        let cases: &[(&[&str], Option<&str>, &str)] = &[
+            (&[], env, &format!(" {default} fiq_env all None")),
+            (
+                &["--api-key-file", key_file],
+                env,
+                &format!(" {default} fiq_from_file all None"),
+            ),
+            (
+                &["--api-key-ssm-parameter", "/k"],
+                env,
+                &format!(" {default} ssm:/k all None"),
+            ),
+            (
+                &["--type", "call", "--type", "message_read", "--type", "call"],
+                env,
+                &format!(" {default} fiq_env call,message_read None"),
+            ),
+            (
+                &[
+                    "--url",
+                    "https://HOOKS.example.com/flowiq/",
+                    "--token",
+                    TOKEN,
+                ],
+                env,
+                &format!("https://hooks.example.com/flowiq {default} fiq_env all Some({TOKEN:?})"),
+            ),
+            (
+                &[
+                    "--url",
+                    "http://127.0.0.1:9000",
+                    "--api-base",
+                    "http://127.0.0.1:1/v1",
+                    "--allow-http",
+                ],
+                env,
+                "http://127.0.0.1:9000 http://127.0.0.1:1/v1/set-webhooks fiq_env all None",
+            ),
+            // Errors.
+            (&[], None, "no FlowIQ API key: set FLOWIQ_API_KEY"),
+            (
+                &[],
+                Some(" \n"),
+                "the FlowIQ API key from FLOWIQ_API_KEY is empty",
+            ),
+            (
+                &[],
+                Some("Bearer fiq_x"),
+                "contains spaces or control characters",
+            ),
+            (
+                &["--api-key-file", "/nonexistent/key"],
+                env,
+                "cannot read the FlowIQ API key file /nonexistent/key",
+            ),
+            (
+                &["--api-key-file", "k", "--api-key-ssm-parameter", "/k"],
+                env,
+                "cannot be used with",
+            ),
+            (
+                &["--api-key", "fiq_x"],
+                None,
+                "unexpected argument '--api-key'",
+            ),
+            (
+                &["--type", "all", "--type", "call"],
+                env,
+                "registering call as well",
+            ),
+            (&["--type", "message-received"], env, "invalid value"),
+            (&["--platform", "WhatsApp"], env, "invalid value"),
+            (
+                &["--url", "http://127.0.0.1:9000"],
+                env,
+                "--url \"http://127.0.0.1:9000\" is not https: FlowIQ must reach the receiver over TLS (pass --allow-http",
+            ),
+            (
+                &["--api-base", "http://127.0.0.1:1"],
+                env,
+                "--api-base \"http://127.0.0.1:1\" is not https: the API key would travel to FlowIQ's API unencrypted (pass --allow-http",
+            ),
+            (
+                &["--url", "ftp://example.com", "--allow-http"],
+                env,
+                "must be an http(s) URL",
+            ),
+            (&["--url", "example.com"], env, "is not an absolute URL"),
+            (
+                &["--url", "https://u:p@example.com"],
+                env,
+                "must not contain a user name",
+            ),
+            (
+                &["--url", "https://example.com/#x"],
+                env,
+                "must not have a query",
+            ),
+            (
+                &["--url", &format!("http://x/webhooks/web/{TOKEN}")],
+                env,
+                "--url already contains /webhooks/…",
+            ),
+            (
+                &["--token", "short"],
+                env,
+                "--token / WEBHOOK_TOKEN: the webhook token is 5 characters long; the receiver accepts only tokens of at least 32",
+            ),
+            (
+                &["--token", &format!("a/{TOKEN}")],
+                env,
+                "other than letters, digits",
+            ),
+            (
+                &["--token", &format!("a%2F{TOKEN}")],
+                env,
+                "other than letters, digits",
+            ),
+            (&["--stack-name", " "], env, "the value is empty"),
+            (
+                &["--connect-timeout", "0"],
+                env,
+                "0 is not between 0 and 3600 seconds",
+            ),
+            (
+                &["--request-timeout", "soon"],
+                env,
+                "\"soon\" is not a number of seconds",
+            ),
+            (&["--max-attempts", "11"], env, "11 is not in 1..=10"),
+        ];
+        for (flags, env_key, expected) in cases {
+            let outcome = settings(flags, *env_key).map(ok);
+            let text = outcome.clone().unwrap_or_else(|e| e);
+            assert!(text.contains(expected), "{flags:?}: {text}");
+            assert!(!text.contains(&TOKEN[..20]) || outcome.is_ok(), "{text}");
+        }
+        let s = settings(&["--connect-timeout", "0.5", "--request-timeout", "2"], env).unwrap();
         assert_eq!(
-            s.api_base.create_webhook_endpoint().as_str(),
-            "https://api.flowiq.live/set-webhooks"
+            (
+                s.args.connect_timeout,
+                s.args.request_timeout,
+                s.args.max_attempts
+            ),
+            (Duration::from_millis(500), Duration::from_secs(2), 5)
         );
-        assert_eq!(s.http, HttpSettings::default());
-        assert!(!s.force && !s.dry_run && !s.json && !s.allow_http);
-        assert!(s.needs_aws());
     }
 
     #[test]
-    fn types_repeat_and_platforms_are_checked() {
-        let s = settings(
-            &[
-                "--type",
-                "message_received",
-                "--type",
-                "call",
-                "--platform",
-                "web",
-            ],
-            Some("k"),
-        )
-        .unwrap();
-        assert_eq!(s.types, [WebhookType::MessageReceived, WebhookType::Call]);
-        assert_eq!(s.platform, Platform::Web);
-        for bad in [
-            &["--type", "message-received"][..],
-            &["--type", "everything"],
-            &["--platform", "sms"],
-            &["--platform", "WhatsApp"],
-        ] {
-            let err = parse(bad).unwrap_err();
-            assert_eq!(err.exit_code(), 2, "{bad:?}");
+    fn only_a_dry_run_with_everything_given_needs_no_aws() {
+        let given = [
+            "--dry-run",
+            "--url",
+            "https://x.example.com",
+            "--token",
+            TOKEN,
+        ];
+        for (extra, needs_aws) in [(&[][..], false), (&["--api-key-ssm-parameter", "/k"], true)] {
+            let flags: Vec<&str> = given.iter().chain(extra).copied().collect();
+            assert_eq!(settings(&flags, Some("k")).unwrap().needs_aws(), needs_aws);
         }
-        assert!(matches!(
-            settings(&["--type", "all", "--type", "call"], Some("k")),
-            Err(UsageError::Types(_))
-        ));
-    }
-
-    #[test]
-    fn urls_must_be_https_unless_allowed() {
-        let err = settings(&["--url", "http://127.0.0.1:9000"], Some("k")).unwrap_err();
-        assert!(err.to_string().contains("--allow-http"), "{err}");
-        let err = settings(&["--api-base", "http://127.0.0.1:1"], Some("k")).unwrap_err();
-        assert!(err.to_string().contains("--api-base"), "{err}");
-        let s = settings(
-            &[
-                "--url",
-                "http://127.0.0.1:9000",
-                "--api-base",
-                "http://127.0.0.1:1",
-                "--allow-http",
-            ],
-            Some("k"),
-        )
-        .unwrap();
-        assert_eq!(s.base_url.unwrap().as_str(), "http://127.0.0.1:9000");
-    }
-
-    #[test]
-    fn the_api_key_never_comes_from_a_flag_value() {
-        assert!(parse(&["--api-key", "fiq_x"]).is_err());
-        let err = settings(&[], None).unwrap_err();
-        assert!(err.to_string().contains("FLOWIQ_API_KEY"), "{err}");
-        assert!(parse(&["--api-key-file", "a", "--api-key-ssm-parameter", "b"]).is_err());
-        let s = settings(&["--api-key-ssm-parameter", "/flowiq/key"], None).unwrap();
-        assert!(matches!(s.api_key, ApiKeySource::SsmParameter(ref n) if n == "/flowiq/key"));
-    }
-
-    #[test]
-    fn tokens_and_timeouts_are_validated() {
-        let s = settings(&["--token", TOKEN], Some("k")).unwrap();
-        assert_eq!(s.token.unwrap().expose_secret(), TOKEN);
-        let err = settings(&["--token", "short"], Some("k")).unwrap_err();
-        assert!(err.to_string().contains("at least 32"), "{err}");
-        assert!(!err.to_string().contains("short"));
-        let s = settings(
-            &[
-                "--connect-timeout",
-                "0.5",
-                "--request-timeout",
-                "2",
-                "--max-attempts",
-                "1",
-            ],
-            Some("k"),
-        )
-        .unwrap();
-        assert_eq!(s.http.connect_timeout, Duration::from_millis(500));
-        assert_eq!(s.http.request_timeout, Duration::from_secs(2));
-        assert_eq!(s.http.retry.max_attempts, 1);
-        for bad in [
-            &["--connect-timeout", "0"][..],
-            &["--request-timeout", "-1"],
-            &["--request-timeout", "soon"],
-            &["--max-attempts", "0"],
-            &["--max-attempts", "11"],
-        ] {
-            assert!(parse(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn a_dry_run_with_everything_given_needs_no_aws() {
-        let s = settings(
-            &[
-                "--dry-run",
-                "--url",
-                "https://x.example.com",
-                "--token",
-                TOKEN,
-            ],
-            Some("k"),
-        )
-        .unwrap();
-        assert!(!s.needs_aws());
-        let s = settings(
-            &[
-                "--dry-run",
-                "--url",
-                "https://x.example.com",
-                "--token",
-                TOKEN,
-                "--api-key-ssm-parameter",
-                "/k",
-            ],
-            None,
-        )
-        .unwrap();
-        assert!(s.needs_aws());
-    }
-
-    #[test]
-    fn the_help_documents_exit_codes_and_sources() {
-        let help = Args::command().render_long_help().to_string();
-        for part in [
-            "Exit codes:",
-            "3  FlowIQ rejected the API key",
-            "6  an AWS call failed",
-            "samconfig.toml",
-            "FLOWIQ_API_KEY",
-            "[env: WEBHOOK_TOKEN]",
-            "message_received",
-            "[default: all]",
-            "[default: whatsapp]",
-        ] {
-            assert!(help.contains(part), "{part:?} missing from:\n{help}");
-        }
+        assert!(settings(&given[1..], Some("k")).unwrap().needs_aws());
     }
 }

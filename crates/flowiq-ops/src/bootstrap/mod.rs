@@ -1,219 +1,270 @@
-//! Registering the deployed webhook URL with FlowIQ (the `flowiq-bootstrap` binary).
+//! Registering the deployed webhook URL with FlowIQ (the `flowiq-bootstrap` binary; user docs:
+//! docs/bootstrap.md).
 //!
-//! - pure: [`webhook_url`] (the URL, the token, https checks), [`masking`], [`webhook_type`],
-//!   [`retry`] (backoff), [`cli`] (flags → [`cli::Settings`],
-//!   exit codes), [`report`] (text and JSON output);
-//! - edges, each taking its client as a parameter: [`flowiq_client`] (Create Webhook over HTTP,
-//!   base URL injected), [`token_secret`] (Secrets Manager),
-//!   [`api_key`] (environment, file or SSM), [`registration_store`] (DynamoDB);
-//! - [`run()`] ties them together; the binary only parses flags, prints and exits.
-//!
-//! The user's docs: docs/bootstrap.md.
+//! [`cli`] checks the flags into [`Settings`] before any network call. [`run`] then works out the
+//! URL (flags, else the stack through [`crate::deployment`] and the token's secret) and, for each
+//! type, reads the registration record, calls FlowIQ ([`flowiq`]) and writes the record
+//! ([`aws`]). [`report`] prints what was done; the binary only wires these together.
 
-pub mod api_key;
 pub mod aws;
 pub mod cli;
-pub mod flowiq_client;
-pub mod masking;
-pub mod registration_store;
+pub mod flowiq;
 pub mod report;
-pub mod retry;
-mod run;
-pub mod token_secret;
-pub mod webhook_type;
-pub mod webhook_url;
 
-pub use run::run;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
 
-use crate::deployment::DeploymentError;
-use api_key::ApiKeyError;
-use cli::{ExitStatus, UsageError};
-use flowiq_client::FlowIqError;
-use registration_store::RegistrationStoreError;
-use token_secret::SecretError;
-use webhook_type::WebhookType;
+use crate::deployment::{Deployment, DeploymentError};
+use aws::{AwsClients, RegistrationRecord};
+pub use cli::{ApiKey, Args, Settings, WebhookType};
+use flowiq_webhooks::platform::Platform;
+use report::{Registration, Report, Status};
 
-/// Everything that can stop a run. Messages say what to do; none contains the key or the token.
+/// The stack output with the receiver's API root (without `/webhooks/…`).
+pub const WEBHOOK_BASE_URL_OUTPUT: &str = "WebhookBaseUrl";
+/// The same on the custom domain, when one is deployed: preferred to [`WEBHOOK_BASE_URL_OUTPUT`].
+pub const CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT: &str = "CustomDomainWebhookBaseUrl";
+/// The stack output with the Secrets Manager secret holding the token (JSON key `token`).
+pub const WEBHOOK_TOKEN_SECRET_ARN_OUTPUT: &str = "WebhookTokenSecretArn";
+
+/// What stops a run, by exit code (docs/bootstrap.md, "Exit codes"). Every message says what to
+/// do, and none holds the API key or the token.
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
-    #[error(transparent)]
-    Usage(#[from] UsageError),
-    #[error(transparent)]
-    ApiKey(#[from] ApiKeyError),
+    /// 2: a usage or configuration mistake; nothing was sent to FlowIQ.
+    #[error("{0}")]
+    Usage(String),
+    /// 2 for a configuration mistake, else 6.
     #[error(transparent)]
     Deployment(#[from] DeploymentError),
-    #[error(transparent)]
-    Secret(#[from] SecretError),
-    #[error(transparent)]
-    FlowIq(#[from] FlowIqError),
-    #[error(transparent)]
-    Store(#[from] RegistrationStoreError),
-    #[error(
-        "FlowIQ created webhook {webhook_id} (type {event_type}), but it could not be recorded \
-         in table {table:?}: {source}. Running again would create a second webhook for this \
-         type: fix the table access and add the record, or delete the duplicate in FlowIQ"
-    )]
-    NotRecorded {
-        webhook_id: String,
-        event_type: WebhookType,
-        table: String,
-        #[source]
-        source: RegistrationStoreError,
-    },
+    /// 3: FlowIQ answered 401 or 403.
+    #[error("{0}")]
+    KeyRejected(String),
+    /// 4: FlowIQ refused the request or did not answer as documented.
+    #[error("{0}")]
+    FlowIq(String),
+    /// 5: no answer from FlowIQ after the last attempt.
+    #[error("{0}")]
+    Unreachable(String),
+    /// 6: an AWS call failed (secret, SSM parameter, table).
+    #[error("{0}")]
+    Aws(String),
+    /// 1: a bug or an environment problem.
+    #[error("{0}")]
+    Unexpected(String),
 }
 
 impl BootstrapError {
-    /// The documented exit code for this error.
-    pub fn exit_status(&self) -> ExitStatus {
+    pub fn exit_code(&self) -> u8 {
         match self {
-            BootstrapError::Usage(UsageError::ApiKey(e)) | BootstrapError::ApiKey(e)
-                if e.is_aws() =>
-            {
-                ExitStatus::Aws
-            }
-            BootstrapError::Deployment(e) if e.is_configuration() => ExitStatus::Usage,
-            BootstrapError::Usage(_) | BootstrapError::ApiKey(_) => ExitStatus::Usage,
-            BootstrapError::Deployment(_)
-            | BootstrapError::Secret(_)
-            | BootstrapError::Store(_)
-            | BootstrapError::NotRecorded { .. } => ExitStatus::Aws,
-            BootstrapError::FlowIq(e) => match e {
-                FlowIqError::Unauthorized { .. } => ExitStatus::KeyRejected,
-                FlowIqError::Rejected { .. }
-                | FlowIqError::NotCreated { .. }
-                | FlowIqError::UnexpectedResponse { .. } => ExitStatus::FlowIqError,
-                FlowIqError::RetriesExhausted { .. } => ExitStatus::Unreachable,
-                FlowIqError::Setup(_) => ExitStatus::Unexpected,
-            },
+            BootstrapError::Unexpected(_) => 1,
+            BootstrapError::Deployment(e) if e.is_configuration() => 2,
+            BootstrapError::Usage(_) => 2,
+            BootstrapError::KeyRejected(_) => 3,
+            BootstrapError::FlowIq(_) => 4,
+            BootstrapError::Unreachable(_) => 5,
+            BootstrapError::Deployment(_) | BootstrapError::Aws(_) => 6,
         }
     }
 }
 
-/// The error and its causes on one line (`a: b: c`), leaving out causes the message already
-/// quotes.
-pub fn describe_error(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
+/// The URL FlowIQ will POST to, `<base>/webhooks/<platform>/<token>`. The token makes it a
+/// credential: only [`Self::masked`] is ever shown (and `Debug` hides the token).
+#[derive(Debug, Clone)]
+pub struct WebhookUrl {
+    base: String,
+    platform: Platform,
+    token: SecretString,
+}
+
+impl WebhookUrl {
+    /// `base` as [`cli::base_url`] returns it; `token` as [`cli::check_token`] does.
+    pub fn new(base: &str, platform: Platform, token: SecretString) -> Self {
+        WebhookUrl {
+            base: base.to_owned(),
+            platform,
+            token,
         }
-        source = cause.source();
     }
-    text
+
+    pub fn platform(&self) -> Platform {
+        self.platform
+    }
+
+    pub fn token(&self) -> &str {
+        self.token.expose_secret()
+    }
+
+    /// The real URL, token included: only for the request body and the hash.
+    pub fn expose_secret(&self) -> String {
+        format!("{}/webhooks/{}/{}", self.base, self.platform, self.token())
+    }
+
+    /// `…/webhooks/whatsapp/AbCd…`
+    pub fn masked(&self) -> String {
+        format!(
+            "{}/webhooks/{}/{}",
+            self.base,
+            self.platform,
+            mask(self.token())
+        )
+    }
+
+    /// SHA-256 of the full URL, lower-case hex: identifies the URL without revealing the token.
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(Sha256::digest(self.expose_secret()))
+    }
+}
+
+/// `AbCdEfGh…` → `AbCd…`: four characters of a secret of 16 or more, else just `…`.
+pub fn mask(secret: &str) -> String {
+    let shown = if secret.chars().count() >= 16 { 4 } else { 0 };
+    secret.chars().take(shown).chain(['…']).collect()
+}
+
+/// `text` with each secret (8 characters or more) masked: for text from elsewhere, such as
+/// FlowIQ's answers, which might quote a secret back.
+pub fn redact(text: &str, secrets: &[&str]) -> String {
+    secrets
+        .iter()
+        .filter(|s| s.len() >= 8)
+        .fold(text.to_owned(), |text, secret| {
+            text.replace(secret, &mask(secret))
+        })
+}
+
+/// Runs the bootstrap. `report` collects what was done, also when an error stops the run
+/// half-way (e.g. the first type registered, the second refused).
+pub async fn run(
+    settings: &Settings,
+    aws: &AwsClients,
+    report: &mut Report,
+) -> Result<(), BootstrapError> {
+    report.dry_run = settings.args.dry_run;
+    if settings.needs_aws() && aws.dynamodb.config().region().is_none() {
+        return Err(DeploymentError::NoRegion.into());
+    }
+    // The key first: a missing or unreadable key is the likeliest mistake, and the cheapest.
+    let api_key = match &settings.api_key {
+        ApiKey::Given(key) => key.clone(),
+        ApiKey::SsmParameter(name) => aws.api_key(name).await?,
+    };
+    let flowiq = flowiq::Client::new(settings, api_key)?;
+    let mut deployment = Deployment::new(
+        settings.args.deployment.clone(),
+        &settings.samconfig_dir,
+        aws.cloudformation.clone(),
+    );
+    let result = register(settings, aws, &flowiq, &mut deployment, report).await;
+    report.stack = deployment.stack_read().map(str::to_owned);
+    result
+}
+
+async fn register(
+    settings: &Settings,
+    aws: &AwsClients,
+    flowiq: &flowiq::Client,
+    deployment: &mut Deployment,
+    report: &mut Report,
+) -> Result<(), BootstrapError> {
+    let base = match &settings.base_url {
+        Some(base) => base.clone(),
+        None => {
+            let outputs = deployment.outputs().await?;
+            // A custom domain, when deployed, is the URL to give out.
+            let output = match outputs.get(CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT) {
+                Some(_) => CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT,
+                None => WEBHOOK_BASE_URL_OUTPUT,
+            };
+            let base = outputs.require(output, "--url")?;
+            cli::base_url(
+                base,
+                &format!("stack output {output}"),
+                settings.args.allow_http,
+            )?
+        }
+    };
+    let token = match &settings.token {
+        Some(token) => token.clone(),
+        None => {
+            let outputs = deployment.outputs().await?;
+            let secret_id = outputs.require(WEBHOOK_TOKEN_SECRET_ARN_OUTPUT, "WEBHOOK_TOKEN")?;
+            tracing::info!("reading the webhook token from secret {secret_id}");
+            aws.webhook_token(secret_id).await?
+        }
+    };
+    let platform = settings.args.platform;
+    let url = WebhookUrl::new(&base, platform, token);
+    report.url = Some(url.masked());
+    report.platform = Some(platform);
+
+    if settings.args.dry_run {
+        for &event_type in &settings.types {
+            report.registrations.push(Registration {
+                request: Some(flowiq.preview(&url, event_type)),
+                ..Registration::new(Status::DryRun, &url, event_type)
+            });
+        }
+        return Ok(());
+    }
+
+    let table = deployment.table_name().await?;
+    report.table = Some(table.clone());
+    for &event_type in &settings.types {
+        let pk = RegistrationRecord::pk(&url, event_type);
+        if !settings.args.force
+            && let Some(found) = aws.find_registration(&table, &pk).await?
+        {
+            report.registrations.push(Registration {
+                webhook_id: Some(found.webhook_id),
+                created_at: Some(found.created_at),
+                registered_at: Some(found.registered_at),
+                ..Registration::new(Status::AlreadyRegistered, &url, event_type)
+            });
+            continue;
+        }
+        tracing::info!("registering type {event_type} for {platform} with FlowIQ");
+        let created = flowiq.create_webhook(&url, event_type).await?;
+        report.registrations.push(Registration {
+            webhook_id: Some(created.id.clone()),
+            created_at: Some(created.created_at.clone()),
+            message: created.message.clone(),
+            ..Registration::new(Status::Registered, &url, event_type)
+        });
+        let record = RegistrationRecord::new(&url, event_type, &created);
+        aws.put_registration(&table, &record).await.map_err(|e| {
+            BootstrapError::Aws(format!(
+                "FlowIQ created webhook {} (type {event_type}), but it could not be recorded: \
+                 {e}. Running again would create a second webhook for this type: fix the table \
+                 access and add the record, or delete the duplicate in FlowIQ",
+                created.id
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bootstrap::flowiq_client::AttemptFailure;
-    use std::path::PathBuf;
 
     #[test]
-    fn every_error_has_its_documented_exit_code() {
-        let store_error = || RegistrationStoreError::Write {
-            table: "t".into(),
-            message: "denied".into(),
-        };
-        let cases: Vec<(BootstrapError, u8)> = vec![
-            (ApiKeyError::Missing.into(), 2),
-            (UsageError::ApiKey(ApiKeyError::Missing).into(), 2),
-            (DeploymentError::NoRegion.into(), 2),
-            (
-                ApiKeyError::Ssm {
-                    name: "/k".into(),
-                    message: "AccessDenied".into(),
-                }
-                .into(),
-                6,
-            ),
-            (
-                FlowIqError::Unauthorized {
-                    status: 401,
-                    message: None,
-                }
-                .into(),
-                3,
-            ),
-            (
-                FlowIqError::Rejected {
-                    status: 422,
-                    message: None,
-                }
-                .into(),
-                4,
-            ),
-            (
-                FlowIqError::UnexpectedResponse {
-                    status: 200,
-                    problem: "x".into(),
-                }
-                .into(),
-                4,
-            ),
-            (
-                FlowIqError::RetriesExhausted {
-                    endpoint: "e".into(),
-                    attempts: 5,
-                    last: AttemptFailure::Connection("refused".into()),
-                }
-                .into(),
-                5,
-            ),
-            (
-                DeploymentError::StackNotFound {
-                    stack: "s".into(),
-                    region: "r".into(),
-                }
-                .into(),
-                6,
-            ),
-            (
-                SecretError::MissingTokenKey {
-                    secret_id: "arn".into(),
-                }
-                .into(),
-                6,
-            ),
-            (store_error().into(), 6),
-            (
-                BootstrapError::NotRecorded {
-                    webhook_id: "wh".into(),
-                    event_type: WebhookType::All,
-                    table: "t".into(),
-                    source: store_error(),
-                },
-                6,
-            ),
-        ];
-        for (error, code) in cases {
-            assert_eq!(error.exit_status().code(), code, "{error}");
+    fn secrets_are_masked_and_redacted() {
+        for (secret, masked) in [
+            ("fiq_test-key-0123456789", "fiq_…"),
+            ("AbCdEfGhIjKlMnOp", "AbCd…"),
+            ("0123456789abcde", "…"),
+            ("", "…"),
+            ("ééééééééééééééééé", "éééé…"),
+        ] {
+            assert_eq!(mask(secret), masked, "{secret:?}");
         }
-    }
-
-    #[test]
-    fn descriptions_include_causes_once() {
-        let error = BootstrapError::ApiKey(ApiKeyError::ReadFile {
-            path: PathBuf::from("/nope/key"),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "No such file"),
-        });
+        let key = "fiq_live_0123456789abcdef";
+        let token = "local-dev-token-not-a-secret-0123456789";
+        let text = format!("bad key {key}, url https://x/webhooks/web/{token} ({key})");
         assert_eq!(
-            describe_error(&error),
-            "cannot read the FlowIQ API key file /nope/key: No such file"
+            redact(&text, &[key, token, "", "a"]),
+            "bad key fiq_…, url https://x/webhooks/web/loca… (fiq_…)"
         );
-        let error = BootstrapError::NotRecorded {
-            webhook_id: "wh".into(),
-            event_type: WebhookType::All,
-            table: "t".into(),
-            source: RegistrationStoreError::Write {
-                table: "t".into(),
-                message: "denied".into(),
-            },
-        };
-        let text = describe_error(&error);
-        assert_eq!(text.matches("denied").count(), 1, "{text}");
-        assert!(text.contains("webhook wh"), "{text}");
     }
 }

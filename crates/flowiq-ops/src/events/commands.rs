@@ -18,8 +18,8 @@ use super::replay::{ReplayOptions, ReplayReport, Target, dry_run, replay};
 use super::reprocess::{Detail, Reprocessed, Reprocessor, skip_reason};
 use super::selection::Selection;
 use super::time_arg::TimeArg;
-use crate::bootstrap::retry::RetryPolicy;
 use crate::queries::EventQueries;
+use crate::retry::RetryPolicy;
 
 /// The clients a run uses (built once from the operator's AWS configuration).
 pub struct Context {

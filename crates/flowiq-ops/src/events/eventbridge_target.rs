@@ -14,7 +14,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use super::replay_item::{EVENT_SOURCE, ReplayItem};
 use super::send_error::SendError;
-use crate::bootstrap::retry::RetryPolicy;
+use crate::retry::RetryPolicy;
 
 /// PutEvents accepts at most 10 entries per request.
 pub const MAX_BATCH: usize = 10;

@@ -13,7 +13,7 @@ use reqwest::{StatusCode, Url};
 
 use super::replay_item::ReplayItem;
 use super::send_error::SendError;
-use crate::bootstrap::retry::RetryPolicy;
+use crate::retry::RetryPolicy;
 
 /// The header that marks a replayed delivery; its value is the run id.
 pub const REPLAY_HEADER: &str = "X-FlowIQ-Replay";

@@ -1,5 +1,6 @@
-//! When and how long to wait before trying a FlowIQ request again: bounded attempts, exponential
-//! backoff with full jitter, and the server's `Retry-After` (seconds) when it sends one, capped.
+//! When and how long to wait before sending again (flowiq-events replays): bounded attempts,
+//! exponential backoff with full jitter, and the target's `Retry-After` (seconds), capped. The
+//! bootstrap drives the same schedule through backon (`bootstrap::flowiq`).
 
 use std::time::Duration;
 
