@@ -8,6 +8,7 @@ use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
+use tracing::Instrument as _;
 
 use crate::delivery::{Delivery, Receiver, Reply};
 use crate::platform::Platform;
@@ -17,7 +18,19 @@ use crate::store::EventStore;
 const ROUTE: &str = "POST /webhooks/{whatsapp|web}/{token}";
 
 /// Handles one request. Never fails: every outcome, including storage failures, is a response.
+/// Its log lines carry Lambda's request id (to join them with Lambda's `platform.report` line)
+/// in a small span of their own, instead of the runtime's span with the X-Ray trace header: the
+/// line is paid for per delivery (docs/performance.md#cost).
 pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> Response<Body> {
+    let lambda_request_id = request
+        .lambda_context_ref()
+        .map(|context| context.request_id.clone())
+        .unwrap_or_default();
+    let span = tracing::info_span!("delivery", lambda_request_id);
+    respond(receiver, request).instrument(span).await
+}
+
+async fn respond<S: EventStore>(receiver: &Receiver<S>, request: Request) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(&request);
     let (platform, token) = match route_request(&request) {
@@ -59,9 +72,8 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
     let storing = Instant::now();
     let reply = receiver.receive(delivery).await;
     // The time spent storing (and parsing, a few microseconds of it); none when nothing was stored.
-    let store_latency_ms =
-        (!matches!(reply, Reply::Unauthorized)).then(|| storing.elapsed().as_secs_f64() * 1000.0);
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let store_latency_ms = (!matches!(reply, Reply::Unauthorized)).then(|| millis(storing));
+    let latency_ms = millis(started);
     let platform = platform.as_str();
     match reply {
         Reply::Accepted {
@@ -164,6 +176,11 @@ fn parse_platform(platform: &str) -> Result<Platform, String> {
     platform.parse::<Platform>().map_err(|_| {
         "unknown platform: use /webhooks/whatsapp/{token} or /webhooks/web/{token}".to_owned()
     })
+}
+
+/// Milliseconds since `start`, to a hundredth: finer digits are noise and cost log bytes.
+fn millis(start: Instant) -> f64 {
+    (start.elapsed().as_secs_f64() * 100_000.0).round() / 100.0
 }
 
 /// API Gateway's request id (it also appears in the API's access log), else Lambda's.

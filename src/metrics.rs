@@ -1,6 +1,7 @@
 //! CloudWatch metrics from the per-delivery log line, in the Embedded Metric Format (EMF): no
 //! extra log lines, no API calls. The HTTP edge logs one line per delivery with `outcome`,
 //! `event_type` and `store_latency_ms`; this writer adds the EMF members to that same JSON line
+//! (`store_latency_ms` becomes `StoreLatency`)
 //! (tracing's JSON formatter cannot write a nested object such as `_aws`). The contract
 //! (namespace, metric and dimension names) is listed in docs/operations.md#metrics, and the
 //! dashboard in template.yaml reads exactly these names.
@@ -144,7 +145,8 @@ fn with_metrics(line: &[u8], namespace: &str) -> Option<Vec<u8>> {
         "Dimensions": [[OUTCOME], [EVENT_TYPE]],
         "Metrics": [{ "Name": DELIVERIES, "Unit": "Count" }],
     })];
-    if let Some(latency) = object.get("store_latency_ms").cloned() {
+    // Moved, not copied: the line is paid for by the byte.
+    if let Some(latency) = object.remove("store_latency_ms") {
         object.insert(STORE_LATENCY.to_owned(), latency);
         directives.push(json!({
             "Namespace": namespace,

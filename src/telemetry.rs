@@ -15,7 +15,7 @@ pub fn init() {
 }
 
 /// One JSON object per line; `RUST_LOG` selects the level (default `info`). Fields are flattened
-/// into each line; the Lambda runtime's span adds `requestId` and `xrayTraceId`. Delivery lines
+/// into each line with the current span's (the HTTP edge's `delivery` span: Lambda's request id). Delivery lines
 /// carry CloudWatch metrics ([`crate::metrics`]) unless `metrics` has no namespace. Tests capture
 /// the logs through `writer`.
 pub fn subscriber<W>(writer: W, metrics: MetricsConfig) -> impl Subscriber + Send + Sync
