@@ -30,6 +30,9 @@ where
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
+        // CloudWatch Logs timestamps every event (and EMF lines carry `_aws.Timestamp`): a time
+        // in the line would only add bytes to a line paid for per delivery.
+        .without_time()
         .with_writer(EmfMakeWriter::new(writer, metrics))
         .finish()
 }
