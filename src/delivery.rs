@@ -188,7 +188,11 @@ mod tests {
         assert_eq!(outcome(&again), Some(PutOutcome::Duplicate), "{again:?}");
         let events = receiver.store().events();
         assert_eq!(events.len(), 1);
-        assert_eq!(events[0].body, body, "the raw body is kept as received");
+        assert_eq!(
+            events[0].body().unwrap(),
+            body,
+            "the raw body is kept as received"
+        );
         let message = receiver.store().message("wamid.u1").unwrap();
         assert_eq!(message.status, Some(MessageStatus::Delivered));
     }

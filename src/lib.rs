@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod platform;
 pub mod records;
 pub mod store;
+pub mod stored_body;
 pub mod table_stream;
 pub mod telemetry;
 pub mod unique_keys_json;

@@ -1,6 +1,7 @@
 //! What is stored for a delivery: the `event` item, the `message` update and the `rejected` item.
 //! Pure: built from a parsed event and the time of receipt, written by an [`crate::store::EventStore`].
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use crate::clock::format_sortable;
 use crate::keys;
 use crate::message_status::{Direction, MessageStatus, StatusFact};
 use crate::platform::Platform;
+use crate::stored_body::{self, StoredBody, StoredBodyError};
 use crate::webhook_event::{EventDetails, MessageContent, WebhookEvent};
 
 /// What an item is: every item in the table has `item_type`.
@@ -81,14 +83,15 @@ pub struct EventItem {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub whatsapp_message_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub whatsapp_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub contact_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub occurred_at: Option<String>,
     pub received_at: String,
-    /// The raw JSON exactly as received.
-    pub body: String,
+    /// The raw JSON exactly as received, when at most [`crate::stored_body::DEFLATE_ABOVE`]
+    /// bytes; read either form with [`EventItem::body`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The raw JSON, DEFLATE-compressed, when longer.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub body_deflate: Option<Vec<u8>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -159,10 +162,24 @@ pub struct MessageItem {
 }
 
 impl EventItem {
-    /// The typed FlowIQ event, parsed again from the stored body.
-    pub fn webhook_event(&self) -> Result<WebhookEvent, crate::webhook_event::BodyError> {
-        WebhookEvent::parse(self.platform, self.body.as_bytes())
+    /// The raw body exactly as FlowIQ sent it.
+    pub fn body(&self) -> Result<Cow<'_, str>, StoredBodyError> {
+        stored_body::read(self.body.as_deref(), self.body_deflate.as_deref())
     }
+
+    /// The typed FlowIQ event, parsed again from the stored body.
+    pub fn webhook_event(&self) -> Result<WebhookEvent, EventItemError> {
+        Ok(WebhookEvent::parse(self.platform, self.body()?.as_bytes())?)
+    }
+}
+
+/// Why a stored event could not be read back.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EventItemError {
+    #[error(transparent)]
+    Body(#[from] StoredBodyError),
+    #[error("the stored body no longer parses: {0}")]
+    Parse(#[from] crate::webhook_event::BodyError),
 }
 
 impl MessageUpdate {
@@ -230,6 +247,12 @@ pub fn event_records(
     {
         update.content = content_attributes(content);
     }
+    // The contact's number and id stay in the body (and on the message item): not repeated as
+    // attributes of the event item, whose size is billed per KB.
+    let (body, body_deflate) = match StoredBody::of(body) {
+        StoredBody::Text(text) => (Some(text), None),
+        StoredBody::Deflated(bytes) => (None, Some(bytes)),
+    };
     let item = EventItem {
         pk,
         sk,
@@ -239,11 +262,10 @@ pub fn event_records(
         platform: event.platform,
         organization_id: event.organization_id,
         whatsapp_message_id: event.whatsapp_message_id,
-        whatsapp_id: event.whatsapp_id,
-        contact_id: event.contact_id,
         occurred_at: event.occurred_at,
         received_at: received.at_text.clone(),
-        body: body.to_owned(),
+        body,
+        body_deflate,
         expires_at,
         contact_pk,
         contact_sk,

@@ -119,7 +119,7 @@ async fn a_base64_encoded_valid_body_is_stored() {
         "{}",
         answer.json
     );
-    assert_eq!(s(&table.items_of_type("event").await[0], "body"), raw);
+    assert_eq!(stored_body(&table.items_of_type("event").await[0]), raw);
 }
 
 #[tokio::test]

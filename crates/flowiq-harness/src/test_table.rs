@@ -160,3 +160,12 @@ pub fn s<'a>(item: &'a Item, name: &str) -> &'a str {
         .map(String::as_str)
         .unwrap_or("")
 }
+
+/// An event item's raw body, from `body` or `body_deflate` (see `flowiq_webhooks::stored_body`).
+pub fn stored_body(item: &Item) -> String {
+    let text = item.get("body").and_then(|v| v.as_s().ok());
+    let deflated = item.get("body_deflate").and_then(|v| v.as_b().ok());
+    flowiq_webhooks::stored_body::read(text.map(String::as_str), deflated.map(|b| b.as_ref()))
+        .expect("an event item holds its body")
+        .into_owned()
+}

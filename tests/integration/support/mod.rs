@@ -6,7 +6,7 @@ pub mod scenario;
 pub use flowiq_harness::capacity_meter::CapacityMeter;
 pub use flowiq_harness::dynamodb_local;
 pub use flowiq_harness::test_table::{
-    DEV_TOKEN, Item, OTHER_TOKEN, TestTable, client_for, receiver, s,
+    DEV_TOKEN, Item, OTHER_TOKEN, TestTable, client_for, receiver, s, stored_body,
 };
 use flowiq_webhooks::delivery::Receiver;
 use flowiq_webhooks::http_handler;

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::cli::{ConversationArgs, ListArgs};
 use super::cursor::encode_page_cursor;
 use super::error::EventsError;
-use super::output::{Format, item_json, write_json_line, write_table};
+use super::output::{Format, item_json, stored_body, write_json_line, write_table};
 use super::selection::{END_OF_TIME, Selection, describe_contact};
 use super::time_arg::TimeArg;
 use crate::queries::{EventQueries, Item, text};
@@ -91,7 +91,7 @@ pub async fn message(
                     ["occurred_at", "event_type", "event_id", "received_at"]
                         .iter()
                         .map(|n| text(e, n).to_owned())
-                        .chain([format!("{} bytes", text(e, "body").len())])
+                        .chain([format!("{} bytes", stored_body(e).map_or(0, |b| b.len()))])
                         .collect()
                 })
                 .collect();

@@ -24,14 +24,29 @@ impl Format {
     }
 }
 
-/// A stored item as JSON (sets become arrays, numbers numbers), with `kind` first.
+/// A stored item as JSON (sets become arrays, numbers numbers), with `kind` first; an event's
+/// deflated body is shown as `body`, as FlowIQ sent it.
 pub fn item_json(kind: &str, item: &Item) -> Value {
     let mut object = Map::new();
     object.insert("kind".into(), Value::from(kind));
     if let Ok(Value::Object(attributes)) = serde_dynamo::from_item::<_, Value>(item.clone()) {
         object.extend(attributes);
     }
+    if object.remove("body_deflate").is_some()
+        && let Some(body) = stored_body(item)
+    {
+        object.insert("body".into(), Value::from(body));
+    }
     Value::Object(object)
+}
+
+/// An event item's raw body, from `body` or `body_deflate`.
+pub fn stored_body(item: &Item) -> Option<String> {
+    let text = item.get("body").and_then(|v| v.as_s().ok());
+    let deflated = item.get("body_deflate").and_then(|v| v.as_b().ok());
+    flowiq_webhooks::stored_body::read(text.map(String::as_str), deflated.map(|b| b.as_ref()))
+        .ok()
+        .map(|body| body.into_owned())
 }
 
 pub fn write_json_line(out: &mut impl Write, value: &Value) -> std::io::Result<()> {

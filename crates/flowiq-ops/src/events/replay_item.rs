@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::events::output::stored_body;
 use crate::queries::{Item, text};
 use flowiq_webhooks::keys;
 use flowiq_webhooks::records::ItemType;
@@ -34,7 +35,7 @@ impl ReplayItem {
         if text(item, "item_type") != ItemType::Event.as_str() {
             return None;
         }
-        let body = item.get("body")?.as_s().ok()?.clone();
+        let body = stored_body(item)?;
         let occurred_at = text(item, "occurred_at");
         let received_at = text(item, "received_at");
         let time = if occurred_at.is_empty() {
