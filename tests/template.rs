@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use flowiq_webhooks::metrics;
 use serde_norway::{Mapping, Value};
 
 // ------------------------------------------------------------------------------------- template
@@ -1405,30 +1406,16 @@ fn the_access_log_line_is_small_json_with_what_an_operator_needs() {
 /// per delivery, in the namespace it gets as `METRICS_NAMESPACE` (`EnableMetrics`,
 /// `MetricsNamespace`). (metric, unit, dimension sets).
 const EMF_METRICS: &[(&str, &str, DimensionSets)] = &[
-    ("Deliveries", "Count", &[&["Outcome"], &["EventType"]]),
-    ("StoreLatency", "Milliseconds", &[&[]]),
+    (
+        metrics::DELIVERIES,
+        "Count",
+        &[&[metrics::OUTCOME], &[metrics::EVENT_TYPE]],
+    ),
+    (metrics::STORE_LATENCY, "Milliseconds", &[&[]]),
 ];
-const EMF_OUTCOMES: [&str; 8] = [
-    "stored",
-    "duplicate",
-    "rejected",
-    "too_large",
-    "unauthorized",
-    "not_found",
-    "method_not_allowed",
-    "storage_unavailable",
-];
-const EMF_EVENT_TYPES: [&str; 9] = [
-    "message_received",
-    "sent_message",
-    "message_sent",
-    "message_delivered",
-    "message_read",
-    "message_failed",
-    "call",
-    "other",
-    "none",
-];
+// What the code emits is the single source: the template must chart exactly these values.
+const EMF_OUTCOMES: [&str; 8] = metrics::OUTCOMES;
+const EMF_EVENT_TYPES: [&str; 9] = metrics::EVENT_TYPES;
 /// The dimension sets a metric is published with (each a list of dimension names).
 type DimensionSets = &'static [&'static [&'static str]];
 

@@ -9,8 +9,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use flowiq_webhooks::delivery::Receiver;
+use flowiq_webhooks::delivery::{Delivery, Receiver, Reply};
 use flowiq_webhooks::keys;
+use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::Retention;
 use flowiq_webhooks::store::dynamodb::{DynamoDbEventStore, retry_config, timeout_config};
 use flowiq_webhooks::webhook_tokens::WebhookTokens;
@@ -102,6 +103,23 @@ impl TestTable {
 
     pub fn receiver(&self, retention: Retention) -> Receiver<DynamoDbEventStore> {
         receiver(self.store(), retention)
+    }
+
+    /// `body` delivered to the WhatsApp route with the development token, as the function would.
+    pub async fn deliver(&self, body: &[u8]) -> Reply {
+        let delivery = Delivery {
+            platform: Platform::Whatsapp,
+            token: DEV_TOKEN,
+            body,
+            request_id: "test",
+        };
+        self.receiver(Retention(None)).receive(delivery).await
+    }
+
+    /// As [`TestTable::deliver`], for a body that must be accepted.
+    pub async fn store_delivery(&self, body: &str) {
+        let reply = self.deliver(body.as_bytes()).await;
+        assert!(matches!(reply, Reply::Accepted { .. }), "{reply:?}");
     }
 
     pub async fn get(&self, pk: &str, sk: &str) -> Option<Item> {

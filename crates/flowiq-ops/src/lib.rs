@@ -4,6 +4,7 @@
 //! - [`queries`]: the read side of the data model, one function per access pattern.
 
 pub mod bootstrap;
+pub mod cli_logs;
 pub mod deployment;
 pub mod events;
 pub mod queries;

@@ -4,10 +4,7 @@ use std::net::TcpListener;
 use std::process::{Command, Output};
 
 use flowiq_harness::dynamodb_local;
-use flowiq_harness::test_table::{DEV_TOKEN, TestTable};
-use flowiq_webhooks::delivery::{Delivery, Reply};
-use flowiq_webhooks::platform::Platform;
-use flowiq_webhooks::records::Retention;
+use flowiq_harness::test_table::TestTable;
 use serde_json::{Value, json};
 
 /// The binary with a clean AWS environment: DynamoDB Local's dummy key and region, no profile,
@@ -108,16 +105,7 @@ async fn an_unreachable_target_exits_5_with_a_clear_message_and_no_cursor() {
         "organization_id": "org-u", "status": "read", "timestamp": "2026-03-07T10:00:00Z",
         "whatsapp_id": "27830000099"})
     .to_string();
-    let reply = table
-        .receiver(Retention(None))
-        .receive(Delivery {
-            platform: Platform::Whatsapp,
-            token: DEV_TOKEN,
-            body: body.as_bytes(),
-            request_id: "test",
-        })
-        .await;
-    assert!(matches!(reply, Reply::Accepted { .. }), "{reply:?}");
+    table.store_delivery(&body).await;
     // A port nothing listens on.
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()

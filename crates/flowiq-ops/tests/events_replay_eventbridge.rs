@@ -14,14 +14,12 @@ use aws_sdk_eventbridge::operation::put_events::PutEventsInput;
 use aws_sdk_sqs::types::QueueAttributeName;
 use clap::Parser as _;
 use flowiq_harness::moto_server::MotoServer;
-use flowiq_harness::test_table::{DEV_TOKEN, TestTable, s};
+use flowiq_harness::test_table::{TestTable, s};
 use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::{Context, run};
 use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::output::Format;
 use flowiq_ops::queries::EventQueries;
-use flowiq_webhooks::delivery::{Delivery, Reply};
-use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::Retention;
 use serde_json::{Value, json};
 
@@ -137,7 +135,7 @@ async fn replayed_events_reach_the_bus_as_the_pipe_puts_them() {
 
     // 12 events of one organization (two PutEvents batches: 10 + 2), one of them undated.
     let table = TestTable::new().await;
-    let receiver = table.receiver(Retention(None));
+    let _receiver = table.receiver(Retention(None));
     for n in 0..12 {
         let mut body = json!({"event_type": if n % 2 == 0 { "sent_message" } else { "message_read" },
             "whatsapp_message_id": format!("wamid.eb{n}"), "organization_id": ORG,
@@ -148,15 +146,7 @@ async fn replayed_events_reach_the_bus_as_the_pipe_puts_them() {
             body = json!({"event_type": "label_added", "organization_id": ORG, "label": "vip"});
         }
         let body = body.to_string();
-        let reply = receiver
-            .receive(Delivery {
-                platform: Platform::Whatsapp,
-                token: DEV_TOKEN,
-                body: body.as_bytes(),
-                request_id: "test",
-            })
-            .await;
-        assert!(matches!(reply, Reply::Accepted { .. }), "{reply:?}");
+        table.store_delivery(&body).await;
     }
 
     let context = Context {

@@ -5,14 +5,12 @@
 use std::time::{Duration, Instant};
 
 use clap::Parser as _;
-use flowiq_harness::test_table::{DEV_TOKEN, TestTable};
+use flowiq_harness::test_table::TestTable;
 use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::{Context, run};
 use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::output::Format;
 use flowiq_ops::queries::EventQueries;
-use flowiq_webhooks::delivery::{Delivery, Reply};
-use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::Retention;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
@@ -68,17 +66,9 @@ async fn store_message(table: &TestTable, wamid: &str) -> Vec<String> {
     .enumerate()
     .map(|(n, t)| body(n as u32, t))
     .collect();
-    let receiver = table.receiver(Retention(None));
+    let _receiver = table.receiver(Retention(None));
     for index in [3, 0, 4, 2, 1] {
-        let reply = receiver
-            .receive(Delivery {
-                platform: Platform::Whatsapp,
-                token: DEV_TOKEN,
-                body: in_order[index].as_bytes(),
-                request_id: "test",
-            })
-            .await;
-        assert!(matches!(reply, Reply::Accepted { .. }), "{reply:?}");
+        table.store_delivery(&in_order[index]).await;
     }
     in_order
 }

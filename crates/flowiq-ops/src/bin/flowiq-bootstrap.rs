@@ -13,14 +13,7 @@ use flowiq_ops::bootstrap::{Args, BootstrapError, Settings, run};
 fn main() -> ExitCode {
     // Flags clap rejects exit 2 here, before anything else happens.
     let args = Args::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,flowiq_ops=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
-        .init();
+    flowiq_ops::cli_logs::init();
 
     let json = args.json;
     let mut report = Report::default();

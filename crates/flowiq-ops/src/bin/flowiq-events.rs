@@ -17,7 +17,7 @@ use flowiq_ops::queries::EventQueries;
 fn main() -> ExitCode {
     // Usage errors exit 2 here, before anything else happens (clap's convention).
     let args = Args::parse();
-    init_logs();
+    flowiq_ops::cli_logs::init();
     match main_inner(args) {
         Ok(status) => ExitCode::from(status.code()),
         Err(error) => {
@@ -67,16 +67,4 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
 fn report(error: EventsError) -> anyhow::Result<ExitStatus> {
     eprintln!("error: {error}");
     Ok(error.exit_status())
-}
-
-/// Retries and failures on stderr, plain text; `RUST_LOG` overrides the level.
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,flowiq_ops=info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
-        .init();
 }
