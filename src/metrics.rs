@@ -6,10 +6,11 @@
 //! (namespace, metric and dimension names) is listed in docs/operations.md#metrics, and the
 //! dashboard in template.yaml reads exactly these names.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::webhook_event::EventType;
@@ -88,14 +89,40 @@ impl MetricsConfig {
 #[derive(Debug, Clone)]
 pub struct EmfMakeWriter<M> {
     inner: M,
-    namespace: Option<String>,
+    directives: Option<Directives>,
+}
+
+/// The `CloudWatchMetrics` arrays, built once: with and without the `StoreLatency` directive.
+#[derive(Debug, Clone)]
+struct Directives {
+    deliveries: String,
+    deliveries_and_latency: String,
+}
+
+impl Directives {
+    fn new(namespace: &str) -> Self {
+        let deliveries = json!({
+            "Namespace": namespace,
+            "Dimensions": [[OUTCOME], [EVENT_TYPE]],
+            "Metrics": [{ "Name": DELIVERIES, "Unit": "Count" }],
+        });
+        let latency = json!({
+            "Namespace": namespace,
+            "Dimensions": [[]],
+            "Metrics": [{ "Name": STORE_LATENCY, "Unit": "Milliseconds" }],
+        });
+        Directives {
+            deliveries: format!("[{deliveries}]"),
+            deliveries_and_latency: format!("[{deliveries},{latency}]"),
+        }
+    }
 }
 
 impl<M> EmfMakeWriter<M> {
     pub fn new(inner: M, config: MetricsConfig) -> Self {
         EmfMakeWriter {
             inner,
-            namespace: config.namespace,
+            directives: config.namespace.as_deref().map(Directives::new),
         }
     }
 }
@@ -106,21 +133,21 @@ impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for EmfMakeWriter<M> {
     fn make_writer(&'a self) -> Self::Writer {
         EmfWriter {
             inner: self.inner.make_writer(),
-            namespace: self.namespace.as_deref(),
+            directives: self.directives.as_ref(),
         }
     }
 }
 
 pub struct EmfWriter<'a, W> {
     inner: W,
-    namespace: Option<&'a str>,
+    directives: Option<&'a Directives>,
 }
 
 impl<W: Write> Write for EmfWriter<'_, W> {
     /// tracing's formatter writes each event as one whole line.
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        match self.namespace.and_then(|ns| with_metrics(line, ns)) {
-            Some(with_metrics) => self.inner.write_all(&with_metrics)?,
+        match self.directives.and_then(|d| with_metrics(line, d)) {
+            Some(with_metrics) => self.inner.write_all(with_metrics.as_bytes())?,
             None => self.inner.write_all(line)?,
         }
         Ok(line.len())
@@ -131,39 +158,41 @@ impl<W: Write> Write for EmfWriter<'_, W> {
     }
 }
 
-/// The line with the EMF members, if it is a delivery line (it has an `outcome`).
-fn with_metrics(line: &[u8], namespace: &str) -> Option<Vec<u8>> {
-    let mut object: Map<String, Value> = serde_json::from_slice(line).ok()?;
-    let outcome = object.get("outcome")?.as_str()?;
+const LATENCY_MEMBER: &str = "\"store_latency_ms\":";
+
+/// The line with the EMF members, if it is a delivery line (it has a known `outcome`). Spliced
+/// into the text rather than parsed and written again: every delivery pays for this.
+fn with_metrics(line: &[u8], directives: &Directives) -> Option<String> {
+    let text = std::str::from_utf8(line).ok()?;
+    let members = text.strip_prefix('{').filter(|m| !m.starts_with('}'))?;
+    let outcome = string_member(text, "outcome")?;
     let outcome = OUTCOMES.iter().find(|o| **o == outcome)?;
-    let event_type = event_type_dimension(object.get("event_type").and_then(Value::as_str));
+    let event_type = event_type_dimension(string_member(text, "event_type"));
+    let (members, directives) = match members.contains(LATENCY_MEMBER) {
+        // Moved, not copied: the line is paid for by the byte.
+        true => (
+            Cow::Owned(members.replacen(LATENCY_MEMBER, "\"StoreLatency\":", 1)),
+            &directives.deliveries_and_latency,
+        ),
+        false => (Cow::Borrowed(members), &directives.deliveries),
+    };
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    let mut directives = vec![json!({
-        "Namespace": namespace,
-        "Dimensions": [[OUTCOME], [EVENT_TYPE]],
-        "Metrics": [{ "Name": DELIVERIES, "Unit": "Count" }],
-    })];
-    // Moved, not copied: the line is paid for by the byte.
-    if let Some(latency) = object.remove("store_latency_ms") {
-        object.insert(STORE_LATENCY.to_owned(), latency);
-        directives.push(json!({
-            "Namespace": namespace,
-            "Dimensions": [[]],
-            "Metrics": [{ "Name": STORE_LATENCY, "Unit": "Milliseconds" }],
-        }));
-    }
-    object.insert(OUTCOME.to_owned(), Value::from(*outcome));
-    object.insert(EVENT_TYPE.to_owned(), Value::from(event_type));
-    object.insert(DELIVERIES.to_owned(), Value::from(1));
-    object.insert(
-        "_aws".to_owned(),
-        json!({ "Timestamp": timestamp, "CloudWatchMetrics": directives }),
-    );
-    let mut out = serde_json::to_vec(&object).ok()?;
-    out.push(b'\n');
-    Some(out)
+        .map_or(0, |d| d.as_millis());
+    Some(format!(
+        "{{\"_aws\":{{\"Timestamp\":{timestamp},\"CloudWatchMetrics\":{directives}}},\"{OUTCOME}\":\"{outcome}\",\"{EVENT_TYPE}\":\"{event_type}\",\"{DELIVERIES}\":1,{members}"
+    ))
+}
+
+/// A top-level string member of a line from tracing's JSON formatter, found by its text: the
+/// fields are the edge's own, each key appears once, and a quote inside any string value is
+/// escaped, so the first `"name":"` is the member. The values read here (outcomes, FlowIQ event
+/// types) are identifiers without escapes.
+fn string_member<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("\"{name}\":\"");
+    let start = text.find(&key)? + key.len();
+    let length = text[start..].find('"')?;
+    Some(&text[start..start + length])
 }
 
 #[cfg(test)]
@@ -200,11 +229,15 @@ mod tests {
     #[test]
     fn only_delivery_lines_get_metrics() {
         let other = br#"{"level":"WARN","message":"could not open the DynamoDB connection"}"#;
-        assert_eq!(with_metrics(other, "N"), None);
+        assert_eq!(with_metrics(other, &Directives::new("N")), None);
         let unknown_outcome = br#"{"outcome":"something_new"}"#;
-        assert_eq!(with_metrics(unknown_outcome, "N"), None);
-        let line = with_metrics(br#"{"outcome":"unauthorized","status":401}"#, "N").unwrap();
-        let value: Value = serde_json::from_slice(&line).unwrap();
+        assert_eq!(with_metrics(unknown_outcome, &Directives::new("N")), None);
+        let line = with_metrics(
+            br#"{"outcome":"unauthorized","status":401}"#,
+            &Directives::new("N"),
+        )
+        .unwrap();
+        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(value["Outcome"], "unauthorized");
         assert_eq!(value["EventType"], "none");
         assert_eq!(value["Deliveries"], 1);
@@ -215,6 +248,22 @@ mod tests {
         assert_eq!(
             value["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(),
             1
+        );
+    }
+
+    #[test]
+    fn a_quoted_lookalike_in_another_value_is_not_the_member() {
+        let line = br#"{"reason":"field \"outcome\":\"stored\" is odd","outcome":"rejected","store_latency_ms":1.5}
+"#;
+        let with = with_metrics(line, &Directives::new("N")).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&with).unwrap();
+        assert_eq!(value["Outcome"], "rejected");
+        assert_eq!(value["StoreLatency"], 1.5);
+        assert!(value.get("store_latency_ms").is_none());
+        assert_eq!(value["reason"], r#"field "outcome":"stored" is odd"#);
+        assert!(
+            with.ends_with("}\n") && with.matches('\n').count() == 1,
+            "one line"
         );
     }
 }

@@ -348,6 +348,10 @@ fn is_identifier(value: &str, max_length: usize) -> bool {
 }
 
 fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, FieldProblem> {
+    // Without path tracking first: only a body that fails is read again, to name the field.
+    if let Ok(typed) = T::deserialize(value) {
+        return Ok(typed);
+    }
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner().to_string();
