@@ -22,6 +22,30 @@ pub enum TokenConfigError {
     NotUrlSafe { position: usize },
 }
 
+/// Why a token would be refused; never quotes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    TooShort { length: usize },
+    NotUrlSafe,
+}
+
+/// The one token rule, for the function and for `flowiq-bootstrap`: at least
+/// [`MIN_TOKEN_LENGTH`] characters, each a letter, a digit, `-`, `_`, `.` or `~` (it goes in a
+/// URL path).
+pub fn token_problem(token: &str) -> Option<TokenProblem> {
+    let length = token.chars().count();
+    if length < MIN_TOKEN_LENGTH {
+        Some(TokenProblem::TooShort { length })
+    } else if !token
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
+    {
+        Some(TokenProblem::NotUrlSafe)
+    } else {
+        None
+    }
+}
+
 /// The accepted tokens, kept only as SHA-256 digests: comparing digests in constant time hides
 /// both the tokens' contents and their lengths, and the plain tokens never sit in memory for logs.
 pub struct WebhookTokens {
@@ -46,17 +70,15 @@ impl WebhookTokens {
             .enumerate()
         {
             let position = index + 1;
-            let length = token.chars().count();
-            if length < MIN_TOKEN_LENGTH {
-                return Err(TokenConfigError::TooShort { position, length });
+            match token_problem(token) {
+                Some(TokenProblem::TooShort { length }) => {
+                    return Err(TokenConfigError::TooShort { position, length });
+                }
+                Some(TokenProblem::NotUrlSafe) => {
+                    return Err(TokenConfigError::NotUrlSafe { position });
+                }
+                None => digests.push(digest(token)),
             }
-            if !token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
-            {
-                return Err(TokenConfigError::NotUrlSafe { position });
-            }
-            digests.push(digest(token));
         }
         if digests.is_empty() {
             return Err(TokenConfigError::Empty);

@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::BootstrapError::{self, Usage};
 use crate::deployment::DeploymentArgs;
 use flowiq_webhooks::platform::Platform;
-use flowiq_webhooks::webhook_tokens::MIN_TOKEN_LENGTH;
+use flowiq_webhooks::webhook_tokens::{MIN_TOKEN_LENGTH, TokenProblem, token_problem};
 
 pub const API_KEY_ENV: &str = "FLOWIQ_API_KEY";
 pub const DEFAULT_API_BASE: &str = "https://api.flowiq.live";
@@ -294,25 +294,18 @@ pub fn base_url(raw: &str, what: &str, allow_http: bool) -> Result<String, Boots
 /// A token the receiver accepts (a token it would refuse is a typo, not something to
 /// register). The problem never quotes the token.
 pub fn check_token(token: &str) -> Result<SecretString, String> {
-    let length = token.chars().count();
-    if length == 0 {
-        Err("the webhook token is empty".to_owned())
-    } else if !token
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-_.~".contains(&b))
-    {
-        Err(
+    match token_problem(token) {
+        _ if token.is_empty() => Err("the webhook token is empty".to_owned()),
+        Some(TokenProblem::TooShort { length }) => Err(format!(
+            "the webhook token is {length} characters long; the receiver accepts only tokens of \
+             at least {MIN_TOKEN_LENGTH}"
+        )),
+        Some(TokenProblem::NotUrlSafe) => Err(
             "the webhook token has characters other than letters, digits, '-', '_', '.' and \
              '~': it goes in a URL path"
                 .to_owned(),
-        )
-    } else if length < MIN_TOKEN_LENGTH {
-        Err(format!(
-            "the webhook token is {length} characters long; the receiver accepts only tokens of \
-             at least {MIN_TOKEN_LENGTH}"
-        ))
-    } else {
-        Ok(SecretString::from(token))
+        ),
+        None => Ok(SecretString::from(token)),
     }
 }
 
