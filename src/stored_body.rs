@@ -6,7 +6,12 @@
 
 use std::borrow::Cow;
 
+use std::cell::RefCell;
+
 use miniz_oxide::deflate::compress_to_vec;
+use miniz_oxide::deflate::core::{
+    CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
+};
 use miniz_oxide::inflate::decompress_to_vec_with_limit;
 
 use crate::config::MAX_BODY_BYTES;
@@ -14,9 +19,33 @@ use crate::config::MAX_BODY_BYTES;
 /// Bodies longer than this are stored deflated.
 pub const DEFLATE_ABOVE: usize = 384;
 
-/// miniz's default level: within a few bytes of the best on these bodies, at a fraction of the
-/// CPU of level 9.
-const LEVEL: u8 = 6;
+/// The fastest level: within 20 bytes of level 6 on FlowIQ's bodies, which stay well under the
+/// 1 KB boundary either way.
+const LEVEL: u8 = 1;
+
+thread_local! {
+    /// One compressor per thread, reset for each body: a new one allocates and clears a few
+    /// hundred KB of tables, which cost more CPU than compressing a body (docs/performance.md).
+    static COMPRESSOR: RefCell<Box<CompressorOxide>> = RefCell::new(Box::new(
+        CompressorOxide::new(create_comp_flags_from_zip_params(LEVEL.into(), -15, 0)),
+    ));
+}
+
+/// Raw DEFLATE of `bytes`.
+fn deflate(bytes: &[u8]) -> Vec<u8> {
+    COMPRESSOR.with_borrow_mut(|compressor| {
+        compressor.reset();
+        // Raw DEFLATE grows incompressible input by a few bytes per 64 KB block at most.
+        let mut out = vec![0; bytes.len() + bytes.len() / 64 + 64];
+        match compress(compressor, bytes, &mut out, TDEFLFlush::Finish) {
+            (TDEFLStatus::Done, read, written) if read == bytes.len() => {
+                out.truncate(written);
+                out
+            }
+            _ => compress_to_vec(bytes, LEVEL),
+        }
+    })
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoredBody {
@@ -37,7 +66,7 @@ pub enum StoredBodyError {
 impl StoredBody {
     pub fn of(body: &str) -> Self {
         if body.len() > DEFLATE_ABOVE {
-            StoredBody::Deflated(compress_to_vec(body.as_bytes(), LEVEL))
+            StoredBody::Deflated(deflate(body.as_bytes()))
         } else {
             StoredBody::Text(body.to_owned())
         }
