@@ -1,4 +1,4 @@
-//! FlowIQ's webhook payloads (`../shared/flowiq/webhook-events.txt`), typed where documented.
+//! FlowIQ's webhook payloads (docs/flowiq.md), typed where documented.
 //!
 //! Parsing is one pass over the body into a JSON value (duplicate names refused); the typed view,
 //! the event id and the stored item are all derived from it. Unknown

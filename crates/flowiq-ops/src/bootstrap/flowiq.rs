@@ -1,4 +1,4 @@
-//! FlowIQ's Create Webhook, `POST <api base>/set-webhooks` (/work/shared/flowiq): the documented
+//! FlowIQ's Create Webhook, `POST <api base>/set-webhooks` (docs/flowiq.md): the documented
 //! request and answer, timeouts, and retries of 429, 5xx, timeouts and connection failures
 //! (exponential backoff with full jitter, or `Retry-After`; the loop is backon's).
 
