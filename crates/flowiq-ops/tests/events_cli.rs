@@ -150,3 +150,44 @@ async fn an_unreachable_target_exits_5_with_a_clear_message_and_no_cursor() {
         "{summary}"
     );
 }
+
+#[test]
+fn help_describes_this_tool_and_its_exit_codes() {
+    let output = flowiq_events(None, &["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        help.contains("DynamoDB table of the stored events"),
+        "{help}"
+    );
+    for bootstrap_only in ["registration records", "base URL", "token's secret"] {
+        assert!(!help.contains(bootstrap_only), "{bootstrap_only}: {help}");
+    }
+    assert!(
+        help.contains("  2  usage or configuration error:"),
+        "{help}"
+    );
+    assert!(help.contains("no AWS region"), "{help}");
+}
+
+#[test]
+fn no_region_exits_2_as_the_help_says() {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flowiq-events"));
+    for name in ["AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"] {
+        command.env_remove(name);
+    }
+    let output = command
+        .args(["message", "wamid.x"])
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("TABLE_NAME", "t")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no AWS region"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -241,3 +241,195 @@ async fn rejected_lists_reason_size_and_time_without_bodies() {
     assert_eq!(result.unwrap(), ExitStatus::Success);
     assert!(lines.is_empty());
 }
+
+/// Runs `flowiq-events <args>` in table form; the printed text.
+async fn table_output(table: &TestTable, args: &[&str]) -> String {
+    let args =
+        Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied())).unwrap();
+    let mut out = Vec::new();
+    let result = run(&args.command, &context(table), Format::Table, &mut out).await;
+    assert_eq!(result.unwrap(), ExitStatus::Success);
+    String::from_utf8(out).unwrap()
+}
+
+/// Over the 384 bytes above which the receiver stores a body deflated, with emoji, CJK,
+/// combining marks, a no-break space, a line separator, tabs and a CRLF.
+fn long_text() -> String {
+    "Olá 👋🏽 — 你好，订单 #10458\u{a0}é\u{301}\u{2028}\ttab\r\n  spaced  ".repeat(8)
+}
+
+/// `body` exactly as sent: unusual whitespace between the JSON tokens too.
+fn raw_body(fields: &str, text: &str) -> String {
+    format!(
+        "\n\t{{ {fields},\r\n  \"message\" :\t{} }}\n ",
+        serde_json::to_string(text).unwrap()
+    )
+}
+
+#[tokio::test]
+async fn long_unicode_bodies_are_shown_whole_in_json_and_tables() {
+    let table = TestTable::new().await;
+    let text = long_text();
+    let wa_body = raw_body(
+        &format!(
+            r#""event_type":"message_received","whatsapp_message_id":"wamid.long","organization_id":"{ORG}","message_type":"text","timestamp":"2026-03-07T09:00:00Z","whatsapp_id":"{ALICE}""#
+        ),
+        &text,
+    );
+    let web_body = raw_body(
+        &format!(
+            r#""event_type":"message_received","sender_type":"user-web","id":"row-web-1","organization_id":"{ORG}","contact_id":"contact-web-1","created_at":"2026-03-07T09:30:00Z","timestamp":"2026-03-07T09:30:00.512Z""#
+        ),
+        &text,
+    );
+    assert!(
+        wa_body.len() > 500 && web_body.len() > 500,
+        "long enough to be deflated"
+    );
+    table.store_delivery(&wa_body).await;
+    let reply = table
+        .receiver(Retention(None))
+        .receive(Delivery {
+            platform: Platform::Web,
+            token: DEV_TOKEN,
+            body: web_body.as_bytes(),
+            request_id: "req-web",
+        })
+        .await;
+    assert!(matches!(reply, Reply::Accepted { .. }), "{reply:?}");
+
+    // Every line of every command has every attribute, and `body` as sent, byte for byte.
+    let assert_event_line = |line: &Value, body: &str| {
+        assert_eq!(field(line, "body"), body, "{line}");
+        assert!(line.get("body_deflate").is_none(), "{line}");
+        for name in [
+            "pk",
+            "sk",
+            "event_id",
+            "event_type",
+            "platform",
+            "received_at",
+        ] {
+            assert!(!field(line, name).is_empty(), "{name} missing: {line}");
+        }
+        assert!(
+            field(line, "occurred_at").starts_with("2026-03-07T09:"),
+            "{line}"
+        );
+    };
+    let (result, lines) = events(&table, &["message", "wamid.long"]).await;
+    assert_eq!(result.unwrap(), ExitStatus::Success);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(field(&lines[0], "text"), text);
+    assert_event_line(&lines[1], &wa_body);
+    // The event item really holds the deflated form (what this test is about).
+    let stored = table
+        .get(field(&lines[1], "pk"), field(&lines[1], "sk"))
+        .await
+        .unwrap();
+    assert!(stored.contains_key("body_deflate") && !stored.contains_key("body"));
+
+    let (result, lines) = events(
+        &table,
+        &[
+            "conversation",
+            "--org",
+            ORG,
+            "--contact",
+            "id:contact-web-1",
+        ],
+    )
+    .await;
+    assert_eq!(result.unwrap(), ExitStatus::Success);
+    assert_eq!(field(&lines[0], "kind"), "conversation_item");
+    assert_event_line(&lines[0], &web_body);
+    assert_eq!(field(&lines[1], "kind"), "page");
+
+    let (result, lines) = events(
+        &table,
+        &["list", "--org", ORG, "--since", "2026-03-07T00:00:00Z"],
+    )
+    .await;
+    assert_eq!(result.unwrap(), ExitStatus::Success);
+    let bodies: Vec<&str> = lines.iter().map(|l| field(l, "body")).collect();
+    assert_eq!(bodies, [wa_body.as_str(), web_body.as_str()]);
+    lines
+        .iter()
+        .zip([&wa_body, &web_body])
+        .for_each(|(line, body)| assert_event_line(line, body));
+
+    // Tables: ids whole, the body's exact size, the text on one line (whitespace folded).
+    let shown = table_output(&table, &["message", "wamid.long"]).await;
+    assert!(
+        shown.contains(&format!("{} bytes", wa_body.len())),
+        "{shown}"
+    );
+    assert!(shown.contains("Olá 👋🏽 — 你好，订单 #10458"), "{shown}");
+    let shown = table_output(
+        &table,
+        &[
+            "conversation",
+            "--org",
+            ORG,
+            "--contact",
+            "id:contact-web-1",
+        ],
+    )
+    .await;
+    assert!(shown.contains("Olá 👋🏽 — 你好"), "the event's text: {shown}");
+    assert!(!shown.contains('\t') && !shown.contains('\r'), "{shown:?}");
+    let shown = table_output(
+        &table,
+        &["list", "--org", ORG, "--since", "2026-03-07T00:00:00Z"],
+    )
+    .await;
+    assert!(
+        shown.contains("wamid.long") && shown.contains("\n2 events"),
+        "{shown}"
+    );
+}
+
+#[tokio::test]
+async fn an_item_that_cannot_be_shown_is_an_error_naming_it() {
+    let table = TestTable::new().await;
+    let body = raw_body(
+        &format!(
+            r#""event_type":"sent_message","id":"row-x","whatsapp_message_id":"wamid.bad","organization_id":"{ORG}","sender_type":"bot-whatsapp","timestamp":"2026-03-07T09:00:00Z","whatsapp_id":"{ALICE}""#
+        ),
+        &long_text(),
+    );
+    table.store_delivery(&body).await;
+    let (_, lines) = events(&table, &["message", "wamid.bad"]).await;
+    let (pk, sk) = (
+        field(&lines[1], "pk").to_owned(),
+        field(&lines[1], "sk").to_owned(),
+    );
+    // Damage the deflated body, as a bug or a hand edit might.
+    table
+        .client
+        .update_item()
+        .table_name(&table.name)
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk.clone()))
+        .update_expression("SET body_deflate = :b")
+        .expression_attribute_values(
+            ":b",
+            aws_sdk_dynamodb::types::AttributeValue::B(b"not deflate"[..].into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    for args in [
+        vec!["message", "wamid.bad"],
+        vec!["list", "--org", ORG, "--since", "2026-03-07T00:00:00Z"],
+    ] {
+        let (result, _) = events(&table, &args).await;
+        let error = result.unwrap_err();
+        assert_eq!(error.exit_status(), ExitStatus::Unexpected, "{args:?}");
+        let message = error.to_string();
+        assert!(
+            message.contains(&sk) && message.contains("body"),
+            "{message}"
+        );
+    }
+}

@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 use super::contact::parse_contact;
 use super::cursor::{ReplayCursor, parse_page_cursor, parse_replay_cursor};
-use super::exit::EXIT_CODES_HELP;
+use super::exit::exit_codes_help;
 use super::time_arg::{TimeArg, parse_time_arg};
 use crate::deployment::DeploymentArgs;
 use crate::queries::{Contact, Item};
@@ -29,11 +29,19 @@ Details: docs/operations.md
 
 ";
 
+const STACK_NAME_HELP: &str = "CloudFormation stack whose output TableName names the events' \
+    table [default: stack_name in ./samconfig.toml, else flowiq-webhooks]";
+const TABLE_NAME_HELP: &str =
+    "DynamoDB table of the stored events, instead of the stack output TableName";
+
 /// Inspect, replay and reprocess the FlowIQ events stored by the webhook receiver.
 ///
 /// Reads the stack's DynamoDB table with your AWS credentials (never the function's role).
 #[derive(Debug, Parser)]
 #[command(name = "flowiq-events", version, after_help = long_help_tail())]
+// The deployment flags are shared with flowiq-bootstrap; here they find the events' table.
+#[command(mut_arg("stack_name", |arg| arg.help(STACK_NAME_HELP)))]
+#[command(mut_arg("table_name", |arg| arg.help(TABLE_NAME_HELP)))]
 pub struct Args {
     /// Which deployment (as flowiq-bootstrap finds it). Give these before the subcommand.
     #[command(flatten)]
@@ -210,5 +218,5 @@ fn parse_rate(value: &str) -> Result<f64, String> {
 
 /// `--help`'s tail: examples and the exit codes.
 pub fn long_help_tail() -> String {
-    format!("{AFTER_HELP}{EXIT_CODES_HELP}")
+    format!("{AFTER_HELP}{}", exit_codes_help())
 }

@@ -24,6 +24,14 @@ pub enum EventsError {
         operation: &'static str,
         message: String,
     },
+    /// A stored item that cannot be shown as it is (a corrupt deflated body, a value JSON cannot
+    /// hold): printing it without the attribute would hide what is stored.
+    #[error("cannot show the item with {item}: attribute `{attribute}`: {problem}")]
+    Unreadable {
+        item: String,
+        attribute: String,
+        problem: String,
+    },
     /// stdout is closed or full.
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
@@ -38,7 +46,7 @@ impl EventsError {
             EventsError::Query(_) | EventsError::Deployment(_) | EventsError::Aws { .. } => {
                 ExitStatus::Aws
             }
-            EventsError::Output(_) => ExitStatus::Unexpected,
+            EventsError::Output(_) | EventsError::Unreadable { .. } => ExitStatus::Unexpected,
         }
     }
 }

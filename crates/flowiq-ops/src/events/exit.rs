@@ -8,8 +8,8 @@ pub enum ExitStatus {
     Success = 0,
     /// A bug or an environment problem (e.g. stdout closed).
     Unexpected = 1,
-    /// Bad flag or argument (malformed time, bad cursor, http:// without --allow-http): nothing
-    /// was read or sent.
+    /// Bad flag or argument (malformed time, bad cursor, http:// without --allow-http) or local
+    /// configuration (no region, unreadable samconfig.toml): nothing was read or sent.
     Usage = 2,
     /// The selection is empty: unknown message id, organization or contact, or nothing in the
     /// time range.
@@ -20,25 +20,95 @@ pub enum ExitStatus {
     /// The replay target could not be reached: connection failures, timeouts, or 429/5xx until
     /// the attempts ran out.
     TargetUnreachable = 5,
-    /// An AWS call failed (DynamoDB, EventBridge, CloudFormation) or the AWS configuration is
-    /// missing.
+    /// An AWS call failed (DynamoDB, EventBridge, CloudFormation), no credentials included.
     Aws = 6,
 }
 
 impl ExitStatus {
+    pub const ALL: [ExitStatus; 7] = [
+        ExitStatus::Success,
+        ExitStatus::Unexpected,
+        ExitStatus::Usage,
+        ExitStatus::NotFound,
+        ExitStatus::PartialFailure,
+        ExitStatus::TargetUnreachable,
+        ExitStatus::Aws,
+    ];
+
     pub fn code(self) -> u8 {
         self as u8
     }
+
+    /// What the code means, for `--help` and the table in docs/operations.md#exit-codes (a test
+    /// keeps that table equal to these lines: this is the one source).
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitStatus::Success => "success (also a dry run, and an empty rejected list)",
+            ExitStatus::Unexpected => {
+                "unexpected error (e.g. stdout closed, or a stored item that cannot be shown)"
+            }
+            ExitStatus::Usage => {
+                "usage or configuration error: unknown flag, malformed time or cursor, no target \
+                 or two, an http:// target without --allow-http, no AWS region, unreadable \
+                 samconfig.toml; nothing was read or sent"
+            }
+            ExitStatus::NotFound => {
+                "not found: unknown message id, organization or contact, or nothing in the time \
+                 range (also a replay selection that is empty)"
+            }
+            ExitStatus::PartialFailure => {
+                "partial failure: the target refused an event (HTTP 4xx or 3xx, a PutEvents entry \
+                 error other than throttling/internal), or a reprocess-rejected write failed; a \
+                 replay stopped there, the printed cursor resumes"
+            }
+            ExitStatus::TargetUnreachable => {
+                "replay target unreachable: connection failures, timeouts, or 429/5xx (PutEvents: \
+                 throttling/internal entry errors) until --max-attempts ran out"
+            }
+            ExitStatus::Aws => {
+                "an AWS call failed: DynamoDB (table missing, access denied, no credentials), \
+                 EventBridge (bus missing, access denied), CloudFormation (stack or output \
+                 missing)"
+            }
+        }
+    }
 }
 
-/// The table printed by `--help` (keep it in step with docs/operations.md#exit-codes).
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0  success (or a dry run)
-  1  unexpected error
-  2  usage error (bad flag, malformed time or cursor, http:// target without --allow-http)
-  3  not found: unknown message, organization or contact, or nothing in the time range
-  4  partial failure: the target refused an item (4xx, PutEvents entry error) or a reprocess
-     write failed; the run stopped there, the printed cursor resumes
-  5  replay target unreachable (connection failures, timeouts, 429/5xx until attempts ran out)
-  6  an AWS call failed (DynamoDB, EventBridge, CloudFormation) or no AWS configuration";
+/// The exit-code list printed by `--help`.
+pub fn exit_codes_help() -> String {
+    let mut help = String::from("Exit codes:\n");
+    for status in ExitStatus::ALL {
+        help.push_str(&format!("  {}  {}\n", status.code(), status.meaning()));
+    }
+    help
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// docs/operations.md's table says what `--help` says, code by code.
+    #[test]
+    fn the_documented_table_is_the_help_text() {
+        let doc = include_str!("../../../../docs/operations.md");
+        let section = doc
+            .split("## Exit codes")
+            .nth(1)
+            .expect("docs/operations.md has an Exit codes section");
+        let rows: Vec<(u8, String)> = section
+            .lines()
+            .skip_while(|line| !line.starts_with("|---"))
+            .skip(1)
+            .take_while(|line| line.starts_with('|'))
+            .map(|line| {
+                let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
+                (cells[0].trim().parse().unwrap(), cells[1].trim().to_owned())
+            })
+            .collect();
+        let expected: Vec<(u8, String)> = ExitStatus::ALL
+            .iter()
+            .map(|status| (status.code(), status.meaning().to_owned()))
+            .collect();
+        assert_eq!(rows, expected);
+    }
+}

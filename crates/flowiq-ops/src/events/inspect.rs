@@ -13,7 +13,11 @@ use super::selection::{END_OF_TIME, Selection, describe_contact};
 use super::time_arg::TimeArg;
 use crate::queries::{EventQueries, Item, text};
 use flowiq_webhooks::keys;
+use flowiq_webhooks::records::{EventItem, ItemType};
+use flowiq_webhooks::webhook_event::EventDetails;
 
+/// GetItem calls in flight when index entries are read in full.
+const READ_CONCURRENCY: usize = 16;
 /// Table cells longer than this are cut.
 const CELL: usize = 60;
 /// Attributes of a message shown in its table form (all are in the JSON form).
@@ -57,10 +61,10 @@ pub async fn message(
     match format {
         Format::JsonLines => {
             if let Some(state) = &state {
-                write_json_line(out, &item_json("message", state))?;
+                write_json_line(out, &item_json("message", state)?)?;
             }
             for event in &events {
-                write_json_line(out, &item_json("event", event))?;
+                write_json_line(out, &item_json("event", event)?)?;
             }
         }
         Format::Table => {
@@ -85,16 +89,17 @@ pub async fn message(
                 writeln!(out, "(no message item: only its events are stored)")?;
             }
             writeln!(out, "\nevents ({}):", events.len())?;
-            let rows: Vec<Vec<String>> = events
+            let rows = events
                 .iter()
                 .map(|e| {
-                    ["occurred_at", "event_type", "event_id", "received_at"]
+                    let body = stored_body(e)?;
+                    Ok(["occurred_at", "event_type", "event_id", "received_at"]
                         .iter()
                         .map(|n| text(e, n).to_owned())
-                        .chain([format!("{} bytes", stored_body(e).map_or(0, |b| b.len()))])
-                        .collect()
+                        .chain([format!("{} bytes", body.len())])
+                        .collect())
                 })
-                .collect();
+                .collect::<Result<Vec<Vec<String>>, EventsError>>()?;
             write_table(
                 out,
                 &[
@@ -129,17 +134,17 @@ pub async fn conversation(
         )));
     }
     // Index entries project only a few attributes: read the full items for status and text.
-    let full = queries.full_items(&page.items, 16).await?;
+    let full = queries.full_items(&page.items, READ_CONCURRENCY).await?;
     let next_cursor = page.next.as_ref().map(encode_page_cursor);
     match format {
         Format::JsonLines => {
             for item in &full {
-                write_json_line(out, &item_json("conversation_item", item))?;
+                write_json_line(out, &item_json("conversation_item", item)?)?;
             }
             write_json_line(out, &json!({"kind": "page", "next_cursor": next_cursor}))?;
         }
         Format::Table => {
-            let rows: Vec<Vec<String>> = full
+            let rows = full
                 .iter()
                 .map(|item| {
                     let time = text(item, keys::CONTACT_SK)
@@ -151,17 +156,17 @@ pub async fn conversation(
                         "" => text(item, "message_type"),
                         event_type => event_type,
                     };
-                    vec![
+                    Ok(vec![
                         time,
                         text(item, "item_type").to_owned(),
                         text(item, "direction").to_owned(),
                         text(item, "status").to_owned(),
                         kind.to_owned(),
                         text(item, "whatsapp_message_id").to_owned(),
-                        text(item, "text").to_owned(),
-                    ]
+                        message_text(item)?,
+                    ])
                 })
-                .collect();
+                .collect::<Result<Vec<Vec<String>>, EventsError>>()?;
             write_table(
                 out,
                 &[
@@ -208,10 +213,13 @@ pub async fn list(
         };
         return Err(EventsError::NotFound(selection.nothing_found()));
     }
+    // Index entries project ids and times only: read the full items, so that every line has
+    // every attribute and the body (one GetItem each).
+    let entries = queries.full_items(&entries, READ_CONCURRENCY).await?;
     match format {
         Format::JsonLines => {
             for entry in &entries {
-                write_json_line(out, &item_json("event", entry))?;
+                write_json_line(out, &item_json("event", entry)?)?;
             }
         }
         Format::Table => {
@@ -258,7 +266,7 @@ pub async fn rejected(
     match format {
         Format::JsonLines => {
             for item in &items {
-                write_json_line(out, &item_json("rejected", item))?;
+                write_json_line(out, &item_json("rejected", item)?)?;
             }
         }
         Format::Table => {
@@ -280,6 +288,25 @@ pub async fn rejected(
         }
     }
     Ok(())
+}
+
+/// The text of a conversation entry: a message item's `text`, or what an event (web chat, calls)
+/// carries in its body.
+fn message_text(item: &Item) -> Result<String, EventsError> {
+    if text(item, "item_type") != ItemType::Event.as_str() {
+        return Ok(text(item, "text").to_owned());
+    }
+    let event = serde_dynamo::from_item::<_, EventItem>(item.clone())
+        .ok()
+        .and_then(|event| event.webhook_event().ok());
+    // A body that no longer parses still has its id and time in the row; `--json` shows it whole.
+    let content = match event.map(|e| e.details) {
+        Some(EventDetails::Inbound(content) | EventDetails::Outbound(content)) => content.message,
+        _ => None,
+    };
+    // The body itself must be readable: an unreadable one is named, never shown as blank.
+    stored_body(item)?;
+    Ok(content.unwrap_or_default())
 }
 
 fn rejected_row(item: &Item) -> Vec<String> {

@@ -3,9 +3,14 @@
 
 use std::io::{IsTerminal as _, Write};
 
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Map, Value};
 
-use crate::queries::Item;
+use super::error::EventsError;
+use crate::queries::{Item, text};
+use flowiq_webhooks::keys;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -24,29 +29,81 @@ impl Format {
     }
 }
 
-/// A stored item as JSON (sets become arrays, numbers numbers), with `kind` first; an event's
-/// deflated body is shown as `body`, as FlowIQ sent it.
-pub fn item_json(kind: &str, item: &Item) -> Value {
+/// A stored item as JSON, with `kind` first: every attribute, sets as arrays, numbers as numbers,
+/// binary values as base64 (as the AWS CLI prints them), and an event's deflated body as `body`,
+/// the text FlowIQ sent. An attribute that cannot be shown is an error naming the item: a line
+/// never silently loses attributes.
+pub fn item_json(kind: &str, item: &Item) -> Result<Value, EventsError> {
     let mut object = Map::new();
     object.insert("kind".into(), Value::from(kind));
-    if let Ok(Value::Object(attributes)) = serde_dynamo::from_item::<_, Value>(item.clone()) {
-        object.extend(attributes);
+    for (name, value) in item {
+        let value = if name == BODY_DEFLATE {
+            let deflated = value.as_b().map_err(|_| "not a binary value".to_owned());
+            deflated
+                .and_then(|bytes| {
+                    flowiq_webhooks::stored_body::read(None, Some(bytes.as_ref()))
+                        .map_err(|e| e.to_string())
+                })
+                .map(|body| ("body", Value::from(body.into_owned())))
+        } else {
+            attribute_json(value).map(|json| (name.as_str(), json))
+        };
+        match value {
+            Ok((name, json)) => object.insert(name.to_owned(), json),
+            Err(problem) => {
+                return Err(EventsError::Unreadable {
+                    item: describe_item(item),
+                    attribute: name.clone(),
+                    problem,
+                });
+            }
+        };
     }
-    if object.remove("body_deflate").is_some()
-        && let Some(body) = stored_body(item)
-    {
-        object.insert("body".into(), Value::from(body));
-    }
-    Value::Object(object)
+    Ok(Value::Object(object))
 }
 
-/// An event item's raw body, from `body` or `body_deflate`.
-pub fn stored_body(item: &Item) -> Option<String> {
+/// The stored attribute that holds a long body as raw DEFLATE (src/stored_body.rs).
+const BODY_DEFLATE: &str = "body_deflate";
+
+/// One attribute value as JSON. serde_dynamo maps everything but binary values, which JSON has
+/// no type for.
+fn attribute_json(value: &AttributeValue) -> Result<Value, String> {
+    match value {
+        AttributeValue::B(bytes) => Ok(Value::from(STANDARD.encode(bytes.as_ref()))),
+        AttributeValue::Bs(set) => Ok(set
+            .iter()
+            .map(|bytes| Value::from(STANDARD.encode(bytes.as_ref())))
+            .collect()),
+        AttributeValue::L(list) => list.iter().map(attribute_json).collect(),
+        AttributeValue::M(map) => map
+            .iter()
+            .map(|(name, value)| Ok((name.clone(), attribute_json(value)?)))
+            .collect::<Result<Map<_, _>, String>>()
+            .map(Value::Object),
+        other => serde_dynamo::from_attribute_value(other.clone()).map_err(|e| e.to_string()),
+    }
+}
+
+/// The item's key, for messages (`pk` / `sk` name any item of the table).
+fn describe_item(item: &Item) -> String {
+    format!(
+        "pk {:?}, sk {:?}",
+        text(item, keys::PK),
+        text(item, keys::SK)
+    )
+}
+
+/// An event item's raw body, from `body` or `body_deflate`; an error names the item.
+pub fn stored_body(item: &Item) -> Result<String, EventsError> {
     let text = item.get("body").and_then(|v| v.as_s().ok());
-    let deflated = item.get("body_deflate").and_then(|v| v.as_b().ok());
+    let deflated = item.get(BODY_DEFLATE).and_then(|v| v.as_b().ok());
     flowiq_webhooks::stored_body::read(text.map(String::as_str), deflated.map(|b| b.as_ref()))
-        .ok()
         .map(|body| body.into_owned())
+        .map_err(|e| EventsError::Unreadable {
+            item: describe_item(item),
+            attribute: "body".to_owned(),
+            problem: e.to_string(),
+        })
 }
 
 pub fn write_json_line(out: &mut impl Write, value: &Value) -> std::io::Result<()> {

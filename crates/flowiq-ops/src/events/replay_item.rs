@@ -3,6 +3,7 @@
 
 use serde_json::{Value, json};
 
+use crate::events::error::EventsError;
 use crate::events::output::stored_body;
 use crate::queries::{Item, text};
 use flowiq_webhooks::keys;
@@ -30,10 +31,11 @@ pub struct ReplayItem {
 }
 
 impl ReplayItem {
-    /// An `event` item with its body; `None` for anything else (index entries, messages).
-    pub fn from_item(item: &Item) -> Option<Self> {
+    /// An `event` item with its body; `None` for anything else (index entries, messages). An
+    /// event whose body cannot be read is an error: a replay never skips an event silently.
+    pub fn from_item(item: &Item) -> Result<Option<Self>, EventsError> {
         if text(item, "item_type") != ItemType::Event.as_str() {
-            return None;
+            return Ok(None);
         }
         let body = stored_body(item)?;
         let occurred_at = text(item, "occurred_at");
@@ -44,7 +46,7 @@ impl ReplayItem {
             occurred_at
         };
         let event_id = text(item, "event_id");
-        Some(ReplayItem {
+        Ok(Some(ReplayItem {
             // As `keys::time_sk`, from the stored strings.
             key: format!("{time}#{event_id}"),
             event_id: event_id.to_owned(),
@@ -57,7 +59,7 @@ impl ReplayItem {
             pk: text(item, keys::PK).to_owned(),
             sk: text(item, keys::SK).to_owned(),
             body,
-        })
+        }))
     }
 
     /// The `detail` the Pipe builds from the stream record (template.yaml, `InputTemplate`):

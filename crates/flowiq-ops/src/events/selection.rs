@@ -58,7 +58,11 @@ impl Selection {
                 queries.full_items(&entries, READ_CONCURRENCY).await?
             }
         };
-        let events = in_time_order(items.iter().filter_map(ReplayItem::from_item).collect());
+        let mut events = Vec::with_capacity(items.len());
+        for item in &items {
+            events.extend(ReplayItem::from_item(item)?);
+        }
+        let events = in_time_order(events);
         if events.is_empty() {
             return Err(EventsError::NotFound(self.nothing_found()));
         }
