@@ -535,6 +535,10 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
     ],
     &[("EnableMetrics", "false")],
     &[("MetricsNamespace", "Acme/FlowIQ")],
+    &[
+        ("SpillMaxReceiveCount", "240"),
+        ("SpillDrainMaximumConcurrency", "20"),
+    ],
     // Everything optional at once, on each endpoint.
     &[
         ("BillingMode", "PROVISIONED"),
@@ -651,22 +655,58 @@ fn no_policy_grants_a_wildcard() {
     }
 }
 
-#[test]
-fn the_webhook_function_may_only_put_and_update_items() {
-    let template = template();
-    let dynamodb: BTreeSet<String> = statements(&template)
+/// Every `(action, resource)` a role's statements allow.
+fn grants(template: &Value, role: &str) -> BTreeSet<(String, String)> {
+    let mut all = BTreeSet::new();
+    for (_, statement) in statements(template).iter().filter(|(r, _)| r == role) {
+        for action in strings(&statement["Action"]) {
+            for resource in strings(&statement["Resource"]) {
+                all.insert((action.clone(), resource));
+            }
+        }
+    }
+    all
+}
+
+fn grant_set(expected: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    expected
         .iter()
-        .filter(|(role, _)| role == "WebhookFunctionRole")
-        .flat_map(|(_, s)| strings(&s["Action"]))
-        .filter(|a| a.starts_with("dynamodb:"))
-        .collect();
+        .map(|(a, r)| ((*a).to_owned(), (*r).to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_webhook_function_may_only_put_and_update_items_and_spill() {
     // What src/store/dynamodb.rs calls: PutItem (event, rejected) and UpdateItem (message, and
-    // the connection warm-up during init, which never applies).
+    // the connection warm-up during init, which never applies); and the spill of a delivery
+    // DynamoDB could not take: SendMessage to the spill queue, nothing else on SQS.
     assert_eq!(
-        dynamodb,
-        BTreeSet::from([
-            "dynamodb:PutItem".to_owned(),
-            "dynamodb:UpdateItem".to_owned()
+        grants(&template(), "WebhookFunctionRole"),
+        grant_set(&[
+            ("logs:CreateLogStream", "WebhookFunctionLogGroup.Arn"),
+            ("logs:PutLogEvents", "WebhookFunctionLogGroup.Arn"),
+            ("dynamodb:PutItem", "EventsTable.Arn"),
+            ("dynamodb:UpdateItem", "EventsTable.Arn"),
+            ("sqs:SendMessage", "SpillQueue.Arn"),
+        ])
+    );
+}
+
+#[test]
+fn the_spill_drain_may_only_write_items_and_consume_the_spill_queue() {
+    // The receiver's writes, and what the SQS event source mapping does with the function's
+    // role (receive, delete, queue attributes) plus the drain's own visibility changes.
+    assert_eq!(
+        grants(&template(), "SpillDrainFunctionRole"),
+        grant_set(&[
+            ("logs:CreateLogStream", "SpillDrainFunctionLogGroup.Arn"),
+            ("logs:PutLogEvents", "SpillDrainFunctionLogGroup.Arn"),
+            ("dynamodb:PutItem", "EventsTable.Arn"),
+            ("dynamodb:UpdateItem", "EventsTable.Arn"),
+            ("sqs:ReceiveMessage", "SpillQueue.Arn"),
+            ("sqs:DeleteMessage", "SpillQueue.Arn"),
+            ("sqs:GetQueueAttributes", "SpillQueue.Arn"),
+            ("sqs:ChangeMessageVisibility", "SpillQueue.Arn"),
         ])
     );
 }
@@ -701,8 +741,15 @@ fn functions_build_this_crates_binaries_for_lambda() {
         assert_eq!(properties["Runtime"], "provided.al2023", "{name:?}");
         assert_eq!(properties["Handler"], "bootstrap", "{name:?}");
         assert_eq!(strings(&properties["Architectures"]), ["arm64"], "{name:?}");
-        assert!(properties["Timeout"].as_u64().unwrap() <= 30, "{name:?}");
+        assert_eq!(properties["MemorySize"].as_u64(), Some(128), "{name:?}");
+        assert!(properties["Timeout"].as_u64().unwrap() <= 60, "{name:?}");
     }
+    // The webhook function answers within ~5 s (DynamoDB ~2.5 s, then the spill ~2 s): its
+    // timeout leaves room for that and stays under API Gateway's 30 s.
+    let timeout = template["Resources"]["WebhookFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    assert!((10..30).contains(&timeout), "{timeout}");
 }
 
 #[test]
@@ -977,6 +1024,124 @@ fn the_table_is_pre_warmed_only_when_asked() {
             8000.0
         );
     }
+}
+
+// -------------------------------------------------------------------------------------- spill
+
+#[test]
+fn deliveries_dynamodb_cannot_take_are_spilled_to_a_queue_and_drained() {
+    for overrides in [&[][..], FUNCTION_URL, *SCENARIOS.last().unwrap()] {
+        let deployment = deploy(overrides);
+        for queue in ["SpillQueue", "SpillDeadLetterQueue"] {
+            let resource = deployment.resource(queue);
+            assert_eq!(resource["Type"], "AWS::SQS::Queue", "{queue}");
+            // Deliveries answered 200 but not stored yet: kept like the table.
+            assert_eq!(resource["DeletionPolicy"], "Retain", "{queue}");
+            assert_eq!(resource["UpdateReplacePolicy"], "Retain", "{queue}");
+            let properties = &resource["Properties"];
+            assert_eq!(properties["SqsManagedSseEnabled"], true, "{queue}");
+            assert_eq!(
+                number(&properties["MessageRetentionPeriod"]),
+                14.0 * 86_400.0,
+                "{queue}"
+            );
+        }
+        let webhook = deployment.properties("WebhookFunction");
+        assert_eq!(
+            deployment.render(&webhook["Environment"]["Variables"]["SPILL_QUEUE_URL"]),
+            "SpillQueue",
+            "the queue's Ref is its URL"
+        );
+        assert_eq!(
+            deployment.output("SpillQueueUrl").as_deref(),
+            Some("SpillQueue")
+        );
+        assert_eq!(
+            deployment.output("SpillDeadLetterQueueUrl").as_deref(),
+            Some("SpillDeadLetterQueue")
+        );
+
+        let drain = deployment.properties("SpillDrainFunction");
+        let variables: BTreeSet<&str> = drain["Environment"]["Variables"]
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str().unwrap())
+            .collect();
+        assert_eq!(
+            variables,
+            BTreeSet::from(["TABLE_NAME", "RETENTION_DAYS", "RUST_LOG"]),
+            "no tokens: queued deliveries were authenticated"
+        );
+        assert_eq!(drain["LoggingConfig"]["LogFormat"], "JSON");
+        assert_eq!(
+            deployment.render(&drain["LoggingConfig"]["LogGroup"]),
+            "SpillDrainFunctionLogGroup"
+        );
+        let events: Vec<&Value> = drain["Events"].as_mapping().unwrap().values().collect();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0]["Type"], "SQS");
+        let mapping = &events[0]["Properties"];
+        assert_eq!(deployment.render(&mapping["Queue"]), "SpillQueue.Arn");
+        assert_eq!(number(&mapping["BatchSize"]), 10.0);
+        assert_eq!(
+            strings(&mapping["FunctionResponseTypes"]),
+            ["ReportBatchItemFailures"]
+        );
+        assert_eq!(
+            deployment.render(&mapping["ScalingConfig"]["MaximumConcurrency"]),
+            deployment.params["SpillDrainMaximumConcurrency"]
+        );
+
+        // AWS: the queue's visibility timeout at least 6 x the function's timeout.
+        let spill = deployment.properties("SpillQueue");
+        assert!(number(&spill["VisibilityTimeout"]) >= 6.0 * number(&drain["Timeout"]));
+        let redrive = &spill["RedrivePolicy"];
+        assert_eq!(
+            deployment.render(&redrive["deadLetterTargetArn"]),
+            "SpillDeadLetterQueue.Arn"
+        );
+        assert_eq!(
+            deployment.render(&redrive["maxReceiveCount"]),
+            deployment.params["SpillMaxReceiveCount"]
+        );
+        assert!(deployment.properties("SpillDeadLetterQueue")["RedrivePolicy"].is_null());
+
+        // Alarms: waiting too long, and anything in the dead-letter queue.
+        let alarms = alarmed(&deployment);
+        let alarm_on = |metric: &str, queue: &str| {
+            alarms
+                .iter()
+                .find(|(_, u)| {
+                    u.namespace == "AWS/SQS"
+                        && u.metric == metric
+                        && u.dimensions == [("QueueName".to_owned(), format!("{queue}.QueueName"))]
+                })
+                .map(|(name, _)| deployment.properties(name))
+                .unwrap_or_else(|| panic!("no alarm on {metric} of {queue}"))
+        };
+        let age = alarm_on("ApproximateAgeOfOldestMessage", "SpillQueue");
+        assert!(number(&age["Threshold"]) <= 900.0);
+        let dead = alarm_on("ApproximateNumberOfMessagesVisible", "SpillDeadLetterQueue");
+        assert_eq!(number(&dead["Threshold"]), 1.0);
+        assert_eq!(dead["ComparisonOperator"], "GreaterThanOrEqualToThreshold");
+        alarm_on("NumberOfMessagesSent", "SpillQueue");
+        assert!(alarms.iter().any(|(_, u)| u.metric == "Errors"
+            && u.dimensions == [("FunctionName".to_owned(), "SpillDrainFunction".to_owned())]));
+    }
+    let defaults = deploy(&[]).params;
+    assert_eq!(defaults["SpillMaxReceiveCount"], "10");
+    assert_eq!(defaults["SpillDrainMaximumConcurrency"], "2");
+    let parameters = &template()["Parameters"];
+    // Lambda's range for an SQS mapping's maximum concurrency; SQS's for maxReceiveCount.
+    let bounds = |name: &str| {
+        (
+            number(&parameters[name]["MinValue"]),
+            number(&parameters[name]["MaxValue"]),
+        )
+    };
+    assert_eq!(bounds("SpillDrainMaximumConcurrency"), (2.0, 1000.0));
+    assert_eq!(bounds("SpillMaxReceiveCount"), (1.0, 1000.0));
 }
 
 // ----------------------------------------------------------------------------- custom domain
@@ -1414,8 +1579,8 @@ const EMF_METRICS: &[(&str, &str, DimensionSets)] = &[
     (metrics::STORE_LATENCY, "Milliseconds", &[&[]]),
 ];
 // What the code emits is the single source: the template must chart exactly these values.
-const EMF_OUTCOMES: [&str; 8] = metrics::OUTCOMES;
-const EMF_EVENT_TYPES: [&str; 9] = metrics::EVENT_TYPES;
+const EMF_OUTCOMES: &[&str] = &metrics::OUTCOMES;
+const EMF_EVENT_TYPES: &[&str] = &metrics::EVENT_TYPES;
 /// The dimension sets a metric is published with (each a list of dimension names).
 type DimensionSets = &'static [&'static [&'static str]];
 
@@ -1619,8 +1784,8 @@ fn check_metric(deployment: &Deployment, used: &MetricUse) -> Result<(), String>
         }
         for (name, value) in &used.dimensions {
             let allowed: &[&str] = match name.as_str() {
-                "Outcome" => &EMF_OUTCOMES,
-                "EventType" => &EMF_EVENT_TYPES,
+                "Outcome" => EMF_OUTCOMES,
+                "EventType" => EMF_EVENT_TYPES,
                 _ => unreachable!(),
             };
             if !allowed.contains(&value.as_str()) {
@@ -1814,11 +1979,34 @@ fn the_dashboard_follows_the_endpoint_and_the_optional_parts() {
         assert!(charts(&default, "AWS/DynamoDB", metric), "{metric}");
     }
     assert!(!charts(&default, "AWS/Lambda", "IteratorAge"));
-    assert!(!charts(
-        &default,
-        "AWS/SQS",
-        "ApproximateNumberOfMessagesVisible"
-    ));
+    // The spill is always there: its queue, its dead-letter queue and its drain.
+    let queue_rows = |d: &Deployment| -> BTreeSet<(String, String)> {
+        charted(d)
+            .into_iter()
+            .filter(|u| u.namespace == "AWS/SQS")
+            .map(|u| (u.metric, u.dimensions[0].1.clone()))
+            .collect()
+    };
+    let spill_rows = [
+        ("NumberOfMessagesSent", "SpillQueue.QueueName"),
+        ("ApproximateNumberOfMessagesVisible", "SpillQueue.QueueName"),
+        ("ApproximateAgeOfOldestMessage", "SpillQueue.QueueName"),
+        (
+            "ApproximateNumberOfMessagesVisible",
+            "SpillDeadLetterQueue.QueueName",
+        ),
+    ]
+    .map(|(m, q)| (m.to_owned(), q.to_owned()));
+    assert_eq!(queue_rows(&default), BTreeSet::from(spill_rows.clone()));
+    let drain: BTreeSet<String> = charted(&default)
+        .into_iter()
+        .filter(|u| u.dimensions == [("FunctionName".to_owned(), "SpillDrainFunction".to_owned())])
+        .map(|u| u.metric)
+        .collect();
+    assert!(
+        drain.contains("Errors") && drain.contains("Duration"),
+        "{drain:?}"
+    );
 
     let url = deploy(FUNCTION_URL);
     assert!(
@@ -1844,18 +2032,17 @@ fn the_dashboard_follows_the_endpoint_and_the_optional_parts() {
         ("EnableEventBridgePipe", "true"),
     ]);
     assert!(charts(&streams, "AWS/Lambda", "IteratorAge"));
-    let queues: BTreeSet<String> = charted(&streams)
-        .into_iter()
-        .filter(|u| u.metric == "ApproximateNumberOfMessagesVisible")
-        .map(|u| u.dimensions[0].1.clone())
-        .collect();
-    assert_eq!(
-        queues,
-        BTreeSet::from([
-            "PipeFailureQueue.QueueName".to_owned(),
-            "StreamConsumerFailureQueue.QueueName".to_owned()
-        ])
-    );
+    let mut queues = BTreeSet::from(spill_rows);
+    for failure_queue in [
+        "PipeFailureQueue.QueueName",
+        "StreamConsumerFailureQueue.QueueName",
+    ] {
+        queues.insert((
+            "ApproximateNumberOfMessagesVisible".to_owned(),
+            failure_queue.to_owned(),
+        ));
+    }
+    assert_eq!(queue_rows(&streams), queues);
 
     let no_metrics = deploy(&[("EnableMetrics", "false")]);
     let own: Vec<String> = own_metrics(&no_metrics)
