@@ -24,6 +24,45 @@ pub struct Config {
     pub table_name: String,
     pub tokens: WebhookTokens,
     pub retention: Retention,
+    /// `SPILL_QUEUE_URL`: where deliveries go that DynamoDB cannot take; unset: answered 503.
+    pub spill_queue_url: Option<String>,
+}
+
+/// The spill drain's settings: the table and the retention, as the webhook function has them.
+#[derive(Debug)]
+pub struct DrainConfig {
+    pub table_name: String,
+    pub retention: Retention,
+}
+
+impl DrainConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let lookup = |name: &str| std::env::var(name).ok();
+        Ok(DrainConfig {
+            table_name: table_name(&lookup)?,
+            retention: retention(&lookup)?,
+        })
+    }
+}
+
+fn table_name(lookup: &impl Fn(&str) -> Option<String>) -> Result<String, ConfigError> {
+    lookup("TABLE_NAME")
+        .filter(|t| !t.trim().is_empty())
+        .ok_or(ConfigError::Missing(
+            "TABLE_NAME",
+            "set it to the DynamoDB table's name",
+        ))
+}
+
+fn retention(lookup: &impl Fn(&str) -> Option<String>) -> Result<Retention, ConfigError> {
+    Ok(match lookup("RETENTION_DAYS").as_deref().map(str::trim) {
+        None | Some("") | Some("0") => Retention(None),
+        Some(days) => match days.parse::<u32>() {
+            Ok(0) => Retention(None),
+            Ok(days) if days <= 36_500 => Retention(Some(days)),
+            _ => return Err(ConfigError::Retention(days.to_owned())),
+        },
+    })
 }
 
 impl Config {
@@ -33,29 +72,19 @@ impl Config {
 
     /// Testable without touching the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let table_name = lookup("TABLE_NAME")
-            .filter(|t| !t.trim().is_empty())
-            .ok_or(ConfigError::Missing(
-                "TABLE_NAME",
-                "set it to the DynamoDB table's name",
-            ))?;
+        let table_name = table_name(&lookup)?;
         let tokens = lookup("WEBHOOK_TOKENS").ok_or(ConfigError::Missing(
             "WEBHOOK_TOKENS",
             "set it to one or more comma-separated tokens of at least 32 characters",
         ))?;
         let tokens = WebhookTokens::parse(&tokens)?;
-        let retention = match lookup("RETENTION_DAYS").as_deref().map(str::trim) {
-            None | Some("") | Some("0") => Retention(None),
-            Some(days) => match days.parse::<u32>() {
-                Ok(0) => Retention(None),
-                Ok(days) if days <= 36_500 => Retention(Some(days)),
-                _ => return Err(ConfigError::Retention(days.to_owned())),
-            },
-        };
+        let retention = retention(&lookup)?;
+        let spill_queue_url = lookup("SPILL_QUEUE_URL").filter(|url| !url.trim().is_empty());
         Ok(Config {
             table_name,
             tokens,
             retention,
+            spill_queue_url,
         })
     }
 }

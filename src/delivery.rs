@@ -1,13 +1,15 @@
-//! Receiving one delivery: authenticate, parse, store, and say what happened. Talks to storage
-//! only through [`EventStore`]; knows nothing of HTTP or AWS.
+//! Receiving one delivery: authenticate it, accept it (parse and store, see
+//! [`crate::acceptance`]), spill it to the queue when DynamoDB cannot take it, and say what
+//! happened. Talks to storage only through [`EventStore`] and [`Spill`]; knows nothing of HTTP.
 
-use crate::config::MAX_BODY_BYTES;
+use crate::acceptance::{Accepted, Acceptor, Attempted, AuthenticatedDelivery};
+pub use crate::acceptance::{Rejection, RejectionReply};
 use crate::event_id::EventId;
 use crate::platform::Platform;
-pub use crate::records::Rejection;
-use crate::records::{Received, Retention, event_records, rejected_record};
+use crate::queued_delivery::QueuedDelivery;
+use crate::records::{Received, Retention};
+use crate::spill::{NoSpill, Spill, SpillError};
 use crate::store::{EventStore, PutOutcome, StoreError};
-use crate::webhook_event::WebhookEvent;
 use crate::webhook_tokens::WebhookTokens;
 
 /// One POST from FlowIQ, as the HTTP edge extracted it.
@@ -19,7 +21,7 @@ pub struct Delivery<'a> {
     pub request_id: &'a str,
 }
 
-/// What happened to a delivery. Only `Accepted` means it is durably stored.
+/// What happened to a delivery. `Accepted`, `Queued` and `Rejected` are durable; nothing else is.
 #[derive(Debug)]
 pub enum Reply {
     Accepted {
@@ -27,37 +29,59 @@ pub enum Reply {
         event_id: EventId,
         event_type: String,
     },
+    /// DynamoDB could not take it; it is in the spill queue, to be stored by the drain.
+    Queued {
+        event_id: EventId,
+        event_type: String,
+        cause: StoreError,
+    },
     /// Missing or wrong token: nothing was stored.
     Unauthorized,
-    /// Authenticated but not accepted; the raw body (or its size and hash) is kept as `rejected`.
+    /// Authenticated but not accepted; the raw body (or its size and hash) is kept as a
+    /// `rejected` item, or queued for the drain to write it (`queued`: why it was not written).
     Rejected {
-        rejection: Rejection,
-        /// For the sender (and the `rejected` item): may quote the body.
-        reason: String,
-        /// For the logs: never quotes the body.
-        log_reason: String,
+        rejection: RejectionReply,
+        queued: Option<StoreError>,
     },
-    /// A write failed after the SDK's retries: nothing may be acknowledged, FlowIQ should retry.
-    StorageUnavailable(StoreError),
+    /// Neither DynamoDB nor the spill queue took it: nothing may be acknowledged.
+    StorageUnavailable {
+        error: StoreError,
+        spill: SpillError,
+    },
 }
 
-pub struct Receiver<S> {
-    store: S,
+pub struct Receiver<S, Q = NoSpill> {
+    acceptor: Acceptor<S>,
     tokens: WebhookTokens,
-    retention: Retention,
+    spill: Q,
 }
 
-impl<S: EventStore> Receiver<S> {
+impl<S: EventStore> Receiver<S, NoSpill> {
     pub fn new(store: S, tokens: WebhookTokens, retention: Retention) -> Self {
         Self {
-            store,
+            acceptor: Acceptor::new(store, retention),
             tokens,
-            retention,
+            spill: NoSpill,
+        }
+    }
+}
+
+impl<S: EventStore, Q: Spill> Receiver<S, Q> {
+    /// The same receiver, spilling to `spill` what DynamoDB cannot take.
+    pub fn with_spill<R: Spill>(self, spill: R) -> Receiver<S, R> {
+        Receiver {
+            acceptor: self.acceptor,
+            tokens: self.tokens,
+            spill,
         }
     }
 
     pub fn store(&self) -> &S {
-        &self.store
+        self.acceptor.store()
+    }
+
+    pub fn spill(&self) -> &Q {
+        &self.spill
     }
 
     pub async fn receive(&self, delivery: Delivery<'_>) -> Reply {
@@ -65,79 +89,53 @@ impl<S: EventStore> Receiver<S> {
             return Reply::Unauthorized;
         }
         let received = Received::now();
-        if delivery.body.len() > MAX_BODY_BYTES {
-            let reason = format!(
-                "body is {} bytes; the limit is {MAX_BODY_BYTES} bytes",
-                delivery.body.len()
-            );
-            let log_reason = reason.clone();
-            return self
-                .reject(delivery, Rejection::TooLarge, reason, log_reason, &received)
-                .await;
-        }
-        let event = match WebhookEvent::parse(delivery.platform, delivery.body) {
-            Ok(event) => event,
-            Err(err) => {
-                let (reason, log_reason) = (err.to_string(), err.log_summary());
-                return self
-                    .reject(
-                        delivery,
-                        Rejection::InvalidBody,
-                        reason,
-                        log_reason,
-                        &received,
-                    )
-                    .await;
+        let authenticated = AuthenticatedDelivery {
+            platform: delivery.platform,
+            body: delivery.body,
+            request_id: delivery.request_id,
+            received: &received,
+        };
+        let (attempted, error) = match self.acceptor.accept(authenticated).await {
+            Accepted::Stored {
+                outcome,
+                event_id,
+                event_type,
+            } => {
+                return Reply::Accepted {
+                    outcome,
+                    event_id,
+                    event_type,
+                };
             }
+            Accepted::Rejected(rejection) => {
+                return Reply::Rejected {
+                    rejection,
+                    queued: None,
+                };
+            }
+            Accepted::Failed { attempted, error } => (attempted, error),
         };
-        // Parsing succeeded, so the body is UTF-8.
-        let body = std::str::from_utf8(delivery.body).expect("a parsed body is UTF-8");
-        let event_id = event.event_id.clone();
-        let (item, message_update) = event_records(event, body, &received, self.retention);
-
-        let event_type = item.event_type.clone();
-        let outcome = match self.store.put_event(item).await {
-            Ok(outcome) => outcome,
-            Err(err) => return Reply::StorageUnavailable(err),
+        let event_id = match &attempted {
+            Attempted::Event { event_id, .. } => Some(event_id.as_str()),
+            Attempted::Rejection(_) => None,
         };
-        // Applied for duplicates too: it is idempotent, and repairs a delivery whose message update
-        // failed (or whose process died) after the event was stored.
-        if let Some(update) = &message_update
-            && let Err(err) = self.store.update_message(update).await
-        {
-            return Reply::StorageUnavailable(err);
+        let queued = QueuedDelivery::of(&authenticated, event_id);
+        if let Err(spill) = self.spill.send(&queued).await {
+            return Reply::StorageUnavailable { error, spill };
         }
-        Reply::Accepted {
-            outcome,
-            event_id,
-            event_type,
-        }
-    }
-
-    async fn reject(
-        &self,
-        delivery: Delivery<'_>,
-        rejection: Rejection,
-        reason: String,
-        log_reason: String,
-        received: &Received,
-    ) -> Reply {
-        let item = rejected_record(
-            delivery.platform,
-            delivery.body,
-            delivery.request_id,
-            rejection,
-            reason.clone(),
-            received,
-            self.retention,
-        );
-        match self.store.put_rejected(&item).await {
-            Ok(()) => Reply::Rejected {
-                rejection,
-                reason,
-                log_reason,
+        match attempted {
+            Attempted::Event {
+                event_id,
+                event_type,
+            } => Reply::Queued {
+                event_id,
+                event_type,
+                cause: error,
             },
-            Err(err) => Reply::StorageUnavailable(err),
+            Attempted::Rejection(rejection) => Reply::Rejected {
+                rejection,
+                queued: Some(error),
+            },
         }
     }
 }
@@ -147,6 +145,10 @@ mod tests {
     use super::*;
     use crate::message_status::MessageStatus;
     use crate::store::memory::InMemoryEventStore;
+
+    use crate::config::MAX_BODY_BYTES;
+    use crate::queued_delivery::QueuedBody;
+    use crate::spill::memory::InMemorySpill;
 
     const TOKEN: &str = "unit-test-token-not-a-secret-0123456789";
 
@@ -161,7 +163,11 @@ mod tests {
         )
     }
 
-    async fn deliver(receiver: &Receiver<InMemoryEventStore>, token: &str, body: &str) -> Reply {
+    async fn deliver<Q: Spill>(
+        receiver: &Receiver<InMemoryEventStore, Q>,
+        token: &str,
+        body: &str,
+    ) -> Reply {
         let delivery = Delivery {
             platform: Platform::Whatsapp,
             token,
@@ -228,25 +234,23 @@ mod tests {
         let receiver = receiver();
         let reply = deliver(&receiver, TOKEN, r#"{"event_type":"message_read"}"#).await;
         let Reply::Rejected {
-            rejection, reason, ..
+            rejection,
+            queued: None,
         } = reply
         else {
             panic!("{reply:?}")
         };
-        assert_eq!(rejection, Rejection::InvalidBody);
+        assert_eq!(rejection.rejection, Rejection::InvalidBody);
         assert_eq!(
-            reason,
+            rejection.reason,
             "message_read event: missing field `organization_id`"
         );
         let too_large = "x".repeat(MAX_BODY_BYTES + 1);
         let reply = deliver(&receiver, TOKEN, &too_large).await;
         assert!(
             matches!(
-                reply,
-                Reply::Rejected {
-                    rejection: Rejection::TooLarge,
-                    ..
-                }
+                &reply,
+                Reply::Rejected { rejection, queued: None } if rejection.rejection == Rejection::TooLarge
             ),
             "{reply:?}"
         );
@@ -271,14 +275,20 @@ mod tests {
         // The event write fails: nothing stored, nothing acknowledged.
         receiver.store().fail_next("PutItem");
         let reply = deliver(&receiver, TOKEN, &body).await;
-        assert!(matches!(reply, Reply::StorageUnavailable(_)), "{reply:?}");
+        assert!(
+            matches!(reply, Reply::StorageUnavailable { .. }),
+            "{reply:?}"
+        );
         assert!(receiver.store().events().is_empty());
 
         // The event is stored but its message update fails: still not acknowledged, and the
         // redelivery (a duplicate) repairs the message.
         receiver.store().fail_next("UpdateItem");
         let reply = deliver(&receiver, TOKEN, &body).await;
-        assert!(matches!(reply, Reply::StorageUnavailable(_)), "{reply:?}");
+        assert!(
+            matches!(reply, Reply::StorageUnavailable { .. }),
+            "{reply:?}"
+        );
         assert_eq!(receiver.store().events().len(), 1);
         assert_eq!(receiver.store().message("wamid.u1"), None);
         let again = deliver(&receiver, TOKEN, &body).await;
@@ -289,7 +299,109 @@ mod tests {
         // A failed rejection write is not acknowledged either: the bad body must not be lost.
         receiver.store().fail_next("PutItem");
         let reply = deliver(&receiver, TOKEN, "not json").await;
-        assert!(matches!(reply, Reply::StorageUnavailable(_)), "{reply:?}");
+        assert!(
+            matches!(reply, Reply::StorageUnavailable { .. }),
+            "{reply:?}"
+        );
         assert!(receiver.store().rejected().is_empty());
+    }
+
+    fn spilling_receiver() -> Receiver<InMemoryEventStore, InMemorySpill> {
+        receiver().with_spill(InMemorySpill::default())
+    }
+
+    #[tokio::test]
+    async fn what_dynamodb_cannot_take_is_queued_and_acknowledged() {
+        let receiver = spilling_receiver();
+        let body = receipt("read", "2026-03-07T10:00:03Z");
+        receiver.store().fail_next("PutItem");
+        let reply = deliver(&receiver, TOKEN, &body).await;
+        let Reply::Queued { event_id, .. } = &reply else {
+            panic!("{reply:?}")
+        };
+        assert!(receiver.store().events().is_empty());
+        let queued = receiver.spill().queued();
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].event_id.as_deref(), Some(event_id.as_str()));
+        assert_eq!(
+            queued[0].body().unwrap(),
+            QueuedBody::Bytes(body.clone().into_bytes())
+        );
+        assert_eq!(queued[0].request_id, "req-1");
+
+        // The event stored but its message update failing: queued too (the drain repairs it).
+        receiver.store().fail_next("UpdateItem");
+        let reply = deliver(&receiver, TOKEN, &body).await;
+        assert!(matches!(reply, Reply::Queued { .. }), "{reply:?}");
+        assert_eq!(receiver.spill().queued().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_bad_body_during_an_outage_is_answered_as_bad_and_queued() {
+        let receiver = spilling_receiver();
+        receiver.store().fail_next("PutItem");
+        let reply = deliver(&receiver, TOKEN, "not json").await;
+        assert!(
+            matches!(&reply, Reply::Rejected { rejection, queued: Some(_) } if rejection.rejection == Rejection::InvalidBody),
+            "{reply:?}"
+        );
+        receiver.store().fail_next("PutItem");
+        let too_large = "x".repeat(MAX_BODY_BYTES + 1);
+        let reply = deliver(&receiver, TOKEN, &too_large).await;
+        assert!(
+            matches!(&reply, Reply::Rejected { rejection, queued: Some(_) } if rejection.rejection == Rejection::TooLarge),
+            "{reply:?}"
+        );
+        let queued = receiver.spill().queued();
+        assert_eq!(queued.len(), 2);
+        assert_eq!(queued[0].event_id, None);
+        assert!(
+            matches!(queued[1].body().unwrap(), QueuedBody::OverLimit { size, .. } if size == MAX_BODY_BYTES + 1)
+        );
+        assert!(receiver.store().rejected().is_empty());
+    }
+
+    #[tokio::test]
+    async fn wrong_tokens_are_never_queued_and_a_failed_spill_is_not_acknowledged() {
+        let receiver = spilling_receiver();
+        let body = receipt("read", "2026-03-07T10:00:03Z");
+        receiver.store().fail_next("PutItem");
+        let reply = deliver(&receiver, "wrong-token-but-long-enough-0123456789", &body).await;
+        assert!(matches!(reply, Reply::Unauthorized), "{reply:?}");
+        assert!(receiver.spill().queued().is_empty());
+
+        receiver.spill().set_failing(true);
+        let reply = deliver(&receiver, TOKEN, &body).await;
+        assert!(
+            matches!(reply, Reply::StorageUnavailable { .. }),
+            "{reply:?}"
+        );
+        assert!(receiver.spill().queued().is_empty() && receiver.store().events().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_queued_delivery_is_stored_once_with_its_original_time() {
+        let receiver = spilling_receiver();
+        let body = receipt("delivered", "2026-03-07T10:00:02Z");
+        receiver.store().fail_next("PutItem");
+        deliver(&receiver, TOKEN, &body).await;
+        let queued = receiver.spill().queued().remove(0);
+        // The drain's view: the same acceptor, twice (SQS delivers at least once).
+        let acceptor = Acceptor::new(InMemoryEventStore::default(), Retention(None));
+        for expected in [PutOutcome::Stored, PutOutcome::Duplicate] {
+            let accepted = acceptor.accept_queued(&queued).await.unwrap();
+            assert!(
+                matches!(accepted, Accepted::Stored { outcome, .. } if outcome == expected),
+                "{accepted:?}"
+            );
+        }
+        let events = acceptor.store().events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(events[0].received_at, queued.received_at);
+        assert_eq!(events[0].event_id, queued.event_id.clone().unwrap());
+        assert_eq!(
+            acceptor.store().message("wamid.u1").unwrap().status,
+            Some(MessageStatus::Delivered)
+        );
     }
 }

@@ -10,8 +10,9 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 use tracing::Instrument as _;
 
-use crate::delivery::{Delivery, Receiver, Reply};
+use crate::delivery::{Delivery, Receiver, Rejection, Reply};
 use crate::platform::Platform;
+use crate::spill::Spill;
 use crate::store::EventStore;
 
 /// The route, for messages: the token is never echoed.
@@ -21,7 +22,10 @@ const ROUTE: &str = "POST /webhooks/{whatsapp|web}/{token}";
 /// Its log lines carry Lambda's request id (to join them with Lambda's `platform.report` line)
 /// in a small span of their own, instead of the runtime's span with the X-Ray trace header: the
 /// line is paid for per delivery (docs/performance.md#cost).
-pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> Response<Body> {
+pub async fn handle<S: EventStore, Q: Spill>(
+    receiver: &Receiver<S, Q>,
+    request: Request,
+) -> Response<Body> {
     let lambda_request_id = request
         .lambda_context_ref()
         .map(|context| context.request_id.clone())
@@ -30,7 +34,10 @@ pub async fn handle<S: EventStore>(receiver: &Receiver<S>, request: Request) -> 
     respond(receiver, request).instrument(span).await
 }
 
-async fn respond<S: EventStore>(receiver: &Receiver<S>, request: Request) -> Response<Body> {
+async fn respond<S: EventStore, Q: Spill>(
+    receiver: &Receiver<S, Q>,
+    request: Request,
+) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(&request);
     let (platform, token) = match route_request(&request) {
@@ -103,32 +110,43 @@ async fn respond<S: EventStore>(receiver: &Receiver<S>, request: Request) -> Res
                 "missing or invalid webhook token in the URL",
             )
         }
-        Reply::Rejected {
-            rejection,
-            reason,
-            log_reason,
+        Reply::Queued {
+            event_id,
+            event_type,
+            cause,
         } => {
-            let status =
-                StatusCode::from_u16(rejection.status_code()).expect("a valid status code");
-            let (outcome, code) = if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ("too_large", "body_too_large")
-            } else {
-                ("rejected", "invalid_body")
+            // 200, not 202: a sender may accept nothing else. Durable in the spill queue.
+            tracing::warn!(request_id, platform, event_type, %event_id, outcome = "queued", status = 200, latency_ms, store_latency_ms, error = %cause, "DynamoDB did not take the delivery: queued for the drain");
+            json_response(
+                StatusCode::OK,
+                &json!({ "status": "queued", "event_id": event_id.as_str() }),
+            )
+        }
+        Reply::Rejected { rejection, queued } => {
+            let status = StatusCode::from_u16(rejection.rejection.status_code())
+                .expect("a valid status code");
+            let (outcome, code) = match rejection.rejection {
+                Rejection::TooLarge => ("too_large", "body_too_large"),
+                Rejection::InvalidBody => ("rejected", "invalid_body"),
             };
+            // Where the body is kept: its `rejected` item, or the spill queue (the drain writes
+            // the item).
+            let kept = if queued.is_some() { "queued" } else { "stored" };
             tracing::warn!(
                 request_id,
                 platform,
                 outcome,
                 status = status.as_u16(),
-                reason = log_reason,
+                reason = rejection.log_reason,
+                kept,
                 latency_ms,
                 store_latency_ms,
                 "delivery rejected and kept"
             );
-            error(status, code, &reason)
+            error(status, code, &rejection.reason)
         }
-        Reply::StorageUnavailable(err) => {
-            tracing::error!(request_id, platform, outcome = "storage_unavailable", status = 503, latency_ms, store_latency_ms, error = %err, "delivery not stored");
+        Reply::StorageUnavailable { error: err, spill } => {
+            tracing::error!(request_id, platform, outcome = "storage_unavailable", status = 503, latency_ms, store_latency_ms, error = %err, spill_error = %spill, "delivery not stored");
             let mut response = error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",

@@ -1,31 +1,49 @@
-//! The webhook function's wiring: the SDK client, the store and the receiver, built once per
-//! instance, then the Lambda runtime loop.
+//! The functions' wiring: the SDK configuration, the store, the spill and the receiver, built
+//! once per instance, then the Lambda runtime loop.
 
 use std::sync::Arc;
 
+use aws_lambda_events::event::sqs::SqsEvent;
+use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Request, service_fn};
 
-use crate::config::Config;
+use crate::acceptance::Acceptor;
+use crate::config::{Config, DrainConfig};
 use crate::delivery::Receiver;
 use crate::http_handler;
+use crate::spill::Spill;
+use crate::spill::sqs::SqsSpill;
+use crate::spill_drain::drain_batch;
 use crate::store::EventStore;
-use crate::store::dynamodb::{DynamoDbEventStore, load_client};
+use crate::store::dynamodb::{DynamoDbEventStore, load_sdk_config};
 
-/// Runs the function until the runtime stops it. The DynamoDB connection is opened during init
-/// ([`DynamoDbEventStore::warm_up`]), chosen by measurement (docs/performance.md#cold-start).
+/// Runs the webhook function until the runtime stops it. The DynamoDB connection is opened during
+/// init ([`DynamoDbEventStore::warm_up`]), chosen by measurement (docs/performance.md#cold-start);
+/// the SQS client makes no request until a delivery is spilled.
 pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
-    let store = DynamoDbEventStore::new(load_client().await, config.table_name);
+    let sdk_config = load_sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config);
+    let store = DynamoDbEventStore::new(client, config.table_name);
     // Never fatal: a failure here only means the first delivery opens the connection itself
-    // (and answers 503 if the problem persists).
+    // (and is spilled if the problem persists).
     if let Err(err) = store.warm_up().await {
         tracing::warn!(error = %err, "could not open the DynamoDB connection during init");
     }
-    serve(Receiver::new(store, config.tokens, config.retention)).await
+    let receiver = Receiver::new(store, config.tokens, config.retention);
+    match config.spill_queue_url {
+        Some(queue_url) => serve(receiver.with_spill(SqsSpill::new(&sdk_config, queue_url))).await,
+        None => {
+            tracing::warn!(
+                "SPILL_QUEUE_URL is not set: a delivery DynamoDB cannot take will be answered 503"
+            );
+            serve(receiver).await
+        }
+    }
 }
 
 /// The runtime loop over one receiver.
-pub async fn serve<S: EventStore + 'static>(
-    receiver: Receiver<S>,
+pub async fn serve<S: EventStore + 'static, Q: Spill + 'static>(
+    receiver: Receiver<S, Q>,
 ) -> Result<(), lambda_http::Error> {
     let receiver = Arc::new(receiver);
     lambda_http::run(service_fn(move |request: Request| {
@@ -33,4 +51,23 @@ pub async fn serve<S: EventStore + 'static>(
         async move { Ok::<_, std::convert::Infallible>(http_handler::handle(&receiver, request).await) }
     }))
     .await
+}
+
+/// Runs the spill drain (an SQS event source) until the runtime stops it.
+pub async fn run_drain(config: DrainConfig) -> Result<(), lambda_runtime::Error> {
+    let client = aws_sdk_dynamodb::Client::new(&load_sdk_config().await);
+    let acceptor = Arc::new(Acceptor::new(
+        DynamoDbEventStore::new(client, config.table_name),
+        config.retention,
+    ));
+    let runtime = lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<SqsEvent>| {
+            let acceptor = Arc::clone(&acceptor);
+            async move {
+                Ok::<_, std::convert::Infallible>(drain_batch(&acceptor, &event.payload).await)
+            }
+        },
+    ));
+    // Boxed: the runtime's nested future types exceed the compiler's default query depth.
+    Box::pin(runtime).await
 }

@@ -2,11 +2,16 @@
 //!
 //! Layering (inner to outer):
 //! - the pure core: [`webhook_event`] (FlowIQ's payloads), [`event_id`], [`message_status`]
-//!   (status rules), [`keys`] and [`records`] (what is stored, and under which keys) — no AWS, no I/O;
-//! - [`delivery`]: authenticates, parses and stores one delivery through the [`store::EventStore`] port;
+//!   (status rules), [`keys`] and [`records`] (what is stored, and under which keys),
+//!   [`queued_delivery`] (what the spill queue holds) — no AWS, no I/O;
+//! - [`acceptance`]: parses and stores an authenticated delivery through the
+//!   [`store::EventStore`] port; [`delivery`]: authenticates, accepts, and spills what DynamoDB
+//!   cannot take through the [`spill::Spill`] port;
 //! - the edges: [`http_handler`] (Lambda HTTP), [`store::dynamodb`] (the DynamoDB adapter),
-//!   [`lambda_function`] (the function's wiring).
+//!   [`spill::sqs`] (the SQS adapter), [`spill_drain`] (the drain's SQS batches),
+//!   [`lambda_function`] (the functions' wiring).
 
+pub mod acceptance;
 pub mod clock;
 pub mod config;
 pub mod delivery;
@@ -17,7 +22,10 @@ pub mod lambda_function;
 pub mod message_status;
 pub mod metrics;
 pub mod platform;
+pub mod queued_delivery;
 pub mod records;
+pub mod spill;
+pub mod spill_drain;
 pub mod store;
 pub mod stored_body;
 pub mod table_stream;

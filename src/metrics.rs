@@ -24,9 +24,10 @@ pub const OUTCOME: &str = "Outcome";
 pub const EVENT_TYPE: &str = "EventType";
 
 /// Every `Outcome` value the function emits.
-pub const OUTCOMES: [&str; 8] = [
+pub const OUTCOMES: [&str; 9] = [
     "stored",
     "duplicate",
+    "queued",
     "rejected",
     "too_large",
     "unauthorized",

@@ -400,13 +400,66 @@ pub fn rejected_record(
     retention: Retention,
 ) -> RejectedItem {
     let body_within_limit = rejection != Rejection::TooLarge;
-    let body_sha256 = hex::encode(Sha256::digest(body));
-    let (pk, sk) = keys::rejected_key(&body_sha256, &received.at_text, request_id);
     let (text, bytes) = match (body_within_limit, std::str::from_utf8(body)) {
         (false, _) => (None, None),
         (true, Ok(text)) => (Some(text.to_owned()), None),
         (true, Err(_)) => (None, Some(body.to_vec())),
     };
+    let digest = BodyDigest {
+        size: body.len(),
+        sha256: sha256_hex(body),
+    };
+    let why = (rejection, reason);
+    rejected_item(
+        platform,
+        digest,
+        (text, bytes),
+        request_id,
+        why,
+        received,
+        retention,
+    )
+}
+
+/// A body known only by its size and hash: one over the size limit, queued by the spill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyDigest {
+    pub size: usize,
+    pub sha256: String,
+}
+
+/// The `rejected` item of a body over the size limit, from its digest alone.
+pub fn oversized_record(
+    platform: Platform,
+    digest: BodyDigest,
+    request_id: &str,
+    reason: String,
+    received: &Received,
+    retention: Retention,
+) -> RejectedItem {
+    let why = (Rejection::TooLarge, reason);
+    rejected_item(
+        platform,
+        digest,
+        (None, None),
+        request_id,
+        why,
+        received,
+        retention,
+    )
+}
+
+/// `kept`: the body as text or as bytes (neither for a body over the limit).
+fn rejected_item(
+    platform: Platform,
+    digest: BodyDigest,
+    (text, bytes): (Option<String>, Option<Vec<u8>>),
+    request_id: &str,
+    (rejection, reason): (Rejection, String),
+    received: &Received,
+    retention: Retention,
+) -> RejectedItem {
+    let (pk, sk) = keys::rejected_key(&digest.sha256, &received.at_text, request_id);
     RejectedItem {
         pk,
         sk,
@@ -416,10 +469,15 @@ pub fn rejected_record(
         status_code: rejection.status_code(),
         received_at: received.at_text.clone(),
         request_id: request_id.to_owned(),
-        body_size: body.len(),
-        body_sha256,
+        body_size: digest.size,
+        body_sha256: digest.sha256,
         body: text,
         body_bytes: bytes,
         expires_at: retention.expires_at(received.at),
     }
+}
+
+/// Lower-case hex SHA-256, as `rejected` items key bodies.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
 }

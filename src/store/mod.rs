@@ -34,6 +34,9 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The writes of one delivery did not finish within the time a sender can wait.
+    #[error("DynamoDB did not finish within {} ms", budget.as_millis())]
+    OverBudget { budget: std::time::Duration },
     #[error("could not convert the {what} to a DynamoDB item: {source}")]
     Serialization {
         what: &'static str,

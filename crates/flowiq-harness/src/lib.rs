@@ -1,6 +1,7 @@
 //! Dev-only harnesses for the receiver's tests and measurements (never deployed):
 //! - [`dynamodb_local`]: Amazon's DynamoDB Local, started on a free port;
 //! - [`table_definition`]: the events table as template.yaml defines it, created on DynamoDB Local;
+//! - [`fault_proxy`]: throttling, 500s, hanging and dropped connections in front of it;
 //! - [`moto_server`]: a moto server (AWS APIs on the wire) on a free port;
 //! - [`capacity_meter`]: the write units DynamoDB reports for each write of a client;
 //! - [`stats`]: percentiles for the measuring tools;
@@ -12,6 +13,7 @@
 
 pub mod capacity_meter;
 pub mod dynamodb_local;
+pub mod fault_proxy;
 pub mod moto_server;
 pub mod stats;
 pub mod table_definition;

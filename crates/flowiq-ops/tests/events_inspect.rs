@@ -1,14 +1,16 @@
 //! `flowiq-events` message / conversation / list / rejected against DynamoDB Local, on what the
 //! receiver stored from real deliveries; the CLI parsed as an operator types it.
 
+mod support;
+use support::context;
+
 use clap::Parser as _;
 use flowiq_harness::test_table::{DEV_TOKEN, TestTable};
 use flowiq_ops::events::cli::Args;
-use flowiq_ops::events::commands::{Context, run};
+use flowiq_ops::events::commands::run;
 use flowiq_ops::events::error::EventsError;
 use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::output::Format;
-use flowiq_ops::queries::EventQueries;
 use flowiq_webhooks::delivery::{Delivery, Reply};
 use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::Retention;
@@ -16,21 +18,6 @@ use serde_json::{Value, json};
 
 const ORG: &str = "org-inspect";
 const ALICE: &str = "27830000001";
-
-fn context(table: &TestTable) -> Context {
-    let eventbridge = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::Config::builder()
-            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-            .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .build(),
-    );
-    Context {
-        queries: EventQueries::new(table.client.clone(), &table.name),
-        dynamodb: table.client.clone(),
-        eventbridge,
-    }
-}
 
 /// Runs `flowiq-events <args>` (parsed by clap) in JSON-lines form.
 async fn events(table: &TestTable, args: &[&str]) -> (Result<ExitStatus, EventsError>, Vec<Value>) {

@@ -2,6 +2,8 @@
 //! bus, a rule on `source` flowiq.webhooks and an SQS queue as its target; what the queue
 //! receives is what the bus received.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,7 +21,6 @@ use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::{Context, run};
 use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::output::Format;
-use flowiq_ops::queries::EventQueries;
 use flowiq_webhooks::records::Retention;
 use serde_json::{Value, json};
 
@@ -150,9 +151,8 @@ async fn replayed_events_reach_the_bus_as_the_pipe_puts_them() {
     }
 
     let context = Context {
-        queries: EventQueries::new(table.client.clone(), &table.name),
-        dynamodb: table.client.clone(),
         eventbridge,
+        ..support::context(&table)
     };
     let args = Args::try_parse_from([
         "flowiq-events",

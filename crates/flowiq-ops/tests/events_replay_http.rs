@@ -2,34 +2,21 @@
 //! bodies arrive byte for byte, in time order, within the rate; 5xx is retried, 4xx stops the
 //! run, and `--resume <cursor>` sends exactly the rest.
 
+mod support;
+use support::context;
+
 use std::time::{Duration, Instant};
 
 use clap::Parser as _;
 use flowiq_harness::test_table::TestTable;
 use flowiq_ops::events::cli::Args;
-use flowiq_ops::events::commands::{Context, run};
+use flowiq_ops::events::commands::run;
 use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::output::Format;
-use flowiq_ops::queries::EventQueries;
 use flowiq_webhooks::records::Retention;
 use serde_json::Value;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-fn context(table: &TestTable) -> Context {
-    let eventbridge = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::Config::builder()
-            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-            .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .build(),
-    );
-    Context {
-        queries: EventQueries::new(table.client.clone(), &table.name),
-        dynamodb: table.client.clone(),
-        eventbridge,
-    }
-}
 
 /// Runs `flowiq-events <args>`; returns the exit status and the summary line.
 async fn events(table: &TestTable, args: &[&str]) -> (ExitStatus, Value) {

@@ -2,10 +2,12 @@
 //! the receiver again; those that now pass are stored as a delivery would store them, the
 //! outcome is recorded on the rejected item, and those that still fail keep a new reason.
 
+mod support;
+
 use clap::Parser as _;
 use flowiq_harness::test_table::{TestTable, s, stored_body};
 use flowiq_ops::events::cli::Args;
-use flowiq_ops::events::commands::{Context, run};
+use flowiq_ops::events::commands::run;
 use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::output::Format;
 use flowiq_ops::queries::EventQueries;
@@ -21,17 +23,7 @@ use time::macros::datetime;
 async fn reprocess(table: &TestTable, args: &[&str]) -> (ExitStatus, Vec<Value>) {
     let args =
         Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied())).unwrap();
-    let context = Context {
-        queries: EventQueries::new(table.client.clone(), &table.name),
-        dynamodb: table.client.clone(),
-        eventbridge: aws_sdk_eventbridge::Client::from_conf(
-            aws_sdk_eventbridge::Config::builder()
-                .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-                .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
-                .endpoint_url("http://127.0.0.1:9")
-                .build(),
-        ),
-    };
+    let context = support::context(&table);
     let mut out = Vec::new();
     let status = run(&args.command, &context, Format::JsonLines, &mut out)
         .await

@@ -7,12 +7,15 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Parser as _;
 use flowiq_ops::deployment::{Deployment, DeploymentError, load_sdk_config};
-use flowiq_ops::events::cli::Args;
+use flowiq_ops::events::cli::{Args, Command};
 use flowiq_ops::events::commands::{Context, run, validate};
 use flowiq_ops::events::error::EventsError;
 use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::output::Format;
 use flowiq_ops::queries::EventQueries;
+
+/// The stack output naming the spill queue (template.yaml).
+const SPILL_QUEUE_URL_OUTPUT: &str = "SpillQueueUrl";
 
 fn main() -> ExitCode {
     // Usage errors exit 2 here, before anything else happens (clap's convention).
@@ -44,14 +47,26 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
             return Err(DeploymentError::NoRegion.into());
         }
         let cloudformation = aws_sdk_cloudformation::Client::new(&config);
-        let table_name = Deployment::new(args.deployment.clone(), &cwd, cloudformation)
-            .table_name()
-            .await?;
+        let mut deployment = Deployment::new(args.deployment.clone(), &cwd, cloudformation);
+        let table_name = deployment.table_name().await?;
+        let spill_queue_url = match &args.command {
+            Command::Drain(drain) => Some(match &drain.queue_url {
+                Some(url) => url.clone(),
+                None => deployment
+                    .outputs()
+                    .await?
+                    .require(SPILL_QUEUE_URL_OUTPUT, "--queue-url")?
+                    .to_owned(),
+            }),
+            _ => None,
+        };
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let context = Context {
             queries: EventQueries::new(dynamodb.clone(), table_name),
             dynamodb,
             eventbridge: aws_sdk_eventbridge::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            spill_queue_url,
         };
         let mut stdout = std::io::stdout().lock();
         let result = run(&args.command, &context, format, &mut stdout).await;

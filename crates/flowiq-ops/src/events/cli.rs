@@ -24,6 +24,7 @@ Examples:
   flowiq-events replay list --org org-1 --since 2026-03-07T10:00:00Z --to-url https://staging.example.com/hook --dry-run
   flowiq-events replay message wamid.X --to-eventbridge my-bus
   flowiq-events reprocess-rejected --since 7d
+  flowiq-events drain                     # after an outage: store what was spilled to SQS
 
 Details: docs/operations.md
 
@@ -76,6 +77,26 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Run the receiver's current validation on rejected bodies; store those that now pass
     ReprocessRejected(ReprocessArgs),
+    /// Store the deliveries spilled to the SQS queue while DynamoDB failed (as the drain function)
+    Drain(DrainArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DrainArgs {
+    /// The spill queue [default: the stack output SpillQueueUrl]
+    #[arg(long, value_name = "URL", value_parser = non_empty)]
+    pub queue_url: Option<String>,
+
+    /// Retention of the stored events, in days, as the function's RETENTION_DAYS [default: none]
+    #[arg(long, value_name = "DAYS")]
+    pub retention_days: Option<u32>,
+}
+
+fn non_empty(value: &str) -> Result<String, &'static str> {
+    match value.trim() {
+        "" => Err("the value is empty"),
+        value => Ok(value.to_owned()),
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]

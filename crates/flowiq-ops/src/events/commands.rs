@@ -6,7 +6,12 @@ use std::io::Write;
 use reqwest::Url;
 use serde_json::json;
 
-use super::cli::{Command, ReplayArgs, ReplaySelection, ReprocessArgs, TargetArgs};
+use flowiq_webhooks::acceptance::Acceptor;
+use flowiq_webhooks::records::Retention;
+use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
+
+use super::cli::{Command, DrainArgs, ReplayArgs, ReplaySelection, ReprocessArgs, TargetArgs};
+use super::drain::drain;
 use super::error::EventsError;
 use super::eventbridge_target::EventBridgeTarget;
 use super::exit::ExitStatus;
@@ -26,6 +31,9 @@ pub struct Context {
     pub queries: EventQueries,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    /// The spill queue (`drain`): `--queue-url`, else the stack output `SpillQueueUrl`.
+    pub spill_queue_url: Option<String>,
 }
 
 /// Where a replay goes, checked before anything is read.
@@ -103,6 +111,7 @@ pub async fn run(
         Command::ReprocessRejected(args) => {
             return run_reprocess(args, context, format, out).await;
         }
+        Command::Drain(args) => return run_drain(args, context, format, out).await,
     }
     Ok(ExitStatus::Success)
 }
@@ -338,4 +347,45 @@ pub async fn run_reprocess(
     } else {
         ExitStatus::Success
     })
+}
+
+pub async fn run_drain(
+    args: &DrainArgs,
+    context: &Context,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<ExitStatus, EventsError> {
+    let queue_url = context
+        .spill_queue_url
+        .as_deref()
+        .ok_or_else(|| EventsError::Usage("drain needs --queue-url".into()))?;
+    let store = DynamoDbEventStore::new(context.dynamodb.clone(), context.queries.table_name());
+    let acceptor = Acceptor::new(
+        store,
+        Retention(args.retention_days.filter(|days| *days > 0)),
+    );
+    let report = drain(&context.sqs, queue_url, &acceptor).await?;
+    let status = report.exit_status();
+    match format {
+        Format::JsonLines => {
+            let mut line = serde_json::to_value(&report).expect("a report serialises");
+            line["kind"] = json!("drain_summary");
+            line["queue_url"] = json!(queue_url);
+            write_json_line(out, &line)?;
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "{queue_url}: {} stored, {} duplicates, {} kept as rejected; {} left while DynamoDB \
+                 fails, {} unreadable; {} still in the queue",
+                report.stored,
+                report.duplicates,
+                report.rejected,
+                report.storage_unavailable,
+                report.unreadable,
+                report.remaining
+            )?;
+        }
+    }
+    Ok(status)
 }

@@ -3,7 +3,7 @@
 //! - reading: [`selection`] (what a replay sends), [`time_arg`], [`contact`], [`cursor`];
 //! - replay: [`replay`] (order, rate, concurrency, resume) over [`http_target`] and
 //!   [`eventbridge_target`], each event a [`replay_item::ReplayItem`];
-//! - [`reprocess`]: rejected bodies through the receiver again;
+//! - [`reprocess`]: rejected bodies through the receiver again; [`drain`]: the spill queue;
 //! - the edge: [`cli`] (flags), [`inspect`] and [`commands`] (what each subcommand prints),
 //!   [`output`], [`progress`], [`exit`], [`error`].
 
@@ -11,6 +11,7 @@ pub mod cli;
 pub mod commands;
 pub mod contact;
 pub mod cursor;
+pub mod drain;
 pub mod error;
 pub mod eventbridge_target;
 pub mod exit;

@@ -1,5 +1,5 @@
 //! `reprocess-rejected`: stored rejected bodies run through the receiver's current validation
-//! and storage again — the receiver itself ([`Receiver`]), not a copy of its logic — so a body
+//! and storage again — the receiver's own [`Acceptor`], not a copy of its logic — so a body
 //! that now passes is stored exactly as a delivery of it would be (same event id, same event
 //! item, same message update; `received_at` is the time of reprocessing, as for a redelivery).
 //! Then the outcome is recorded on the `rejected` item, which stays.
@@ -10,14 +10,13 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
+use flowiq_webhooks::acceptance::{Accepted, Acceptor, AuthenticatedDelivery};
 use flowiq_webhooks::clock::now_sortable;
-use flowiq_webhooks::delivery::{Delivery, Receiver, Reply};
 use flowiq_webhooks::keys;
 use flowiq_webhooks::platform::Platform;
-use flowiq_webhooks::records::{EventItem, MessageUpdate, RejectedItem, Retention};
+use flowiq_webhooks::records::{EventItem, MessageUpdate, Received, RejectedItem, Retention};
 use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 use flowiq_webhooks::store::{EventStore, PutOutcome, StoreError};
-use flowiq_webhooks::webhook_tokens::WebhookTokens;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -99,31 +98,30 @@ impl EventStore for NoRejectedWrites {
     }
 }
 
+/// How long the writes of one reprocessed body may take.
+const REPROCESS_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub struct Reprocessor {
     client: Client,
     table_name: String,
     /// Overrides the retention derived from each rejected item.
     retention_days: Option<u32>,
-    /// A one-off token for the receiver: a reprocessed body is authenticated already.
-    token: String,
 }
 
 impl Reprocessor {
     pub fn new(client: Client, table_name: impl Into<String>, retention_days: Option<u32>) -> Self {
-        let mut rng = fastrand::Rng::new();
-        let token = (0..48).map(|_| rng.alphanumeric()).collect();
         Reprocessor {
             client,
             table_name: table_name.into(),
             retention_days,
-            token,
         }
     }
 
-    fn receiver(&self, retention: Retention) -> Receiver<NoRejectedWrites> {
-        let tokens = WebhookTokens::parse(&self.token).expect("48 alphanumerics are a valid token");
+    /// The body was authenticated when it was first received: no token check here.
+    fn acceptor(&self, retention: Retention) -> Acceptor<NoRejectedWrites> {
         let store = DynamoDbEventStore::new(self.client.clone(), &self.table_name);
-        Receiver::new(NoRejectedWrites(store), tokens, retention)
+        // No sender is waiting: the SDK's own timeouts bound each write.
+        Acceptor::new(NoRejectedWrites(store), retention).with_budget(REPROCESS_BUDGET)
     }
 
     /// Reprocesses one rejected item (with its body) and records the outcome on it.
@@ -150,14 +148,15 @@ impl Reprocessor {
             _ => return Err("the rejected item keeps no body".to_owned()),
         };
         let retention = Retention(self.retention_days.or_else(|| retention_of(item)));
-        let delivery = Delivery {
+        let received = Received::now();
+        let delivery = AuthenticatedDelivery {
             platform,
-            token: &self.token,
             body,
             request_id: "reprocess-rejected",
+            received: &received,
         };
-        let (outcome, detail) = match self.receiver(retention).receive(delivery).await {
-            Reply::Accepted {
+        let (outcome, detail) = match self.acceptor(retention).accept(delivery).await {
+            Accepted::Stored {
                 outcome, event_id, ..
             } => {
                 let outcome = match outcome {
@@ -166,9 +165,10 @@ impl Reprocessor {
                 };
                 (outcome, Detail::EventId(event_id.into_string()))
             }
-            Reply::Rejected { reason, .. } => (Outcome::StillInvalid, Detail::Reason(reason)),
-            Reply::StorageUnavailable(err) => return Err(err.to_string()),
-            Reply::Unauthorized => unreachable!("the receiver was built with this token"),
+            Accepted::Rejected(rejection) => {
+                (Outcome::StillInvalid, Detail::Reason(rejection.reason))
+            }
+            Accepted::Failed { error, .. } => return Err(error.to_string()),
         };
         self.record(item, outcome, &detail).await?;
         Ok((outcome, detail))

@@ -1,0 +1,252 @@
+//! Nothing lost when DynamoDB cannot take a delivery: the real webhook handler, DynamoDB Local
+//! behind a fault-injecting proxy (throttling, 500s, a hanging connection, dropped connections),
+//! and moto's SQS as the spill queue; then `flowiq-events drain`.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::SharedCredentialsProvider;
+use flowiq_harness::dynamodb_local;
+use flowiq_harness::fault_proxy::{Fault, FaultProxy};
+use flowiq_harness::moto_server::MotoServer;
+use flowiq_harness::test_table::{DEV_TOKEN, TestTable, client_for, s};
+use flowiq_ops::events::drain::{DrainReport, drain, queue_depth};
+use flowiq_ops::events::exit::ExitStatus;
+use flowiq_webhooks::acceptance::Acceptor;
+use flowiq_webhooks::config::MAX_BODY_BYTES;
+use flowiq_webhooks::delivery::Receiver;
+use flowiq_webhooks::http_handler;
+use flowiq_webhooks::records::Retention;
+use flowiq_webhooks::spill::Spill;
+use flowiq_webhooks::spill::sqs::SqsSpill;
+use flowiq_webhooks::store::EventStore;
+use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
+use flowiq_webhooks::webhook_tokens::WebhookTokens;
+use serde_json::{Value, json};
+
+/// Every authenticated delivery is answered within this, whatever DynamoDB does.
+const ANSWER_BUDGET: Duration = Duration::from_secs(5);
+const ORG: &str = "org-spill";
+
+fn sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "local", "local", None, None, "tests",
+        )))
+        .endpoint_url(endpoint)
+        .build()
+}
+
+async fn spill_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap()
+}
+
+/// A POST as API Gateway (HTTP API) passes it to the function.
+fn post(token: &str, body: &str) -> lambda_http::Request {
+    let event = json!({
+        "version": "2.0", "routeKey": "POST /webhooks/{platform}/{token}",
+        "rawPath": format!("/webhooks/whatsapp/{token}"), "rawQueryString": "",
+        "headers": {"content-type": "application/json"},
+        "requestContext": {"accountId": "123456789012", "apiId": "api", "domainName": "example.com",
+            "domainPrefix": "example", "http": {"method": "POST", "path": format!("/webhooks/whatsapp/{token}"),
+            "protocol": "HTTP/1.1", "sourceIp": "203.0.113.1", "userAgent": "FlowIQ"},
+            "requestId": "req-spill", "routeKey": "POST /webhooks/{platform}/{token}", "stage": "$default",
+            "time": "07/Mar/2026:10:00:00 +0000", "timeEpoch": 1772877600000u64},
+        "pathParameters": {"platform": "whatsapp", "token": token},
+        "body": body, "isBase64Encoded": false
+    });
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+async fn answer<S: EventStore, Q: Spill>(
+    receiver: &Receiver<S, Q>,
+    token: &str,
+    body: &str,
+) -> (u16, Value, Duration) {
+    let started = Instant::now();
+    let response = http_handler::handle(receiver, post(token, body)).await;
+    let elapsed = started.elapsed();
+    let json = serde_json::from_slice(response.body().as_ref()).unwrap();
+    (response.status().as_u16(), json, elapsed)
+}
+
+fn sent(wamid: &str) -> String {
+    json!({"event_type": "sent_message", "id": format!("row-{wamid}"), "whatsapp_message_id": wamid,
+        "organization_id": ORG, "message": "Your order shipped", "sender_type": "bot-whatsapp",
+        "timestamp": "2026-03-07T10:00:00Z", "whatsapp_id": "27830000001"})
+    .to_string()
+}
+
+fn receipt(status: &str, wamid: &str, second: u32) -> String {
+    json!({"event_type": format!("message_{status}"), "whatsapp_message_id": wamid,
+        "organization_id": ORG, "status": status, "timestamp": format!("2026-03-07T10:00:0{second}Z"),
+        "whatsapp_id": "27830000001"})
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_lost_when_dynamodb_cannot_take_deliveries() {
+    let moto = MotoServer::start();
+    let sdk = sdk_config(&moto.endpoint());
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_url = spill_queue(&sqs, "spill").await;
+    let table = TestTable::new().await;
+    let upstream = dynamodb_local::endpoint()
+        .trim_start_matches("http://")
+        .to_owned();
+    let proxy = FaultProxy::start(&upstream).await;
+    let tokens = WebhookTokens::parse(DEV_TOKEN).unwrap();
+    let store = DynamoDbEventStore::new(client_for(&proxy.endpoint()), &table.name);
+    let receiver =
+        Receiver::new(store, tokens, Retention(None)).with_spill(SqsSpill::new(&sdk, &queue_url));
+
+    // Stored before the fault; FlowIQ delivers it again during the fault.
+    let early = sent("wamid.early");
+    assert_eq!(answer(&receiver, DEV_TOKEN, &early).await.0, 200);
+
+    let mut slowest = Vec::new();
+    let too_large = format!("{{\"x\":\"{}\"}}", "y".repeat(MAX_BODY_BYTES));
+    for (n, fault) in Fault::ALL.into_iter().enumerate() {
+        proxy.set(fault);
+        let wamid = format!("wamid.fault-{n}");
+        // Out of order, as FlowIQ may send them.
+        let deliveries = [
+            receipt("read", &wamid, 3),
+            sent(&wamid),
+            receipt("delivered", &wamid, 2),
+            early.clone(),
+        ];
+        let mut worst = Duration::ZERO;
+        for body in &deliveries {
+            let (status, json, elapsed) = answer(&receiver, DEV_TOKEN, body).await;
+            assert_eq!(
+                (status, json["status"].as_str()),
+                (200, Some("queued")),
+                "{}: {json}",
+                fault.name()
+            );
+            assert!(
+                json["event_id"].as_str().is_some_and(|id| id.len() == 32),
+                "{json}"
+            );
+            worst = worst.max(elapsed);
+        }
+        let (status, json, elapsed) =
+            answer(&receiver, DEV_TOKEN, &format!("{{not json {n}")).await;
+        assert_eq!(
+            (status, json["error"].as_str()),
+            (400, Some("invalid_body")),
+            "{json}"
+        );
+        worst = worst.max(elapsed);
+        let (status, _, elapsed) = answer(&receiver, DEV_TOKEN, &too_large).await;
+        assert_eq!(status, 413);
+        worst = worst.max(elapsed);
+        let (status, _, _) = answer(
+            &receiver,
+            "wrong-token-but-long-enough-0123456789",
+            &sent(&wamid),
+        )
+        .await;
+        assert_eq!(status, 401);
+        assert!(
+            worst < ANSWER_BUDGET,
+            "{}: slowest answer {worst:?}",
+            fault.name()
+        );
+        slowest.push(format!("{}: {} ms", fault.name(), worst.as_millis()));
+    }
+    println!("slowest answer per fault: {}", slowest.join(", "));
+    assert!(proxy.requests_refused() > 0, "the faults were felt");
+    // 4 faults × (4 valid + 2 bad bodies); never a wrong token.
+    let queued = queue_depth(&sqs, &queue_url).await.unwrap();
+    assert_eq!(queued, 24);
+
+    // A drain while DynamoDB still fails keeps every message, and says so.
+    proxy.set(Fault::ServerError);
+    let failing_store = DynamoDbEventStore::new(client_for(&proxy.endpoint()), &table.name);
+    let report = drain(
+        &sqs,
+        &queue_url,
+        &Acceptor::new(failing_store, Retention(None)),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.exit_status(), ExitStatus::Aws, "{report:?}");
+    assert_eq!(queue_depth(&sqs, &queue_url).await.unwrap(), 24);
+
+    // DynamoDB is back: the drain applies everything, the queue is empty.
+    proxy.set(Fault::None);
+    let store = DynamoDbEventStore::new(client_for(&proxy.endpoint()), &table.name);
+    let report = drain(&sqs, &queue_url, &Acceptor::new(store, Retention(None)))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.exit_status(),
+            report.stored,
+            report.duplicates,
+            report.rejected,
+            report.remaining
+        ),
+        (ExitStatus::Success, 12, 4, 8, 0),
+        "{report:?}"
+    );
+    let again = drain(
+        &sqs,
+        &queue_url,
+        &Acceptor::new(
+            DynamoDbEventStore::new(table.client.clone(), &table.name),
+            Retention(None),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again, DrainReport::default(), "nothing left");
+
+    // Each event exactly once, every message in the right state, each bad body kept.
+    let events = table.items_of_type("event").await;
+    let ids: BTreeSet<&str> = events.iter().map(|e| s(e, "event_id")).collect();
+    assert_eq!(
+        (events.len(), ids.len()),
+        (13, 13),
+        "1 + 4 × 3 distinct events, none twice"
+    );
+    for n in 0..Fault::ALL.len() {
+        let message = table.message(&format!("wamid.fault-{n}")).await.unwrap();
+        assert_eq!(s(&message, "status"), "read", "no downgrade");
+        assert_eq!(message["status_history"].as_ss().unwrap().len(), 3);
+    }
+    assert_eq!(table.items_of_type("rejected").await.len(), 8);
+    let received: Vec<&str> = events.iter().map(|e| s(e, "received_at")).collect();
+    assert!(
+        received.iter().all(|at| at.starts_with("20")),
+        "the original times of receipt"
+    );
+
+    // SQS down as well: nothing is acknowledged.
+    proxy.set(Fault::Drop);
+    let receiver = Receiver::new(
+        DynamoDbEventStore::new(client_for(&proxy.endpoint()), &table.name),
+        WebhookTokens::parse(DEV_TOKEN).unwrap(),
+        Retention(None),
+    )
+    .with_spill(SqsSpill::new(&sdk_config("http://127.0.0.1:9"), &queue_url));
+    let (status, json, elapsed) = answer(&receiver, DEV_TOKEN, &sent("wamid.both-down")).await;
+    assert_eq!(
+        (status, json["error"].as_str()),
+        (503, Some("storage_unavailable")),
+        "{json}"
+    );
+    assert!(elapsed < ANSWER_BUDGET, "{elapsed:?}");
+}

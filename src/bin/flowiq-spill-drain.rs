@@ -1,0 +1,13 @@
+//! The spill drain: stores the deliveries the webhook function queued while DynamoDB could not
+//! take them (an SQS event source with partial batch responses).
+
+use anyhow::Context as _;
+use flowiq_webhooks::config::DrainConfig;
+use flowiq_webhooks::lambda_function;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_http::Error> {
+    flowiq_webhooks::telemetry::init();
+    let config = DrainConfig::from_env().context("invalid configuration")?;
+    lambda_function::run_drain(config).await
+}
