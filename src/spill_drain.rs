@@ -165,4 +165,29 @@ mod tests {
         let response = drain_batch(&acceptor, &event).await;
         assert_eq!(response.batch_item_failures.len(), 1, "left for a retry");
     }
+
+    /// The sample batch in events/spill-drain/ (also for `cargo lambda invoke`): two deliveries
+    /// queued during an outage, a bad body and a poison message.
+    #[tokio::test]
+    async fn the_sample_batch_reports_only_its_poison_message() {
+        let event: SqsEvent =
+            serde_json::from_str(include_str!("../events/spill-drain/batch-with-poison.json"))
+                .unwrap();
+        let acceptor = Acceptor::new(InMemoryEventStore::default(), Retention(None));
+        let response = drain_batch(&acceptor, &event).await;
+        let failed: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(failed, ["c5e8-poison"]);
+        let events = acceptor.store().events();
+        assert_eq!(events.len(), 2);
+        assert!(
+            events
+                .iter()
+                .all(|e| e.received_at == "2026-03-07T10:00:05.123Z")
+        );
+        assert_eq!(acceptor.store().rejected().len(), 1);
+    }
 }

@@ -79,8 +79,13 @@ impl FaultProxy {
         format!("http://{}", self.address)
     }
 
+    /// Switches the mode; a change closes the connections opened under the old one.
     pub fn set(&self, fault: Fault) {
-        self.mode.send_replace(fault);
+        self.mode.send_if_modified(|mode| {
+            let changed = *mode != fault;
+            *mode = fault;
+            changed
+        });
     }
 
     /// Requests answered with an error or dropped so far.

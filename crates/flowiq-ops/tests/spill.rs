@@ -250,3 +250,100 @@ async fn nothing_is_lost_when_dynamodb_cannot_take_deliveries() {
     );
     assert!(elapsed < ANSWER_BUDGET, "{elapsed:?}");
 }
+
+/// The load scenario with DynamoDB failing for a window in the middle: 2,000 deliveries (500
+/// outbound messages, 4 events each, plus redeliveries), shuffled, 8 at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_window_mid_load_loses_nothing_and_doubles_nothing() {
+    use futures_util::StreamExt as _;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let moto = MotoServer::start();
+    let sdk = sdk_config(&moto.endpoint());
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_url = spill_queue(&sqs, "spill-load").await;
+    let table = TestTable::new().await;
+    let upstream = dynamodb_local::endpoint()
+        .trim_start_matches("http://")
+        .to_owned();
+    let proxy = Arc::new(FaultProxy::start(&upstream).await);
+    let receiver = Arc::new(
+        Receiver::new(
+            DynamoDbEventStore::new(client_for(&proxy.endpoint()), &table.name),
+            WebhookTokens::parse(DEV_TOKEN).unwrap(),
+            Retention(None),
+        )
+        .with_spill(SqsSpill::new(&sdk, &queue_url)),
+    );
+    let messages = 450;
+    let mut deliveries = Vec::new();
+    for m in 0..messages {
+        let wamid = format!("wamid.load-{m}");
+        deliveries.extend([
+            sent(&wamid),
+            receipt("sent", &wamid, 1),
+            receipt("delivered", &wamid, 2),
+            receipt("read", &wamid, 3),
+        ]);
+    }
+    let distinct = deliveries.len();
+    let mut rng = fastrand::Rng::with_seed(17);
+    let redelivered: Vec<String> = (0..2_000 - distinct)
+        .map(|_| deliveries[rng.usize(..distinct)].clone())
+        .collect();
+    deliveries.extend(redelivered);
+    rng.shuffle(&mut deliveries);
+
+    let answered = Arc::new(AtomicUsize::new(0));
+    let statuses: Vec<(u16, String)> = futures_util::stream::iter(deliveries)
+        .map(|body| {
+            let (receiver, answered, proxy) = (&receiver, &answered, &proxy);
+            async move {
+                // DynamoDB fails from the 600th answer to the 1,400th: 500s, then throttling.
+                proxy.set(match answered.load(Ordering::Relaxed) {
+                    600..1_000 => Fault::ServerError,
+                    1_000..1_400 => Fault::Throttling,
+                    _ => Fault::None,
+                });
+                let (status, json, _) = answer(receiver, DEV_TOKEN, &body).await;
+                answered.fetch_add(1, Ordering::Relaxed);
+                (status, json["status"].as_str().unwrap_or("").to_owned())
+            }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    proxy.set(Fault::None);
+    assert!(
+        statuses.iter().all(|(status, _)| *status == 200),
+        "every delivery 200"
+    );
+    let queued = statuses.iter().filter(|(_, s)| s == "queued").count();
+    assert!(queued > 100, "the window was felt: {queued} queued");
+
+    let store = DynamoDbEventStore::new(table.client.clone(), &table.name);
+    let report = drain(&sqs, &queue_url, &Acceptor::new(store, Retention(None)))
+        .await
+        .unwrap();
+    assert_eq!(report.exit_status(), ExitStatus::Success, "{report:?}");
+    assert_eq!(report.stored + report.duplicates, queued);
+
+    let events = table.items_of_type("event").await;
+    let ids: BTreeSet<&str> = events.iter().map(|e| s(e, "event_id")).collect();
+    assert_eq!(
+        (events.len(), ids.len()),
+        (distinct, distinct),
+        "each event once"
+    );
+    let messages_stored = table.items_of_type("message").await;
+    assert_eq!(messages_stored.len(), messages);
+    assert!(
+        messages_stored.iter().all(|m| s(m, "status") == "read"),
+        "no status downgraded"
+    );
+    println!(
+        "load with a failure window: 2000 deliveries, {queued} queued and drained ({} stored, {} duplicates), {distinct} events, {messages} messages",
+        report.stored, report.duplicates
+    );
+}
