@@ -60,14 +60,13 @@ pub async fn run_drain(config: DrainConfig) -> Result<(), lambda_runtime::Error>
         DynamoDbEventStore::new(client, config.table_name),
         config.retention,
     ));
-    let runtime = lambda_runtime::run(lambda_runtime::service_fn(
+    lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<SqsEvent>| {
             let acceptor = Arc::clone(&acceptor);
             async move {
                 Ok::<_, std::convert::Infallible>(drain_batch(&acceptor, &event.payload).await)
             }
         },
-    ));
-    // Boxed: the runtime's nested future types exceed the compiler's default query depth.
-    Box::pin(runtime).await
+    ))
+    .await
 }

@@ -1,6 +1,10 @@
 //! The spill drain: stores the deliveries the webhook function queued while DynamoDB could not
 //! take them (an SQS event source with partial batch responses).
 
+// The runtime's future over SQS batches nests deeper than rustc's default query depth allows
+// when its layout is computed (a compile-time limit only).
+#![recursion_limit = "256"]
+
 use anyhow::Context as _;
 use flowiq_webhooks::config::DrainConfig;
 use flowiq_webhooks::lambda_function;
