@@ -58,7 +58,7 @@ pub async fn drain_one<S: EventStore>(
     };
     let request_id = queued.request_id.as_str();
     let received_at = queued.received_at.as_str();
-    let drained = match acceptor.accept_queued(&queued).await {
+    match acceptor.accept_queued(&queued).await {
         Ok(Accepted::Stored {
             outcome, event_id, ..
         }) => {
@@ -88,8 +88,7 @@ pub async fn drain_one<S: EventStore>(
             tracing::error!(message_id, request_id, drained = "unreadable", error = %error, "queued message not applied");
             Drained::Unreadable
         }
-    };
-    drained
+    }
 }
 
 /// One batch from the event source mapping: every message applied in turn, the ones not done

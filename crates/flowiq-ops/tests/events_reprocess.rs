@@ -23,7 +23,7 @@ use time::macros::datetime;
 async fn reprocess(table: &TestTable, args: &[&str]) -> (ExitStatus, Vec<Value>) {
     let args =
         Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied())).unwrap();
-    let context = support::context(&table);
+    let context = support::context(table);
     let mut out = Vec::new();
     let status = run(&args.command, &context, Format::JsonLines, &mut out)
         .await
