@@ -135,7 +135,9 @@ fn benches(c: &mut Criterion) {
     }
     group.finish();
 
+    // Timers on, as in the function: the receiver bounds its writes with a deadline.
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
         .build()
         .unwrap();
     let receiver = Receiver::new(
