@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use flowiq_webhooks::metrics;
+use flowiq_webhooks::{keys, metrics};
 use serde_norway::{Mapping, Value};
 
 // ------------------------------------------------------------------------------------- template
@@ -515,6 +515,7 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
         ("DeployStreamConsumer", "true"),
         ("EnableEventBridgePipe", "true"),
     ],
+    PROJECTION,
     &[("AlarmTopicArn", "arn:aws:sns:eu-west-1:123456789012:ops")],
     &[
         ("CustomDomainName", DOMAIN),
@@ -543,6 +544,7 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
     &[
         ("BillingMode", "PROVISIONED"),
         ("DeployStreamConsumer", "true"),
+        ("DeployMessageProjection", "true"),
         ("EnableEventBridgePipe", "true"),
         ("CustomDomainName", DOMAIN),
         ("CertificateArn", CERTIFICATE),
@@ -557,6 +559,7 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
         ("ReservedConcurrency", "100"),
         ("AccessLogs", "false"),
         ("DeployStreamConsumer", "true"),
+        ("DeployMessageProjection", "true"),
         ("EnableEventBridgePipe", "true"),
         ("WarmWriteUnitsPerSecond", "12000"),
         ("WarmIndexWriteUnitsPerSecond", "6000"),
@@ -566,6 +569,8 @@ const SCENARIOS: &[&[(&str, &str)]] = &[
 
 const FUNCTION_URL: &[(&str, &str)] =
     &[("Endpoint", "FunctionUrl"), ("ReservedConcurrency", "100")];
+
+const PROJECTION: &[(&str, &str)] = &[("DeployMessageProjection", "true")];
 
 /// The HTTP API's `$default` stage (the logical id SAM gave it, kept so existing stacks update it
 /// in place).
@@ -676,25 +681,25 @@ fn grant_set(expected: &[(&str, &str)]) -> BTreeSet<(String, String)> {
 }
 
 #[test]
-fn the_webhook_function_may_only_put_and_update_items_and_spill() {
-    // What src/store/dynamodb.rs calls: PutItem (event, rejected) and UpdateItem (message, and
-    // the connection warm-up during init, which never applies); and the spill of a delivery
-    // DynamoDB could not take: SendMessage to the spill queue, nothing else on SQS.
+fn the_webhook_function_may_only_put_items_and_spill() {
+    // What src/store/dynamodb.rs calls (storage contract v2): one conditional PutItem per
+    // delivery (event or rejected item), and the connection warm-up during init, a PutItem that
+    // never applies; no UpdateItem. And the spill of a delivery DynamoDB could not take:
+    // SendMessage to the spill queue, nothing else on SQS.
     assert_eq!(
         grants(&template(), "WebhookFunctionRole"),
         grant_set(&[
             ("logs:CreateLogStream", "WebhookFunctionLogGroup.Arn"),
             ("logs:PutLogEvents", "WebhookFunctionLogGroup.Arn"),
             ("dynamodb:PutItem", "EventsTable.Arn"),
-            ("dynamodb:UpdateItem", "EventsTable.Arn"),
             ("sqs:SendMessage", "SpillQueue.Arn"),
         ])
     );
 }
 
 #[test]
-fn the_spill_drain_may_only_write_items_and_consume_the_spill_queue() {
-    // The receiver's writes, and what the SQS event source mapping does with the function's
+fn the_spill_drain_may_only_put_items_and_consume_the_spill_queue() {
+    // The receiver's one write, and what the SQS event source mapping does with the function's
     // role (receive, delete, queue attributes) plus the drain's own visibility changes.
     assert_eq!(
         grants(&template(), "SpillDrainFunctionRole"),
@@ -702,7 +707,6 @@ fn the_spill_drain_may_only_write_items_and_consume_the_spill_queue() {
             ("logs:CreateLogStream", "SpillDrainFunctionLogGroup.Arn"),
             ("logs:PutLogEvents", "SpillDrainFunctionLogGroup.Arn"),
             ("dynamodb:PutItem", "EventsTable.Arn"),
-            ("dynamodb:UpdateItem", "EventsTable.Arn"),
             ("sqs:ReceiveMessage", "SpillQueue.Arn"),
             ("sqs:DeleteMessage", "SpillQueue.Arn"),
             ("sqs:GetQueueAttributes", "SpillQueue.Arn"),
@@ -1017,12 +1021,79 @@ fn the_table_is_pre_warmed_only_when_asked() {
         table["ReadUnitsPerSecond"].is_null(),
         "the receiver does not read"
     );
-    assert_eq!(indexes(&warm).len(), 2);
+    assert_eq!(indexes(&warm).len(), 3);
     for index in indexes(&warm) {
         assert_eq!(
             number(&index["WarmThroughput"]["WriteUnitsPerSecond"]),
             8000.0
         );
+    }
+}
+
+/// A key schema as `(attribute, key type)` pairs.
+fn key_schema(deployment: &Deployment, schema: &Value) -> Vec<(String, String)> {
+    items(schema)
+        .iter()
+        .map(|k| {
+            (
+                deployment.render(&k["AttributeName"]),
+                deployment.render(&k["KeyType"]),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn rejected_deliveries_have_a_sparse_index_with_what_their_listing_prints() {
+    let deployment = deploy(&[]);
+    let table = deployment.properties("EventsTable");
+    let index = items(&table["GlobalSecondaryIndexes"])
+        .iter()
+        .find(|i| i["IndexName"] == keys::BY_REJECTION_INDEX)
+        .expect("a by-rejection index");
+    assert_eq!(
+        key_schema(&deployment, &index["KeySchema"]),
+        [
+            (keys::REJECTION_PK.to_owned(), "HASH".to_owned()),
+            (keys::REJECTION_SK.to_owned(), "RANGE".to_owned())
+        ]
+    );
+    for key in [keys::REJECTION_PK, keys::REJECTION_SK] {
+        assert!(
+            items(&table["AttributeDefinitions"])
+                .iter()
+                .any(|a| a["AttributeName"] == key && a["AttributeType"] == "S"),
+            "{key} is a string key attribute"
+        );
+    }
+    assert_eq!(index["Projection"]["ProjectionType"], "INCLUDE");
+    let projected: BTreeSet<String> = strings(&index["Projection"]["NonKeyAttributes"])
+        .into_iter()
+        .collect();
+    // `flowiq-events rejected` prints received_at, status_code, platform, body_size,
+    // reprocess_outcome and reason (flowiq-ops events/inspect.rs, rejected_row), and with --json
+    // the entry itself; reprocess-rejected sets reprocessed_at, reprocess_outcome, event_id or a
+    // new reason. The table's keys (for the GetItem of the body) are always projected.
+    for attribute in [
+        "item_type",
+        "platform",
+        "reason",
+        "status_code",
+        "received_at",
+        "request_id",
+        "body_size",
+        "body_sha256",
+        "reprocessed_at",
+        "reprocess_outcome",
+        "event_id",
+    ] {
+        assert!(
+            projected.contains(attribute),
+            "{attribute} is not projected"
+        );
+    }
+    for body in ["body", "body_bytes"] {
+        assert!(!projected.contains(body), "the body stays in the table");
     }
 }
 
@@ -1142,6 +1213,160 @@ fn deliveries_dynamodb_cannot_take_are_spilled_to_a_queue_and_drained() {
     };
     assert_eq!(bounds("SpillDrainMaximumConcurrency"), (2.0, 1000.0));
     assert_eq!(bounds("SpillMaxReceiveCount"), (1.0, 1000.0));
+}
+
+// ------------------------------------------------------------------------- message projection
+
+/// A Lambda event filter pattern (the subset the template uses: nested objects, lists of
+/// allowed strings, `{"exists": true}` on a leaf) against a stream record.
+fn pattern_matches(pattern: &serde_json::Value, record: &serde_json::Value) -> bool {
+    pattern.as_object().unwrap().iter().all(|(key, rule)| {
+        let field = &record[key];
+        match rule {
+            serde_json::Value::Array(allowed) => allowed.iter().any(|a| match a {
+                serde_json::Value::Object(op) => op["exists"] == !field.is_null(),
+                value => value == field,
+            }),
+            nested => field.is_object() && pattern_matches(nested, field),
+        }
+    })
+}
+
+#[test]
+fn the_message_projection_is_deployed_only_when_asked_with_least_privilege() {
+    let parts = [
+        "MessageProjectionFunction",
+        "MessageProjectionFunctionRole",
+        "MessageProjectionFailureQueue",
+        "MessageProjectionFailureQueueAlarm",
+        "EventsTableUpdateItemThrottlesAlarm",
+    ];
+    let default = deploy(&[]);
+    assert_eq!(default.params["DeployMessageProjection"], "false");
+    for part in parts {
+        assert!(!default.has(part), "{part}");
+    }
+    assert!(default.output("MessageProjectionFunctionName").is_none());
+    assert!(
+        !charted(&default).iter().any(|u| u
+            .dimensions
+            .contains(&("Operation".to_owned(), "UpdateItem".to_owned()))),
+        "nothing in the default stack calls UpdateItem"
+    );
+
+    let deployment = deploy(PROJECTION);
+    for part in parts {
+        assert!(deployment.has(part), "{part}");
+    }
+    assert_eq!(
+        deployment
+            .output("MessageProjectionFunctionName")
+            .as_deref(),
+        Some("MessageProjectionFunction")
+    );
+    assert_eq!(
+        deployment.resource("MessageProjectionFunction")["Metadata"]["BuildProperties"]["Binary"],
+        "flowiq-message-projection"
+    );
+    let function = deployment.properties("MessageProjectionFunction");
+    let variables = &function["Environment"]["Variables"];
+    assert_eq!(
+        variables
+            .as_mapping()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str().unwrap())
+            .collect::<BTreeSet<_>>(),
+        BTreeSet::from(["TABLE_NAME", "RETENTION_DAYS", "RUST_LOG"])
+    );
+    assert_eq!(deployment.render(&variables["TABLE_NAME"]), "EventsTable");
+    assert_eq!(
+        deployment.render(&function["Role"]),
+        "MessageProjectionFunctionRole.Arn"
+    );
+    assert_eq!(
+        deployment.render(&function["LoggingConfig"]["LogGroup"]),
+        "MessageProjectionFunctionLogGroup"
+    );
+    // The merge into the `message` item, the stream (as the example consumer reads it), its
+    // failure queue: nothing else.
+    let stream = "EventsTable.StreamArn";
+    assert_eq!(
+        grants(&template(), "MessageProjectionFunctionRole"),
+        grant_set(&[
+            (
+                "logs:CreateLogStream",
+                "MessageProjectionFunctionLogGroup.Arn"
+            ),
+            ("logs:PutLogEvents", "MessageProjectionFunctionLogGroup.Arn"),
+            ("dynamodb:UpdateItem", "EventsTable.Arn"),
+            ("dynamodb:DescribeStream", stream),
+            ("dynamodb:GetRecords", stream),
+            ("dynamodb:GetShardIterator", stream),
+            ("dynamodb:ListStreams", "${EventsTable.Arn}/stream/*"),
+            ("sqs:SendMessage", "MessageProjectionFailureQueue.Arn"),
+        ])
+    );
+
+    let events: Vec<&Value> = function["Events"].as_mapping().unwrap().values().collect();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0]["Type"], "DynamoDB");
+    let mapping = &events[0]["Properties"];
+    assert_eq!(deployment.render(&mapping["Stream"]), stream);
+    assert_eq!(mapping["StartingPosition"], "TRIM_HORIZON");
+    assert_eq!(number(&mapping["BatchSize"]), 100.0);
+    assert_eq!(mapping["BisectBatchOnFunctionError"], true);
+    assert_eq!(
+        strings(&mapping["FunctionResponseTypes"]),
+        ["ReportBatchItemFailures"]
+    );
+    assert!(number(&mapping["MaximumRetryAttempts"]) >= 1.0);
+    // Within the stream's 24 hours.
+    assert!(number(&mapping["MaximumRecordAgeInSeconds"]) <= 86_400.0);
+    assert_eq!(
+        deployment.render(&mapping["DestinationConfig"]["OnFailure"]["Destination"]),
+        "MessageProjectionFailureQueue.Arn"
+    );
+    assert_eq!(
+        deployment.properties("MessageProjectionFailureQueue")["SqsManagedSseEnabled"],
+        true
+    );
+    assert!(alarmed(&deployment).iter().any(|(_, u)| u.metric
+        == "ApproximateNumberOfMessagesVisible"
+        && u.dimensions
+            == [(
+                "QueueName".to_owned(),
+                "MessageProjectionFailureQueue.QueueName".to_owned()
+            )]));
+    assert!(charts(&deployment, "AWS/Lambda", "IteratorAge"));
+
+    // Only new events of a WhatsApp message: not events without one, not the projection's own
+    // `message` items (its first update of a message is an INSERT), not rejected deliveries,
+    // not TTL deletions.
+    let filters = items(&mapping["FilterCriteria"]["Filters"]);
+    assert_eq!(filters.len(), 1);
+    let pattern: serde_json::Value =
+        serde_json::from_str(&deployment.render(&filters[0]["Pattern"])).unwrap();
+    let record = |name: &str, item_type: &str, wamid: Option<&str>| {
+        let mut image = serde_json::json!({"item_type": {"S": item_type}, "pk": {"S": "MSG#x"}});
+        if let Some(wamid) = wamid {
+            image["whatsapp_message_id"] = serde_json::json!({"S": wamid});
+        }
+        serde_json::json!({"eventName": name, "dynamodb": {"NewImage": image}})
+    };
+    assert!(pattern_matches(
+        &pattern,
+        &record("INSERT", "event", Some("wamid.1"))
+    ));
+    for ignored in [
+        record("INSERT", "event", None),
+        record("INSERT", "message", Some("wamid.1")),
+        record("MODIFY", "message", Some("wamid.1")),
+        record("INSERT", "rejected", None),
+        serde_json::json!({"eventName": "REMOVE", "dynamodb": {}}),
+    ] {
+        assert!(!pattern_matches(&pattern, &ignored), "{ignored}");
+    }
 }
 
 // ----------------------------------------------------------------------------- custom domain
@@ -1481,8 +1706,16 @@ fn the_log_level_reaches_rust_log_and_lambdas_application_log_level() {
         ("warn", "WARN"),
         ("error", "ERROR"),
     ] {
-        let deployment = deploy(&[("LogLevel", level), ("DeployStreamConsumer", "true")]);
-        for function in ["WebhookFunction", "StreamConsumerFunction"] {
+        let deployment = deploy(&[
+            ("LogLevel", level),
+            ("DeployStreamConsumer", "true"),
+            ("DeployMessageProjection", "true"),
+        ]);
+        for function in [
+            "WebhookFunction",
+            "StreamConsumerFunction",
+            "MessageProjectionFunction",
+        ] {
             let properties = deployment.properties(function);
             assert_eq!(
                 deployment.render(&properties["Environment"]["Variables"]["RUST_LOG"]),
@@ -1504,9 +1737,16 @@ fn the_system_log_level_reaches_lambdas_logging_config() {
         (&[("SystemLogLevel", "DEBUG")][..], "DEBUG"),
     ] {
         let mut overrides = overrides.to_vec();
-        overrides.push(("DeployStreamConsumer", "true"));
+        overrides.extend([
+            ("DeployStreamConsumer", "true"),
+            ("DeployMessageProjection", "true"),
+        ]);
         let deployment = deploy(&overrides);
-        for function in ["WebhookFunction", "StreamConsumerFunction"] {
+        for function in [
+            "WebhookFunction",
+            "StreamConsumerFunction",
+            "MessageProjectionFunction",
+        ] {
             let logging = &deployment.properties(function)["LoggingConfig"];
             assert_eq!(deployment.render(&logging["SystemLogLevel"]), expected);
         }
@@ -1820,8 +2060,12 @@ fn check_metric(deployment: &Deployment, used: &MetricUse) -> Result<(), String>
             "FunctionName" => kind_of(value).as_deref() == Some("AWS::Serverless::Function"),
             "TableName" => kind_of(value).as_deref() == Some("AWS::DynamoDB::Table"),
             "GlobalSecondaryIndexName" => index_names(deployment).contains(value),
-            // The operations the receiver calls (src/store/dynamodb.rs).
-            "Operation" => ["PutItem", "UpdateItem"].contains(&value.as_str()),
+            // The receiver's one write (src/store/dynamodb.rs); UpdateItem only from the message
+            // projection.
+            "Operation" => {
+                value == "PutItem"
+                    || (value == "UpdateItem" && deployment.has("MessageProjectionFunction"))
+            }
             "QueueName" => {
                 value
                     .strip_suffix(".QueueName")
