@@ -1,15 +1,23 @@
-//! The built `flowiq-events` binary: exit codes and messages for bad input, run once each.
+//! The built `flowiq-events` binary: exit codes and messages for bad input, run once each, and
+//! Ctrl-C during a replay.
 
 use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use flowiq_harness::dynamodb_local;
 use flowiq_harness::test_table::TestTable;
 use serde_json::{Value, json};
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 /// The binary with a clean AWS environment: DynamoDB Local's dummy key and region, no profile,
-/// no instance metadata.
+/// no instance metadata; run to its end.
 fn flowiq_events(table: Option<&TestTable>, args: &[&str]) -> Output {
+    flowiq_events_command(table, args).output().unwrap()
+}
+
+fn flowiq_events_command(table: Option<&TestTable>, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_flowiq-events"));
     for name in [
         "AWS_PROFILE",
@@ -38,7 +46,7 @@ fn flowiq_events(table: Option<&TestTable>, args: &[&str]) -> Output {
             .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
             .env("TABLE_NAME", "no-such-table");
     }
-    command.output().unwrap()
+    command
 }
 
 fn stderr(output: &Output) -> String {
@@ -189,5 +197,78 @@ fn no_region_exits_2_as_the_help_says() {
         stderr(&output).contains("no AWS region"),
         "{}",
         stderr(&output)
+    );
+}
+
+#[tokio::test]
+async fn ctrl_c_during_a_replay_stops_it_and_prints_the_cursor_to_resume_from() {
+    let table = TestTable::new().await;
+    for n in 0..5 {
+        let body = json!({"event_type": "message_read", "whatsapp_message_id": "wamid.int",
+            "organization_id": "org-int", "status": "read",
+            "timestamp": format!("2026-03-07T10:00:0{n}Z"), "whatsapp_id": "27830000098"});
+        table.store_delivery(&body.to_string()).await;
+    }
+    // A slow target: each answer takes 500 ms.
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_millis(500)))
+        .mount(&slow)
+        .await;
+    let url = format!("{}/hook", slow.uri());
+    let args = [
+        "replay",
+        "message",
+        "wamid.int",
+        "--to-url",
+        &url,
+        "--allow-http",
+        "--rate",
+        "1000",
+    ];
+    let child = flowiq_events_command(Some(&table), &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    // The first event answered, the second one in flight: Ctrl-C (SIGINT, as a terminal sends).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while slow.received_requests().await.unwrap().len() < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "the replay never got to the second event"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // It ended by itself (not killed by the signal), as a stopped replay: exit 4, the cursor
+    // after the one event that was answered.
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(summary["interrupted"], true, "{summary}");
+    assert_eq!(summary["sent"], 1, "{summary}");
+    assert!(
+        summary["cursor"]
+            .as_str()
+            .unwrap()
+            .starts_with("2026-03-07T10:00:00.000Z#"),
+        "{summary}"
+    );
+    assert_eq!(summary["error"], Value::Null, "{summary}");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(
+        slow.received_requests().await.unwrap().len(),
+        2,
+        "nothing sent after Ctrl-C"
     );
 }

@@ -377,6 +377,35 @@ async fn long_unicode_bodies_are_shown_whole_in_json_and_tables() {
 }
 
 #[tokio::test]
+async fn tables_show_ids_whole_for_the_next_command() {
+    let table = TestTable::new().await;
+    // Longer than any cut a table makes of free text.
+    let wamid = format!(
+        "wamid.{}",
+        "HBgLMjc4MzAwMDAwMDEVAgARGBIzRjM4QjE5NkJFNjg0QjIx".repeat(3)
+    );
+    assert!(wamid.len() > 140);
+    deliver(
+        &table,
+        &sent_message(&wamid, "2026-03-07T09:00:00Z", "短い 👋 text"),
+    )
+    .await;
+    let (_, lines) = events(&table, &["message", &wamid]).await;
+    let event_id = field(&lines[1], "event_id").to_owned();
+    for args in [
+        vec!["message", wamid.as_str()],
+        vec!["conversation", "--org", ORG, "--contact", ALICE],
+        vec!["list", "--org", ORG, "--since", "2026-03-07T00:00:00Z"],
+    ] {
+        let shown = table_output(&table, &args).await;
+        assert!(shown.contains(&wamid), "{args:?}: {shown}");
+        if args[0] != "conversation" {
+            assert!(shown.contains(&event_id), "{args:?}: {shown}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn an_item_that_cannot_be_shown_is_an_error_naming_it() {
     let table = TestTable::new().await;
     let body = raw_body(

@@ -1,10 +1,12 @@
 //! `flowiq-events replay --to-url` against a local HTTP sink (wiremock on 127.0.0.1): stored
-//! bodies arrive byte for byte, in time order, within the rate; 5xx is retried, 4xx stops the
-//! run, and `--resume <cursor>` sends exactly the rest.
+//! bodies arrive byte for byte, in time order, within the rate; 5xx is retried (waiting as long
+//! as `Retry-After` says), 4xx stops the run (said once on a terminal), and `--resume <cursor>`
+//! sends exactly the rest.
 
 mod support;
 use support::context;
 
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser as _;
@@ -15,6 +17,8 @@ use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::output::Format;
 use flowiq_webhooks::records::Retention;
 use serde_json::Value;
+use time::OffsetDateTime;
+use time::macros::format_description;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -269,4 +273,137 @@ async fn a_5xx_is_retried_a_4xx_stops_and_resume_sends_exactly_the_rest() {
         ),
         (Some(2), Some(3))
     );
+}
+
+/// Everything written to it, shared: the log lines of a run.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Runs `flowiq-events <args>` as on a terminal (tables), with its log lines captured at the
+/// tool's default level: the exit status, stdout and the logs (stderr).
+async fn on_a_terminal(table: &TestTable, args: &[&str]) -> (ExitStatus, String, String) {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    // This test's thread only (#[tokio::test] runs everything on it).
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let args =
+        Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied())).unwrap();
+    let mut out = Vec::new();
+    let status = run(&args.command, &context(table), Format::Table, &mut out)
+        .await
+        .unwrap();
+    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    (status, String::from_utf8(out).unwrap(), logs)
+}
+
+#[tokio::test]
+async fn a_refusal_is_reported_once_on_a_terminal() {
+    let table = TestTable::new().await;
+    store_message(&table, "wamid.r3").await;
+    let refusing = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400))
+        .mount(&refusing)
+        .await;
+    let url = format!("{}/hook", refusing.uri());
+    let (status, stdout, logs) = on_a_terminal(
+        &table,
+        &[
+            "replay",
+            "message",
+            "wamid.r3",
+            "--to-url",
+            &url,
+            "--allow-http",
+        ],
+    )
+    .await;
+    assert_eq!(status, ExitStatus::PartialFailure, "{stdout}");
+    let said = stdout.matches("HTTP 400").count() + logs.matches("HTTP 400").count();
+    assert_eq!(said, 1, "stdout:\n{stdout}\nlogs:\n{logs}");
+    assert!(
+        stdout.contains("stopped at 2026-03-07T10:00:00.000Z#"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("cursor:"), "nothing was sent: {stdout}");
+}
+
+/// A target that answers 503 with this `Retry-After` once, then 200.
+async fn busy_once(retry_after: &str) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).insert_header("retry-after", retry_after))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Replays wamid.r4's five events to a target that is busy once with this `Retry-After`; the
+/// time the run took.
+async fn replay_past_busy_once(table: &TestTable, retry_after: &str) -> Duration {
+    let target = busy_once(retry_after).await;
+    let url = format!("{}/hook", target.uri());
+    let started = Instant::now();
+    let (status, summary) = events(
+        table,
+        &[
+            "replay",
+            "message",
+            "wamid.r4",
+            "--to-url",
+            &url,
+            "--allow-http",
+            "--rate",
+            "1000",
+        ],
+    )
+    .await;
+    let elapsed = started.elapsed();
+    assert_eq!(status, ExitStatus::Success, "{summary}");
+    assert_eq!(summary["retries"], 1, "{summary}");
+    assert_eq!(received_bodies(&target).await.len(), 5 + 1);
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    elapsed
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured_in_seconds_and_as_an_http_date() {
+    let table = TestTable::new().await;
+    store_message(&table, "wamid.r4").await;
+    // Without Retry-After the first retry waits at most 500 ms (full jitter); each header here
+    // asks for well over that.
+    let waited = replay_past_busy_once(&table, "2").await;
+    assert!(waited >= Duration::from_secs(2), "{waited:?}");
+    // An HTTP date is whole seconds: 3 s from now is more than 2 s away.
+    let http_date = format_description!(
+        "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] GMT"
+    );
+    let in_3_s = (OffsetDateTime::now_utc() + Duration::from_secs(3))
+        .format(http_date)
+        .unwrap();
+    let waited = replay_past_busy_once(&table, &in_3_s).await;
+    assert!(waited >= Duration::from_secs(2), "{in_3_s}: {waited:?}");
 }

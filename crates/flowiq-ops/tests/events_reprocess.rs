@@ -21,19 +21,23 @@ use serde_json::{Value, json};
 use time::macros::datetime;
 
 async fn reprocess(table: &TestTable, args: &[&str]) -> (ExitStatus, Vec<Value>) {
-    let args =
-        Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied())).unwrap();
-    let context = support::context(table);
-    let mut out = Vec::new();
-    let status = run(&args.command, &context, Format::JsonLines, &mut out)
-        .await
-        .unwrap();
-    let lines = String::from_utf8(out)
-        .unwrap()
+    let (status, out) = reprocess_as(table, args, Format::JsonLines).await;
+    let lines = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     (status, lines)
+}
+
+async fn reprocess_as(table: &TestTable, args: &[&str], format: Format) -> (ExitStatus, String) {
+    let args =
+        Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied())).unwrap();
+    let context = support::context(table);
+    let mut out = Vec::new();
+    let status = run(&args.command, &context, format, &mut out)
+        .await
+        .unwrap();
+    (status, String::from_utf8(out).unwrap())
 }
 
 /// A `rejected` item as an older receiver would have written it.
@@ -191,4 +195,82 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
         2,
         "nothing stored twice"
     );
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_each_delivery_it_would_reprocess_and_changes_nothing() {
+    let table = TestTable::new().await;
+    let body = json!({"event_type": "message_read", "whatsapp_message_id": "wamid.dry",
+        "organization_id": "org-rp", "status": "read", "timestamp": "2026-03-07T08:58:00Z",
+        "whatsapp_id": "27830000077"})
+    .to_string();
+    let candidate = store_rejected(
+        &table,
+        body.as_bytes(),
+        Rejection::InvalidBody,
+        "an older parser refused 你好 👋",
+    )
+    .await;
+    store_rejected(
+        &table,
+        &vec![b' '; 200 * 1024],
+        Rejection::TooLarge,
+        "too large",
+    )
+    .await;
+
+    let (status, lines) = reprocess(&table, &["reprocess-rejected", "--dry-run"]).await;
+    assert_eq!(status, ExitStatus::Success);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let line = &lines[0];
+    assert_eq!(line["kind"], "reprocess_candidate");
+    assert_eq!(line["pk"], candidate.as_str());
+    assert_eq!(line["reason"], "an older parser refused 你好 👋");
+    assert_eq!(
+        (&line["status_code"], &line["received_at"]),
+        (&json!(400), &json!("2026-03-07T09:00:00.000Z"))
+    );
+    assert!(
+        line.get("body").is_none(),
+        "as `rejected` shows it, no body"
+    );
+    let summary = &lines[1];
+    assert_eq!(
+        (
+            &summary["kind"],
+            &summary["dry_run"],
+            &summary["to_reprocess"],
+            &summary["skipped"]
+        ),
+        (
+            &json!("reprocess_summary"),
+            &json!(true),
+            &json!(1),
+            &json!(1)
+        )
+    );
+
+    // On a terminal: a row per delivery, then the counts.
+    let (status, shown) =
+        reprocess_as(&table, &["reprocess-rejected", "--dry-run"], Format::Table).await;
+    assert_eq!(status, ExitStatus::Success);
+    let rows: Vec<&str> = shown.lines().collect();
+    assert_eq!(rows.len(), 3, "{shown}");
+    assert!(rows[0].starts_with("received_at"), "{shown}");
+    assert!(
+        rows[1].starts_with("2026-03-07T09:00:00.000Z")
+            && rows[1].contains("400")
+            && rows[1].ends_with("an older parser refused 你好 👋"),
+        "{shown}"
+    );
+    assert!(
+        rows[2].starts_with("dry run: would reprocess 1 of 2"),
+        "{shown}"
+    );
+
+    // Nothing was stored or recorded.
+    assert!(table.items_of_type("event").await.is_empty());
+    for item in table.items_of_type("rejected").await {
+        assert_eq!(s(&item, "reprocess_outcome"), "");
+    }
 }

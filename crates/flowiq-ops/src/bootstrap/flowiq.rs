@@ -1,24 +1,21 @@
 //! FlowIQ's Create Webhook, `POST <api base>/set-webhooks` (docs/flowiq.md): the documented
 //! request and answer, timeouts, and retries of 429, 5xx, timeouts and connection failures
-//! (exponential backoff with full jitter, or `Retry-After`; the loop is backon's).
+//! ([`crate::retry`]: exponential backoff with full jitter, or `Retry-After`).
 
-use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
 
-use backon::{ExponentialBuilder, Retryable as _};
 use reqwest::Url;
-use reqwest::header::{HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{HeaderValue, LOCATION};
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::BootstrapError::{self, FlowIq, KeyRejected, Unexpected, Unreachable};
 use super::{Settings, WebhookType, WebhookUrl, mask, redact};
+use crate::retry::{Exhausted, RetryPolicy, Transient, retry_after};
 use flowiq_webhooks::platform::Platform;
 
 const USER_AGENT: &str = concat!("flowiq-bootstrap/", env!("CARGO_PKG_VERSION"));
-const MAX_BACKOFF: Duration = Duration::from_secs(8);
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 /// FlowIQ's messages are shown shortened to this.
 const MAX_MESSAGE_CHARS: usize = 300;
 
@@ -74,19 +71,12 @@ impl fmt::Display for RequestPreview {
     }
 }
 
-/// An attempt that deserves another one: 429, 5xx, a timeout, a connection failure.
-struct Transient {
-    problem: String,
-    retry_after: Option<Duration>,
-}
-
 pub struct Client {
     http: reqwest::Client,
     endpoint: Url,
     api_key: SecretString,
     timeouts: (Duration, Duration),
-    max_attempts: u32,
-    first_backoff: Duration,
+    retry: RetryPolicy,
 }
 
 impl Client {
@@ -104,8 +94,11 @@ impl Client {
             endpoint: settings.endpoint.clone(),
             api_key,
             timeouts,
-            max_attempts: settings.args.max_attempts,
-            first_backoff: settings.first_backoff,
+            retry: RetryPolicy {
+                max_attempts: settings.args.max_attempts,
+                base_delay: settings.first_backoff,
+                ..RetryPolicy::default()
+            },
         })
     }
 
@@ -149,32 +142,26 @@ impl Client {
     ) -> Result<CreatedWebhook, BootstrapError> {
         let body = Self::body(&url.expose_secret(), event_type, url.platform());
         let secrets = [self.api_key.expose_secret(), url.token()];
-        let attempts = Cell::new(0);
-        let outcome = || {
-            attempts.set(attempts.get() + 1);
-            self.attempt(&body, &secrets)
-        };
-        let outcome = outcome
-            .retry(backoff(self.first_backoff, self.max_attempts))
-            .adjust(|failure, ceiling| ceiling.map(|c| wait(c, failure.retry_after)))
-            .notify(|failure, wait| {
-                tracing::warn!(
-                    "FlowIQ attempt {}/{} for type {event_type}: {}; retrying in {:.1} s",
-                    attempts.get(),
-                    self.max_attempts,
-                    failure.problem,
-                    wait.as_secs_f64()
-                );
-            })
+        let outcome = self
+            .retry
+            .run(
+                || self.attempt(&body, &secrets),
+                |failure, attempt, wait| {
+                    tracing::warn!(
+                        "FlowIQ attempt {attempt}/{} for type {event_type}: {}; retrying in {:.1} s",
+                        self.retry.max_attempts,
+                        failure.problem,
+                        wait.as_secs_f64()
+                    );
+                },
+            )
             .await;
         let created = match outcome {
             Ok(answer) => answer?,
-            Err(last) => {
+            Err(Exhausted { attempts, last }) => {
                 return Err(Unreachable(format!(
-                    "could not get an answer from FlowIQ at {} after {} attempt(s): {}",
-                    self.endpoint,
-                    attempts.get(),
-                    last.problem
+                    "could not get an answer from FlowIQ at {} after {attempts} attempt(s): {}",
+                    self.endpoint, last.problem
                 )));
             }
         };
@@ -206,16 +193,15 @@ impl Client {
             value.set_sensitive(name == "Authorization");
             request = request.header(name, value);
         }
-        let transient = |e: reqwest::Error| Transient {
-            problem: if e.is_timeout() {
+        let transient = |e: reqwest::Error| {
+            Transient::new(if e.is_timeout() {
                 let (connect, request) = self.timeouts;
                 format!(
                     "no answer in time (connect timeout {connect:?}, request timeout {request:?})"
                 )
             } else {
                 format!("connection failed: {}", chain(&e))
-            },
-            retry_after: None,
+            })
         };
         let response = request.send().await.map_err(transient)?;
         let status = response.status().as_u16();
@@ -223,7 +209,7 @@ impl Client {
             let value = response.headers().get(name)?.to_str().ok()?;
             Some(redact(value, secrets))
         };
-        let retry_after = header(RETRY_AFTER).and_then(|v| parse_retry_after(&v));
+        let retry_after = retry_after(response.headers());
         let location = header(LOCATION).unwrap_or_else(|| "an unknown location".to_owned());
         let body = response.bytes().await.map_err(transient)?;
         let body = redact(&String::from_utf8_lossy(&body), secrets);
@@ -250,29 +236,6 @@ impl Client {
             ))),
         })
     }
-}
-
-/// Waits of at most `first`, 2 × `first`, … up to 8 s, between `max_attempts` attempts.
-fn backoff(first: Duration, max_attempts: u32) -> ExponentialBuilder {
-    ExponentialBuilder::default()
-        .with_min_delay(first)
-        .with_max_delay(MAX_BACKOFF)
-        .with_max_times(max_attempts.saturating_sub(1) as usize)
-}
-
-/// `Retry-After` when FlowIQ sent one (capped), else "full jitter": uniform in `[0, ceiling]`.
-fn wait(ceiling: Duration, retry_after: Option<Duration>) -> Duration {
-    retry_after.map_or_else(
-        || ceiling.mul_f64(fastrand::f64()),
-        |wait| wait.min(MAX_RETRY_AFTER),
-    )
-}
-
-/// `Retry-After` in seconds; the HTTP-date form is ignored (the backoff applies).
-fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    let seconds = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
-    seconds.then(|| Duration::from_secs(value.parse().unwrap_or(u64::MAX)))
 }
 
 /// `{success: true, message, webhook: {id, url, type, platform, created_at}}`, else an error.
@@ -355,35 +318,6 @@ fn chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use backon::BackoffBuilder as _;
-
-    #[test]
-    fn waits_double_up_to_8_s_with_full_jitter_unless_retry_after_says() {
-        let ceilings: Vec<u128> = backoff(Duration::from_millis(500), 7)
-            .build()
-            .map(|d| d.as_millis())
-            .collect();
-        assert_eq!(ceilings, [500, 1000, 2000, 4000, 8000, 8000]);
-        assert_eq!(backoff(Duration::from_millis(500), 1).build().next(), None);
-        let ceiling = Duration::from_secs(2);
-        let waits: std::collections::HashSet<_> = (0..200).map(|_| wait(ceiling, None)).collect();
-        assert!(waits.len() > 10 && waits.iter().all(|w| *w <= ceiling));
-        for (header, expected) in [
-            ("1", Some(1)),
-            (" 20 ", Some(20)),
-            ("3600", Some(30)),
-            ("99999999999999999999999", Some(30)),
-            ("0", Some(0)),
-            ("", None),
-            ("-1", None),
-            ("1.5", None),
-            ("Wed, 21 Oct 2026 07:28:00 GMT", None),
-        ] {
-            let waited = wait(Duration::ZERO, parse_retry_after(header));
-            let expected = expected.map_or(Duration::ZERO, Duration::from_secs);
-            assert_eq!(waited, expected, "{header:?}");
-        }
-    }
 
     #[test]
     fn flowiq_messages_are_short_single_lines() {

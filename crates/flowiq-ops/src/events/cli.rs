@@ -26,6 +26,8 @@ Examples:
   flowiq-events reprocess-rejected --since 7d
   flowiq-events drain                     # after an outage: store what was spilled to SQS
 
+Ctrl-C during a replay stops it and prints the cursor to resume from (--resume).
+
 Details: docs/operations.md
 
 ";

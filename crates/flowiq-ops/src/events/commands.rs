@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use reqwest::Url;
+use serde::Serialize;
 use serde_json::json;
 
 use flowiq_webhooks::acceptance::Acceptor;
@@ -16,14 +17,14 @@ use super::error::EventsError;
 use super::eventbridge_target::EventBridgeTarget;
 use super::exit::ExitStatus;
 use super::http_target::{HttpTarget, parse_target_url};
-use super::inspect;
-use super::output::{Format, write_json_line, write_table};
+use super::inspect::{self, REJECTED_COLUMNS, rejected_row};
+use super::output::{Column, Format, item_json, write_json_line, write_table};
 use super::progress::Progress;
 use super::replay::{ReplayOptions, ReplayReport, Target, dry_run, replay};
 use super::reprocess::{Detail, Reprocessed, Reprocessor, skip_reason};
 use super::selection::Selection;
 use super::time_arg::TimeArg;
-use crate::queries::EventQueries;
+use crate::queries::{EventQueries, Item};
 use crate::retry::RetryPolicy;
 
 /// The clients a run uses (built once from the operator's AWS configuration).
@@ -158,7 +159,7 @@ pub async fn run_replay(
         dry_run(&events, &options)
     } else {
         let progress = Progress::new((events.len()) as u64, "replaying");
-        replay(events, &target, &options, &progress).await
+        replay(events, &target, &options, &progress, ctrl_c()).await
     };
     print_replay(
         &report,
@@ -170,8 +171,18 @@ pub async fn run_replay(
     )?;
     Ok(match &report.failure {
         Some((_, error)) => error.exit_status(),
+        // Stopped before the end: resume from the printed cursor, as after a refusal.
+        None if report.interrupted => ExitStatus::PartialFailure,
         None => ExitStatus::Success,
     })
+}
+
+/// Resolves at the first Ctrl-C (SIGINT); never when the handler cannot be installed (the
+/// default then applies: the process ends without a summary).
+async fn ctrl_c() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 fn new_run_id() -> String {
@@ -179,6 +190,27 @@ fn new_run_id() -> String {
     format!("replay-{seconds}-{:08x}", fastrand::u32(..))
 }
 
+/// The `replay_summary` line.
+#[derive(Serialize)]
+struct ReplaySummary<'a> {
+    kind: &'static str,
+    dry_run: bool,
+    run_id: &'a str,
+    target: &'a str,
+    selected: usize,
+    skipped_by_resume: usize,
+    to_send: usize,
+    sent: usize,
+    sent_after_failure: usize,
+    retries: u64,
+    cursor: Option<&'a str>,
+    failed_at: Option<&'a str>,
+    error: Option<String>,
+    interrupted: bool,
+}
+
+/// The outcome, once: on a terminal the summary names the error (no log line repeats it); in
+/// JSON lines the summary has it and a log line on stderr tells whoever watches the run.
 fn print_replay(
     report: &ReplayReport,
     target: &str,
@@ -189,24 +221,28 @@ fn print_replay(
 ) -> Result<(), EventsError> {
     let remaining = report.selected - report.skipped;
     match format {
-        Format::JsonLines => write_json_line(
-            out,
-            &json!({
-                "kind": "replay_summary",
-                "dry_run": dry_run,
-                "run_id": run_id,
-                "target": target,
-                "selected": report.selected,
-                "skipped_by_resume": report.skipped,
-                "to_send": remaining,
-                "sent": report.sent,
-                "sent_after_failure": report.sent_after_failure,
-                "retries": report.retries,
-                "cursor": report.cursor,
-                "failed_at": report.failure.as_ref().map(|(at, _)| at),
-                "error": report.failure.as_ref().map(|(_, e)| e.to_string()),
-            }),
-        )?,
+        Format::JsonLines => {
+            if let Some((at, error)) = &report.failure {
+                tracing::error!(at = %at, "{error}");
+            }
+            let summary = ReplaySummary {
+                kind: "replay_summary",
+                dry_run,
+                run_id,
+                target,
+                selected: report.selected,
+                skipped_by_resume: report.skipped,
+                to_send: remaining,
+                sent: report.sent,
+                sent_after_failure: report.sent_after_failure,
+                retries: report.retries,
+                cursor: report.cursor.as_deref(),
+                failed_at: report.failure.as_ref().map(|(at, _)| at.as_str()),
+                error: report.failure.as_ref().map(|(_, e)| e.to_string()),
+                interrupted: report.interrupted,
+            };
+            write_json_line(out, &serde_json::to_value(summary).expect("serialises"))?;
+        }
         Format::Table if dry_run => writeln!(
             out,
             "dry run: would send {remaining} of {} selected events to {target} ({} at or before \
@@ -230,6 +266,17 @@ fn print_replay(
             )?;
             if let Some((at, error)) = &report.failure {
                 writeln!(out, "stopped at {at}: {error}")?;
+            } else if report.interrupted && report.cursor.is_none() {
+                writeln!(
+                    out,
+                    "interrupted before any event was sent: nothing to resume from"
+                )?;
+            } else if report.interrupted {
+                writeln!(
+                    out,
+                    "interrupted: sends in flight were abandoned (they may have arrived; a resume \
+                     sends them again)"
+                )?;
             }
         }
     }
@@ -239,6 +286,39 @@ fn print_replay(
         writeln!(out, "cursor: {cursor}  (continue with --resume {cursor})")?;
     }
     Ok(())
+}
+
+/// The line of one reprocessed delivery.
+#[derive(Serialize)]
+struct ReprocessedLine<'a> {
+    kind: &'static str,
+    pk: &'a str,
+    sk: &'a str,
+    received_at: &'a str,
+    outcome: &'a str,
+    event_id: Option<&'a str>,
+    reason: Option<&'a str>,
+    error: Option<&'a str>,
+}
+
+impl<'a> ReprocessedLine<'a> {
+    fn new(r: &'a Reprocessed) -> Self {
+        let (outcome, event_id, reason, error) = match &r.result {
+            Ok((o, Detail::EventId(id))) => (o.as_str(), Some(id.as_str()), None, None),
+            Ok((o, Detail::Reason(reason))) => (o.as_str(), None, Some(reason.as_str()), None),
+            Err(error) => ("error", None, None, Some(error.as_str())),
+        };
+        ReprocessedLine {
+            kind: "reprocessed",
+            pk: &r.pk,
+            sk: &r.sk,
+            received_at: &r.received_at,
+            outcome,
+            event_id,
+            reason,
+            error,
+        }
+    }
 }
 
 pub async fn run_reprocess(
@@ -253,20 +333,22 @@ pub async fn run_reprocess(
         .await?;
     let (todo, skipped): (Vec<_>, Vec<_>) =
         items.iter().partition(|item| skip_reason(item).is_none());
+    if args.dry_run {
+        print_reprocess_candidates(&todo, items.len(), skipped.len(), format, out)?;
+        return Ok(ExitStatus::Success);
+    }
     let reprocessor = Reprocessor::new(
         context.dynamodb.clone(),
         context.queries.table_name(),
         args.retention_days,
     );
     let mut results: Vec<Reprocessed> = Vec::new();
-    if !args.dry_run {
-        let progress = Progress::new(todo.len() as u64, "reprocessing");
-        for item in &todo {
-            results.push(reprocessor.reprocess(item).await);
-            progress.advance(1);
-        }
-        progress.finish();
+    let progress = Progress::new(todo.len() as u64, "reprocessing");
+    for item in &todo {
+        results.push(reprocessor.reprocess(item).await);
+        progress.advance(1);
     }
+    progress.finish();
     let failed = results.iter().filter(|r| r.result.is_err()).count();
     let count = |outcome: &str| {
         results
@@ -277,21 +359,12 @@ pub async fn run_reprocess(
     match format {
         Format::JsonLines => {
             for r in &results {
-                let (outcome, event_id, reason, error) = match &r.result {
-                    Ok((o, Detail::EventId(id))) => (o.as_str(), Some(id), None, None),
-                    Ok((o, Detail::Reason(reason))) => (o.as_str(), None, Some(reason), None),
-                    Err(error) => ("error", None, None, Some(error)),
-                };
-                write_json_line(
-                    out,
-                    &json!({"kind": "reprocessed", "pk": r.pk, "sk": r.sk,
-                            "received_at": r.received_at, "outcome": outcome,
-                            "event_id": event_id, "reason": reason, "error": error}),
-                )?;
+                let line = serde_json::to_value(ReprocessedLine::new(r)).expect("serialises");
+                write_json_line(out, &line)?;
             }
             write_json_line(
                 out,
-                &json!({"kind": "reprocess_summary", "dry_run": args.dry_run,
+                &json!({"kind": "reprocess_summary", "dry_run": false,
                         "rejected": items.len(), "to_reprocess": todo.len(),
                         "skipped": skipped.len(), "stored": count("stored"),
                         "duplicate": count("duplicate"), "still_invalid": count("still_invalid"),
@@ -302,44 +375,38 @@ pub async fn run_reprocess(
             let rows: Vec<Vec<String>> = results
                 .iter()
                 .map(|r| {
-                    let (outcome, detail) = match &r.result {
-                        Ok((o, Detail::EventId(id))) => (o.as_str(), id.clone()),
-                        Ok((o, Detail::Reason(reason))) => (o.as_str(), reason.clone()),
-                        Err(error) => ("error", error.clone()),
-                    };
-                    vec![r.received_at.clone(), outcome.to_owned(), detail]
+                    let line = ReprocessedLine::new(r);
+                    let why = line.reason.or(line.error).unwrap_or_default();
+                    [
+                        line.received_at,
+                        line.outcome,
+                        line.event_id.unwrap_or_default(),
+                        why,
+                    ]
+                    .map(str::to_owned)
+                    .to_vec()
                 })
                 .collect();
             if !rows.is_empty() {
-                write_table(
-                    out,
-                    &["received_at", "outcome", "event id / reason"],
-                    &rows,
-                    100,
-                )?;
+                let columns = [
+                    Column::whole("received_at"),
+                    Column::whole("outcome"),
+                    Column::whole("event_id"),
+                    Column::cut("reason / error", 100),
+                ];
+                write_table(out, &columns, &rows)?;
             }
-            if args.dry_run {
-                writeln!(
-                    out,
-                    "dry run: would reprocess {} of {} rejected deliveries ({} skipped: no body \
-                     kept, or already stored)",
-                    todo.len(),
-                    items.len(),
-                    skipped.len()
-                )?;
-            } else {
-                writeln!(
-                    out,
-                    "{} rejected deliveries: {} stored, {} duplicate, {} still invalid, {} \
-                     failed, {} skipped (no body kept, or already stored)",
-                    items.len(),
-                    count("stored"),
-                    count("duplicate"),
-                    count("still_invalid"),
-                    failed,
-                    skipped.len()
-                )?;
-            }
+            writeln!(
+                out,
+                "{} rejected deliveries: {} stored, {} duplicate, {} still invalid, {} failed, {} \
+                 skipped (no body kept, or already stored)",
+                items.len(),
+                count("stored"),
+                count("duplicate"),
+                count("still_invalid"),
+                failed,
+                skipped.len()
+            )?;
         }
     }
     Ok(if failed > 0 {
@@ -347,6 +414,46 @@ pub async fn run_reprocess(
     } else {
         ExitStatus::Success
     })
+}
+
+/// `reprocess-rejected --dry-run`: each delivery that would be reprocessed, as `rejected` shows
+/// it (JSON: the item without its body, kind `reprocess_candidate`), then the counts.
+fn print_reprocess_candidates(
+    todo: &[&Item],
+    rejected: usize,
+    skipped: usize,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), EventsError> {
+    match format {
+        Format::JsonLines => {
+            for item in todo {
+                let mut item = (*item).clone();
+                item.remove("body");
+                item.remove("body_bytes");
+                write_json_line(out, &item_json("reprocess_candidate", &item)?)?;
+            }
+            write_json_line(
+                out,
+                &json!({"kind": "reprocess_summary", "dry_run": true, "rejected": rejected,
+                        "to_reprocess": todo.len(), "skipped": skipped, "stored": 0,
+                        "duplicate": 0, "still_invalid": 0, "failed": 0}),
+            )?;
+        }
+        Format::Table => {
+            if !todo.is_empty() {
+                let rows: Vec<Vec<String>> = todo.iter().map(|item| rejected_row(item)).collect();
+                write_table(out, &REJECTED_COLUMNS, &rows)?;
+            }
+            writeln!(
+                out,
+                "dry run: would reprocess {} of {rejected} rejected deliveries ({skipped} skipped: \
+                 no body kept, or already stored)",
+                todo.len(),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 pub async fn run_drain(

@@ -4,8 +4,10 @@
 //!
 //! The SDK retries a failed request itself (throttling, 5xx, connection errors). PutEvents can
 //! also fail some entries of a successful request: those with a throttling or internal error code
-//! are sent again (only those), with backoff; any other entry error is a refusal.
+//! are sent again (only those), with [`crate::retry`]'s backoff; any other entry error is a
+//! refusal.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_eventbridge::Client;
@@ -14,7 +16,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use super::replay_item::{EVENT_SOURCE, ReplayItem};
 use super::send_error::SendError;
-use crate::retry::RetryPolicy;
+use crate::retry::{Exhausted, RetryPolicy, Transient};
 
 /// PutEvents accepts at most 10 entries per request.
 pub const MAX_BATCH: usize = 10;
@@ -50,57 +52,77 @@ impl EventBridgeTarget {
 
     pub async fn send(&self, batch: &[ReplayItem], retries: &AtomicU64) -> Result<(), SendError> {
         debug_assert!(batch.len() <= MAX_BATCH);
-        let mut pending: Vec<&ReplayItem> = batch.iter().collect();
-        let mut rng = fastrand::Rng::new();
-        let mut attempt = 1;
-        loop {
-            let entries: Vec<PutEventsRequestEntry> =
-                pending.iter().map(|item| self.entry(item)).collect();
-            let output = self
-                .client
-                .put_events()
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|err| request_error(&err, &self.bus))?;
-            let mut again = Vec::new();
-            let mut last_error = String::new();
-            for (item, result) in pending.iter().zip(output.entries()) {
-                let Some(code) = result.error_code() else {
-                    continue;
-                };
-                let message = result.error_message().unwrap_or("");
-                last_error = format!("PutEvents entry error {code}: {message}");
-                if retryable(code) {
-                    again.push(*item);
-                } else {
-                    return Err(SendError::Refused(format!(
-                        "event {}: {last_error}",
-                        item.event_id
-                    )));
-                }
-            }
-            if again.is_empty() {
-                return Ok(());
-            }
-            if attempt >= self.retry.max_attempts {
-                return Err(SendError::Unreachable(format!(
-                    "{} after {attempt} attempts: {last_error}",
-                    self.describe()
-                )));
-            }
-            let wait = self.retry.delay(attempt, None, &mut rng);
-            tracing::warn!(
-                "{} of {} entries failed ({last_error}); retrying them in {} ms",
-                again.len(),
-                pending.len(),
-                wait.as_millis()
-            );
-            retries.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(wait).await;
-            pending = again;
-            attempt += 1;
+        // What is still to be put: the whole batch, then the entries that failed retryably.
+        let pending = Mutex::new(batch.iter().collect::<Vec<_>>());
+        let outcome = self
+            .retry
+            .run(
+                || self.put(&pending),
+                |failure, _, wait| {
+                    tracing::warn!(
+                        "{}; retrying them in {} ms",
+                        failure.problem,
+                        wait.as_millis()
+                    );
+                    retries.fetch_add(1, Ordering::Relaxed);
+                },
+            )
+            .await;
+        match outcome {
+            Ok(answer) => answer,
+            Err(Exhausted { attempts, last }) => Err(SendError::Unreachable(format!(
+                "{} after {attempts} attempts: {}",
+                self.describe(),
+                last.problem
+            ))),
         }
+    }
+
+    /// One PutEvents of the pending entries. `Err` when some failed with a retryable code: they
+    /// are then the pending ones. A failed request is final: the SDK has retried it already.
+    async fn put(
+        &self,
+        pending: &Mutex<Vec<&ReplayItem>>,
+    ) -> Result<Result<(), SendError>, Transient> {
+        let items = pending.lock().expect("not poisoned").clone();
+        let entries: Vec<PutEventsRequestEntry> =
+            items.iter().map(|item| self.entry(item)).collect();
+        let output = match self
+            .client
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(err) => return Ok(Err(request_error(&err, &self.bus))),
+        };
+        let mut again = Vec::new();
+        let mut last_error = String::new();
+        for (item, result) in items.iter().zip(output.entries()) {
+            let Some(code) = result.error_code() else {
+                continue;
+            };
+            let message = result.error_message().unwrap_or("");
+            last_error = format!("PutEvents entry error {code}: {message}");
+            if !retryable(code) {
+                return Ok(Err(SendError::Refused(format!(
+                    "event {}: {last_error}",
+                    item.event_id
+                ))));
+            }
+            again.push(*item);
+        }
+        if again.is_empty() {
+            return Ok(Ok(()));
+        }
+        let problem = format!(
+            "{} of {} entries failed ({last_error})",
+            again.len(),
+            items.len()
+        );
+        *pending.lock().expect("not poisoned") = again;
+        Err(Transient::new(problem))
     }
 }
 
@@ -123,6 +145,14 @@ where
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
+    use aws_sdk_eventbridge::types::PutEventsResultEntry;
+    use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
+
     use super::*;
 
     #[test]
@@ -131,5 +161,140 @@ mod tests {
         assert!(retryable("InternalFailure"));
         assert!(!retryable("MalformedDetail"));
         assert!(!retryable("AccessDeniedException"));
+    }
+
+    fn item(n: u32) -> ReplayItem {
+        let at = format!("2026-03-07T10:00:0{n}.000Z");
+        ReplayItem {
+            key: format!("{at}#e{n}"),
+            event_id: format!("e{n}"),
+            event_type: "message_read".into(),
+            platform: "whatsapp".into(),
+            organization_id: "org-1".into(),
+            whatsapp_message_id: format!("wamid.{n}"),
+            occurred_at: at.clone(),
+            received_at: at.clone(),
+            pk: format!("MSG#wamid.{n}"),
+            sk: format!("EVENT#{at}#e{n}"),
+            body: "{}".into(),
+        }
+    }
+
+    /// A PutEvents that fails the entries `errors` names (by event id, with that error code), each
+    /// as many times as given (`u32::MAX`: always); records the event ids of every request.
+    fn target(
+        errors: &[(&'static str, &'static str, u32)],
+        max_attempts: u32,
+    ) -> (EventBridgeTarget, Arc<Mutex<Vec<Vec<String>>>>) {
+        let requests = Arc::new(Mutex::new(Vec::<Vec<String>>::new()));
+        let failures = Arc::new(Mutex::new(errors.to_vec()));
+        let seen = requests.clone();
+        let rule = mock!(Client::put_events).then_compute_output(move |input| {
+            let mut failures = failures.lock().unwrap();
+            let mut ids = Vec::new();
+            let results: Vec<PutEventsResultEntry> = input
+                .entries()
+                .iter()
+                .map(|entry| {
+                    let detail: serde_json::Value =
+                        serde_json::from_str(entry.detail().unwrap()).unwrap();
+                    let id = detail["event_id"].as_str().unwrap().to_owned();
+                    let failure = failures
+                        .iter_mut()
+                        .find(|(failing, _, times)| *failing == id && *times > 0);
+                    ids.push(id);
+                    match failure {
+                        Some((_, code, times)) => {
+                            *times = times.saturating_sub(1);
+                            PutEventsResultEntry::builder()
+                                .error_code(*code)
+                                .error_message("mocked")
+                                .build()
+                        }
+                        None => PutEventsResultEntry::builder().event_id("ok").build(),
+                    }
+                })
+                .collect();
+            seen.lock().unwrap().push(ids);
+            let failed = results.iter().filter(|r| r.error_code().is_some()).count();
+            PutEventsOutput::builder()
+                .set_entries(Some(results))
+                .failed_entry_count(failed as i32)
+                .build()
+        });
+        let client = Client::from_conf(
+            aws_sdk_eventbridge::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+                .http_client(create_mock_http_client())
+                .interceptor(
+                    MockResponseInterceptor::new()
+                        .rule_mode(RuleMode::MatchAny)
+                        .with_rule(&rule),
+                )
+                .build(),
+        );
+        let retry = RetryPolicy {
+            max_attempts,
+            base_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        (EventBridgeTarget::new(client, "bus", retry), requests)
+    }
+
+    fn ids(requests: &Mutex<Vec<Vec<String>>>) -> Vec<Vec<String>> {
+        requests.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn only_the_entries_that_failed_retryably_are_put_again() {
+        let (target, requests) = target(
+            &[
+                ("e2", "ThrottlingException", 1),
+                ("e4", "InternalFailure", 1),
+            ],
+            5,
+        );
+        let retries = AtomicU64::new(0);
+        let batch: Vec<ReplayItem> = (1..=4).map(item).collect();
+        assert_eq!(target.send(&batch, &retries).await, Ok(()));
+        assert_eq!(
+            ids(&requests),
+            [vec!["e1", "e2", "e3", "e4"], vec!["e2", "e4"]]
+        );
+        assert_eq!(retries.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test]
+    async fn an_entry_refused_for_good_stops_the_batch_without_a_retry() {
+        let (target, requests) = target(&[("e2", "MalformedDetail", u32::MAX)], 5);
+        let retries = AtomicU64::new(0);
+        let batch: Vec<ReplayItem> = (1..=3).map(item).collect();
+        let error = target.send(&batch, &retries).await.unwrap_err();
+        assert!(
+            matches!(&error, SendError::Refused(why) if why.contains("event e2") && why.contains("MalformedDetail")),
+            "{error:?}"
+        );
+        assert_eq!(ids(&requests).len(), 1);
+        assert_eq!(retries.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn entries_throttled_until_the_attempts_run_out_make_the_bus_unreachable() {
+        let (target, requests) = target(&[("e1", "ThrottlingException", u32::MAX)], 3);
+        let retries = AtomicU64::new(0);
+        let batch = [item(1), item(2)];
+        let error = target.send(&batch, &retries).await.unwrap_err();
+        assert_eq!(
+            error,
+            SendError::Unreachable(
+                "event bus bus after 3 attempts: 1 of 1 entries failed (PutEvents entry error \
+                 ThrottlingException: mocked)"
+                    .into()
+            )
+        );
+        assert_eq!(ids(&requests), [vec!["e1", "e2"], vec!["e1"], vec!["e1"]]);
+        assert_eq!(retries.load(Ordering::Relaxed), 2);
     }
 }

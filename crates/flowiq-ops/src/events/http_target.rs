@@ -1,19 +1,20 @@
 //! Replay to a URL: each stored body POSTed byte for byte, as FlowIQ sends it
 //! (`Content-Type: application/json`), with a header naming the replay run.
 //!
-//! Retried (with backoff, `Retry-After` honoured): connection errors, timeouts, 429 and 5xx.
+//! Retried ([`crate::retry`]: backoff, `Retry-After` honoured): connection errors, timeouts, 429
+//! and 5xx.
 //! Never retried: any 2xx (done), 3xx (redirects are not followed: a POST must not turn into a
 //! GET elsewhere), other 4xx (the target refuses this body; it would refuse it again).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use reqwest::{StatusCode, Url};
 
 use super::replay_item::ReplayItem;
 use super::send_error::SendError;
-use crate::retry::RetryPolicy;
+use crate::retry::{Exhausted, RetryPolicy, Transient, retry_after};
 
 /// The header that marks a replayed delivery; its value is the run id.
 pub const REPLAY_HEADER: &str = "X-FlowIQ-Replay";
@@ -81,35 +82,35 @@ impl HttpTarget {
     }
 
     pub async fn send(&self, item: &ReplayItem, retries: &AtomicU64) -> Result<(), SendError> {
-        let mut rng = fastrand::Rng::new();
-        let mut attempt = 1;
-        loop {
-            let (problem, retry_after) = match self.post(item).await {
-                Attempt::Done => return Ok(()),
-                Attempt::Refused(why) => return Err(SendError::Refused(why)),
-                Attempt::Retryable { why, retry_after } => (why, retry_after),
-            };
-            if attempt >= self.retry.max_attempts {
-                return Err(SendError::Unreachable(format!(
-                    "{} after {attempt} attempts: {problem}",
-                    self.describe()
-                )));
-            }
-            let wait = self.retry.delay(attempt, retry_after, &mut rng);
-            tracing::warn!(
-                event_id = %item.event_id,
-                "{problem}; retrying in {} ms (attempt {} of {})",
-                wait.as_millis(),
-                attempt + 1,
-                self.retry.max_attempts
-            );
-            retries.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(wait).await;
-            attempt += 1;
+        let outcome = self
+            .retry
+            .run(
+                || self.post(item),
+                |failure, attempt, wait| {
+                    tracing::warn!(
+                        event_id = %item.event_id,
+                        "{}; retrying in {} ms (attempt {} of {})",
+                        failure.problem,
+                        wait.as_millis(),
+                        attempt + 1,
+                        self.retry.max_attempts
+                    );
+                    retries.fetch_add(1, Ordering::Relaxed);
+                },
+            )
+            .await;
+        match outcome {
+            Ok(answer) => answer,
+            Err(Exhausted { attempts, last }) => Err(SendError::Unreachable(format!(
+                "{} after {attempts} attempts: {}",
+                self.describe(),
+                last.problem
+            ))),
         }
     }
 
-    async fn post(&self, item: &ReplayItem) -> Attempt {
+    /// One POST: `Err` when worth another attempt, else the target's final answer.
+    async fn post(&self, item: &ReplayItem) -> Result<Result<(), SendError>, Transient> {
         let response = self
             .client
             .post(self.url.clone())
@@ -119,60 +120,40 @@ impl HttpTarget {
             .send()
             .await;
         match response {
-            Ok(response) => classify(response.status(), retry_after(&response)),
-            Err(err) if err.is_connect() => Attempt::Retryable {
-                why: format!("cannot connect to {}", self.describe()),
-                retry_after: None,
-            },
-            Err(err) if err.is_timeout() => Attempt::Retryable {
-                why: format!("no answer from {} in time", self.describe()),
-                retry_after: None,
-            },
+            Ok(response) => classify(response.status(), retry_after(response.headers())),
+            Err(err) if err.is_connect() => Err(Transient::new(format!(
+                "cannot connect to {}",
+                self.describe()
+            ))),
+            Err(err) if err.is_timeout() => Err(Transient::new(format!(
+                "no answer from {} in time",
+                self.describe()
+            ))),
             // Reset connections, broken responses, …: the request may or may not have arrived.
-            Err(err) => Attempt::Retryable {
-                why: format!(
-                    "request to {} failed: {}",
-                    self.describe(),
-                    without_url(&err)
-                ),
-                retry_after: None,
-            },
+            Err(err) => Err(Transient::new(format!(
+                "request to {} failed: {}",
+                self.describe(),
+                without_url(&err)
+            ))),
         }
     }
 }
 
-enum Attempt {
-    Done,
-    Refused(String),
-    Retryable {
-        why: String,
-        retry_after: Option<Duration>,
-    },
-}
-
-fn classify(status: StatusCode, retry_after: Option<Duration>) -> Attempt {
+/// 2xx: done; 429 and 5xx: another attempt; anything else: refused.
+fn classify(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+) -> Result<Result<(), SendError>, Transient> {
     if status.is_success() {
-        Attempt::Done
+        Ok(Ok(()))
     } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        Attempt::Retryable {
-            why: format!("HTTP {status}"),
+        Err(Transient {
+            problem: format!("HTTP {status}"),
             retry_after,
-        }
+        })
     } else {
-        Attempt::Refused(format!("HTTP {status}"))
+        Ok(Err(SendError::Refused(format!("HTTP {status}"))))
     }
-}
-
-fn retry_after(response: &reqwest::Response) -> Option<Duration> {
-    let seconds: u64 = response
-        .headers()
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    Some(Duration::from_secs(seconds))
 }
 
 /// reqwest's message without the URL (it may carry a token in its path).
@@ -225,9 +206,9 @@ mod tests {
             (301, Some(false)),
         ] {
             let got = match classify(StatusCode::from_u16(code).unwrap(), None) {
-                Attempt::Done => None,
-                Attempt::Retryable { .. } => Some(true),
-                Attempt::Refused(_) => Some(false),
+                Ok(Ok(())) => None,
+                Err(_) => Some(true),
+                Ok(Err(_)) => Some(false),
             };
             assert_eq!(got, retried, "HTTP {code}");
         }

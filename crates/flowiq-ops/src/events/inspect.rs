@@ -8,7 +8,7 @@ use serde_json::json;
 use super::cli::{ConversationArgs, ListArgs};
 use super::cursor::encode_page_cursor;
 use super::error::EventsError;
-use super::output::{Format, item_json, stored_body, write_json_line, write_table};
+use super::output::{Column, Format, item_json, stored_body, write_json_line, write_table};
 use super::selection::{END_OF_TIME, Selection, describe_contact};
 use super::time_arg::TimeArg;
 use crate::queries::{EventQueries, Item, text};
@@ -18,8 +18,10 @@ use flowiq_webhooks::webhook_event::EventDetails;
 
 /// GetItem calls in flight when index entries are read in full.
 const READ_CONCURRENCY: usize = 16;
-/// Table cells longer than this are cut.
-const CELL: usize = 60;
+/// Message text in a table is cut to this display width (`--json` shows it whole).
+const TEXT_WIDTH: u16 = 60;
+/// Reasons of rejected deliveries likewise.
+const REASON_WIDTH: u16 = 100;
 /// Attributes of a message shown in its table form (all are in the JSON form).
 const MESSAGE_FIELDS: &[&str] = &[
     "whatsapp_message_id",
@@ -74,7 +76,8 @@ pub async fn message(
                     .filter(|name| state.contains_key(**name))
                     .map(|name| vec![(*name).to_owned(), text(state, name).to_owned()])
                     .collect();
-                write_table(out, &["attribute", "value"], &rows, 200)?;
+                let columns = [Column::whole("attribute"), Column::cut("value", 200)];
+                write_table(out, &columns, &rows)?;
                 let mut history: Vec<&String> = state
                     .get("status_history")
                     .and_then(|v| v.as_ss().ok())
@@ -100,18 +103,14 @@ pub async fn message(
                         .collect())
                 })
                 .collect::<Result<Vec<Vec<String>>, EventsError>>()?;
-            write_table(
-                out,
-                &[
-                    "occurred_at",
-                    "event_type",
-                    "event_id",
-                    "received_at",
-                    "body",
-                ],
-                &rows,
-                CELL,
-            )?;
+            let columns = [
+                "occurred_at",
+                "event_type",
+                "event_id",
+                "received_at",
+                "body",
+            ];
+            write_table(out, &columns.map(Column::whole), &rows)?;
         }
     }
     Ok(())
@@ -167,20 +166,16 @@ pub async fn conversation(
                     ])
                 })
                 .collect::<Result<Vec<Vec<String>>, EventsError>>()?;
-            write_table(
-                out,
-                &[
-                    "time",
-                    "item",
-                    "direction",
-                    "status",
-                    "type",
-                    "whatsapp_message_id",
-                    "text",
-                ],
-                &rows,
-                CELL,
-            )?;
+            let columns = [
+                Column::whole("time"),
+                Column::whole("item"),
+                Column::whole("direction"),
+                Column::whole("status"),
+                Column::whole("type"),
+                Column::whole("whatsapp_message_id"),
+                Column::cut("text", TEXT_WIDTH),
+            ];
+            write_table(out, &columns, &rows)?;
             match next_cursor {
                 Some(cursor) => writeln!(out, "\nmore: add --cursor {cursor}")?,
                 None => writeln!(out, "\n(end of the conversation)")?,
@@ -236,18 +231,14 @@ pub async fn list(
                     ]
                 })
                 .collect();
-            write_table(
-                out,
-                &[
-                    "time",
-                    "event_type",
-                    "platform",
-                    "whatsapp_message_id",
-                    "event_id",
-                ],
-                &rows,
-                CELL,
-            )?;
+            let columns = [
+                "time",
+                "event_type",
+                "platform",
+                "whatsapp_message_id",
+                "event_id",
+            ];
+            write_table(out, &columns.map(Column::whole), &rows)?;
             writeln!(out, "\n{} events", entries.len())?;
         }
     }
@@ -271,19 +262,7 @@ pub async fn rejected(
         }
         Format::Table => {
             let rows: Vec<Vec<String>> = items.iter().map(rejected_row).collect();
-            write_table(
-                out,
-                &[
-                    "received_at",
-                    "status",
-                    "platform",
-                    "bytes",
-                    "reprocessed",
-                    "reason",
-                ],
-                &rows,
-                100,
-            )?;
+            write_table(out, &REJECTED_COLUMNS, &rows)?;
             writeln!(out, "\n{} rejected deliveries", items.len())?;
         }
     }
@@ -309,7 +288,19 @@ fn message_text(item: &Item) -> Result<String, EventsError> {
     Ok(content.unwrap_or_default())
 }
 
-fn rejected_row(item: &Item) -> Vec<String> {
+/// The columns of [`rejected_row`].
+pub const REJECTED_COLUMNS: [Column; 6] = [
+    Column::whole("received_at"),
+    Column::whole("status"),
+    Column::whole("platform"),
+    Column::whole("bytes"),
+    Column::whole("reprocessed"),
+    Column::cut("reason", REASON_WIDTH),
+];
+
+/// A rejected delivery in a table: when, how it was answered, its size, what an earlier
+/// `reprocess-rejected` made of it, and why it was refused.
+pub fn rejected_row(item: &Item) -> Vec<String> {
     let number = |name: &str| {
         item.get(name)
             .and_then(|v| v.as_n().ok())

@@ -6,6 +6,7 @@ use std::io::{IsTerminal as _, Write};
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use comfy_table::{ColumnConstraint, Width};
 use serde_json::{Map, Value};
 
 use super::error::EventsError;
@@ -110,64 +111,118 @@ pub fn write_json_line(out: &mut impl Write, value: &Value) -> std::io::Result<(
     writeln!(out, "{value}")
 }
 
-/// A plain text table: a header row and columns padded to the widest cell (cells are cut to
-/// `max_width` characters).
+/// A column of a table: its header, and for free text (message text, reasons) the display width
+/// past which a cell is cut with `…`. Ids, keys and times are never cut: they are what the next
+/// command needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Column {
+    pub header: &'static str,
+    pub cut_at: Option<u16>,
+}
+
+impl Column {
+    /// Shown whole, however long.
+    pub const fn whole(header: &'static str) -> Self {
+        Column {
+            header,
+            cut_at: None,
+        }
+    }
+
+    /// Cut to `width` columns of the terminal.
+    pub const fn cut(header: &'static str, width: u16) -> Self {
+        Column {
+            header,
+            cut_at: Some(width),
+        }
+    }
+}
+
+/// A plain text table: a header row, then one line per row, columns two spaces apart and
+/// aligned by display width (an emoji or a CJK character takes two columns of a terminal).
+/// Line breaks, tabs and other control characters in a cell become spaces.
 pub fn write_table(
     out: &mut impl Write,
-    headers: &[&str],
+    columns: &[Column],
     rows: &[Vec<String>],
-    max_width: usize,
 ) -> std::io::Result<()> {
-    let cut = |cell: &str| -> String {
-        let cell = cell.replace(['\n', '\r', '\t'], " ");
-        if cell.chars().count() > max_width {
-            let mut short: String = cell.chars().take(max_width.saturating_sub(1)).collect();
-            short.push('…');
-            short
-        } else {
-            cell
-        }
-    };
-    let rows: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| row.iter().map(|c| cut(c)).collect())
-        .collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
+    let mut table = comfy_table::Table::new();
+    table
+        .load_style(comfy_table::presets::NOTHING)
+        .set_truncation_indicator("…")
+        .set_header(columns.iter().map(|column| column.header));
+    for row in rows {
+        let mut row = comfy_table::Row::from(row.iter().map(|cell| one_line(cell)));
+        row.max_height(1);
+        table.add_row(row);
+    }
+    let last = columns.len().saturating_sub(1);
+    for (index, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if index == last { 0 } else { 2 }));
+        if let Some(width) = columns.get(index).and_then(|c| c.cut_at) {
+            column.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(width)));
         }
     }
-    let line = |cells: Vec<&str>| -> String {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        padded.join("  ").trim_end().to_owned()
-    };
-    writeln!(out, "{}", line(headers.to_vec()))?;
-    for row in &rows {
-        writeln!(out, "{}", line(row.iter().map(String::as_str).collect()))?;
+    for line in table.lines() {
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
+}
+
+/// The cell on one line: control characters and line or paragraph separators become spaces.
+fn one_line(cell: &str) -> String {
+    cell.chars()
+        .map(|c| match c {
+            '\u{2028}' | '\u{2029}' => ' ',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn tables_pad_and_cut_cells() {
+    fn table(columns: &[Column], rows: &[&[&str]]) -> String {
+        let rows: Vec<Vec<String>> = rows
+            .iter()
+            .map(|row| row.iter().map(|c| (*c).to_owned()).collect())
+            .collect();
         let mut out = Vec::new();
-        let rows = vec![
-            vec!["a".to_owned(), "long text here".to_owned()],
-            vec!["bbb".to_owned(), "x\ny".to_owned()],
-        ];
-        write_table(&mut out, &["k", "value"], &rows, 6).unwrap();
+        write_table(&mut out, columns, &rows).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn columns_align_by_display_width() {
+        let shown = table(
+            &[Column::whole("who"), Column::whole("id")],
+            &[&["你好", "a"], &["😀 hi", "b"], &["plain", "c"]],
+        );
+        // 你, 好 and 😀 take two columns of a terminal each.
+        assert_eq!(shown, "who    id\n你好   a\n😀 hi  b\nplain  c\n");
+    }
+
+    #[test]
+    fn ids_are_whole_and_free_text_is_cut_on_one_line() {
+        let id = format!("wamid.{}", "HBgLMjc4MzAwMDAwMDEVAgARGBI".repeat(4));
+        let shown = table(
+            &[Column::whole("id"), Column::cut("text", 12)],
+            &[&[&id, "a long\r\nmessage\ttext here"], &["x", "短い"]],
+        );
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines.len(), 3, "{shown}");
+        assert!(lines[1].starts_with(&format!("{id}  ")), "{shown}");
+        let text = &lines[1][id.len() + 2..];
+        assert!(
+            text.ends_with('…') && text.chars().count() <= 12,
+            "{text:?}"
+        );
+        assert!(text.starts_with("a long"), "{text:?}");
         assert_eq!(
-            String::from_utf8(out).unwrap(),
-            "k    value\na    long …\nbbb  x y\n"
+            lines[2].trim_end(),
+            format!("x{}短い", " ".repeat(id.len() + 1))
         );
     }
 }

@@ -9,6 +9,8 @@
 //!   cursor is the last event before which everything was sent, so `--resume <cursor>` sends
 //!   the failed one and everything after it (events in flight at the failure may be sent twice).
 //! - Resume: only events strictly after the cursor are selected.
+//! - Interruption (Ctrl-C): the run stops at once; sends in flight are abandoned (they may have
+//!   arrived: a resume sends them again) and the cursor is reported as after a failure.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -85,6 +87,8 @@ pub struct ReplayReport {
     pub cursor: Option<String>,
     /// The event that failed for good, and why.
     pub failure: Option<(String, SendError)>,
+    /// The run was stopped (Ctrl-C) before it was done.
+    pub interrupted: bool,
 }
 
 /// The events after `resume` (all when `None`), still in time order.
@@ -109,11 +113,14 @@ pub fn dry_run(events: &[ReplayItem], options: &ReplayOptions) -> ReplayReport {
     }
 }
 
+/// Sends `events` (after the resume cursor) to `target`. When `stop` resolves (Ctrl-C), the run
+/// ends at once; the report says so.
 pub async fn replay(
     events: Vec<ReplayItem>,
     target: &Target,
     options: &ReplayOptions,
     progress: &Progress,
+    stop: impl Future<Output = ()>,
 ) -> ReplayReport {
     let selected = events.len();
     let events = after_cursor(events, options.resume.as_ref());
@@ -132,6 +139,7 @@ pub async fn replay(
     let concurrency = options.concurrency.max(1);
     let mut in_flight = FuturesOrdered::new();
     let mut batches = events.chunks(target.batch_size());
+    let mut stop = std::pin::pin!(stop);
 
     loop {
         // Start batches while there is room, none has failed, and batches are left.
@@ -147,7 +155,14 @@ pub async fn replay(
                 (batch, target.send(batch, retries).await)
             });
         }
-        let Some((batch, result)) = in_flight.next().await else {
+        let next = tokio::select! {
+            next = in_flight.next() => next,
+            () = &mut stop => {
+                report.interrupted = true;
+                break;
+            }
+        };
+        let Some((batch, result)) = next else {
             break;
         };
         match (result, report.failure.is_some()) {
@@ -157,9 +172,9 @@ pub async fn replay(
                 progress.advance(batch.len() as u64);
             }
             (Ok(()), true) => report.sent_after_failure += batch.len(),
+            // Reported by the caller, once: the summary names it.
             (Err(error), false) => {
                 let first = batch.first().map(|e| e.key.clone()).unwrap_or_default();
-                tracing::error!(at = %first, "{error}");
                 report.failure = Some((first, error));
             }
             // A later failure while stopping: the first one is what the report names.
