@@ -1,11 +1,14 @@
 //! Operator tools for the FlowIQ webhook receiver, beside (never inside) the Lambda function:
 //! - [`bootstrap`]: registers the deployed URL with FlowIQ (`flowiq-bootstrap`);
 //! - [`deployment`]: finding the deployed stack, its outputs and table (shared by the CLIs);
+//! - [`provision`]: the table, spill queues and function role from template.yaml, for a
+//!   deployment without SAM (`flowiq-provision`);
 //! - [`queries`]: the read side of the data model, one function per access pattern.
 
 pub mod bootstrap;
 pub mod cli_logs;
 pub mod deployment;
 pub mod events;
+pub mod provision;
 pub mod queries;
 pub mod retry;

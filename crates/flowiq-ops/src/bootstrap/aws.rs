@@ -1,6 +1,9 @@
 //! The AWS calls of a run, with the user's credentials (the Lambda function's role plays no
-//! part): the API key in SSM, the token's secret, and the registration records (`item_type`
-//! `webhook`, docs/bootstrap.md) in the project's table. Tests pass mocked or local clients.
+//! part): the API key in SSM, the token's secret, the function's URL and environment
+//! (`--function-name`), and the registration records (`item_type` `webhook`, docs/bootstrap.md)
+//! in the project's table. Tests pass mocked or local clients.
+
+use std::collections::HashMap;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -22,6 +25,7 @@ pub struct AwsClients {
     pub secrets_manager: aws_sdk_secretsmanager::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub lambda: aws_sdk_lambda::Client,
 }
 
 fn region(region: Option<&Region>) -> String {
@@ -35,6 +39,7 @@ impl AwsClients {
             secrets_manager: aws_sdk_secretsmanager::Client::new(config),
             ssm: aws_sdk_ssm::Client::new(config),
             dynamodb: aws_sdk_dynamodb::Client::new(config),
+            lambda: aws_sdk_lambda::Client::new(config),
         }
     }
 
@@ -85,6 +90,47 @@ impl AwsClients {
             )),
         })?;
         token_from_secret(output.secret_string(), secret_id)
+    }
+
+    /// `--function-name`: the function's environment variables (`GetFunctionConfiguration`).
+    pub async fn function_environment(
+        &self,
+        name: &str,
+    ) -> Result<HashMap<String, String>, BootstrapError> {
+        let request = self.lambda.get_function_configuration().function_name(name);
+        let output = request.send().await.map_err(|err| match err.as_service_error() {
+            Some(e) if e.is_resource_not_found_exception() => Aws(format!(
+                "Lambda function {name:?} does not exist in region {}: check --function-name and \
+                 the region (the one cargo lambda deploy used)",
+                region(self.lambda.config().region())
+            )),
+            _ => Aws(format!(
+                "cannot read the configuration of Lambda function {name:?}: {}",
+                DisplayErrorContext(&err)
+            )),
+        })?;
+        let variables = output.environment.and_then(|e| e.variables);
+        Ok(variables.unwrap_or_default())
+    }
+
+    /// `--function-name`: the function's URL (`GetFunctionUrlConfig`), as Lambda gives it (with a
+    /// final `/`).
+    pub async fn function_url(&self, name: &str) -> Result<String, BootstrapError> {
+        let request = self.lambda.get_function_url_config().function_name(name);
+        let output = request
+            .send()
+            .await
+            .map_err(|err| match err.as_service_error() {
+                Some(e) if e.is_resource_not_found_exception() => Aws(format!(
+                    "Lambda function {name:?} has no function URL: deploy it with `cargo lambda \
+                 deploy --enable-function-url`, or pass the receiver's base URL with --url"
+                )),
+                _ => Aws(format!(
+                    "cannot read the function URL of Lambda function {name:?}: {}",
+                    DisplayErrorContext(&err)
+                )),
+            })?;
+        Ok(output.function_url)
     }
 
     /// The record of an earlier registration (`GetItem`, consistent read).
@@ -167,6 +213,29 @@ pub fn token_from_secret(
     check_token(token).map_err(|problem| {
         Aws(format!(
             "the token in secret {secret_id} is not usable: {problem}"
+        ))
+    })
+}
+
+/// The first token of the function's `WEBHOOK_TOKENS` (the current one; during a rotation the
+/// previous one follows). Messages name the function, never a token.
+pub fn token_from_function(
+    environment: &HashMap<String, String>,
+    function: &str,
+) -> Result<SecretString, BootstrapError> {
+    let first = environment
+        .get("WEBHOOK_TOKENS")
+        .and_then(|list| list.split(',').map(str::trim).find(|t| !t.is_empty()));
+    let first = first.ok_or_else(|| {
+        Aws(format!(
+            "Lambda function {function:?} has no token in WEBHOOK_TOKENS: is it the FlowIQ \
+             webhook function? Otherwise pass the token in WEBHOOK_TOKEN"
+        ))
+    })?;
+    check_token(first).map_err(|problem| {
+        Aws(format!(
+            "the first token of Lambda function {function:?}'s WEBHOOK_TOKENS is not usable: \
+             {problem}"
         ))
     })
 }

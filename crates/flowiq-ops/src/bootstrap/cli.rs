@@ -29,6 +29,9 @@ Where each value comes from (the first one found):
   stack     --stack-name, else stack_name in ./samconfig.toml ([<config-env>.deploy.parameters], then
             [<config-env>.global.parameters]), else flowiq-webhooks
   region    --region, else the usual AWS configuration (AWS_REGION, AWS_PROFILE, ~/.aws/config)
+With --function-name (a function deployed without SAM, e.g. by cargo lambda deploy) instead of a stack:
+  base URL  the function's URL; token  the first of its WEBHOOK_TOKENS; table  its TABLE_NAME
+  (each still after --url, WEBHOOK_TOKEN, --table-name / TABLE_NAME)
 
 Exit codes:
   0  success: every type registered or already registered (or a dry run)
@@ -37,12 +40,14 @@ Exit codes:
   3  FlowIQ rejected the API key (HTTP 401/403)
   4  FlowIQ refused the request or did not answer as documented (FlowIQ's message is shown)
   5  FlowIQ unreachable: connection failures, timeouts, or 429/5xx until the attempts ran out
-  6  an AWS call failed (stack, stack output, secret, SSM parameter, DynamoDB)
+  6  an AWS call failed (stack, stack output, secret, SSM parameter, DynamoDB, the Lambda function or
+     its URL)
 
 Examples:
   read -rs FLOWIQ_API_KEY && export FLOWIQ_API_KEY   # paste the key; it stays out of history
   flowiq-bootstrap --dry-run                         # show the request, send nothing
   flowiq-bootstrap                                   # right after `sam deploy`
+  flowiq-bootstrap --function-name flowiq-webhook    # after `cargo lambda deploy flowiq-webhook`
   flowiq-bootstrap --platform web --type message_received --type sent_message
 
 Details: docs/bootstrap.md";
@@ -57,6 +62,12 @@ Details: docs/bootstrap.md";
 pub struct Args {
     #[command(flatten)]
     pub deployment: DeploymentArgs,
+
+    /// Lambda function deployed without SAM whose URL, first WEBHOOK_TOKENS token and TABLE_NAME
+    /// are used, instead of a stack's outputs
+    #[arg(long, value_name = "NAME", conflicts_with = "stack_name",
+          value_parser = NonEmptyStringValueParser::new())]
+    pub function_name: Option<String>,
 
     /// Base URL of the receiver (without /webhooks/…), instead of the stack output
     /// CustomDomainWebhookBaseUrl or WebhookBaseUrl

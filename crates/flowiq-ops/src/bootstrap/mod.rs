@@ -2,14 +2,17 @@
 //! docs/bootstrap.md).
 //!
 //! [`cli`] checks the flags into [`Settings`] before any network call. [`run`] then works out the
-//! URL (flags, else the stack through [`crate::deployment`] and the token's secret) and, for each
-//! type, reads the registration record, calls FlowIQ ([`flowiq`]) and writes the record
-//! ([`aws`]). [`report`] prints what was done; the binary only wires these together.
+//! URL (flags, else the stack through [`crate::deployment`] and the token's secret, or with
+//! `--function-name` the function's URL and environment) and, for each type, reads the
+//! registration record, calls FlowIQ ([`flowiq`]) and writes the record ([`aws`]). [`report`]
+//! prints what was done; the binary only wires these together.
 
 pub mod aws;
 pub mod cli;
 pub mod flowiq;
 pub mod report;
+
+use std::collections::HashMap;
 
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -155,9 +158,45 @@ pub async fn run(
         &settings.samconfig_dir,
         aws.cloudformation.clone(),
     );
-    let result = register(settings, aws, &flowiq, &mut deployment, report).await;
+    let mut function = settings.args.function_name.as_deref().map(|name| Function {
+        name,
+        environment: None,
+    });
+    let result = register(
+        settings,
+        aws,
+        &flowiq,
+        &mut deployment,
+        &mut function,
+        report,
+    )
+    .await;
     report.stack = deployment.stack_read().map(str::to_owned);
+    report.function = function
+        .filter(|f| f.environment.is_some())
+        .map(|f| f.name.to_owned());
     result
+}
+
+/// `--function-name`: the function whose URL and environment stand in for a stack's outputs. Its
+/// configuration is read once, when a value is first needed; before its URL, so that a missing
+/// function is named as such.
+struct Function<'a> {
+    name: &'a str,
+    environment: Option<HashMap<String, String>>,
+}
+
+impl Function<'_> {
+    async fn environment(
+        &mut self,
+        aws: &AwsClients,
+    ) -> Result<&HashMap<String, String>, BootstrapError> {
+        if self.environment.is_none() {
+            tracing::info!("reading the configuration of Lambda function {}", self.name);
+            self.environment = Some(aws.function_environment(self.name).await?);
+        }
+        Ok(self.environment.as_ref().expect("read above"))
+    }
 }
 
 async fn register(
@@ -165,11 +204,18 @@ async fn register(
     aws: &AwsClients,
     flowiq: &flowiq::Client,
     deployment: &mut Deployment,
+    function: &mut Option<Function<'_>>,
     report: &mut Report,
 ) -> Result<(), BootstrapError> {
-    let base = match &settings.base_url {
-        Some(base) => base.clone(),
-        None => {
+    let base = match (&settings.base_url, function.as_mut()) {
+        (Some(base), _) => base.clone(),
+        (None, Some(function)) => {
+            function.environment(aws).await?;
+            let url = aws.function_url(function.name).await?;
+            let what = format!("the URL of Lambda function {}", function.name);
+            cli::base_url(&url, &what, settings.args.allow_http)?
+        }
+        (None, None) => {
             let outputs = deployment.outputs().await?;
             // A custom domain, when deployed, is the URL to give out.
             let output = match outputs.get(CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT) {
@@ -184,9 +230,13 @@ async fn register(
             )?
         }
     };
-    let token = match &settings.token {
-        Some(token) => token.clone(),
-        None => {
+    let token = match (&settings.token, function.as_mut()) {
+        (Some(token), _) => token.clone(),
+        (None, Some(function)) => {
+            let name = function.name;
+            aws::token_from_function(function.environment(aws).await?, name)?
+        }
+        (None, None) => {
             let outputs = deployment.outputs().await?;
             let secret_id = outputs.require(WEBHOOK_TOKEN_SECRET_ARN_OUTPUT, "WEBHOOK_TOKEN")?;
             tracing::info!("reading the webhook token from secret {secret_id}");
@@ -208,7 +258,20 @@ async fn register(
         return Ok(());
     }
 
-    let table = deployment.table_name().await?;
+    let table = match (&settings.args.deployment.table_name, function.as_mut()) {
+        (None, Some(function)) => {
+            let name = function.name;
+            let table = function.environment(aws).await?.get("TABLE_NAME");
+            let table = table.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+                BootstrapError::Aws(format!(
+                    "Lambda function {name:?} has no TABLE_NAME in its environment: is it the \
+                     FlowIQ webhook function? Otherwise pass --table-name"
+                ))
+            })?;
+            table.clone()
+        }
+        _ => deployment.table_name().await?,
+    };
     report.table = Some(table.clone());
     for &event_type in &settings.types {
         let pk = RegistrationRecord::pk(&url, event_type);

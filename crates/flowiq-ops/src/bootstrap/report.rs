@@ -69,6 +69,8 @@ pub struct Report {
     pub platform: Option<Platform>,
     /// The stack whose outputs were read, if any.
     pub stack: Option<String>,
+    /// The Lambda function whose URL and environment were read (`--function-name`), if any.
+    pub function: Option<String>,
     /// The table of the registration records (not used by a dry run).
     pub table: Option<String>,
     pub registrations: Vec<Registration>,
@@ -79,9 +81,12 @@ impl Report {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         if let Some(url) = &self.url {
-            let stack =
-                (self.stack.as_ref()).map_or_else(String::new, |s| format!("  (stack {s})"));
-            let _ = writeln!(out, "Webhook URL: {url}{stack}");
+            let source = match (&self.stack, &self.function) {
+                (Some(stack), _) => format!("  (stack {stack})"),
+                (None, Some(function)) => format!("  (function {function})"),
+                (None, None) => String::new(),
+            };
+            let _ = writeln!(out, "Webhook URL: {url}{source}");
         }
         if self.dry_run && !self.registrations.is_empty() {
             out.push_str("Dry run: nothing was sent to FlowIQ and nothing was written.\n");

@@ -1,0 +1,49 @@
+//! `flowiq-provision`: the table, spill queues and function role from template.yaml, for a
+//! deployment with `cargo lambda deploy` (README, "Without SAM"). This file only wires: flags,
+//! clients, the run, the shell assignments and the exit code.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use flowiq_ops::provision::template::Template;
+use flowiq_ops::provision::{Args, Clients, Names, ProvisionError, provision, wait_for_a_new_role};
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    flowiq_ops::cli_logs::init();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result: Result<String, ProvisionError> = runtime.block_on(async {
+        let clients = Clients::load(&args).await?;
+        let names = Names::new(&args.name, &args.function_name);
+        let provisioned = provision(&clients, &names, &Template::repository()).await?;
+        wait_for_a_new_role(&provisioned).await;
+        Ok(provisioned.shell_assignments())
+    });
+    match result {
+        Ok(assignments) => {
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout
+                .write_all(assignments.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                eprintln!("error: cannot write to stdout: {e}");
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}

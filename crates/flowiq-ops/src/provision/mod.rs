@@ -1,0 +1,354 @@
+//! `flowiq-provision`: what the webhook function needs when it is deployed without SAM (with
+//! `cargo lambda deploy`), created from template.yaml in one idempotent run: the events table
+//! ([`table`]), the spill queue and its dead-letter queue ([`queues`]) and the function's role
+//! ([`role`]), each evaluated from the template by [`template`]. It prints the values
+//! `cargo lambda deploy` needs as shell assignments. User docs: README, "Without SAM".
+
+pub mod queues;
+pub mod role;
+pub mod table;
+pub mod template;
+
+use aws_config::{BehaviorVersion, Region};
+use clap::Parser;
+
+use template::{
+    Arns, EVENTS_TABLE, SPILL_DEAD_LETTER_QUEUE, SPILL_QUEUE, Template, TemplateError,
+    WEBHOOK_FUNCTION_LOG_GROUP,
+};
+
+const AFTER_HELP: &str = "\
+Creates, from the template.yaml it was built with (every parameter at its default):
+  table  <NAME>-events                (EventsTable: keys, indexes, stream, TTL, point-in-time recovery, encryption)
+  queues <NAME>-spill, <NAME>-spill-dead-letter   (SpillQueue, SpillDeadLetterQueue)
+  role   <NAME>-webhook-function      (WebhookFunctionRole: its own log group, writing to the table,
+                                       sending to the spill queue; nothing else)
+Running it again changes nothing. A table that exists with another shape stops the run (exit 3) and
+is never changed; the queues' attributes and the role's policies are set back to the template's.
+IAM roles are global: in another region, use another --name.
+
+Prints shell assignments for `cargo lambda deploy` on stdout (progress on stderr):
+  eval \"$(flowiq-provision)\"   # sets TABLE_NAME, SPILL_QUEUE_URL and ROLE_ARN in your shell
+
+Exit codes:
+  0  success: everything as template.yaml defines it
+  1  unexpected error (e.g. a template.yaml this version cannot apply)
+  2  usage or configuration error (bad name, no AWS region); nothing was changed
+  3  the table exists but differs from template.yaml (each difference is named)
+  6  an AWS call failed (the message names it)
+
+Details: README.md, \"Without SAM: cargo-lambda\"";
+
+/// Creates the events table, the spill queues and the webhook function's role as template.yaml
+/// defines them, for a deployment with `cargo lambda deploy` instead of SAM.
+#[derive(Debug, Parser)]
+#[command(name = "flowiq-provision", version, after_help = AFTER_HELP)]
+pub struct Args {
+    /// Prefix of every name: table <NAME>-events, queues <NAME>-spill and
+    /// <NAME>-spill-dead-letter, role <NAME>-webhook-function
+    #[arg(long, value_name = "NAME", default_value = "flowiq-webhooks", value_parser = prefix)]
+    pub name: String,
+
+    /// The Lambda function the role is for: it may write to the log group
+    /// /aws/lambda/<FUNCTION> only
+    #[arg(long, value_name = "FUNCTION", default_value = "flowiq-webhook", value_parser = function_name)]
+    pub function_name: String,
+
+    /// AWS region [default: from the AWS configuration]
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// AWS profile to use [default: AWS_PROFILE, else the default profile]
+    #[arg(long, value_name = "PROFILE")]
+    pub profile: Option<String>,
+}
+
+/// Letters, digits, `-` and `_`, at most 40: every derived name is then valid for DynamoDB, SQS
+/// and IAM.
+fn prefix(value: &str) -> Result<String, String> {
+    let ok = !value.is_empty()
+        && value.len() <= 40
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then(|| value.to_owned())
+        .ok_or_else(|| "1 to 40 letters, digits, '-' or '_'".to_owned())
+}
+
+/// Lambda's rule for a function name.
+fn function_name(value: &str) -> Result<String, String> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then(|| value.to_owned())
+        .ok_or_else(|| "1 to 64 letters, digits, '-' or '_'".to_owned())
+}
+
+/// The names of what is provisioned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub table: String,
+    pub queue: String,
+    pub dead_letter_queue: String,
+    pub role: String,
+    pub function: String,
+}
+
+impl Names {
+    pub fn new(prefix: &str, function: &str) -> Self {
+        Names {
+            table: format!("{prefix}-events"),
+            queue: format!("{prefix}-spill"),
+            dead_letter_queue: format!("{prefix}-spill-dead-letter"),
+            role: format!("{prefix}-webhook-function"),
+            function: function.to_owned(),
+        }
+    }
+}
+
+/// What stops a run, by exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum ProvisionError {
+    /// 2
+    #[error("{0}")]
+    Usage(String),
+    /// 3: the table exists with another shape.
+    #[error("{0}")]
+    Differs(String),
+    /// 6
+    #[error("{0}")]
+    Aws(String),
+    /// 1
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+}
+
+impl ProvisionError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            ProvisionError::Template(_) => 1,
+            ProvisionError::Usage(_) => 2,
+            ProvisionError::Differs(_) => 3,
+            ProvisionError::Aws(_) => 6,
+        }
+    }
+}
+
+/// An AWS call that failed, with the SDK's whole error chain.
+pub(crate) fn aws_error<E: std::error::Error + 'static>(doing: &str, err: &E) -> ProvisionError {
+    ProvisionError::Aws(format!(
+        "cannot {doing}: {}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(err)
+    ))
+}
+
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub iam: aws_sdk_iam::Client,
+}
+
+impl Clients {
+    /// The usual AWS configuration, with `--profile` and `--region`; an error without a region.
+    pub async fn load(args: &Args) -> Result<Self, ProvisionError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(profile) = &args.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &args.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        let config = loader.load().await;
+        if config.region().is_none() {
+            return Err(ProvisionError::Usage(
+                "no AWS region configured: pass --region, set AWS_REGION, or set a region in \
+                 your AWS profile (use the same one for cargo lambda deploy)"
+                    .to_owned(),
+            ));
+        }
+        Ok(Clients {
+            dynamodb: aws_sdk_dynamodb::Client::new(&config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            iam: aws_sdk_iam::Client::new(&config),
+        })
+    }
+}
+
+/// What a run leaves in place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provisioned {
+    pub table_name: String,
+    pub table_arn: String,
+    pub queue_url: String,
+    pub dead_letter_queue_url: String,
+    pub role_arn: String,
+    /// The role is new: Lambda may refuse it for a few seconds.
+    pub role_created: bool,
+    /// `(resource, change)`; empty when the run changed nothing.
+    pub changes: Vec<(String, String)>,
+}
+
+impl Provisioned {
+    /// `NAME='value'` lines for `eval`.
+    pub fn shell_assignments(&self) -> String {
+        let quote = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
+        format!(
+            "TABLE_NAME={}\nSPILL_QUEUE_URL={}\nROLE_ARN={}\n",
+            quote(&self.table_name),
+            quote(&self.queue_url),
+            quote(&self.role_arn)
+        )
+    }
+}
+
+/// Creates or checks everything, in dependency order: the table, the dead-letter queue, the
+/// spill queue (its redrive policy names the former), then the role (its policies name all three).
+pub async fn provision(
+    clients: &Clients,
+    names: &Names,
+    template: &Template,
+) -> Result<Provisioned, ProvisionError> {
+    let mut changes = Vec::new();
+    let mut record = |resource: String, resource_changes: Vec<String>| {
+        if resource_changes.is_empty() {
+            tracing::info!("{resource}: as template.yaml defines it, unchanged");
+        } else {
+            tracing::info!("{resource}: {}", resource_changes.join("; "));
+        }
+        changes.extend(resource_changes.into_iter().map(|c| (resource.clone(), c)));
+    };
+    let table = table::ensure(&clients.dynamodb, &names.table, &template.table()?).await?;
+    record(format!("table {}", names.table), table.changes);
+
+    let mut arns = Arns::new();
+    let dead_letter_attributes = template.queue(SPILL_DEAD_LETTER_QUEUE, &arns)?;
+    let dead_letter = queues::ensure(
+        &clients.sqs,
+        &names.dead_letter_queue,
+        &dead_letter_attributes,
+    )
+    .await?;
+    record(
+        format!("queue {}", names.dead_letter_queue),
+        dead_letter.changes,
+    );
+    arns.insert(SPILL_DEAD_LETTER_QUEUE, dead_letter.arn);
+
+    let queue = queues::ensure(
+        &clients.sqs,
+        &names.queue,
+        &template.queue(SPILL_QUEUE, &arns)?,
+    )
+    .await?;
+    record(format!("queue {}", names.queue), queue.changes);
+    arns.insert(SPILL_QUEUE, queue.arn);
+    arns.insert(EVENTS_TABLE, table.arn.clone());
+    arns.insert(
+        WEBHOOK_FUNCTION_LOG_GROUP,
+        log_group_arn(&table.arn, &names.function)?,
+    );
+
+    let role = role::ensure(&clients.iam, &names.role, &template.role(&arns)?).await?;
+    record(format!("role {}", names.role), role.changes);
+    Ok(Provisioned {
+        table_name: names.table.clone(),
+        table_arn: table.arn,
+        queue_url: queue.url,
+        dead_letter_queue_url: dead_letter.url,
+        role_arn: role.arn,
+        role_created: role.created,
+        changes,
+    })
+}
+
+/// How long a new role is given before the deploy that follows uses it: Lambda refuses a role IAM
+/// has not propagated yet ("cannot be assumed by Lambda"), and `cargo lambda deploy` retries that
+/// only for a role it created itself.
+pub const NEW_ROLE_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits [`NEW_ROLE_PROPAGATION`] if the run created the role.
+pub async fn wait_for_a_new_role(provisioned: &Provisioned) {
+    if provisioned.role_created {
+        let seconds = NEW_ROLE_PROPAGATION.as_secs();
+        tracing::info!("waiting {seconds} s for the new role to reach Lambda");
+        tokio::time::sleep(NEW_ROLE_PROPAGATION).await;
+    }
+}
+
+/// Lambda's default log group of `function`, in the table's partition, region and account, as
+/// `!GetAtt <LogGroup>.Arn` gives it (with `:*`: its log streams).
+pub fn log_group_arn(table_arn: &str, function: &str) -> Result<String, ProvisionError> {
+    match table_arn.split(':').collect::<Vec<_>>()[..] {
+        ["arn", partition, "dynamodb", region, account, _] => Ok(format!(
+            "arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function}:*"
+        )),
+        _ => Err(ProvisionError::Aws(format!(
+            "the table ARN {table_arn:?} is not a DynamoDB table ARN"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_is_well_formed_and_names_are_checked() {
+        Args::command().debug_assert();
+        let parse = |flags: &[&str]| {
+            Args::try_parse_from(["flowiq-provision"].iter().chain(flags))
+                .map_err(|e| e.to_string())
+        };
+        let args = parse(&[]).unwrap();
+        assert_eq!(
+            Names::new(&args.name, &args.function_name),
+            Names {
+                table: "flowiq-webhooks-events".into(),
+                queue: "flowiq-webhooks-spill".into(),
+                dead_letter_queue: "flowiq-webhooks-spill-dead-letter".into(),
+                role: "flowiq-webhooks-webhook-function".into(),
+                function: "flowiq-webhook".into(),
+            }
+        );
+        for flags in [
+            &["--name", "a b"][..],
+            &["--name", ""],
+            &["--function-name", "x:1"],
+        ] {
+            assert!(
+                parse(flags).unwrap_err().contains("letters, digits"),
+                "{flags:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_log_group_arn_follows_the_table_arn() {
+        assert_eq!(
+            log_group_arn("arn:aws-cn:dynamodb:cn-north-1:123456789012:table/t", "f").unwrap(),
+            "arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/lambda/f:*"
+        );
+        assert!(log_group_arn("nonsense", "f").is_err());
+    }
+
+    #[test]
+    fn the_assignments_are_quoted_for_the_shell() {
+        let provisioned = Provisioned {
+            table_name: "t".into(),
+            table_arn: String::new(),
+            queue_url: "https://q/1".into(),
+            dead_letter_queue_url: String::new(),
+            role_arn: "it's".into(),
+            role_created: false,
+            changes: vec![],
+        };
+        assert_eq!(
+            provisioned.shell_assignments(),
+            "TABLE_NAME='t'\nSPILL_QUEUE_URL='https://q/1'\nROLE_ARN='it'\\''s'\n"
+        );
+    }
+}

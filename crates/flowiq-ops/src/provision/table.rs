@@ -1,0 +1,471 @@
+//! The events table as template.yaml's `EventsTable` defines it: created when missing; an
+//! existing table must have the same shape (keys, indexes, stream, capacity mode, encryption),
+//! else the run stops naming each difference and changes nothing. TTL and point-in-time recovery
+//! are set after creation, so a run interrupted in between is completed by the next one.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters as _;
+use aws_sdk_dynamodb::types::{
+    self as ddb, BillingMode, KeyType, PointInTimeRecoveryStatus, ProjectionType,
+    ScalarAttributeType, SseStatus, SseType, StreamViewType, TableDescription, TimeToLiveStatus,
+};
+
+use super::ProvisionError::{self, Differs};
+use super::aws_error;
+use super::template::{KeyElement, TableProperties};
+
+/// Point-in-time recovery can be enabled only once a new table's backups are available: tried
+/// every 5 s for up to 3 minutes.
+const BACKUPS_WAIT: Duration = Duration::from_secs(5);
+const BACKUPS_ATTEMPTS: u32 = 36;
+
+/// What [`ensure`] found or did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub arn: String,
+    /// What this run changed (empty: nothing).
+    pub changes: Vec<String>,
+}
+
+pub async fn ensure(
+    client: &Client,
+    name: &str,
+    spec: &TableProperties,
+) -> Result<Table, ProvisionError> {
+    let mut changes = Vec::new();
+    let description = match describe(client, name).await? {
+        Some(existing) => {
+            let differences = differences(spec, &existing);
+            if !differences.is_empty() {
+                return Err(Differs(format!(
+                    "table {name} exists but differs from template.yaml's EventsTable:\n  - {}\n\
+                     Nothing was changed. Provision under another --name, or move the table \
+                     out of the way yourself (it may hold events)",
+                    differences.join("\n  - ")
+                )));
+            }
+            existing
+        }
+        None => {
+            create(client, name, spec).await?;
+            changes.push("created".to_owned());
+            describe(client, name).await?.ok_or_else(|| {
+                ProvisionError::Aws(format!("table {name} vanished after creation"))
+            })?
+        }
+    };
+    if description.table_status() != Some(&ddb::TableStatus::Active) {
+        tracing::info!("waiting for table {name} to become active");
+        client
+            .wait_until_table_exists()
+            .table_name(name)
+            .wait(Duration::from_secs(300))
+            .await
+            .map_err(|e| aws_error(&format!("wait for table {name} to become active"), &e))?;
+    }
+    if let Some(ttl) = spec
+        .time_to_live_specification
+        .as_ref()
+        .filter(|t| t.enabled)
+    {
+        let found = client.describe_time_to_live().table_name(name).send().await;
+        let found =
+            found.map_err(|e| aws_error(&format!("describe the TTL of table {name}"), &e))?;
+        let found = found.time_to_live_description();
+        let status = found.and_then(|d| d.time_to_live_status());
+        let attribute = found.and_then(|d| d.attribute_name());
+        match status {
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling) => {
+                if attribute != Some(ttl.attribute_name.as_str()) {
+                    return Err(Differs(format!(
+                        "table {name} exists but differs from template.yaml's EventsTable:\n  - \
+                         TTL: on {} expected, found on {}\nNothing else was changed",
+                        ttl.attribute_name,
+                        attribute.unwrap_or("?")
+                    )));
+                }
+            }
+            _ => {
+                let specification = ddb::TimeToLiveSpecification::builder()
+                    .attribute_name(&ttl.attribute_name)
+                    .enabled(true)
+                    .build()
+                    .expect("both fields set");
+                (client.update_time_to_live().table_name(name))
+                    .time_to_live_specification(specification)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(&format!("enable TTL on table {name}"), &e))?;
+                changes.push(format!("TTL enabled on {}", ttl.attribute_name));
+            }
+        }
+    }
+    let wants_pitr = spec
+        .point_in_time_recovery_specification
+        .as_ref()
+        .is_some_and(|p| p.point_in_time_recovery_enabled);
+    if wants_pitr {
+        let found = client
+            .describe_continuous_backups()
+            .table_name(name)
+            .send()
+            .await;
+        let found =
+            found.map_err(|e| aws_error(&format!("describe the backups of table {name}"), &e))?;
+        let status = found
+            .continuous_backups_description()
+            .and_then(|d| d.point_in_time_recovery_description())
+            .and_then(|d| d.point_in_time_recovery_status());
+        if status != Some(&PointInTimeRecoveryStatus::Enabled) {
+            let specification = ddb::PointInTimeRecoverySpecification::builder()
+                .point_in_time_recovery_enabled(true)
+                .build()
+                .expect("the flag is set");
+            // A new table's backups take a while to become available: DynamoDB answers
+            // ContinuousBackupsUnavailableException until then.
+            let mut attempts = 0;
+            loop {
+                let updated = (client.update_continuous_backups().table_name(name))
+                    .point_in_time_recovery_specification(specification.clone())
+                    .send()
+                    .await;
+                match updated {
+                    Ok(_) => break,
+                    Err(e)
+                        if attempts < BACKUPS_ATTEMPTS
+                            && e.as_service_error().is_some_and(|e| {
+                                e.is_continuous_backups_unavailable_exception()
+                            }) =>
+                    {
+                        if attempts == 0 {
+                            tracing::info!(
+                                "waiting for the backups of table {name} to be available"
+                            );
+                        }
+                        attempts += 1;
+                        tokio::time::sleep(BACKUPS_WAIT).await;
+                    }
+                    Err(e) => {
+                        let doing = format!("enable point-in-time recovery on table {name}");
+                        return Err(aws_error(&doing, &e));
+                    }
+                }
+            }
+            changes.push("point-in-time recovery enabled".to_owned());
+        }
+    }
+    let arn = description.table_arn().ok_or_else(|| {
+        ProvisionError::Aws(format!("DescribeTable gave no ARN for table {name}"))
+    })?;
+    Ok(Table {
+        arn: arn.to_owned(),
+        changes,
+    })
+}
+
+async fn describe(client: &Client, name: &str) -> Result<Option<TableDescription>, ProvisionError> {
+    match client.describe_table().table_name(name).send().await {
+        Ok(output) => Ok(output.table),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(aws_error(&format!("describe table {name}"), &e)),
+    }
+}
+
+async fn create(client: &Client, name: &str, spec: &TableProperties) -> Result<(), ProvisionError> {
+    let built = |e: aws_sdk_dynamodb::error::BuildError| ProvisionError::Aws(e.to_string());
+    let mut request = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::from(spec.billing_mode.as_str()))
+        .set_key_schema(Some(key_schema(&spec.key_schema).map_err(built)?));
+    for attribute in &spec.attribute_definitions {
+        request = request.attribute_definitions(
+            ddb::AttributeDefinition::builder()
+                .attribute_name(&attribute.attribute_name)
+                .attribute_type(ScalarAttributeType::from(attribute.attribute_type.as_str()))
+                .build()
+                .map_err(built)?,
+        );
+    }
+    for index in &spec.global_secondary_indexes {
+        let projection = ddb::Projection::builder()
+            .projection_type(ProjectionType::from(
+                index.projection.projection_type.as_str(),
+            ))
+            .set_non_key_attributes(
+                (!index.projection.non_key_attributes.is_empty())
+                    .then(|| index.projection.non_key_attributes.clone()),
+            )
+            .build();
+        request = request.global_secondary_indexes(
+            ddb::GlobalSecondaryIndex::builder()
+                .index_name(&index.index_name)
+                .set_key_schema(Some(key_schema(&index.key_schema).map_err(built)?))
+                .projection(projection)
+                .build()
+                .map_err(built)?,
+        );
+    }
+    if let Some(stream) = &spec.stream_specification {
+        request = request.stream_specification(
+            ddb::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::from(stream.stream_view_type.as_str()))
+                .build()
+                .map_err(built)?,
+        );
+    }
+    if let Some(sse) = &spec.sse_specification {
+        request = request.sse_specification(
+            ddb::SseSpecification::builder()
+                .enabled(sse.sse_enabled)
+                .build(),
+        );
+    }
+    tracing::info!("creating table {name} (it takes a moment to become active)");
+    request
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("create table {name}"), &e))?;
+    Ok(())
+}
+
+fn key_schema(
+    elements: &[KeyElement],
+) -> Result<Vec<ddb::KeySchemaElement>, aws_sdk_dynamodb::error::BuildError> {
+    elements
+        .iter()
+        .map(|k| {
+            ddb::KeySchemaElement::builder()
+                .attribute_name(&k.attribute_name)
+                .key_type(KeyType::from(k.key_type.as_str()))
+                .build()
+        })
+        .collect()
+}
+
+/// `pk HASH, sk RANGE`
+fn show_keys<'a>(keys: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
+    let keys: Vec<String> = keys.into_iter().map(|(n, t)| format!("{n} {t}")).collect();
+    keys.join(", ")
+}
+
+fn found_keys(keys: &[ddb::KeySchemaElement]) -> String {
+    show_keys(
+        keys.iter()
+            .map(|k| (k.attribute_name(), k.key_type().as_str())),
+    )
+}
+
+fn expected_keys(keys: &[KeyElement]) -> String {
+    show_keys(
+        keys.iter()
+            .map(|k| (k.attribute_name.as_str(), k.key_type.as_str())),
+    )
+}
+
+/// Each way `found` differs from `spec`, in words (TTL and point-in-time recovery aside).
+pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut differ = |what: &str, expected: String, found: String| {
+        if expected != found {
+            out.push(format!("{what}: {expected} expected, found {found}"));
+        }
+    };
+    // A table that never switched modes may lack the summary: then it is provisioned.
+    let billing = found
+        .billing_mode_summary()
+        .and_then(|b| b.billing_mode())
+        .map_or("PROVISIONED", BillingMode::as_str);
+    differ(
+        "capacity mode",
+        spec.billing_mode.clone(),
+        billing.to_owned(),
+    );
+    differ(
+        "key schema",
+        expected_keys(&spec.key_schema),
+        found_keys(found.key_schema()),
+    );
+    let attributes = |pairs: Vec<(String, String)>| {
+        let set: BTreeSet<String> = pairs.into_iter().map(|(n, t)| format!("{n} {t}")).collect();
+        set.into_iter().collect::<Vec<_>>().join(", ")
+    };
+    differ(
+        "key attributes",
+        attributes(
+            (spec.attribute_definitions.iter())
+                .map(|a| (a.attribute_name.clone(), a.attribute_type.clone()))
+                .collect(),
+        ),
+        attributes(
+            (found.attribute_definitions().iter())
+                .map(|a| {
+                    (
+                        a.attribute_name().to_owned(),
+                        a.attribute_type().as_str().to_owned(),
+                    )
+                })
+                .collect(),
+        ),
+    );
+    let found_indexes = found.global_secondary_indexes();
+    for index in &spec.global_secondary_indexes {
+        let name = &index.index_name;
+        let Some(existing) = found_indexes.iter().find(|i| i.index_name() == Some(name)) else {
+            differ(&format!("index {name}"), "present".into(), "none".into());
+            continue;
+        };
+        differ(
+            &format!("index {name} keys"),
+            expected_keys(&index.key_schema),
+            found_keys(existing.key_schema()),
+        );
+        let projection = existing.projection();
+        let sorted = |attributes: &[String]| {
+            let set: BTreeSet<&String> = attributes.iter().collect();
+            format!("{set:?}")
+        };
+        differ(
+            &format!("index {name} projection"),
+            format!(
+                "{} {}",
+                index.projection.projection_type,
+                sorted(&index.projection.non_key_attributes)
+            ),
+            format!(
+                "{} {}",
+                projection
+                    .and_then(|p| p.projection_type())
+                    .map_or("?", ProjectionType::as_str),
+                sorted(projection.map_or(&[][..], |p| p.non_key_attributes()))
+            ),
+        );
+    }
+    for existing in found_indexes {
+        let name = existing.index_name().unwrap_or("?");
+        if !spec
+            .global_secondary_indexes
+            .iter()
+            .any(|i| i.index_name == name)
+        {
+            differ(&format!("index {name}"), "none".into(), "present".into());
+        }
+    }
+    let stream = found
+        .stream_specification()
+        .filter(|s| s.stream_enabled())
+        .and_then(|s| s.stream_view_type())
+        .map_or("disabled", StreamViewType::as_str);
+    let expected_stream = spec
+        .stream_specification
+        .as_ref()
+        .map_or("disabled", |s| s.stream_view_type.as_str());
+    differ("stream", expected_stream.to_owned(), stream.to_owned());
+    // SSEEnabled: a KMS key (AWS managed unless named); otherwise an AWS owned key (no
+    // SSEDescription, or DISABLED).
+    let sse = found.sse_description();
+    let kms = sse.is_some_and(|d| {
+        matches!(
+            d.status(),
+            Some(SseStatus::Enabled | SseStatus::Enabling | SseStatus::Updating)
+        ) && d.sse_type().is_none_or(|t| *t == SseType::Kms)
+    });
+    let expected_kms = spec
+        .sse_specification
+        .as_ref()
+        .is_some_and(|s| s.sse_enabled);
+    let encryption = |kms: bool| if kms { "KMS key" } else { "AWS owned key" }.to_owned();
+    differ(
+        "encryption at rest",
+        encryption(expected_kms),
+        encryption(kms),
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::template::Template;
+
+    fn key(name: &str, key_type: KeyType) -> ddb::KeySchemaElement {
+        ddb::KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(key_type)
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn each_difference_is_named() {
+        let spec = Template::parse(
+            "Resources:
+  EventsTable:
+    Properties:
+      BillingMode: PAY_PER_REQUEST
+      AttributeDefinitions:
+        - {AttributeName: pk, AttributeType: S}
+        - {AttributeName: sk, AttributeType: S}
+        - {AttributeName: org_pk, AttributeType: S}
+      KeySchema:
+        - {AttributeName: pk, KeyType: HASH}
+        - {AttributeName: sk, KeyType: RANGE}
+      GlobalSecondaryIndexes:
+        - IndexName: by-contact
+          KeySchema: [{AttributeName: org_pk, KeyType: HASH}]
+          Projection: {ProjectionType: KEYS_ONLY}
+        - IndexName: by-organization
+          KeySchema: [{AttributeName: org_pk, KeyType: HASH}, {AttributeName: sk, KeyType: RANGE}]
+          Projection: {ProjectionType: INCLUDE, NonKeyAttributes: [platform, event_id]}
+      StreamSpecification: {StreamViewType: NEW_AND_OLD_IMAGES}
+      SSESpecification: {SSEEnabled: true}
+",
+        )
+        .unwrap()
+        .table()
+        .unwrap();
+        let found = TableDescription::builder()
+            .key_schema(key("id", KeyType::Hash))
+            .attribute_definitions(
+                ddb::AttributeDefinition::builder()
+                    .attribute_name("id")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .global_secondary_indexes(
+                ddb::GlobalSecondaryIndexDescription::builder()
+                    .index_name("by-organization")
+                    .key_schema(key("org_pk", KeyType::Hash))
+                    .key_schema(key("org_sk", KeyType::Range))
+                    .projection(
+                        ddb::Projection::builder()
+                            .projection_type(ProjectionType::All)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build();
+        let differences = differences(&spec, &found);
+        let expected = [
+            "capacity mode: PAY_PER_REQUEST expected, found PROVISIONED",
+            "key schema: pk HASH, sk RANGE expected, found id HASH",
+            "key attributes: org_pk S, pk S, sk S expected, found id S",
+            "index by-contact: present expected, found none",
+            "index by-organization keys: org_pk HASH, sk RANGE expected, found org_pk HASH, org_sk RANGE",
+            "index by-organization projection: INCLUDE {\"event_id\", \"platform\"} expected, found ALL {}",
+            "stream: NEW_AND_OLD_IMAGES expected, found disabled",
+            "encryption at rest: KMS key expected, found AWS owned key",
+        ];
+        assert_eq!(differences, expected);
+    }
+}
