@@ -68,8 +68,8 @@ pub enum Attempted {
     Rejection(RejectionReply),
 }
 
-/// Stores authenticated deliveries. Every write is safe to repeat: a redelivery, a spilled copy
-/// and a crash half-way all converge on the same items.
+/// Stores authenticated deliveries, one conditional write each: a redelivery, a spilled copy and
+/// a crash after the write all converge on the same item.
 pub struct Acceptor<S> {
     store: S,
     retention: Retention,
@@ -124,18 +124,11 @@ impl<S: EventStore> Acceptor<S> {
         // Parsing succeeded, so the body is UTF-8.
         let body = std::str::from_utf8(delivery.body).expect("a parsed body is UTF-8");
         let event_id = event.event_id.clone();
-        let (item, message_update) = event_records(event, body, received, self.retention);
+        let item = event_records(event, body, received, self.retention);
         let event_type = item.event_type.clone();
-
-        let writes = async {
-            let outcome = self.store.put_event(item).await?;
-            // Applied for duplicates too: it is idempotent, and repairs a delivery whose message
-            // update failed (or whose process died) after the event was stored.
-            if let Some(update) = &message_update {
-                self.store.update_message(update).await?;
-            }
-            Ok(outcome)
-        };
+        // One conditional PutItem: the event is the record, a duplicate is that put failing its
+        // condition, and a message's state is derived from its events.
+        let writes = self.store.put_event(item);
         match self.within_budget(writes).await {
             Ok(outcome) => Accepted::Stored {
                 outcome,

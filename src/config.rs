@@ -28,17 +28,18 @@ pub struct Config {
     pub spill_queue_url: Option<String>,
 }
 
-/// The spill drain's settings: the table and the retention, as the webhook function has them.
+/// The settings of the functions that only write the table (the spill drain, the message
+/// projection): the table and the retention, as the webhook function has them.
 #[derive(Debug)]
-pub struct DrainConfig {
+pub struct StoreConfig {
     pub table_name: String,
     pub retention: Retention,
 }
 
-impl DrainConfig {
+impl StoreConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         let lookup = |name: &str| std::env::var(name).ok();
-        Ok(DrainConfig {
+        Ok(StoreConfig {
             table_name: table_name(&lookup)?,
             retention: retention(&lookup)?,
         })

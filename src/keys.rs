@@ -17,6 +17,13 @@ pub const ORG_PK: &str = "org_pk";
 pub const ORG_SK: &str = "org_sk";
 pub const BY_CONTACT_INDEX: &str = "by-contact";
 pub const BY_ORGANIZATION_INDEX: &str = "by-organization";
+pub const REJECTION_PK: &str = "rejection_pk";
+pub const REJECTION_SK: &str = "rejection_sk";
+/// Sparse: only `rejected` items carry its keys.
+pub const BY_REJECTION_INDEX: &str = "by-rejection";
+/// The one partition of `by-rejection`: rejected deliveries are rare (a flood beyond the index
+/// partition's 1,000 writes/s is throttled and spilled, not lost).
+pub const REJECTIONS: &str = "REJECTED";
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 /// Shards of an organization's time index. 32 keeps one shard at ~3 % of a one-organization burst
@@ -89,6 +96,11 @@ pub fn time_sk(at: &str, event_id: &EventId) -> String {
 }
 
 /// Rejected deliveries: keyed by the body's SHA-256, so repeats of one bad body share a partition.
+/// The `by-rejection` sort key: in order of receipt.
+pub fn rejection_sk(received_at: &str, request_id: &str) -> String {
+    format!("{received_at}#{request_id}")
+}
+
 pub fn rejected_key(body_sha256: &str, received_at: &str, request_id: &str) -> (String, String) {
     (
         format!("REJECTED#{body_sha256}"),

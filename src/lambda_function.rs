@@ -8,7 +8,7 @@ use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Request, service_fn};
 
 use crate::acceptance::Acceptor;
-use crate::config::{Config, DrainConfig};
+use crate::config::{Config, StoreConfig};
 use crate::delivery::Receiver;
 use crate::http_handler;
 use crate::spill::Spill;
@@ -54,7 +54,7 @@ pub async fn serve<S: EventStore + 'static, Q: Spill + 'static>(
 }
 
 /// Runs the spill drain (an SQS event source) until the runtime stops it.
-pub async fn run_drain(config: DrainConfig) -> Result<(), lambda_runtime::Error> {
+pub async fn run_drain(config: StoreConfig) -> Result<(), lambda_runtime::Error> {
     let client = aws_sdk_dynamodb::Client::new(&load_sdk_config().await);
     let acceptor = Arc::new(Acceptor::new(
         DynamoDbEventStore::new(client, config.table_name),

@@ -3,12 +3,14 @@
 //! Layering (inner to outer):
 //! - the pure core: [`webhook_event`] (FlowIQ's payloads), [`event_id`], [`message_status`]
 //!   (status rules), [`keys`] and [`records`] (what is stored, and under which keys),
-//!   [`queued_delivery`] (what the spill queue holds) — no AWS, no I/O;
+//!   [`message_view`] (a message's state derived from its events), [`queued_delivery`] (what the
+//!   spill queue holds) — no AWS, no I/O;
 //! - [`acceptance`]: parses and stores an authenticated delivery through the
 //!   [`store::EventStore`] port; [`delivery`]: authenticates, accepts, and spills what DynamoDB
 //!   cannot take through the [`spill::Spill`] port;
 //! - the edges: [`http_handler`] (Lambda HTTP), [`store::dynamodb`] (the DynamoDB adapter),
 //!   [`spill::sqs`] (the SQS adapter), [`spill_drain`] (the drain's SQS batches),
+//!   [`message_projection`] (the optional stored `message` item, from the stream),
 //!   [`lambda_function`] (the functions' wiring).
 
 pub mod acceptance;
@@ -19,7 +21,9 @@ pub mod event_id;
 pub mod http_handler;
 pub mod keys;
 pub mod lambda_function;
+pub mod message_projection;
 pub mod message_status;
+pub mod message_view;
 pub mod metrics;
 pub mod platform;
 pub mod queued_delivery;

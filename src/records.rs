@@ -89,7 +89,10 @@ pub struct EventItem {
     /// bytes; read either form with [`EventItem::body`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    /// The raw JSON, DEFLATE-compressed, when longer.
+    /// The raw JSON when longer: raw DEFLATE primed with [`stored_body::DICTIONARY`].
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub body_zd1: Option<Vec<u8>>,
+    /// The raw JSON as plain raw DEFLATE: items written before `body_zd1` (read, never written).
     #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
     pub body_deflate: Option<Vec<u8>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -164,7 +167,12 @@ pub struct MessageItem {
 impl EventItem {
     /// The raw body exactly as FlowIQ sent it.
     pub fn body(&self) -> Result<Cow<'_, str>, StoredBodyError> {
-        stored_body::read(self.body.as_deref(), self.body_deflate.as_deref())
+        stored_body::Held::of(
+            self.body.as_deref(),
+            self.body_zd1.as_deref(),
+            self.body_deflate.as_deref(),
+        )?
+        .read()
     }
 
     /// The typed FlowIQ event, parsed again from the stored body.
@@ -194,6 +202,9 @@ pub struct RejectedItem {
     pub pk: String,
     pub sk: String,
     pub item_type: ItemType,
+    /// The sparse `by-rejection` index: every rejected delivery in order of receipt.
+    pub rejection_pk: String,
+    pub rejection_sk: String,
     pub platform: Platform,
     pub reason: String,
     /// The status code the delivery was answered with (400 or 413).
@@ -212,13 +223,15 @@ pub struct RejectedItem {
     pub expires_at: Option<i64>,
 }
 
-/// The items for one accepted delivery. By value: the event's strings move into the items.
+/// The one item stored for an accepted delivery: the event (storage contract v2,
+/// docs/data-model.md). By value: the event's strings move into the item. A message's state is
+/// derived from its events ([`crate::message_view`]), not written here.
 pub fn event_records(
     event: WebhookEvent,
     body: &str,
     received: &Received,
     retention: Retention,
-) -> (EventItem, Option<MessageUpdate>) {
+) -> EventItem {
     let expires_at = retention.expires_at(received.at);
     let (pk, sk) = keys::event_key(
         event.whatsapp_message_id.as_deref(),
@@ -227,13 +240,15 @@ pub fn event_records(
     );
     // Index sort keys may use the time of receipt for undated events: only the base key dedups.
     let index_time = event.occurred_at.as_deref().unwrap_or(&received.at_text);
-    let mut message_update = message_update(&event, expires_at);
-    // A WhatsApp message is listed in its contact's conversation by its `message` item; an event
-    // that belongs to no message item (web chat, calls) is listed itself.
-    let contact_pk = match message_update {
-        Some(_) => None,
-        None => contact_pk(&event),
-    };
+    // A contact's conversation lists its content events (one per WhatsApp message) and the
+    // events that belong to no message (web chat, calls); receipts are not listed, their
+    // statuses are read from the message's own partition.
+    let listed = matches!(
+        event.details,
+        EventDetails::Inbound(_) | EventDetails::Outbound(_)
+    ) || event.whatsapp_message_id.is_none()
+        || StatusFact::of(&event.event_type, &event.details).is_none();
+    let contact_pk = if listed { contact_pk(&event) } else { None };
     let org_pk = event
         .organization_id
         .as_deref()
@@ -242,18 +257,13 @@ pub fn event_records(
     let contact_sk = contact_pk.as_ref().map(|_| time_sk());
     let org_sk = org_pk.as_ref().map(|_| time_sk());
 
-    if let (Some(update), EventDetails::Inbound(content) | EventDetails::Outbound(content)) =
-        (&mut message_update, event.details)
-    {
-        update.content = content_attributes(content);
-    }
-    // The contact's number and id stay in the body (and on the message item): not repeated as
-    // attributes of the event item, whose size is billed per KB.
-    let (body, body_deflate) = match StoredBody::of(body) {
+    // The contact's number and id stay in the body: not repeated as attributes of the event
+    // item, whose size is billed per KB.
+    let (body, body_zd1) = match StoredBody::of(body) {
         StoredBody::Text(text) => (Some(text), None),
         StoredBody::Deflated(bytes) => (None, Some(bytes)),
     };
-    let item = EventItem {
+    EventItem {
         pk,
         sk,
         item_type: ItemType::Event,
@@ -265,14 +275,14 @@ pub fn event_records(
         occurred_at: event.occurred_at,
         received_at: received.at_text.clone(),
         body,
-        body_deflate,
+        body_zd1,
+        body_deflate: None,
         expires_at,
         contact_pk,
         contact_sk,
         org_pk,
         org_sk,
-    };
-    (item, message_update)
+    }
 }
 
 fn contact_pk(event: &WebhookEvent) -> Option<String> {
@@ -284,7 +294,10 @@ fn contact_pk(event: &WebhookEvent) -> Option<String> {
     )
 }
 
-fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<MessageUpdate> {
+/// The merge of one event into its message's state: what the optional stored projection writes
+/// to the `message` item (docs/data-model.md), and what [`crate::message_view`] folds. `None`
+/// for events that belong to no message.
+pub fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<MessageUpdate> {
     let wamid = event.whatsapp_message_id.clone()?;
     let fact = StatusFact::of(&event.event_type, &event.details)?;
     let direction = Direction::of(&event.event_type);
@@ -318,11 +331,16 @@ fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<Messa
         }
     }
 
+    let content = match &event.details {
+        EventDetails::Inbound(content) | EventDetails::Outbound(content) => {
+            content_attributes(content.clone())
+        }
+        _ => Vec::new(),
+    };
     Some(MessageUpdate {
         whatsapp_message_id: wamid,
         identity,
-        // Moved in by `event_records` for content events.
-        content: Vec::new(),
+        content,
         fact,
         occurred_at,
         expires_at,
@@ -464,6 +482,8 @@ fn rejected_item(
         pk,
         sk,
         item_type: ItemType::Rejected,
+        rejection_pk: keys::REJECTIONS.to_owned(),
+        rejection_sk: keys::rejection_sk(&received.at_text, request_id),
         platform,
         reason,
         status_code: rejection.status_code(),

@@ -6,12 +6,12 @@
 #![recursion_limit = "256"]
 
 use anyhow::Context as _;
-use flowiq_webhooks::config::DrainConfig;
+use flowiq_webhooks::config::StoreConfig;
 use flowiq_webhooks::lambda_function;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     flowiq_webhooks::telemetry::init();
-    let config = DrainConfig::from_env().context("invalid configuration")?;
+    let config = StoreConfig::from_env().context("invalid configuration")?;
     lambda_function::run_drain(config).await
 }

@@ -74,18 +74,17 @@ impl DynamoDbEventStore {
 
     /// Opens the connection to DynamoDB before the first delivery, so the TCP + TLS handshake and
     /// the credentials do not run inside it (docs/performance.md, "First request after a cold
-    /// start"). The request is an `UpdateItem` that never applies: its condition requires an item
+    /// start"). The request is a `PutItem` that never applies: its condition requires an item
     /// that does not exist, so nothing is written (one write unit is charged per cold start).
-    /// `UpdateItem` needs no other permission than the function has, and no other operation's
-    /// code in the binary (a `DescribeTable` added 165 KB). It also reports a missing table or
-    /// permission at start-up.
+    /// `PutItem` is the one permission the function has, and its code is in the binary anyway.
+    /// It also reports a missing table or permission at start-up.
     pub async fn warm_up(&self) -> Result<(), StoreError> {
         let result = self
             .client
-            .update_item()
+            .put_item()
             .table_name(&self.table_name)
-            .key(keys::PK, AttributeValue::S(WARM_UP_KEY.to_owned()))
-            .key(keys::SK, AttributeValue::S(WARM_UP_KEY.to_owned()))
+            .item(keys::PK, AttributeValue::S(WARM_UP_KEY.to_owned()))
+            .item(keys::SK, AttributeValue::S(WARM_UP_KEY.to_owned()))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", keys::PK)
             .send()
@@ -93,7 +92,7 @@ impl DynamoDbEventStore {
         match result {
             Ok(_) => Ok(()),
             Err(err) if is_conditional_check_failed(&err) => Ok(()),
-            Err(err) => Err(request_error("UpdateItem", err)),
+            Err(err) => Err(request_error("PutItem", err)),
         }
     }
 

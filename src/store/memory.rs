@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use super::{EventStore, PutOutcome, StoreError};
 use crate::message_status::MessageState;
+use crate::message_view::{self, MessageView};
 use crate::records::{EventItem, MessageUpdate, RejectedItem};
 
 #[derive(Debug, Default)]
@@ -35,7 +36,17 @@ impl InMemoryEventStore {
         self.lock().events.values().cloned().collect()
     }
 
-    pub fn message(&self, whatsapp_message_id: &str) -> Option<MessageState> {
+    /// The message's state derived from its stored events, as readers of the table derive it.
+    pub fn message(&self, whatsapp_message_id: &str) -> Option<MessageView> {
+        let events = self.events();
+        let of_message = events
+            .iter()
+            .filter(|e| e.whatsapp_message_id.as_deref() == Some(whatsapp_message_id));
+        message_view::derive(of_message).expect("stored bodies parse")
+    }
+
+    /// The `message` item the optional stored projection keeps (from `update_message`).
+    pub fn projected_message(&self, whatsapp_message_id: &str) -> Option<MessageState> {
         self.lock().messages.get(whatsapp_message_id).cloned()
     }
 

@@ -1,6 +1,11 @@
-//! A message's item comes out identical whatever order its events arrive in.
+//! A message's state comes out identical whatever order its events arrive in, duplicates
+//! interleaved: derived from its events (storage contract v2), and as the optional stored
+//! projection keeps it (fed the events in that order, stream retries included).
 
-use flowiq_webhooks::records::Retention;
+use flowiq_webhooks::message_projection::project;
+use flowiq_webhooks::records::{EventItem, Retention};
+use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
+use flowiq_webhooks::table_stream::TableChange;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -36,6 +41,7 @@ fn receipt(event_type: &str, status: &str, wamid: &str, second: u32) -> Value {
 async fn all_24_arrival_orders_of_sent_delivered_read_failed_give_the_same_message_item() {
     let table = TestTable::new().await;
     let receiver = table.receiver(Retention(None));
+    let projection = DynamoDbEventStore::new(table.client.clone(), &table.name);
     let orders = permutations(&[0, 1, 2, 3]);
     assert_eq!(orders.len(), 24);
 
@@ -48,7 +54,7 @@ async fn all_24_arrival_orders_of_sent_delivered_read_failed_give_the_same_messa
             receipt("message_read", "read", &wamid, 3),
             receipt("message_failed", "failed", &wamid, 4),
         ];
-        for &i in order {
+        for (k, &i) in order.iter().enumerate() {
             let answer = send(
                 &receiver,
                 delivery("whatsapp", DEV_TOKEN, &events[i].to_string()),
@@ -59,13 +65,49 @@ async fn all_24_arrival_orders_of_sent_delivered_read_failed_give_the_same_messa
                 (200, Some("stored")),
                 "{order:?}"
             );
+            // A redelivery of the first event, interleaved.
+            let first = &events[order[0]];
+            let again = send(
+                &receiver,
+                delivery("whatsapp", DEV_TOKEN, &first.to_string()),
+            )
+            .await;
+            assert_eq!(
+                again.json["status"].as_str(),
+                Some("duplicate"),
+                "{order:?} {k}"
+            );
         }
-        let mut item = table.message(&wamid).await.unwrap();
-        // Only the key and the id differ between the 24 messages.
-        for per_message in ["pk", "whatsapp_message_id"] {
-            item.remove(per_message);
+        // The projection, fed each stored event in arrival order, each twice (a stream retry).
+        let stored: Vec<EventItem> = table
+            .items_of_type("event")
+            .await
+            .into_iter()
+            .filter(|e| s(e, "whatsapp_message_id") == wamid)
+            .map(|e| serde_dynamo::from_item(e).unwrap())
+            .collect();
+        for &i in order {
+            let kind = events[i]["event_type"].as_str().unwrap();
+            let event = stored.iter().find(|e| e.event_type == kind).unwrap();
+            for _ in 0..2 {
+                let change = TableChange::NewEvent(Box::new(event.clone()));
+                project(&projection, change).await.unwrap();
+            }
         }
-        finals.push((order.clone(), item));
+        let per_message = |mut item: Item| {
+            // Only the key and the id differ between the 24 messages.
+            for attribute in ["pk", "whatsapp_message_id"] {
+                item.remove(attribute);
+            }
+            item
+        };
+        let derived = per_message(table.message(&wamid).await.unwrap());
+        let projected = per_message(table.stored_message(&wamid).await.unwrap());
+        assert_eq!(
+            projected, derived,
+            "{order:?}: the projection is the derived state"
+        );
+        finals.push((order.clone(), derived));
     }
     let (_, reference) = &finals[0];
     for (order, item) in &finals {

@@ -74,7 +74,7 @@ async fn the_init_warm_up_writes_nothing_and_names_what_is_wrong() {
         .unwrap_err()
         .to_string();
     assert!(
-        missing.starts_with("DynamoDB UpdateItem failed") && missing.contains("ResourceNotFound"),
+        missing.starts_with("DynamoDB PutItem failed") && missing.contains("ResourceNotFound"),
         "{missing}"
     );
 
@@ -89,7 +89,7 @@ async fn the_init_warm_up_writes_nothing_and_names_what_is_wrong() {
         .unwrap_err()
         .to_string();
     assert!(
-        unreachable.starts_with("DynamoDB UpdateItem failed"),
+        unreachable.starts_with("DynamoDB PutItem failed"),
         "{unreachable}"
     );
 }

@@ -1,12 +1,15 @@
 //! End to end through the table's stream: deliveries through the handler into DynamoDB Local,
 //! the stream read with aws-sdk-dynamodbstreams, shaped as Lambda receives it, and decoded by the
-//! consumer library: the decoded events equal what was posted.
+//! consumer library: the decoded events equal what was posted; the optional message projection,
+//! fed the same records, keeps `message` items equal to the state derived from the events.
 
 use std::collections::BTreeMap;
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_sdk_dynamodbstreams::types::ShardIteratorType;
+use flowiq_webhooks::message_projection::project;
 use flowiq_webhooks::records::{MessageItem, Retention};
+use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 use flowiq_webhooks::table_stream::{DecodeOptions, TableChange, decode, process_batch};
 use flowiq_webhooks::webhook_event::WebhookEvent;
 use serde_json::{Value, json};
@@ -128,7 +131,6 @@ async fn posted_events_come_out_of_the_stream_decoded_and_equal() {
         serde_json::from_value(lambda_event).expect("the records have Lambda's shape");
 
     let mut decoded_events = BTreeMap::new();
-    let mut last_message_state: BTreeMap<String, MessageItem> = BTreeMap::new();
     let mut rejected = 0;
     for record in &event.records {
         match decode(record, DecodeOptions::default()).unwrap().unwrap() {
@@ -137,9 +139,6 @@ async fn posted_events_come_out_of_the_stream_decoded_and_equal() {
                     decoded_events.insert(item.event_id.clone(), item).is_none(),
                     "each event once"
                 );
-            }
-            TableChange::Message { new, .. } => {
-                last_message_state.insert(new.whatsapp_message_id.clone(), *new);
             }
             TableChange::Rejected(_) => rejected += 1,
             other => panic!("unexpected change {other:?}"),
@@ -160,18 +159,29 @@ async fn posted_events_come_out_of_the_stream_decoded_and_equal() {
             WebhookEvent::parse(platform, body.as_bytes()).unwrap()
         );
     }
-    // The last message image on the stream is the message's state in the table.
-    for (wamid, state) in &last_message_state {
-        let stored: MessageItem =
-            serde_dynamo::from_item(table.message(wamid).await.unwrap()).unwrap();
-        assert_eq!(state, &stored);
+    // One write per delivery: no `message` item on the stream. The optional projection, fed
+    // these very records, keeps `message` items equal to the state derived from the events.
+    let store = DynamoDbEventStore::new(table.client.clone(), &table.name);
+    let response = process_batch(&event, DecodeOptions::default(), |change| {
+        project(&store, change)
+    })
+    .await;
+    assert!(response.batch_item_failures.is_empty());
+    let messages = table.messages().await;
+    assert!(!messages.is_empty());
+    for derived in &messages {
+        let wamid = s(derived, "whatsapp_message_id");
+        let stored = table.stored_message(wamid).await.expect("projected");
+        let derived: MessageItem = serde_dynamo::from_item(derived.clone()).unwrap();
+        let stored: MessageItem = serde_dynamo::from_item(stored).unwrap();
+        assert_eq!(stored, derived, "{wamid}");
     }
     let outbound = sample_payload("whatsapp-sent-message.json");
-    let outbound = &last_message_state[outbound["whatsapp_message_id"].as_str().unwrap()];
-    assert_eq!(
-        outbound.status,
-        Some(flowiq_webhooks::message_status::MessageStatus::Read)
-    );
+    let outbound = table
+        .message(outbound["whatsapp_message_id"].as_str().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(s(&outbound, "status"), "read");
 
     // The consumer's batch processing reports no failure for these records.
     let mut seen = 0;

@@ -257,7 +257,14 @@ mod tests {
             index(keys::BY_ORGANIZATION_INDEX).key_schema,
             vec![key(keys::ORG_PK, "HASH"), key(keys::ORG_SK, "RANGE")]
         );
-        assert_eq!(table.global_secondary_indexes.len(), 2);
+        assert_eq!(
+            index(keys::BY_REJECTION_INDEX).key_schema,
+            vec![
+                key(keys::REJECTION_PK, "HASH"),
+                key(keys::REJECTION_SK, "RANGE")
+            ]
+        );
+        assert_eq!(table.global_secondary_indexes.len(), 3);
         for attribute in [
             keys::PK,
             keys::SK,
@@ -265,6 +272,8 @@ mod tests {
             keys::CONTACT_SK,
             keys::ORG_PK,
             keys::ORG_SK,
+            keys::REJECTION_PK,
+            keys::REJECTION_SK,
         ] {
             assert!(
                 table.attribute_definitions.contains(&AttributeType {

@@ -11,8 +11,9 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
 use flowiq_webhooks::delivery::{Delivery, Receiver, Reply};
 use flowiq_webhooks::keys;
+use flowiq_webhooks::message_view;
 use flowiq_webhooks::platform::Platform;
-use flowiq_webhooks::records::Retention;
+use flowiq_webhooks::records::{EventItem, Retention};
 use flowiq_webhooks::store::dynamodb::{DynamoDbEventStore, retry_config, timeout_config};
 use flowiq_webhooks::webhook_tokens::WebhookTokens;
 
@@ -135,8 +136,44 @@ impl TestTable {
             .item
     }
 
+    /// The message's state as readers derive it from its events (storage contract v2), in the
+    /// attributes of the `message` item.
     pub async fn message(&self, wamid: &str) -> Option<Item> {
+        let items = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", AttributeValue::S(keys::message_pk(wamid)))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .unwrap();
+        derived_message(&items)
+    }
+
+    /// The `message` item the optional stored projection keeps.
+    pub async fn stored_message(&self, wamid: &str) -> Option<Item> {
         self.get(&keys::message_pk(wamid), keys::MESSAGE_SK).await
+    }
+
+    /// The derived state of every message with events in the table.
+    pub async fn messages(&self) -> Vec<Item> {
+        let events = self.items_of_type("event").await;
+        let mut by_message: std::collections::BTreeMap<String, Vec<Item>> = Default::default();
+        for event in events {
+            let wamid = s(&event, "whatsapp_message_id").to_owned();
+            if !wamid.is_empty() {
+                by_message.entry(wamid).or_default().push(event);
+            }
+        }
+        by_message
+            .values()
+            .filter_map(|items| derived_message(items))
+            .collect()
     }
 
     /// Every item (tests only: the service's access patterns never scan).
@@ -162,6 +199,17 @@ impl TestTable {
     }
 }
 
+/// The derived message of a partition's items (other item types are skipped).
+fn derived_message(items: &[Item]) -> Option<Item> {
+    let events: Vec<EventItem> = items
+        .iter()
+        .filter(|i| s(i, "item_type") == "event")
+        .map(|i| serde_dynamo::from_item(i.clone()).expect("a stored event item"))
+        .collect();
+    let view = message_view::derive(&events).expect("stored bodies parse")?;
+    Some(serde_dynamo::to_item(view).expect("a view serialises"))
+}
+
 /// The receiver with the development tokens (both, as during a rotation).
 pub fn receiver<S>(store: S, retention: Retention) -> Receiver<S>
 where
@@ -179,11 +227,21 @@ pub fn s<'a>(item: &'a Item, name: &str) -> &'a str {
         .unwrap_or("")
 }
 
-/// An event item's raw body, from `body` or `body_deflate` (see `flowiq_webhooks::stored_body`).
+/// An event item's raw body, from `body`, `body_zd1` or `body_deflate` (see
+/// `flowiq_webhooks::stored_body`).
 pub fn stored_body(item: &Item) -> String {
+    let binary = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_b().ok())
+            .map(|b| b.as_ref())
+    };
     let text = item.get("body").and_then(|v| v.as_s().ok());
-    let deflated = item.get("body_deflate").and_then(|v| v.as_b().ok());
-    flowiq_webhooks::stored_body::read(text.map(String::as_str), deflated.map(|b| b.as_ref()))
-        .expect("an event item holds its body")
-        .into_owned()
+    flowiq_webhooks::stored_body::Held::of(
+        text.map(String::as_str),
+        binary("body_zd1"),
+        binary("body_deflate"),
+    )
+    .and_then(|held| held.read())
+    .expect("an event item holds its body")
+    .into_owned()
 }

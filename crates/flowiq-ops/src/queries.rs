@@ -1,8 +1,6 @@
 //! The read side of the data model: one function per documented access pattern, each a Query or
 //! a GetItem, all pages through the SDK's paginators. Results are raw items; docs/data-model.md
-//! lists their attributes. One exception: [`EventQueries::rejected_deliveries`] is a Scan, because
-//! no index serves `rejected` items across bodies (docs/operations.md#rejected explains the cost
-//! and the sparse index that would replace it).
+//! lists their attributes. No Scan: rejected deliveries have their sparse index, `by-rejection`.
 
 use std::collections::HashMap;
 
@@ -11,7 +9,8 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
 use flowiq_webhooks::keys;
-use flowiq_webhooks::records::ItemType;
+use flowiq_webhooks::message_view;
+use flowiq_webhooks::records::EventItem;
 use futures_util::StreamExt as _;
 use futures_util::future::try_join_all;
 use futures_util::stream;
@@ -19,12 +18,21 @@ use futures_util::stream;
 pub type Item = HashMap<String, AttributeValue>;
 
 #[derive(Debug, thiserror::Error)]
-#[error("DynamoDB {operation} on table {table} failed: {message}")]
-pub struct QueryError {
-    pub operation: &'static str,
-    pub table: String,
-    /// The SDK error with its context (`DisplayErrorContext`).
-    pub message: String,
+pub enum QueryError {
+    #[error("DynamoDB {operation} on table {table} failed: {message}")]
+    Request {
+        operation: &'static str,
+        table: String,
+        /// The SDK error with its context (`DisplayErrorContext`).
+        message: String,
+    },
+    /// A stored event that cannot be read back (a damaged body): named, never skipped.
+    #[error("cannot read the event with pk {pk:?}, sk {sk:?}: {problem}")]
+    Unreadable {
+        pk: String,
+        sk: String,
+        problem: String,
+    },
 }
 
 /// The events table, read by access pattern.
@@ -59,21 +67,73 @@ impl EventQueries {
         self.all_pages(query).await
     }
 
-    /// A message's merged state (`item_type` `message`).
+    /// A message's state, derived from its events (storage contract v2: one Query of the
+    /// message's partition), in the attributes of the `message` item; `None` without events.
     pub async fn message_state(
         &self,
         whatsapp_message_id: &str,
     ) -> Result<Option<Item>, QueryError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table_name)
-            .key(keys::PK, s(keys::message_pk(whatsapp_message_id)))
-            .key(keys::SK, s(keys::MESSAGE_SK))
-            .send()
+        let items = self.message_events(whatsapp_message_id).await?;
+        self.derived_message(&items)
+    }
+
+    /// The derived message of a partition's items (other item types are skipped).
+    fn derived_message(&self, items: &[Item]) -> Result<Option<Item>, QueryError> {
+        let mut events = Vec::with_capacity(items.len());
+        for item in items.iter().filter(|i| text(i, "item_type") == "event") {
+            let unreadable = |problem: String| QueryError::Unreadable {
+                pk: text(item, keys::PK).to_owned(),
+                sk: text(item, keys::SK).to_owned(),
+                problem,
+            };
+            let event: EventItem = serde_dynamo::from_item(item.clone())
+                .map_err(|e| unreadable(format!("not an event item: {e}")))?;
+            // Checked one by one, so that the error names the event.
+            event
+                .webhook_event()
+                .map_err(|e| unreadable(e.to_string()))?;
+            events.push(event);
+        }
+        let view = message_view::derive(&events).map_err(|e| QueryError::Unreadable {
+            pk: String::new(),
+            sk: String::new(),
+            problem: e.to_string(),
+        })?;
+        Ok(view.map(|view| serde_dynamo::to_item(view).expect("a message view serialises")))
+    }
+
+    /// A conversation page's entries as shown: each WhatsApp message (listed by its content
+    /// event, or by its `message` item in a table written by the first storage contract) as its
+    /// derived state, once; every other entry (web chat, calls) as its full event item.
+    pub async fn conversation_items(
+        &self,
+        entries: &[Item],
+        concurrency: usize,
+    ) -> Result<Vec<Item>, QueryError> {
+        let mut seen = std::collections::HashSet::new();
+        let shown: Vec<&Item> = entries
+            .iter()
+            .filter(|entry| match text(entry, "whatsapp_message_id") {
+                "" => true,
+                wamid => seen.insert(wamid.to_owned()),
+            })
+            .collect();
+        let items: Vec<Option<Item>> = stream::iter(shown)
+            .map(|entry| async move {
+                match text(entry, "whatsapp_message_id") {
+                    "" => {
+                        self.item(text(entry, keys::PK), text(entry, keys::SK))
+                            .await
+                    }
+                    wamid => self.message_state(wamid).await,
+                }
+            })
+            .buffered(concurrency.max(1))
+            .collect::<Vec<_>>()
             .await
-            .map_err(|err| self.error("GetItem", err))?;
-        Ok(output.item)
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        Ok(items.into_iter().flatten().collect())
     }
 
     /// A contact's conversation (every event with this contact), oldest first, from the
@@ -221,63 +281,33 @@ impl EventQueries {
         Ok(found.into_iter().flatten().collect())
     }
 
-    /// Rejected deliveries received at or after `since` (all when `None`), oldest first.
-    ///
-    /// A **Scan** (with a filter on `item_type = rejected`): `rejected` items are keyed by body
-    /// hash and no index lists them, so this reads — and is billed for — the whole table, one
-    /// read unit per 4 KB (eventually consistent: half), whatever the filter keeps. With
-    /// `with_body` false the bodies are not returned (the read cost is the same).
+    /// Rejected deliveries received at or after `since` (all when `None`), oldest first: one
+    /// Query of the sparse `by-rejection` index (its entries carry the listing's attributes).
+    /// With `with_body` each full item (with its body) is read too, one GetItem each.
     pub async fn rejected_deliveries(
         &self,
         since: Option<&str>,
         with_body: bool,
     ) -> Result<Vec<Item>, QueryError> {
-        let mut scan = self
+        let mut query = self
             .client
-            .scan()
-            .table_name(&self.table_name)
-            .expression_attribute_names("#type", "item_type")
-            .expression_attribute_values(":rejected", s(ItemType::Rejected.as_str()));
-        scan = match since {
-            Some(since) => scan
-                .filter_expression("#type = :rejected AND #received >= :since")
-                .expression_attribute_names("#received", "received_at")
+            .query()
+            .index_name(keys::BY_REJECTION_INDEX)
+            .expression_attribute_names("#pk", keys::REJECTION_PK)
+            .expression_attribute_values(":pk", s(keys::REJECTIONS));
+        query = match since {
+            Some(since) => query
+                .key_condition_expression("#pk = :pk AND #sk >= :since")
+                .expression_attribute_names("#sk", keys::REJECTION_SK)
                 .expression_attribute_values(":since", s(since)),
-            None => scan.filter_expression("#type = :rejected"),
+            None => query.key_condition_expression("#pk = :pk"),
         };
-        if !with_body {
-            let names = [
-                "pk",
-                "sk",
-                "platform",
-                "reason",
-                "status_code",
-                "received_at",
-                "request_id",
-                "body_size",
-                "body_sha256",
-                "reprocessed_at",
-                "reprocess_outcome",
-                "event_id",
-            ];
-            let projection: Vec<String> = names.iter().map(|n| format!("#p_{n}")).collect();
-            scan = scan.projection_expression(projection.join(", "));
-            for name in names {
-                scan = scan.expression_attribute_names(format!("#p_{name}"), name);
-            }
+        let entries = self.all_pages(query).await?;
+        if with_body {
+            self.full_items(&entries, 16).await
+        } else {
+            Ok(entries)
         }
-        let mut items: Vec<Item> = scan
-            .into_paginator()
-            .items()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err(|err| self.error("Scan", err))?;
-        items.sort_by(|a, b| {
-            (text(a, "received_at"), text(a, keys::SK))
-                .cmp(&(text(b, "received_at"), text(b, keys::SK)))
-        });
-        Ok(items)
     }
 
     async fn all_pages(&self, query: QueryFluentBuilder) -> Result<Vec<Item>, QueryError> {
@@ -296,7 +326,7 @@ impl EventQueries {
         E: std::error::Error + 'static,
         R: std::fmt::Debug,
     {
-        QueryError {
+        QueryError::Request {
             operation,
             table: self.table_name.clone(),
             message: DisplayErrorContext(&err).to_string(),

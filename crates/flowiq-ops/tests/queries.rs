@@ -90,11 +90,12 @@ async fn each_access_pattern_is_one_query_in_time_order() {
     let conversation = store.conversation(org, alice).await.unwrap();
     let listed: Vec<(&str, &str)> = conversation
         .iter()
-        .map(|m| (s(m, "whatsapp_message_id"), s(m, "direction")))
+        .map(|m| (s(m, "whatsapp_message_id"), s(m, "event_type")))
         .collect();
+    // Listed by their content events (storage contract v2), never by receipts.
     assert_eq!(
         listed,
-        [("wamid.b", "inbound"), ("wamid.a", "outbound")],
+        [("wamid.b", "message_received"), ("wamid.a", "sent_message")],
         "the contact's messages, oldest first, this organization only"
     );
 

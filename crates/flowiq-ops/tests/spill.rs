@@ -336,7 +336,7 @@ async fn a_failure_window_mid_load_loses_nothing_and_doubles_nothing() {
         (distinct, distinct),
         "each event once"
     );
-    let messages_stored = table.items_of_type("message").await;
+    let messages_stored = table.messages().await;
     assert_eq!(messages_stored.len(), messages);
     assert!(
         messages_stored.iter().all(|m| s(m, "status") == "read"),

@@ -126,7 +126,7 @@ pub async fn verify(table: &TestTable, scenario: &Scenario) -> Verified {
         "stored events differ from the unique events sent"
     );
 
-    let messages = table.items_of_type("message").await;
+    let messages = table.messages().await;
     assert_eq!(messages.len(), expected_messages.len());
     for message in &messages {
         let wamid = s(message, "whatsapp_message_id");

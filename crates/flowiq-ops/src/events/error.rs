@@ -43,10 +43,12 @@ impl EventsError {
             EventsError::Usage(_) => ExitStatus::Usage,
             EventsError::NotFound(_) => ExitStatus::NotFound,
             EventsError::Deployment(e) if e.is_configuration() => ExitStatus::Usage,
-            EventsError::Query(_) | EventsError::Deployment(_) | EventsError::Aws { .. } => {
-                ExitStatus::Aws
-            }
-            EventsError::Output(_) | EventsError::Unreadable { .. } => ExitStatus::Unexpected,
+            EventsError::Query(QueryError::Request { .. })
+            | EventsError::Deployment(_)
+            | EventsError::Aws { .. } => ExitStatus::Aws,
+            EventsError::Output(_)
+            | EventsError::Unreadable { .. }
+            | EventsError::Query(QueryError::Unreadable { .. }) => ExitStatus::Unexpected,
         }
     }
 }

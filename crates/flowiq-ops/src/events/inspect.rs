@@ -132,8 +132,11 @@ pub async fn conversation(
             describe_contact(&args.contact.contact)
         )));
     }
-    // Index entries project only a few attributes: read the full items for status and text.
-    let full = queries.full_items(&page.items, READ_CONCURRENCY).await?;
+    // Index entries project only a few attributes: each message as its derived state (status,
+    // text), each other event in full.
+    let full = queries
+        .conversation_items(&page.items, READ_CONCURRENCY)
+        .await?;
     let next_cursor = page.next.as_ref().map(encode_page_cursor);
     match format {
         Format::JsonLines => {

@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use super::error::EventsError;
 use crate::queries::{Item, text};
 use flowiq_webhooks::keys;
+use flowiq_webhooks::stored_body::Held;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -38,14 +39,10 @@ pub fn item_json(kind: &str, item: &Item) -> Result<Value, EventsError> {
     let mut object = Map::new();
     object.insert("kind".into(), Value::from(kind));
     for (name, value) in item {
-        let value = if name == BODY_DEFLATE {
-            let deflated = value.as_b().map_err(|_| "not a binary value".to_owned());
-            deflated
-                .and_then(|bytes| {
-                    flowiq_webhooks::stored_body::read(None, Some(bytes.as_ref()))
-                        .map_err(|e| e.to_string())
-                })
-                .map(|body| ("body", Value::from(body.into_owned())))
+        let value = if DEFLATED_BODIES.contains(&name.as_str()) {
+            stored_body(item)
+                .map_err(|e| e.to_string())
+                .map(|body| ("body", Value::from(body)))
         } else {
             attribute_json(value).map(|json| (name.as_str(), json))
         };
@@ -63,8 +60,8 @@ pub fn item_json(kind: &str, item: &Item) -> Result<Value, EventsError> {
     Ok(Value::Object(object))
 }
 
-/// The stored attribute that holds a long body as raw DEFLATE (src/stored_body.rs).
-const BODY_DEFLATE: &str = "body_deflate";
+/// The stored attributes that hold a long body deflated (src/stored_body.rs): shown as `body`.
+const DEFLATED_BODIES: [&str; 2] = ["body_zd1", "body_deflate"];
 
 /// One attribute value as JSON. serde_dynamo maps everything but binary values, which JSON has
 /// no type for.
@@ -94,17 +91,26 @@ fn describe_item(item: &Item) -> String {
     )
 }
 
-/// An event item's raw body, from `body` or `body_deflate`; an error names the item.
+/// An event item's raw body, from `body`, `body_zd1` or `body_deflate`; an error names the item.
 pub fn stored_body(item: &Item) -> Result<String, EventsError> {
+    let binary = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_b().ok())
+            .map(|b| b.as_ref())
+    };
     let text = item.get("body").and_then(|v| v.as_s().ok());
-    let deflated = item.get(BODY_DEFLATE).and_then(|v| v.as_b().ok());
-    flowiq_webhooks::stored_body::read(text.map(String::as_str), deflated.map(|b| b.as_ref()))
-        .map(|body| body.into_owned())
-        .map_err(|e| EventsError::Unreadable {
-            item: describe_item(item),
-            attribute: "body".to_owned(),
-            problem: e.to_string(),
-        })
+    Held::of(
+        text.map(String::as_str),
+        binary(DEFLATED_BODIES[0]),
+        binary(DEFLATED_BODIES[1]),
+    )
+    .and_then(Held::read)
+    .map(|body| body.into_owned())
+    .map_err(|e| EventsError::Unreadable {
+        item: describe_item(item),
+        attribute: "body".to_owned(),
+        problem: e.to_string(),
+    })
 }
 
 pub fn write_json_line(out: &mut impl Write, value: &Value) -> std::io::Result<()> {

@@ -5,7 +5,6 @@ use super::error::EventsError;
 use super::replay_item::{ReplayItem, in_time_order};
 use super::time_arg::TimeArg;
 use crate::queries::{Contact, EventQueries, Item, text};
-use flowiq_webhooks::records::ItemType;
 
 /// Upper bound of an open time range: sorts after every stored `<time>#<event_id>`.
 pub const END_OF_TIME: &str = "9999-12-31T23:59:59.999Z~";
@@ -123,16 +122,18 @@ async fn conversation_events(
     contact: &Contact,
 ) -> Result<Vec<Item>, EventsError> {
     let entries = queries.conversation_of(organization_id, contact).await?;
+    // WhatsApp messages are listed by their content event (or, in a table written by the first
+    // storage contract, by their `message` item): replay every event of each such message.
     let (messages, events): (Vec<Item>, Vec<Item>) = entries
         .into_iter()
-        .partition(|entry| text(entry, "item_type") == ItemType::Message.as_str());
+        .partition(|entry| !text(entry, "whatsapp_message_id").is_empty());
     let mut items = queries.full_items(&events, READ_CONCURRENCY).await?;
-    for message in &messages {
-        items.extend(
-            queries
-                .message_events(text(message, "whatsapp_message_id"))
-                .await?,
-        );
+    let wamids: std::collections::BTreeSet<&str> = messages
+        .iter()
+        .map(|entry| text(entry, "whatsapp_message_id"))
+        .collect();
+    for wamid in wamids {
+        items.extend(queries.message_events(wamid).await?);
     }
     Ok(items)
 }

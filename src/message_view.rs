@@ -1,0 +1,262 @@
+//! A WhatsApp message's state, derived from its events (storage contract v2, docs/data-model.md):
+//! the fold of every event's [`MessageUpdate`] with the status rules of [`crate::message_status`].
+//! The fold commutes, so the view is the same whatever order the events arrived in, and it has
+//! the attribute names of the `message` item (the optional stored projection writes exactly
+//! this), so readers and scripts see one shape. Pure: events in, view out.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::keys;
+use crate::message_status::{Direction, MessageState, MessageStatus};
+use crate::platform::Platform;
+use crate::records::{EventItem, EventItemError, ItemType, MessageUpdate, message_update};
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MessageView {
+    pub pk: String,
+    pub sk: String,
+    pub item_type: ItemType,
+    pub whatsapp_message_id: String,
+    pub platform: Platform,
+    pub direction: Direction,
+    /// Identity from the events (`organization_id`, `whatsapp_id`, `contact_id`, and the
+    /// `contact_pk` / `contact_sk` of the content event).
+    #[serde(flatten)]
+    pub identity: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<MessageStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_rank: Option<u8>,
+    /// `received_at`, `sent_at`, `delivered_at`, `read_at`, `failed_at`, `undelivered_at`.
+    #[serde(flatten)]
+    pub times: BTreeMap<&'static str, String>,
+    /// `<occurred_at> <label>` per status event; a string set, as on the stored item.
+    #[serde(with = "serde_dynamo::string_set")]
+    pub status_history: BTreeSet<String>,
+    /// Content from `message_received` / `sent_message` (`text`, `media_url`, …).
+    #[serde(flatten)]
+    pub content: BTreeMap<&'static str, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+/// The view of one message from its event items (any order, duplicates allowed); `None` when no
+/// event carries a status fact for it (only warnings or no events). Other items are skipped.
+pub fn derive<'a>(
+    events: impl IntoIterator<Item = &'a EventItem>,
+) -> Result<Option<MessageView>, EventItemError> {
+    let mut fold: Option<Fold> = None;
+    for item in events {
+        if item.item_type != ItemType::Event {
+            continue;
+        }
+        let event = item.webhook_event()?;
+        let Some(update) = message_update(&event, item.expires_at) else {
+            continue;
+        };
+        fold.get_or_insert_with(|| Fold::new(&update, item.platform))
+            .apply(update, item.platform);
+    }
+    Ok(fold.map(Fold::finish))
+}
+
+struct Fold {
+    whatsapp_message_id: String,
+    platform: Platform,
+    inbound: bool,
+    identity: BTreeMap<&'static str, String>,
+    state: MessageState,
+    content: BTreeMap<&'static str, Value>,
+    expires_at: Option<i64>,
+}
+
+impl Fold {
+    fn new(update: &MessageUpdate, platform: Platform) -> Self {
+        Fold {
+            whatsapp_message_id: update.whatsapp_message_id.clone(),
+            platform,
+            inbound: false,
+            identity: BTreeMap::new(),
+            state: MessageState::default(),
+            content: BTreeMap::new(),
+            expires_at: None,
+        }
+    }
+
+    fn apply(&mut self, update: MessageUpdate, platform: Platform) {
+        // The smallest of each: every event of a message agrees, and a choice that does not
+        // depend on the order keeps the fold commutative if one ever did not.
+        let smaller = |kept: &mut String, new: String| {
+            if new < *kept {
+                *kept = new;
+            }
+        };
+        if platform.as_str() < self.platform.as_str() {
+            self.platform = platform;
+        }
+        for (name, value) in update.identity {
+            match name {
+                // Written for every event as "item_type", "platform", "direction": derived here.
+                "item_type" | "whatsapp_message_id" | "platform" => {}
+                "direction" => self.inbound |= value == Direction::Inbound.as_str(),
+                _ => match self.identity.get_mut(name) {
+                    Some(kept) => smaller(kept, value),
+                    None => {
+                        self.identity.insert(name, value);
+                    }
+                },
+            }
+        }
+        // One content event per message (`message_received` or `sent_message`).
+        for (name, value) in update.content {
+            self.content.entry(name).or_insert(value);
+        }
+        self.state.apply(&update.fact, &update.occurred_at);
+        self.expires_at = self.expires_at.max(update.expires_at);
+    }
+
+    fn finish(self) -> MessageView {
+        let status = self.state.status;
+        MessageView {
+            pk: keys::message_pk(&self.whatsapp_message_id),
+            sk: keys::MESSAGE_SK.to_owned(),
+            item_type: ItemType::Message,
+            whatsapp_message_id: self.whatsapp_message_id,
+            platform: self.platform,
+            direction: if self.inbound {
+                Direction::Inbound
+            } else {
+                Direction::Outbound
+            },
+            identity: self.identity,
+            status,
+            status_rank: status.map(MessageStatus::rank),
+            times: self.state.times,
+            status_history: self.state.history,
+            content: self.content,
+            expires_at: self.expires_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde_json::{Value, json};
+
+    use super::*;
+    use crate::records::{Received, Retention, event_records};
+    use crate::webhook_event::WebhookEvent;
+
+    /// Every sample delivery's event item, by WhatsApp message id.
+    fn sample_messages() -> BTreeMap<String, Vec<EventItem>> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
+        let mut messages: BTreeMap<String, Vec<EventItem>> = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.ends_with(".json") || name.starts_with("dynamodb-stream") {
+                continue;
+            }
+            let sample: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let body = sample["body"].as_str().unwrap();
+            let body = if sample["isBase64Encoded"] == true {
+                String::from_utf8(STANDARD.decode(body).unwrap()).unwrap()
+            } else {
+                body.to_owned()
+            };
+            let platform = if name.starts_with("web-") {
+                Platform::Web
+            } else {
+                Platform::Whatsapp
+            };
+            let event = WebhookEvent::parse(platform, body.as_bytes()).unwrap();
+            let item = event_records(event, &body, &Received::now(), Retention(Some(30)));
+            if let Some(wamid) = item.whatsapp_message_id.clone() {
+                messages.entry(wamid).or_default().push(item);
+            }
+        }
+        messages
+    }
+
+    /// What the Python reference gets to see of an item: its stored attributes.
+    fn as_input(item: &EventItem) -> Value {
+        let mut input = json!({"platform": item.platform, "occurred_at": item.occurred_at,
+            "expires_at": item.expires_at});
+        match (&item.body, &item.body_zd1) {
+            (Some(text), _) => input["body"] = json!(text),
+            (None, Some(bytes)) => input["body_zd1"] = json!(STANDARD.encode(bytes)),
+            _ => panic!("a new item holds body or body_zd1"),
+        }
+        input
+    }
+
+    fn python_reference(items: &[&EventItem]) -> Value {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/docs/reference/message_state.py"
+        );
+        let mut child = Command::new("python3")
+            .arg(script)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("python3 is needed for this test (Debian: apt-get install python3): {e}")
+            });
+        let input: Vec<Value> = items.iter().map(|i| as_input(i)).collect();
+        let text = serde_json::to_vec(&input).unwrap();
+        child.stdin.take().unwrap().write_all(&text).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
+    #[test]
+    fn the_python_reference_derives_the_same_state_in_every_order() {
+        let messages = sample_messages();
+        assert!(messages.len() >= 5, "{}", messages.len());
+        let mut compared = 0;
+        for (wamid, events) in &messages {
+            let mut orders = vec![events.iter().collect::<Vec<_>>()];
+            orders.push(events.iter().rev().collect());
+            // The lifecycle message's events rotated through every starting point, duplicates in.
+            for start in 0..events.len() {
+                let mut order: Vec<&EventItem> = events
+                    .iter()
+                    .cycle()
+                    .skip(start)
+                    .take(events.len())
+                    .collect();
+                order.push(order[0]);
+                orders.push(order);
+            }
+            let mut results = Vec::new();
+            for order in &orders {
+                let rust = serde_json::to_value(derive(order.iter().copied()).unwrap()).unwrap();
+                assert_eq!(
+                    python_reference(order),
+                    rust,
+                    "{wamid}: {} events",
+                    order.len()
+                );
+                results.push(rust);
+                compared += 1;
+            }
+            assert!(
+                results.windows(2).all(|w| w[0] == w[1]),
+                "{wamid}: the same in every order"
+            );
+        }
+        assert!(compared >= 20, "{compared}");
+    }
+}
