@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use crate::config::MAX_BODY_BYTES;
 use crate::event_id::EventId;
 use crate::platform::Platform;
 use crate::queued_delivery::{QueuedBody, QueuedDelivery, QueuedDeliveryError};
@@ -14,6 +13,7 @@ use crate::records::{
     BodyDigest, Received, RejectedItem, Retention, event_records, oversized_record, rejected_record,
 };
 use crate::store::{EventStore, PutOutcome, StoreError};
+use crate::webhook_event::MAX_BODY_BYTES;
 use crate::webhook_event::WebhookEvent;
 
 /// How long storing one delivery may take, all writes and retries included, before it counts as

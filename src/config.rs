@@ -3,10 +3,6 @@
 use crate::records::Retention;
 use crate::webhook_tokens::{TokenConfigError, WebhookTokens};
 
-/// The largest body accepted (bytes). FlowIQ's payloads are a few KiB; this leaves room for long
-/// messages and `more_data` while keeping an item far below DynamoDB's 400 KB limit.
-pub const MAX_BODY_BYTES: usize = 128 * 1024;
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0} is not set: {1}")]

@@ -146,9 +146,9 @@ mod tests {
     use crate::message_status::MessageStatus;
     use crate::store::memory::InMemoryEventStore;
 
-    use crate::config::MAX_BODY_BYTES;
     use crate::queued_delivery::QueuedBody;
     use crate::spill::memory::InMemorySpill;
+    use crate::webhook_event::MAX_BODY_BYTES;
 
     const TOKEN: &str = "unit-test-token-not-a-secret-0123456789";
 

@@ -11,6 +11,7 @@ use serde_json::json;
 use tracing::Instrument as _;
 
 use crate::delivery::{Delivery, Receiver, Rejection, Reply};
+use crate::outcome::Outcome;
 use crate::platform::Platform;
 use crate::spill::Spill;
 use crate::store::EventStore;
@@ -46,14 +47,14 @@ async fn respond<S: EventStore, Q: Spill>(
             tracing::info!(
                 request_id,
                 status = 404,
-                outcome = "not_found",
+                outcome = Outcome::NotFound.as_str(),
                 "no such route"
             );
             return error(StatusCode::NOT_FOUND, "not_found", &problem);
         }
     };
     if request.method() != Method::POST {
-        tracing::info!(request_id, status = 405, outcome = "method_not_allowed", method = %request.method());
+        tracing::info!(request_id, status = 405, outcome = Outcome::MethodNotAllowed.as_str(), method = %request.method());
         let mut response = error(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -79,7 +80,8 @@ async fn respond<S: EventStore, Q: Spill>(
     let storing = Instant::now();
     let reply = receiver.receive(delivery).await;
     // The time spent storing (and parsing, a few microseconds of it); none when nothing was stored.
-    let store_latency_ms = (!matches!(reply, Reply::Unauthorized)).then(|| millis(storing));
+    // Named as the metric it is in the EMF members (crate::metrics).
+    let store_latency = (!matches!(reply, Reply::Unauthorized)).then(|| millis(storing));
     let latency_ms = millis(started);
     let platform = platform.as_str();
     match reply {
@@ -89,7 +91,7 @@ async fn respond<S: EventStore, Q: Spill>(
             event_type,
         } => {
             // No message text: `outcome` says it, and this line is written for nearly every delivery.
-            tracing::info!(request_id, platform, event_type, %event_id, outcome = outcome.as_str(), status = 200, latency_ms, store_latency_ms);
+            tracing::info!(request_id, platform, event_type, %event_id, outcome = Outcome::of_put(outcome).as_str(), status = 200, latency_ms, StoreLatency = store_latency);
             json_response(
                 StatusCode::OK,
                 &json!({ "status": outcome.as_str(), "event_id": event_id.as_str() }),
@@ -99,7 +101,7 @@ async fn respond<S: EventStore, Q: Spill>(
             tracing::warn!(
                 request_id,
                 platform,
-                outcome = "unauthorized",
+                outcome = Outcome::Unauthorized.as_str(),
                 status = 401,
                 latency_ms,
                 "missing or invalid webhook token"
@@ -116,7 +118,7 @@ async fn respond<S: EventStore, Q: Spill>(
             cause,
         } => {
             // 200, not 202: a sender may accept nothing else. Durable in the spill queue.
-            tracing::warn!(request_id, platform, event_type, %event_id, outcome = "queued", status = 200, latency_ms, store_latency_ms, error = %cause, "DynamoDB did not take the delivery: queued for the drain");
+            tracing::warn!(request_id, platform, event_type, %event_id, outcome = Outcome::Queued.as_str(), status = 200, latency_ms, StoreLatency = store_latency, error = %cause, "DynamoDB did not take the delivery: queued for the drain");
             json_response(
                 StatusCode::OK,
                 &json!({ "status": "queued", "event_id": event_id.as_str() }),
@@ -125,9 +127,9 @@ async fn respond<S: EventStore, Q: Spill>(
         Reply::Rejected { rejection, queued } => {
             let status = StatusCode::from_u16(rejection.rejection.status_code())
                 .expect("a valid status code");
-            let (outcome, code) = match rejection.rejection {
-                Rejection::TooLarge => ("too_large", "body_too_large"),
-                Rejection::InvalidBody => ("rejected", "invalid_body"),
+            let code = match rejection.rejection {
+                Rejection::TooLarge => "body_too_large",
+                Rejection::InvalidBody => "invalid_body",
             };
             // Where the body is kept: its `rejected` item, or the spill queue (the drain writes
             // the item).
@@ -135,18 +137,18 @@ async fn respond<S: EventStore, Q: Spill>(
             tracing::warn!(
                 request_id,
                 platform,
-                outcome,
+                outcome = Outcome::of_rejection(rejection.rejection).as_str(),
                 status = status.as_u16(),
                 reason = rejection.log_reason,
                 kept,
                 latency_ms,
-                store_latency_ms,
+                StoreLatency = store_latency,
                 "delivery rejected and kept"
             );
             error(status, code, &rejection.reason)
         }
         Reply::StorageUnavailable { error: err, spill } => {
-            tracing::error!(request_id, platform, outcome = "storage_unavailable", status = 503, latency_ms, store_latency_ms, error = %err, spill_error = %spill, "delivery not stored");
+            tracing::error!(request_id, platform, outcome = Outcome::StorageUnavailable.as_str(), status = 503, latency_ms, StoreLatency = store_latency, error = %err, spill_error = %spill, "delivery not stored");
             let mut response = error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",

@@ -25,6 +25,7 @@ pub mod message_projection;
 pub mod message_status;
 pub mod message_view;
 pub mod metrics;
+pub mod outcome;
 pub mod platform;
 pub mod queued_delivery;
 pub mod records;

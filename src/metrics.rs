@@ -1,54 +1,62 @@
 //! CloudWatch metrics from the per-delivery log line, in the Embedded Metric Format (EMF): no
-//! extra log lines, no API calls. The HTTP edge logs one line per delivery with `outcome`,
-//! `event_type` and `store_latency_ms`; this writer adds the EMF members to that same JSON line
-//! (`store_latency_ms` becomes `StoreLatency`)
-//! (tracing's JSON formatter cannot write a nested object such as `_aws`). The contract
-//! (namespace, metric and dimension names) is listed in docs/operations.md#metrics, and the
-//! dashboard in template.yaml reads exactly these names.
+//! extra log lines, no API calls. The HTTP edge logs one line per delivery with `outcome` (an
+//! [`Outcome`]), `event_type` and `StoreLatency`; [`EmfFormat`], the subscriber's event formatter,
+//! reads those fields as the event's typed values and writes the EMF members (`_aws`, `Outcome`,
+//! `EventType`, `Deliveries`) in front of tracing's own JSON members, in the same line (tracing's
+//! JSON formatter cannot write a nested object such as `_aws`). The contract (namespace, metric and
+//! dimension names) is listed in docs/operations.md#metrics, and the dashboard in template.yaml
+//! reads exactly these names.
 
-use std::borrow::Cow;
-use std::io::{self, Write};
+use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use tracing_subscriber::fmt::MakeWriter;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
+use crate::outcome::Outcome;
 use crate::webhook_event::EventType;
 
 pub const DEFAULT_NAMESPACE: &str = "FlowIQWebhooks";
 /// Count of deliveries, by `Outcome` and by `EventType`.
 pub const DELIVERIES: &str = "Deliveries";
-/// Milliseconds spent storing a delivery (the writes and what precedes them), no dimensions.
+/// Milliseconds spent storing a delivery (the writes and what precedes them), no dimensions. Also
+/// the name of the delivery line's field, so the metric is that member.
 pub const STORE_LATENCY: &str = "StoreLatency";
 pub const OUTCOME: &str = "Outcome";
 pub const EVENT_TYPE: &str = "EventType";
 
-/// Every `Outcome` value the function emits.
-pub const OUTCOMES: [&str; 9] = [
-    "stored",
-    "duplicate",
-    "queued",
-    "rejected",
-    "too_large",
-    "unauthorized",
-    "not_found",
-    "method_not_allowed",
-    "storage_unavailable",
-];
+/// Every `Outcome` value the function emits ([`Outcome::ALL`]).
+pub const OUTCOMES: [&str; Outcome::ALL.len()] = {
+    let mut names = [""; Outcome::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Outcome::ALL[i].as_str();
+        i += 1;
+    }
+    names
+};
 
-/// Every `EventType` value: FlowIQ's types, `other` for the rest (so the dimension stays bounded:
-/// each value is a custom metric), `none` when no event was read.
-pub const EVENT_TYPES: [&str; 9] = [
-    "message_received",
-    "sent_message",
-    "message_sent",
-    "message_delivered",
-    "message_read",
-    "message_failed",
-    "call",
-    "other",
-    "none",
-];
+/// Every `EventType` value: FlowIQ's documented types ([`EventType::DOCUMENTED`]), `call`, `other`
+/// for the rest (so the dimension stays bounded: each value is a custom metric), `none` when no
+/// event was read.
+pub const EVENT_TYPES: [&str; EventType::DOCUMENTED.len() + 3] = {
+    let mut names = ["call"; EventType::DOCUMENTED.len() + 3];
+    let mut i = 0;
+    while i < EventType::DOCUMENTED.len() {
+        names[i] = match EventType::DOCUMENTED[i].documented_name() {
+            Some(name) => name,
+            None => panic!("documented types have names"),
+        };
+        i += 1;
+    }
+    names[i + 1] = "other";
+    names[i + 2] = "none";
+    names
+};
 
 /// The `EventType` dimension value of a logged `event_type`.
 pub fn event_type_dimension(event_type: Option<&str>) -> &'static str {
@@ -58,9 +66,8 @@ pub fn event_type_dimension(event_type: Option<&str>) -> &'static str {
     match EventType::parse(name) {
         EventType::Other(other) if other == "call" => "call",
         EventType::Other(_) => "other",
-        known => EVENT_TYPES
-            .iter()
-            .find(|t| **t == known.as_str())
+        known => known
+            .documented_name()
             .expect("every known type is a dimension value"),
     }
 }
@@ -84,13 +91,6 @@ impl MetricsConfig {
         };
         MetricsConfig { namespace }
     }
-}
-
-/// A [`MakeWriter`] that adds the EMF members to each delivery line its inner writer gets.
-#[derive(Debug, Clone)]
-pub struct EmfMakeWriter<M> {
-    inner: M,
-    directives: Option<Directives>,
 }
 
 /// The `CloudWatchMetrics` arrays, built once: with and without the `StoreLatency` directive.
@@ -119,81 +119,108 @@ impl Directives {
     }
 }
 
-impl<M> EmfMakeWriter<M> {
-    pub fn new(inner: M, config: MetricsConfig) -> Self {
-        EmfMakeWriter {
+/// An event formatter around tracing's JSON formatter (`inner`): a delivery line (an event with a
+/// known `outcome`) gets the EMF members first, built from the event's typed fields; every other
+/// line is `inner`'s alone.
+#[derive(Debug, Clone)]
+pub struct EmfFormat<F> {
+    inner: F,
+    directives: Option<Directives>,
+}
+
+impl<F> EmfFormat<F> {
+    pub fn new(inner: F, config: MetricsConfig) -> Self {
+        EmfFormat {
             inner,
             directives: config.namespace.as_deref().map(Directives::new),
         }
     }
 }
 
-impl<'a, M: MakeWriter<'a>> MakeWriter<'a> for EmfMakeWriter<M> {
-    type Writer = EmfWriter<'a, M::Writer>;
+/// The fields of an event the metrics need.
+#[derive(Default)]
+struct DeliveryFields {
+    outcome: Option<Outcome>,
+    event_type: Option<String>,
+    store_latency: bool,
+}
 
-    fn make_writer(&'a self) -> Self::Writer {
-        EmfWriter {
-            inner: self.inner.make_writer(),
-            directives: self.directives.as_ref(),
+impl Visit for DeliveryFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "outcome" => self.outcome = Outcome::parse(value),
+            "event_type" => self.event_type = Some(value.to_owned()),
+            _ => {}
         }
     }
-}
 
-pub struct EmfWriter<'a, W> {
-    inner: W,
-    directives: Option<&'a Directives>,
-}
-
-impl<W: Write> Write for EmfWriter<'_, W> {
-    /// tracing's formatter writes each event as one whole line.
-    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
-        match self.directives.and_then(|d| with_metrics(line, d)) {
-            Some(with_metrics) => self.inner.write_all(with_metrics.as_bytes())?,
-            None => self.inner.write_all(line)?,
-        }
-        Ok(line.len())
+    fn record_f64(&mut self, field: &Field, _value: f64) {
+        self.store_latency |= field.name() == STORE_LATENCY;
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+    fn record_debug(&mut self, _field: &Field, _value: &dyn fmt::Debug) {}
+}
+
+impl<S, N, F> FormatEvent<S, N> for EmfFormat<F>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let Some(directives) = &self.directives else {
+            return self.inner.format_event(ctx, writer, event);
+        };
+        let mut fields = DeliveryFields::default();
+        event.record(&mut fields);
+        let Some(outcome) = fields.outcome else {
+            return self.inner.format_event(ctx, writer, event);
+        };
+        let directives = match fields.store_latency {
+            true => &directives.deliveries_and_latency,
+            false => &directives.deliveries,
+        };
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis());
+        let event_type = event_type_dimension(fields.event_type.as_deref());
+        write!(
+            writer,
+            "{{\"_aws\":{{\"Timestamp\":{timestamp},\"CloudWatchMetrics\":{directives}}},\"{OUTCOME}\":\"{}\",\"{EVENT_TYPE}\":\"{event_type}\",\"{DELIVERIES}\":1,",
+            outcome.as_str()
+        )?;
+        // `inner` opens its own object: its members follow ours in the same object.
+        let mut members = WithoutFirstBrace {
+            inner: writer,
+            opened: false,
+        };
+        self.inner
+            .format_event(ctx, Writer::new(&mut members), event)
     }
 }
 
-const LATENCY_MEMBER: &str = "\"store_latency_ms\":";
-
-/// The line with the EMF members, if it is a delivery line (it has a known `outcome`). Spliced
-/// into the text rather than parsed and written again: every delivery pays for this.
-fn with_metrics(line: &[u8], directives: &Directives) -> Option<String> {
-    let text = std::str::from_utf8(line).ok()?;
-    let members = text.strip_prefix('{').filter(|m| !m.starts_with('}'))?;
-    let outcome = string_member(text, "outcome")?;
-    let outcome = OUTCOMES.iter().find(|o| **o == outcome)?;
-    let event_type = event_type_dimension(string_member(text, "event_type"));
-    let (members, directives) = match members.contains(LATENCY_MEMBER) {
-        // Moved, not copied: the line is paid for by the byte.
-        true => (
-            Cow::Owned(members.replacen(LATENCY_MEMBER, "\"StoreLatency\":", 1)),
-            &directives.deliveries_and_latency,
-        ),
-        false => (Cow::Borrowed(members), &directives.deliveries),
-    };
-    let timestamp = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
-    Some(format!(
-        "{{\"_aws\":{{\"Timestamp\":{timestamp},\"CloudWatchMetrics\":{directives}}},\"{OUTCOME}\":\"{outcome}\",\"{EVENT_TYPE}\":\"{event_type}\",\"{DELIVERIES}\":1,{members}"
-    ))
+/// Passes everything through but the first character, `inner`'s opening `{`.
+struct WithoutFirstBrace<'w> {
+    inner: Writer<'w>,
+    opened: bool,
 }
 
-/// A top-level string member of a line from tracing's JSON formatter, found by its text: the
-/// fields are the edge's own, each key appears once, and a quote inside any string value is
-/// escaped, so the first `"name":"` is the member. The values read here (outcomes, FlowIQ event
-/// types) are identifiers without escapes.
-fn string_member<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    let key = format!("\"{name}\":\"");
-    let start = text.find(&key)? + key.len();
-    let length = text[start..].find('"')?;
-    Some(&text[start..start + length])
+impl fmt::Write for WithoutFirstBrace<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        let text = match self.opened {
+            true => text,
+            false => {
+                self.opened = !text.is_empty();
+                text.strip_prefix('{').unwrap_or(text)
+            }
+        };
+        self.inner.write_str(text)
+    }
 }
 
 #[cfg(test)]
@@ -227,44 +254,94 @@ mod tests {
         );
     }
 
+    /// The production subscriber's line for one event.
+    fn line_of(emit: impl FnOnce(), metrics: MetricsConfig) -> serde_json::Value {
+        #[derive(Clone, Default)]
+        struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl std::io::Write for Captured {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = crate::telemetry::subscriber(move || writer.clone(), metrics);
+        tracing::subscriber::with_default(subscriber, emit);
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.matches('\n').count(), 1, "one line: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
     #[test]
     fn only_delivery_lines_get_metrics() {
-        let other = br#"{"level":"WARN","message":"could not open the DynamoDB connection"}"#;
-        assert_eq!(with_metrics(other, &Directives::new("N")), None);
-        let unknown_outcome = br#"{"outcome":"something_new"}"#;
-        assert_eq!(with_metrics(unknown_outcome, &Directives::new("N")), None);
-        let line = with_metrics(
-            br#"{"outcome":"unauthorized","status":401}"#,
-            &Directives::new("N"),
-        )
-        .unwrap();
-        let value: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(value["Outcome"], "unauthorized");
-        assert_eq!(value["EventType"], "none");
-        assert_eq!(value["Deliveries"], 1);
+        let on = || MetricsConfig::from_value(None);
+        let other = line_of(
+            || tracing::warn!("could not open the DynamoDB connection"),
+            on(),
+        );
+        assert!(other.get("_aws").is_none(), "{other}");
+        let unknown = line_of(|| tracing::info!(outcome = "something_new"), on());
+        assert!(unknown.get("_aws").is_none(), "{unknown}");
+        let line = line_of(
+            || tracing::warn!(outcome = "unauthorized", status = 401),
+            on(),
+        );
+        assert_eq!(line["Outcome"], "unauthorized");
+        assert_eq!(line["EventType"], "none");
+        assert_eq!(line["Deliveries"], 1);
+        assert_eq!(line["status"], 401, "tracing's own members follow: {line}");
         assert!(
-            value.get("StoreLatency").is_none(),
+            line.get("StoreLatency").is_none(),
             "no store call, no latency"
         );
         assert_eq!(
-            value["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(),
+            line["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(),
             1
+        );
+        let off = line_of(
+            || tracing::info!(outcome = "stored", StoreLatency = 1.5),
+            MetricsConfig::from_value(Some(String::new())),
+        );
+        assert!(
+            off.get("_aws").is_none() && off["StoreLatency"] == 1.5,
+            "{off}"
         );
     }
 
     #[test]
-    fn a_quoted_lookalike_in_another_value_is_not_the_member() {
-        let line = br#"{"reason":"field \"outcome\":\"stored\" is odd","outcome":"rejected","store_latency_ms":1.5}
-"#;
-        let with = with_metrics(line, &Directives::new("N")).unwrap();
-        let value: serde_json::Value = serde_json::from_str(&with).unwrap();
-        assert_eq!(value["Outcome"], "rejected");
-        assert_eq!(value["StoreLatency"], 1.5);
-        assert!(value.get("store_latency_ms").is_none());
-        assert_eq!(value["reason"], r#"field "outcome":"stored" is odd"#);
-        assert!(
-            with.ends_with("}\n") && with.matches('\n').count() == 1,
-            "one line"
+    fn the_typed_fields_decide_not_a_lookalike_in_another_value() {
+        let line = line_of(
+            || {
+                tracing::warn!(
+                    reason = r#"field "outcome":"stored" is odd"#,
+                    outcome = "rejected",
+                    event_type = "sent_message",
+                    StoreLatency = 1.5
+                )
+            },
+            MetricsConfig::from_value(None),
         );
+        assert_eq!(line["Outcome"], "rejected");
+        assert_eq!(line["EventType"], "sent_message");
+        assert_eq!(line["StoreLatency"], 1.5);
+        assert_eq!(
+            line["_aws"]["CloudWatchMetrics"].as_array().unwrap().len(),
+            2
+        );
+        assert_eq!(line["reason"], r#"field "outcome":"stored" is odd"#);
+    }
+
+    #[test]
+    fn the_lists_are_the_enums() {
+        assert_eq!(OUTCOMES.len(), Outcome::ALL.len());
+        assert!(OUTCOMES.iter().all(|o| Outcome::parse(o).is_some()));
+        assert_eq!(&EVENT_TYPES[6..], ["call", "other", "none"]);
+        for documented in EventType::DOCUMENTED {
+            assert!(EVENT_TYPES.contains(&documented.as_str()));
+        }
     }
 }

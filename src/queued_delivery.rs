@@ -11,9 +11,9 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::acceptance::AuthenticatedDelivery;
-use crate::config::MAX_BODY_BYTES;
 use crate::platform::Platform;
 use crate::records::Received;
+use crate::webhook_event::MAX_BODY_BYTES;
 
 /// The message format's version.
 pub const VERSION: u32 = 1;

@@ -393,7 +393,7 @@ fn content_attributes(content: MessageContent) -> Vec<(&'static str, Value)> {
 pub enum Rejection {
     /// Not a FlowIQ event we can read (answered 400).
     InvalidBody,
-    /// Over [`crate::config::MAX_BODY_BYTES`] (answered 413).
+    /// Over [`crate::webhook_event::MAX_BODY_BYTES`] (answered 413).
     TooLarge,
 }
 

@@ -17,7 +17,7 @@ use miniz_oxide::inflate::TINFLStatus;
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress, inflate_flags};
 use miniz_oxide::inflate::decompress_to_vec_with_limit;
 
-use crate::config::MAX_BODY_BYTES;
+use crate::webhook_event::MAX_BODY_BYTES;
 
 /// Bodies longer than this are stored deflated.
 pub const DEFLATE_ABOVE: usize = 384;

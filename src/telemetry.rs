@@ -3,8 +3,9 @@
 use tracing::Subscriber;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::JsonFields;
 
-use crate::metrics::{EmfMakeWriter, MetricsConfig};
+use crate::metrics::{EmfFormat, MetricsConfig};
 
 /// Installs [`subscriber`] on stdout for the whole process, with metrics as `METRICS_NAMESPACE`
 /// says.
@@ -23,16 +24,19 @@ where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let json = tracing_subscriber::fmt::format()
         .json()
-        .with_env_filter(filter)
         .flatten_event(true)
         .with_current_span(true)
         .with_span_list(false)
         .with_target(false)
         // CloudWatch Logs timestamps every event (and EMF lines carry `_aws.Timestamp`): a time
         // in the line would only add bytes to a line paid for per delivery.
-        .without_time()
-        .with_writer(EmfMakeWriter::new(writer, metrics))
+        .without_time();
+    tracing_subscriber::fmt()
+        .fmt_fields(JsonFields::new())
+        .event_format(EmfFormat::new(json, metrics))
+        .with_env_filter(filter)
+        .with_writer(writer)
         .finish()
 }

@@ -75,6 +75,10 @@ impl BodyError {
     }
 }
 
+/// The largest body accepted (bytes). FlowIQ's payloads are a few KiB; this leaves room for long
+/// messages and `more_data` while keeping an item far below DynamoDB's 400 KB limit.
+pub const MAX_BODY_BYTES: usize = 128 * 1024;
+
 /// FlowIQ's event types. `Other` holds `call` (no documented payload) and types added later.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventType {
@@ -88,27 +92,43 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// FlowIQ's documented types: the one list (the `EventType` metric dimension and
+    /// flowiq-bootstrap's `--type` values are built from it).
+    pub const DOCUMENTED: [EventType; 6] = [
+        EventType::MessageReceived,
+        EventType::SentMessage,
+        EventType::MessageSent,
+        EventType::MessageDelivered,
+        EventType::MessageRead,
+        EventType::MessageFailed,
+    ];
+
     pub fn parse(name: &str) -> Self {
-        match name {
-            "message_received" => EventType::MessageReceived,
-            "message_sent" => EventType::MessageSent,
-            "sent_message" => EventType::SentMessage,
-            "message_delivered" => EventType::MessageDelivered,
-            "message_read" => EventType::MessageRead,
-            "message_failed" => EventType::MessageFailed,
-            other => EventType::Other(other.to_owned()),
+        Self::DOCUMENTED
+            .into_iter()
+            .find(|known| known.documented_name() == Some(name))
+            .unwrap_or_else(|| EventType::Other(name.to_owned()))
+    }
+
+    /// The name of a documented type; `None` for `Other`.
+    pub const fn documented_name(&self) -> Option<&'static str> {
+        match self {
+            EventType::MessageReceived => Some("message_received"),
+            EventType::MessageSent => Some("message_sent"),
+            EventType::SentMessage => Some("sent_message"),
+            EventType::MessageDelivered => Some("message_delivered"),
+            EventType::MessageRead => Some("message_read"),
+            EventType::MessageFailed => Some("message_failed"),
+            EventType::Other(_) => None,
         }
     }
 
     pub fn as_str(&self) -> &str {
         match self {
-            EventType::MessageReceived => "message_received",
-            EventType::MessageSent => "message_sent",
-            EventType::SentMessage => "sent_message",
-            EventType::MessageDelivered => "message_delivered",
-            EventType::MessageRead => "message_read",
-            EventType::MessageFailed => "message_failed",
             EventType::Other(name) => name,
+            known => known
+                .documented_name()
+                .expect("every other variant is documented"),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! a 5xx; with a valid token every 400/413 leaves its `rejected` item, valid events are stored,
 //! and requests without a valid token or route leave nothing.
 
-use flowiq_webhooks::config::MAX_BODY_BYTES;
 use flowiq_webhooks::records::Retention;
+use flowiq_webhooks::webhook_event::MAX_BODY_BYTES;
 use sha2::{Digest, Sha256};
 
 use crate::support::*;

@@ -1,8 +1,8 @@
 //! What is not accepted: strangers get 401 and leave nothing; bad bodies with a valid token get a
 //! clear 4xx and leave a `rejected` item; wrong routes and methods get 404 / 405.
 
-use flowiq_webhooks::config::MAX_BODY_BYTES;
 use flowiq_webhooks::records::Retention;
+use flowiq_webhooks::webhook_event::MAX_BODY_BYTES;
 use sha2::{Digest, Sha256};
 
 use crate::support::*;

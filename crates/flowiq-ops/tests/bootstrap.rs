@@ -123,7 +123,7 @@ mod flowiq_api {
         let flags: Vec<&str> = common.iter().chain(flags).copied().collect();
         let client = flowiq::Client::new(&settings(&flags, Some(KEY)), KEY.into()).unwrap();
         let url = WebhookUrl::new(BASE, Platform::Whatsapp, TOKEN.into());
-        let result = client.create_webhook(&url, WebhookType::All).await;
+        let result = client.create_webhook(&url, WebhookType::ALL).await;
         result.map_err(|e| e.to_string())
     }
 

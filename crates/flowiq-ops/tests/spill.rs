@@ -15,7 +15,6 @@ use flowiq_harness::test_table::{DEV_TOKEN, TestTable, client_for, s};
 use flowiq_ops::events::drain::{DrainReport, drain, queue_depth};
 use flowiq_ops::events::exit::ExitStatus;
 use flowiq_webhooks::acceptance::Acceptor;
-use flowiq_webhooks::config::MAX_BODY_BYTES;
 use flowiq_webhooks::delivery::Receiver;
 use flowiq_webhooks::http_handler;
 use flowiq_webhooks::records::Retention;
@@ -23,6 +22,7 @@ use flowiq_webhooks::spill::Spill;
 use flowiq_webhooks::spill::sqs::SqsSpill;
 use flowiq_webhooks::store::EventStore;
 use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
+use flowiq_webhooks::webhook_event::MAX_BODY_BYTES;
 use flowiq_webhooks::webhook_tokens::WebhookTokens;
 use serde_json::{Value, json};
 

@@ -346,7 +346,7 @@ mod tests {
                 "id": "wh", "url": "u", "type": "all", "platform": "web", "created_at": sent
             }))
             .unwrap();
-            let record = RegistrationRecord::new(&url, WebhookType::All, &created);
+            let record = RegistrationRecord::new(&url, WebhookType::ALL, &created);
             assert_eq!(record.created_at, stored);
         }
     }

@@ -4,8 +4,10 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 use std::time::Duration;
 
+use clap::builder::PossibleValue;
 use clap::builder::{NonEmptyStringValueParser, PossibleValuesParser, TypedValueParser as _};
 use clap::{Parser, ValueEnum};
 use reqwest::Url;
@@ -15,6 +17,7 @@ use serde::Serialize;
 use super::BootstrapError::{self, Usage};
 use crate::deployment::DeploymentArgs;
 use flowiq_webhooks::platform::Platform;
+use flowiq_webhooks::webhook_event::EventType;
 use flowiq_webhooks::webhook_tokens::{MIN_TOKEN_LENGTH, TokenProblem, token_problem};
 
 pub const API_KEY_ENV: &str = "FLOWIQ_API_KEY";
@@ -87,7 +90,7 @@ pub struct Args {
     pub platform: Platform,
 
     /// Event type to subscribe to; repeat for several (one webhook each)
-    #[arg(long = "type", value_name = "TYPE", value_enum, default_values_t = [WebhookType::All])]
+    #[arg(long = "type", value_name = "TYPE", value_enum, default_values_t = [WebhookType::ALL])]
     pub types: Vec<WebhookType>,
 
     /// Read the FlowIQ API key from this file (instead of FLOWIQ_API_KEY)
@@ -143,19 +146,40 @@ fn seconds(value: &str) -> Result<Duration, String> {
     }
 }
 
-/// Create Webhook's `type`; `all` subscribes to every event type through one webhook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ValueEnum)]
-#[serde(rename_all = "snake_case")]
-#[value(rename_all = "snake_case")]
-pub enum WebhookType {
-    MessageReceived,
-    MessageSent,
-    SentMessage,
-    MessageDelivered,
-    MessageRead,
-    MessageFailed,
-    Call,
-    All,
+/// Create Webhook's `type`: `all` (every event type through one webhook), one of FlowIQ's
+/// documented event types (the receiver's list, [`EventType::DOCUMENTED`]), or `call`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct WebhookType(&'static str);
+
+impl WebhookType {
+    pub const ALL: WebhookType = WebhookType("all");
+
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// `all`, the documented event types, `call`: `--type`'s values, in that order.
+static WEBHOOK_TYPES: LazyLock<Vec<WebhookType>> = LazyLock::new(|| {
+    let documented = EventType::DOCUMENTED
+        .iter()
+        .filter_map(EventType::documented_name)
+        .map(WebhookType);
+    std::iter::once(WebhookType::ALL)
+        .chain(documented)
+        .chain([WebhookType("call")])
+        .collect()
+});
+
+impl ValueEnum for WebhookType {
+    fn value_variants<'a>() -> &'a [Self] {
+        &WEBHOOK_TYPES
+    }
+
+    fn to_possible_value(&self) -> Option<PossibleValue> {
+        Some(PossibleValue::new(self.0))
+    }
 }
 
 impl fmt::Display for WebhookType {
@@ -228,8 +252,8 @@ impl Settings {
                 types.push(event_type);
             }
         }
-        if types.contains(&WebhookType::All)
-            && let Some(other) = types.iter().find(|t| **t != WebhookType::All)
+        if types.contains(&WebhookType::ALL)
+            && let Some(other) = types.iter().find(|t| **t != WebhookType::ALL)
         {
             return Err(Usage(format!(
                 "--type all already subscribes to every event type: registering {other} as well \
