@@ -126,7 +126,7 @@ async fn storage_that_hangs_gets_a_503_well_before_api_gateways_30_seconds() {
     let elapsed = started.elapsed();
     assert_eq!(answer.status, 503);
     // A functional deadline, not a speed figure: API Gateway gives up at 30 s and answers 504
-    // without telling FlowIQ whether to retry. The SDK's operation timeout ends it at ~4 s.
+    // without telling FlowIQ whether to retry. The store budget ends it at 2.5 s.
     assert!(
         elapsed < Duration::from_secs(20),
         "answered after {elapsed:?}"

@@ -78,7 +78,7 @@ impl EventQueries {
     }
 
     /// The derived message of a partition's items (other item types are skipped).
-    fn derived_message(&self, items: &[Item]) -> Result<Option<Item>, QueryError> {
+    pub fn derived_message(&self, items: &[Item]) -> Result<Option<Item>, QueryError> {
         let mut events = Vec::with_capacity(items.len());
         for item in items.iter().filter(|i| text(i, "item_type") == "event") {
             let unreadable = |problem: String| QueryError::Unreadable {

@@ -69,7 +69,7 @@ pub enum Command {
     Conversation(ConversationArgs),
     /// An organization's events in a time range, oldest first (all index shards merged)
     List(ListArgs),
-    /// Rejected deliveries (reason, size, time). A Scan of the whole table: see docs
+    /// Rejected deliveries (reason, size, time), oldest first, from the by-rejection index
     Rejected {
         /// Only those received at or after this time
         #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]

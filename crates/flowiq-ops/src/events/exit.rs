@@ -58,8 +58,9 @@ impl ExitStatus {
             }
             ExitStatus::PartialFailure => {
                 "partial failure: the target refused an event (HTTP 4xx or 3xx, a PutEvents entry \
-                 error other than throttling/internal), or a reprocess-rejected write failed; a \
-                 replay stopped there, the printed cursor resumes"
+                 error other than throttling/internal), a reprocess-rejected write failed, or a \
+                 replay was interrupted (Ctrl-C); a replay stopped there, the printed cursor \
+                 resumes"
             }
             ExitStatus::TargetUnreachable => {
                 "replay target unreachable: connection failures, timeouts, or 429/5xx (PutEvents: \

@@ -52,8 +52,9 @@ pub async fn message(
     format: Format,
     out: &mut impl Write,
 ) -> Result<(), EventsError> {
-    let state = queries.message_state(whatsapp_message_id).await?;
+    // One Query: the events, and the state derived from them.
     let events = queries.message_events(whatsapp_message_id).await?;
+    let state = queries.derived_message(&events)?;
     if state.is_none() && events.is_empty() {
         let selection = Selection::Message {
             whatsapp_message_id: whatsapp_message_id.to_owned(),
@@ -89,7 +90,7 @@ pub async fn message(
                     writeln!(out, "  {entry}")?;
                 }
             } else {
-                writeln!(out, "(no message item: only its events are stored)")?;
+                writeln!(out, "(no status: none of its events is a message status)")?;
             }
             writeln!(out, "\nevents ({}):", events.len())?;
             let rows = events
