@@ -16,7 +16,7 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
 use super::replay_item::{EVENT_SOURCE, ReplayItem};
 use super::send_error::SendError;
-use crate::retry::{Exhausted, RetryPolicy, Transient};
+use crate::retry::{RetryPolicy, Transient};
 
 /// PutEvents accepts at most 10 entries per request.
 pub const MAX_BATCH: usize = 10;
@@ -68,14 +68,7 @@ impl EventBridgeTarget {
                 },
             )
             .await;
-        match outcome {
-            Ok(answer) => answer,
-            Err(Exhausted { attempts, last }) => Err(SendError::Unreachable(format!(
-                "{} after {attempts} attempts: {}",
-                self.describe(),
-                last.problem
-            ))),
-        }
+        outcome.unwrap_or_else(|exhausted| Err(SendError::exhausted(&self.describe(), exhausted)))
     }
 
     /// One PutEvents of the pending entries. `Err` when some failed with a retryable code: they

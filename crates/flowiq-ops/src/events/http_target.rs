@@ -14,7 +14,7 @@ use reqwest::{StatusCode, Url};
 
 use super::replay_item::ReplayItem;
 use super::send_error::SendError;
-use crate::retry::{Exhausted, RetryPolicy, Transient, retry_after};
+use crate::retry::{RetryPolicy, Transient, retry_after};
 
 /// The header that marks a replayed delivery; its value is the run id.
 pub const REPLAY_HEADER: &str = "X-FlowIQ-Replay";
@@ -99,14 +99,7 @@ impl HttpTarget {
                 },
             )
             .await;
-        match outcome {
-            Ok(answer) => answer,
-            Err(Exhausted { attempts, last }) => Err(SendError::Unreachable(format!(
-                "{} after {attempts} attempts: {}",
-                self.describe(),
-                last.problem
-            ))),
-        }
+        outcome.unwrap_or_else(|exhausted| Err(SendError::exhausted(&self.describe(), exhausted)))
     }
 
     /// One POST: `Err` when worth another attempt, else the target's final answer.

@@ -1,6 +1,7 @@
 //! Why a replay send failed for good, after its retries; decides the exit code.
 
 use super::exit::ExitStatus;
+use crate::retry::Exhausted;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SendError {
@@ -17,6 +18,14 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// A send to `target` that kept failing until the attempts ran out.
+    pub fn exhausted(target: &str, exhausted: Exhausted) -> Self {
+        SendError::Unreachable(format!(
+            "{target} after {} attempts: {}",
+            exhausted.attempts, exhausted.last.problem
+        ))
+    }
+
     pub fn exit_status(&self) -> ExitStatus {
         match self {
             SendError::Unreachable(_) => ExitStatus::TargetUnreachable,
