@@ -1,6 +1,6 @@
 //! Creates the events table on DynamoDB Local from template.yaml (used by `scripts/run-local`).
 //!
-//! `TABLE_NAME=flowiq-events AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 cargo run --example create-local-table`
+//! `TABLE_NAME=flowiq-events AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 cargo run -p flowiq-harness --bin create-local-table`
 
 use anyhow::{Context as _, bail};
 use flowiq_harness::table_definition::TableDefinition;

@@ -9,7 +9,7 @@
 //!
 //! ```sh
 //! scripts/run-local   # or: cargo lambda watch with its environment
-//! cargo run --release --example load-generator -- --url http://127.0.0.1:9000/lambda-url/flowiq-webhook \
+//! cargo run --release -p flowiq-harness --bin load-generator -- --url http://127.0.0.1:9000/lambda-url/flowiq-webhook \
 //!     --dynamodb http://127.0.0.1:8000 --table flowiq-events
 //! ```
 

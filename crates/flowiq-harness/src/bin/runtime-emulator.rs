@@ -19,8 +19,9 @@
 //! The last line printed is `RESULT {json}` for scripts/bench.
 //!
 //! ```sh
-//! cargo build --release --bin flowiq-webhook --example runtime-emulator
-//! target/release/examples/runtime-emulator cold --binary target/release/flowiq-webhook \
+//! cargo build --release -p flowiq-webhooks --bin flowiq-webhook
+//! cargo build --release -p flowiq-harness --bin runtime-emulator
+//! target/release/runtime-emulator cold --binary target/release/flowiq-webhook \
 //!     --event events/whatsapp-message-read.json --wrong-token --starts 25
 //! ```
 
