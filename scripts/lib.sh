@@ -73,11 +73,12 @@ ensure_venv() {
 }
 
 # path_prepend DIR: puts DIR first on PATH (once).
+# Puts $1 first on PATH (moving it there if it is already further down): the pinned tools win.
 path_prepend() {
-  case ":$PATH:" in
-    *":$1:"*) ;;
-    *) export PATH="$1:$PATH" ;;
-  esac
+  local rest=":$PATH:"
+  rest=${rest//":$1:"/:}
+  rest=${rest#:}
+  export PATH="$1:${rest%:}"
 }
 
 # cargo-lambda (pinned, in .local/venv) on PATH.
