@@ -171,22 +171,6 @@ mod tests {
         .unwrap()
     }
 
-    fn permutations<T: Clone>(items: &[T]) -> Vec<Vec<T>> {
-        if items.len() <= 1 {
-            return vec![items.to_vec()];
-        }
-        let mut all = Vec::new();
-        for i in 0..items.len() {
-            let mut rest = items.to_vec();
-            let first = rest.remove(i);
-            for mut tail in permutations(&rest) {
-                tail.insert(0, first.clone());
-                all.push(tail);
-            }
-        }
-        all
-    }
-
     #[test]
     fn failed_and_undelivered_fail_warning_changes_nothing() {
         let failed = receipt(EventType::MessageFailed, "failed");
@@ -201,48 +185,6 @@ mod tests {
             StatusFact::of(&EventType::Other("call".into()), &EventDetails::Other),
             None
         );
-    }
-
-    #[test]
-    fn every_arrival_order_gives_the_same_state() {
-        let events = vec![
-            (
-                receipt(EventType::MessageSent, "sent"),
-                "2026-03-07T00:00:01.000Z",
-            ),
-            (
-                receipt(EventType::MessageDelivered, "delivered"),
-                "2026-03-07T00:00:02.000Z",
-            ),
-            (
-                receipt(EventType::MessageRead, "read"),
-                "2026-03-07T00:00:03.000Z",
-            ),
-            (
-                receipt(EventType::MessageFailed, "warning"),
-                "2026-03-07T00:00:04.000Z",
-            ),
-            (
-                receipt(EventType::MessageFailed, "warning"),
-                "2026-03-07T00:00:05.000Z",
-            ),
-        ];
-        let orders = permutations(&events);
-        assert_eq!(orders.len(), 120);
-        let states: Vec<MessageState> = orders
-            .iter()
-            .map(|order| {
-                let mut state = MessageState::default();
-                for (fact, at) in order {
-                    state.apply(fact, at);
-                }
-                state
-            })
-            .collect();
-        assert!(states.iter().all(|s| *s == states[0]));
-        assert_eq!(states[0].status, Some(MessageStatus::Read));
-        assert_eq!(states[0].history.len(), 5, "both warnings are kept");
-        assert_eq!(states[0].times.len(), 3);
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The logs of a full run (every sample, duplicates, bad bodies, strangers) at the default level:
-//! one JSON object per line with the documented fields, and never a token, phone number or text.
+//! The logs of a full run (every sample, duplicates, bad bodies, strangers, wrong routes, an
+//! outage) at the default level: one JSON object per line with the documented fields, every
+//! outcome's line a valid EMF document with the metrics contract, and never a token, phone number
+//! or text.
 //!
 //! Its own test binary: the production subscriber is installed process-wide, as in the function
 //! (a thread-local one can miss events whose callsites other test threads registered first).
@@ -11,10 +13,14 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use flowiq_webhooks::http_handler;
 use flowiq_webhooks::metrics::{DEFAULT_NAMESPACE, EVENT_TYPES, MetricsConfig, OUTCOMES};
 use flowiq_webhooks::records::Retention;
+use flowiq_webhooks::spill::memory::InMemorySpill;
+use flowiq_webhooks::store::memory::InMemoryEventStore;
 use flowiq_webhooks::telemetry;
-use serde_json::Value;
+use flowiq_webhooks::webhook_event::MAX_BODY_BYTES;
+use serde_json::{Value, json};
 
 use support::*;
 
@@ -80,6 +86,38 @@ async fn logs_are_json_with_outcomes_and_leak_no_secrets_or_personal_data() {
         "the sender is told"
     );
     secrets.extend(["27839999999".to_owned(), "my private text".to_owned()]);
+    // Wrong routes and methods (the token in the path is not logged either), an oversized body.
+    let path = format!("/webhooks/sms/{DEV_TOKEN}");
+    assert_eq!(
+        send(&receiver, v2_request("POST", &path, Some("{}")))
+            .await
+            .status,
+        404
+    );
+    let path = format!("/webhooks/whatsapp/{DEV_TOKEN}");
+    assert_eq!(
+        send(&receiver, v2_request("GET", &path, None)).await.status,
+        405
+    );
+    let large = "x".repeat(MAX_BODY_BYTES + 1);
+    assert_eq!(
+        send(&receiver, delivery("whatsapp", DEV_TOKEN, &large))
+            .await
+            .status,
+        413
+    );
+    // DynamoDB unavailable: queued in the spill, then the spill unavailable too.
+    let outage =
+        flowiq_harness::test_table::receiver(InMemoryEventStore::default(), Retention(None))
+            .with_spill(InMemorySpill::default());
+    let event = sample("whatsapp-message-received.json");
+    outage.store().fail_next("PutItem");
+    let queued = http_handler::handle(&outage, request(&event)).await;
+    assert_eq!(queued.status(), 200);
+    outage.store().fail_next("PutItem");
+    outage.spill().set_failing(true);
+    let unavailable = http_handler::handle(&outage, request(&event)).await;
+    assert_eq!(unavailable.status(), 503);
 
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<Value> = text
@@ -101,8 +139,6 @@ async fn logs_are_json_with_outcomes_and_leak_no_secrets_or_personal_data() {
             assert!(!line[field].is_null(), "{field} missing in {line}");
         }
     }
-    assert!(lines.iter().any(|l| l["outcome"] == "duplicate"));
-    assert!(lines.iter().any(|l| l["outcome"] == "unauthorized"));
     let rejected = lines.iter().find(|l| l["outcome"] == "rejected").unwrap();
     assert_eq!(
         rejected["reason"],
@@ -115,27 +151,28 @@ async fn logs_are_json_with_outcomes_and_leak_no_secrets_or_personal_data() {
         );
     }
 
-    // Every delivery line is also a valid EMF document, in the same single line.
+    // Every outcome's line is also an EMF document with the metrics contract, in the same line.
     let deliveries: Vec<&Value> = lines.iter().filter(|l| !l["outcome"].is_null()).collect();
     assert!(deliveries.len() >= 40, "one line per delivery");
     let mut outcomes = std::collections::BTreeSet::new();
     for line in &deliveries {
-        if let Err(problem) = emf_problem(line) {
-            panic!("not valid EMF: {problem}: {line}");
+        if let Err(problem) = contract_problem(line) {
+            panic!("not the metrics contract: {problem}: {line}");
         }
-        let directives = line["_aws"]["CloudWatchMetrics"].as_array().unwrap();
-        assert!(
-            directives
-                .iter()
-                .all(|d| d["Namespace"] == DEFAULT_NAMESPACE)
-        );
-        assert!(OUTCOMES.contains(&line["Outcome"].as_str().unwrap()));
-        assert!(EVENT_TYPES.contains(&line["EventType"].as_str().unwrap()));
         outcomes.insert(line["Outcome"].as_str().unwrap());
+        // And the check sees any EMF member of this very line missing or broken.
+        for (what, damage) in DAMAGES {
+            let mut damaged = (*line).clone();
+            damage(damaged.as_object_mut().unwrap());
+            if damaged != **line {
+                assert!(
+                    contract_problem(&damaged).is_err(),
+                    "{what} passes: {damaged}"
+                );
+            }
+        }
     }
-    for expected in ["stored", "duplicate", "unauthorized", "rejected"] {
-        assert!(outcomes.contains(expected), "{expected} in {outcomes:?}");
-    }
+    assert_eq!(outcomes, OUTCOMES.into_iter().collect(), "every outcome");
     let unknown = deliveries
         .iter()
         .find(|l| l["event_type"] == "contact_updated")
@@ -207,22 +244,80 @@ fn emf_problem(line: &Value) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn the_emf_check_fails_on_a_broken_document() {
-    let good = serde_json::json!({"_aws": {"Timestamp": 1, "CloudWatchMetrics": [
-        {"Namespace": "N", "Dimensions": [["Outcome"]], "Metrics": [{"Name": "Deliveries", "Unit": "Count"}]}]},
-        "Outcome": "stored", "Deliveries": 1});
-    assert_eq!(emf_problem(&good), Ok(()));
-    let mut missing_dimension = good.clone();
-    missing_dimension.as_object_mut().unwrap().remove("Outcome");
-    assert!(emf_problem(&missing_dimension).is_err());
-    let mut text_metric = good.clone();
-    text_metric["Deliveries"] = "1".into();
-    assert!(emf_problem(&text_metric).is_err());
-    let mut no_timestamp = good;
-    no_timestamp["_aws"]
-        .as_object_mut()
-        .unwrap()
-        .remove("Timestamp");
-    assert!(emf_problem(&no_timestamp).is_err());
+/// Outcomes whose delivery never reached the store: no `StoreLatency` (docs/operations.md#metrics).
+const NOT_STORED: [&str; 3] = ["unauthorized", "not_found", "method_not_allowed"];
+
+/// The function's metrics contract for one delivery line (docs/operations.md#metrics, what the
+/// dashboard charts): `Deliveries` by `Outcome` and by `EventType`, `StoreLatency` when the store
+/// was called, in the default namespace.
+fn contract_problem(line: &Value) -> Result<(), String> {
+    emf_problem(line)?;
+    let outcome = line["outcome"].as_str().ok_or("no `outcome`")?;
+    if line["Outcome"] != outcome || !OUTCOMES.contains(&outcome) {
+        return Err(format!("Outcome is not {outcome:?}, one of {OUTCOMES:?}"));
+    }
+    let event_type = match line["event_type"].as_str() {
+        None => "none",
+        Some(name) if EVENT_TYPES.contains(&name) => name,
+        Some(_) => "other",
+    };
+    if line["EventType"] != event_type {
+        return Err(format!("EventType is not {event_type:?}"));
+    }
+    if line["Deliveries"] != 1 {
+        return Err("Deliveries is not 1".into());
+    }
+    let mut expected = vec![json!({"Namespace": DEFAULT_NAMESPACE,
+        "Dimensions": [["Outcome"], ["EventType"]], "Metrics": [{"Name": "Deliveries", "Unit": "Count"}]})];
+    let stored = !NOT_STORED.contains(&outcome);
+    if stored {
+        expected.push(json!({"Namespace": DEFAULT_NAMESPACE,
+            "Dimensions": [[]], "Metrics": [{"Name": "StoreLatency", "Unit": "Milliseconds"}]}));
+    }
+    let directives = line["_aws"]["CloudWatchMetrics"].as_array().unwrap();
+    if directives.len() != expected.len() || !expected.iter().all(|d| directives.contains(d)) {
+        return Err(format!("the directives are not {expected:?}"));
+    }
+    if line.get("StoreLatency").is_some() != stored {
+        return Err(format!("StoreLatency is there only when stored ({stored})"));
+    }
+    Ok(())
 }
+
+/// Ways to break a line's EMF members; the contract check must refuse each.
+type Damage = fn(&mut serde_json::Map<String, Value>);
+const DAMAGES: [(&str, Damage); 13] = [
+    ("no _aws", |l| {
+        l.remove("_aws");
+    }),
+    ("no Timestamp", |l| {
+        l["_aws"].as_object_mut().unwrap().remove("Timestamp");
+    }),
+    ("a directive less", |l| {
+        l["_aws"]["CloudWatchMetrics"].as_array_mut().unwrap().pop();
+    }),
+    ("another namespace", |l| {
+        l["_aws"]["CloudWatchMetrics"][0]["Namespace"] = "Other".into()
+    }),
+    ("a dimension less", |l| {
+        l["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([["Outcome"]])
+    }),
+    ("no Outcome", |l| {
+        l.remove("Outcome");
+    }),
+    ("another Outcome", |l| l["Outcome"] = "saved".into()),
+    ("no EventType", |l| {
+        l.remove("EventType");
+    }),
+    ("another EventType", |l| l["EventType"] = "calls".into()),
+    ("no Deliveries", |l| {
+        l.remove("Deliveries");
+    }),
+    ("Deliveries as text", |l| l["Deliveries"] = "1".into()),
+    ("no StoreLatency", |l| {
+        l.remove("StoreLatency");
+    }),
+    ("StoreLatency as text", |l| {
+        l.insert("StoreLatency".into(), "1".into());
+    }),
+];

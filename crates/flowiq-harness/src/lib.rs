@@ -5,6 +5,7 @@
 //! - [`moto_server`]: a moto server (AWS APIs on the wire) on a free port;
 //! - [`capacity_meter`]: the write units DynamoDB reports for each write of a client;
 //! - [`stats`]: percentiles for the measuring tools;
+//! - [`template`]: template.yaml evaluated as CloudFormation would for some parameter values;
 //! - [`test_table`]: a fresh table per test, with clients configured like the function's.
 //!
 //! Binaries: `runtime-emulator` (the Lambda Runtime API, for cold starts and CPU per warm
@@ -17,4 +18,5 @@ pub mod fault_proxy;
 pub mod moto_server;
 pub mod stats;
 pub mod table_definition;
+pub mod template;
 pub mod test_table;

@@ -1,0 +1,950 @@
+//! template.yaml against the code and against AWS: the functions build binaries that exist, the
+//! route is the one the handler serves, IAM grants only what the code calls (never `*`), every
+//! charted or alarmed metric is one that is published, and each parameter ("lever") changes the
+//! stack the way docs/deployment.md says. Each stack is the template evaluated for some parameter
+//! values as CloudFormation would ([`flowiq_harness::template`]): a reference to a resource the
+//! stack does not have fails its evaluation.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use flowiq_harness::template::{Stack, Template, each, strings, text};
+use flowiq_webhooks::{keys, metrics};
+use serde_json::{Value, json};
+
+static TEMPLATE: LazyLock<Template> = LazyLock::new(Template::repository);
+
+/// Parameter values are written `Name=value ...` (`-`: the defaults); `@name` is one of these.
+const PRESETS: &str = "
+@url Endpoint=FunctionUrl ReservedConcurrency=100
+@domain CustomDomainName=hooks.example.com CertificateArn=arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d
+@projection DeployMessageProjection=true
+@streams DeployStreamConsumer=true EnableEventBridgePipe=true
+@warm WarmWriteUnitsPerSecond=20000 WarmIndexWriteUnitsPerSecond=8000
+@provisioned BillingMode=PROVISIONED ProvisionedTargetUtilization=60 ProvisionedMinWriteUnits=25 ProvisionedMaxWriteUnits=3000 ProvisionedMinReadUnits=2 ProvisionedMaxReadUnits=50
+@all @domain CustomDomainBasePath=flowiq @streams @projection @provisioned EnableMetrics=false SystemLogLevel=WARN ReservedConcurrency=300 AlarmTopicArn=arn:aws:sns:eu-west-1:123456789012:ops
+@all-url @url AccessLogs=false @streams @projection WarmWriteUnitsPerSecond=12000 WarmIndexWriteUnitsPerSecond=6000 LogLevel=warn";
+
+/// Every lever alone, and everything at once.
+const SCENARIOS: [&str; 17] = [
+    "-",
+    "ReservedConcurrency=200",
+    "@warm",
+    "@streams",
+    "@projection",
+    "AlarmTopicArn=arn:aws:sns:eu-west-1:123456789012:ops",
+    "@domain",
+    "@domain CustomDomainBasePath=flowiq",
+    "@url",
+    "@provisioned",
+    "AccessLogs=false",
+    "LogLevel=debug SystemLogLevel=WARN DeployStreamConsumer=true",
+    "EnableMetrics=false",
+    "MetricsNamespace=Acme/FlowIQ",
+    "SpillMaxReceiveCount=240 SpillDrainMaximumConcurrency=20",
+    "@all",
+    "@all-url",
+];
+
+fn deploy(parameters: &str) -> Stack {
+    fn expand<'a>(parameters: &'a str, out: &mut Vec<(&'a str, &'a str)>) {
+        for word in parameters.split_whitespace().filter(|w| *w != "-") {
+            let preset = PRESETS
+                .lines()
+                .find_map(|l| l.strip_prefix(word)?.strip_prefix(' '));
+            match preset {
+                Some(preset) => expand(preset, out),
+                None => out.push(word.split_once('=').expect("Name=value")),
+            }
+        }
+    }
+    let mut overrides = Vec::new();
+    expand(parameters, &mut overrides);
+    let stack = TEMPLATE.deploy(&overrides);
+    stack.unwrap_or_else(|e| panic!("{parameters}: {e}"))
+}
+
+fn number(value: &Value) -> f64 {
+    let number = text(value).and_then(|t| t.parse().ok());
+    number.unwrap_or_else(|| panic!("not a number: {value}"))
+}
+
+#[test]
+fn every_scenario_deploys_and_its_outputs_are_strings_without_the_token() {
+    for parameters in SCENARIOS {
+        let stack = deploy(parameters);
+        assert!(stack.failed_rules.is_empty(), "{parameters}: {stack:?}");
+        for (name, value) in stack.outputs.as_object().unwrap() {
+            let value = value.as_str().unwrap_or_else(|| panic!("{name}: {value}"));
+            assert!(!value.contains("resolve:secretsmanager"), "{name}");
+        }
+    }
+}
+
+#[test]
+fn rules_refuse_what_cannot_work() {
+    let refused = "
+        CustomDomainName=x.example.com | CustomDomainNeedsCertificate
+        CustomDomainBasePath=flowiq | CustomDomainBasePathNeedsDomain
+        Endpoint=FunctionUrl | FunctionUrlNeedsReservedConcurrency
+        @url @domain | CustomDomainNeedsHttpApi
+        BillingMode=PROVISIONED WarmWriteUnitsPerSecond=8 | WarmThroughputIsForOnDemand
+        BillingMode=PROVISIONED WarmIndexWriteUnitsPerSecond=8 | WarmThroughputIsForOnDemand";
+    for (parameters, rule) in refused
+        .trim()
+        .lines()
+        .map(|l| l.trim().split_once(" | ").unwrap())
+    {
+        assert_eq!(deploy(parameters).failed_rules, [rule], "{parameters}");
+    }
+}
+
+/// What each stack has: `parameter sets | path | value`. The sets are separated by `;`; the path
+/// is read by `Stack::each` (a logical id, a resource type or `Outputs`, then keys; `*` for every
+/// element); the value is `~` (absent), `+` (present), `""`, `#N` (N values), `<=N` or `>=N`, or
+/// the value as text.
+const STACKS: &str = r#"
+# Functions: this crate's binaries for Lambda (arm64, 128 MB). The webhook function answers within
+# ~5 s (DynamoDB ~2.5 s, then the spill ~2 s), under API Gateway's 30 s.
+@all | AWS::Serverless::Function | #4
+@all | AWS::Serverless::Function.Metadata.BuildMethod | rust-cargolambda
+@all | AWS::Serverless::Function.Properties.CodeUri | .
+@all | AWS::Serverless::Function.Properties.Runtime | provided.al2023
+@all | AWS::Serverless::Function.Properties.Handler | bootstrap
+@all | AWS::Serverless::Function.Properties.Architectures.* | arm64
+@all | AWS::Serverless::Function.Properties.MemorySize | 128
+@all | AWS::Serverless::Function.Properties.Timeout | <=60
+- | WebhookFunction.Properties.Timeout | >=10
+- | WebhookFunction.Properties.Timeout | <=29
+# Log levels: RUST_LOG and Lambda's application level for every function (Lambda filters by level
+# only with JSON logs), and Lambda's system level.
+@all ; @all-url | AWS::Serverless::Function.Properties.LoggingConfig.LogFormat | JSON
+@streams @projection | AWS::Serverless::Function.Properties.Environment.Variables.RUST_LOG | info
+@streams @projection | AWS::Serverless::Function.Properties.LoggingConfig.ApplicationLogLevel | INFO
+@streams @projection | AWS::Serverless::Function.Properties.LoggingConfig.SystemLogLevel | INFO
+LogLevel=debug SystemLogLevel=DEBUG @streams @projection | AWS::Serverless::Function.Properties.Environment.Variables.RUST_LOG | debug
+LogLevel=debug SystemLogLevel=DEBUG @streams @projection | AWS::Serverless::Function.Properties.LoggingConfig.ApplicationLogLevel | DEBUG
+LogLevel=debug SystemLogLevel=DEBUG @streams @projection | AWS::Serverless::Function.Properties.LoggingConfig.SystemLogLevel | DEBUG
+LogLevel=warn SystemLogLevel=WARN @streams @projection | AWS::Serverless::Function.Properties.Environment.Variables.RUST_LOG | warn
+LogLevel=warn SystemLogLevel=WARN @streams @projection | AWS::Serverless::Function.Properties.LoggingConfig.ApplicationLogLevel | WARN
+LogLevel=warn SystemLogLevel=WARN @streams @projection | AWS::Serverless::Function.Properties.LoggingConfig.SystemLogLevel | WARN
+LogLevel=error @streams @projection | AWS::Serverless::Function.Properties.Environment.Variables.RUST_LOG | error
+LogLevel=error @streams @projection | AWS::Serverless::Function.Properties.LoggingConfig.ApplicationLogLevel | ERROR
+# Reserved concurrency: the unreserved pool unless asked; the function URL's cap.
+- | WebhookFunction.Properties.ReservedConcurrentExecutions | ~
+ReservedConcurrency=200 | WebhookFunction.Properties.ReservedConcurrentExecutions | 200
+# Pre-warmed writes for the table and each index, on demand only (the receiver does not read).
+- | EventsTable.Properties.WarmThroughput | ~
+- | EventsTable.Properties.GlobalSecondaryIndexes.*.WarmThroughput | ~
+@warm | EventsTable.Properties.WarmThroughput.WriteUnitsPerSecond | 20000
+@warm | EventsTable.Properties.WarmThroughput.ReadUnitsPerSecond | ~
+@warm | EventsTable.Properties.GlobalSecondaryIndexes.*.WarmThroughput.WriteUnitsPerSecond | 8000
+BillingMode=PROVISIONED WarmWriteUnitsPerSecond=8 | EventsTable.Properties.WarmThroughput | ~
+BillingMode=PROVISIONED WarmIndexWriteUnitsPerSecond=8 | EventsTable.Properties.GlobalSecondaryIndexes.*.WarmThroughput | ~
+# Billing mode: on demand without capacity or auto scaling; provisioned with both, read and write
+# for the table and each index (one target-tracking policy per scalable target).
+- | EventsTable.Properties.BillingMode | PAY_PER_REQUEST
+- | EventsTable.Properties.ProvisionedThroughput | ~
+- | EventsTable.Properties.GlobalSecondaryIndexes.*.ProvisionedThroughput | ~
+- | AWS::ApplicationAutoScaling::ScalableTarget | #0
+- | AWS::ApplicationAutoScaling::ScalingPolicy | #0
+@provisioned | EventsTable.Properties.BillingMode | PROVISIONED
+@provisioned | EventsTable.Properties.ProvisionedThroughput.ReadCapacityUnits | 2
+@provisioned | EventsTable.Properties.ProvisionedThroughput.WriteCapacityUnits | 25
+@provisioned | EventsTable.Properties.GlobalSecondaryIndexes.*.ProvisionedThroughput.ReadCapacityUnits | 2
+@provisioned | EventsTable.Properties.GlobalSecondaryIndexes.*.ProvisionedThroughput.WriteCapacityUnits | 25
+@provisioned | AWS::ApplicationAutoScaling::ScalableTarget.Properties.ServiceNamespace | dynamodb
+@provisioned | AWS::ApplicationAutoScaling::ScalableTarget.Properties.RoleARN | ~
+@provisioned | AWS::ApplicationAutoScaling::ScalingPolicy.Properties.PolicyType | TargetTrackingScaling
+@provisioned | AWS::ApplicationAutoScaling::ScalingPolicy.Properties.TargetTrackingScalingPolicyConfiguration.TargetValue | 60
+# The HTTP API: one stage at the root, redeploying on every change, always throttled (the
+# parameters cannot be 0); API Gateway may invoke the function for its POST route only.
+- | WebhookApiApiGatewayDefaultStage.Properties.ApiId | WebhookApi
+- | WebhookApiApiGatewayDefaultStage.Properties.StageName | $default
+- | WebhookApiApiGatewayDefaultStage.Properties.AutoDeploy | true
+- ; @all ; AccessLogs=false | WebhookApiApiGatewayDefaultStage.Properties.DefaultRouteSettings.* | >=1
+- | WebhookApi.Properties.Body.paths.*.post.x-amazon-apigateway-integration.type | aws_proxy
+- | WebhookApi.Properties.Body.paths.*.post.x-amazon-apigateway-integration.payloadFormatVersion | 2.0
+- | WebhookApi.Properties.Body.paths.*.post.x-amazon-apigateway-integration.uri | arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/WebhookFunction.Arn/invocations
+- | AWS::Lambda::Permission | #1
+- | WebhookFunctionWebhookPermission.Properties.Principal | apigateway.amazonaws.com
+- | WebhookFunctionWebhookPermission.Properties.Action | lambda:InvokeFunction
+- | WebhookFunctionWebhookPermission.Properties.SourceArn | arn:aws:execute-api:eu-west-1:123456789012:WebhookApi/*/POST/webhooks/*/*
+- | Outputs.WebhookBaseUrl | https://WebhookApi.execute-api.eu-west-1.amazonaws.com
+# Without access logs: no log, no 429 metric or alarm; still alarmed on 5xx.
+AccessLogs=false | WebhookApiApiGatewayDefaultStage.Properties.AccessLogSettings | ~
+AccessLogs=false | WebhookApiAccessLogGroup | ~
+AccessLogs=false | ThrottledDeliveriesMetricFilter | ~
+AccessLogs=false | ThrottledDeliveriesAlarm | ~
+AccessLogs=false | WebhookApi5xxAlarm | +
+# The function URL replaces the API; the token in the path authenticates. Since October 2025 a
+# URL needs both statements: InvokeFunctionUrl for its auth type, InvokeFunction only through a
+# URL. No trailing slash in the base URL: the bootstrap appends /webhooks/...
+@url | AWS::ApiGatewayV2::Api | #0
+@url | AWS::ApiGatewayV2::Stage | #0
+@url | WebhookApiAccessLogGroup | ~
+@url | ThrottledDeliveriesAlarm | ~
+@url | WebhookApi5xxAlarm | ~
+@url | WebhookFunctionUrl.Properties.AuthType | NONE
+@url | WebhookFunctionUrl.Properties.TargetFunctionArn | WebhookFunction.Arn
+@url | WebhookFunctionUrl.Properties.Qualifier | ~
+@url | AWS::Lambda::Permission | #2
+@url | AWS::Lambda::Permission.Properties.FunctionName | WebhookFunction
+@url | AWS::Lambda::Permission.Properties.Principal | *
+@url | AWS::Lambda::Permission.Properties.SourceArn | ~
+@url | WebhookFunctionUrlPublicPermission.Properties.Action | lambda:InvokeFunctionUrl
+@url | WebhookFunctionUrlPublicPermission.Properties.FunctionUrlAuthType | NONE
+@url | WebhookFunctionUrlInvokePermission.Properties.Action | lambda:InvokeFunction
+@url | WebhookFunctionUrlInvokePermission.Properties.InvokedViaFunctionUrl | true
+@url | Outputs.WebhookBaseUrl | https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws
+@url | WebhookFunctionUrl5xxAlarm.Properties.MetricName | Url5xxCount
+- | WebhookFunctionUrl5xxAlarm | ~
+# A custom domain maps the API, at its root or a base path, and outputs its URL and DNS target.
+- | AWS::ApiGatewayV2::DomainName | #0
+- | AWS::ApiGatewayV2::ApiMapping | #0
+- | Outputs.CustomDomainWebhookBaseUrl | ~
+- | Outputs.CustomDomainTarget | ~
+@domain | WebhookDomainName.Properties.DomainName | hooks.example.com
+@domain | WebhookDomainName.Properties.DomainNameConfigurations.*.CertificateArn | arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d
+@domain | WebhookDomainName.Properties.DomainNameConfigurations.*.EndpointType | REGIONAL
+@domain | WebhookDomainName.Properties.DomainNameConfigurations.*.SecurityPolicy | TLS_1_2
+@domain | WebhookApiMapping.Properties.DomainName | WebhookDomainName
+@domain | WebhookApiMapping.Properties.ApiId | WebhookApi
+@domain | WebhookApiMapping.Properties.Stage | WebhookApiApiGatewayDefaultStage
+@domain | WebhookApiMapping.Properties.ApiMappingKey | ~
+@domain | Outputs.CustomDomainWebhookBaseUrl | https://hooks.example.com
+@domain | Outputs.CustomDomainTarget | d-abcde12345.execute-api.eu-west-1.amazonaws.com
+@domain | Outputs.CustomDomainHostedZoneId | +
+@domain CustomDomainBasePath=flowiq | WebhookApiMapping.Properties.ApiMappingKey | flowiq
+@domain CustomDomainBasePath=flowiq | Outputs.CustomDomainWebhookBaseUrl | https://hooks.example.com/flowiq
+# The spill, on every endpoint: two queues kept like the table (deliveries answered 200 but not
+# stored yet), the URL for the function, the drain's SQS mapping without tokens (queued
+# deliveries were authenticated), the redrive, and alarms on anything queued, waiting 15 minutes,
+# dead-lettered, or the drain's errors.
+- ; @url ; @all | SpillQueue.Properties.MessageRetentionPeriod | 1209600
+- ; @url ; @all | SpillDeadLetterQueue.Properties.MessageRetentionPeriod | 1209600
+- ; @url ; @all | SpillQueue.Properties.SqsManagedSseEnabled | true
+- ; @url ; @all | SpillDeadLetterQueue.Properties.SqsManagedSseEnabled | true
+- ; @url ; @all | SpillQueue.DeletionPolicy | Retain
+- ; @url ; @all | SpillQueue.UpdateReplacePolicy | Retain
+- ; @url ; @all | SpillDeadLetterQueue.DeletionPolicy | Retain
+- ; @url ; @all | SpillDeadLetterQueue.UpdateReplacePolicy | Retain
+- ; @url ; @all | WebhookFunction.Properties.Environment.Variables.SPILL_QUEUE_URL | SpillQueue
+- ; @url ; @all | Outputs.SpillQueueUrl | SpillQueue
+- ; @url ; @all | Outputs.SpillDeadLetterQueueUrl | SpillDeadLetterQueue
+- | SpillDrainFunction.Properties.Environment.Variables.* | #3
+- | SpillDrainFunction.Properties.Environment.Variables.TABLE_NAME | EventsTable
+- | SpillDrainFunction.Properties.LoggingConfig.LogFormat | JSON
+- | SpillDrainFunction.Properties.LoggingConfig.LogGroup | SpillDrainFunctionLogGroup
+- | SpillDrainFunction.Properties.Events.* | #1
+- | SpillDrainFunction.Properties.Events.*.Type | SQS
+- | SpillDrainFunction.Properties.Events.*.Properties.Queue | SpillQueue.Arn
+- | SpillDrainFunction.Properties.Events.*.Properties.BatchSize | 10
+- | SpillDrainFunction.Properties.Events.*.Properties.FunctionResponseTypes.* | ReportBatchItemFailures
+- | SpillDrainFunction.Properties.Events.*.Properties.ScalingConfig.MaximumConcurrency | 2
+SpillDrainMaximumConcurrency=20 | SpillDrainFunction.Properties.Events.*.Properties.ScalingConfig.MaximumConcurrency | 20
+- | SpillQueue.Properties.RedrivePolicy.deadLetterTargetArn | SpillDeadLetterQueue.Arn
+- | SpillQueue.Properties.RedrivePolicy.maxReceiveCount | 10
+SpillMaxReceiveCount=240 | SpillQueue.Properties.RedrivePolicy.maxReceiveCount | 240
+- | SpillDeadLetterQueue.Properties.RedrivePolicy | ~
+- | SpilledDeliveriesAlarm.Properties.MetricName | NumberOfMessagesSent
+- | SpilledDeliveriesAlarm.Properties.Dimensions.0.Value | SpillQueue.QueueName
+- | SpillQueueAgeAlarm.Properties.MetricName | ApproximateAgeOfOldestMessage
+- | SpillQueueAgeAlarm.Properties.Dimensions.0.Value | SpillQueue.QueueName
+- | SpillQueueAgeAlarm.Properties.Threshold | <=900
+- | SpillDeadLetterQueueAlarm.Properties.MetricName | ApproximateNumberOfMessagesVisible
+- | SpillDeadLetterQueueAlarm.Properties.Dimensions.0.Value | SpillDeadLetterQueue.QueueName
+- | SpillDrainFunctionErrorsAlarm.Properties.Dimensions.0.Value | SpillDrainFunction
+# The message projection, only when asked: a stream-fed function with its failure queue, within
+# the stream's 24 hours.
+- | MessageProjectionFunction | ~
+- | MessageProjectionFailureQueueAlarm | ~
+- | EventsTableUpdateItemThrottlesAlarm | ~
+- | Outputs.MessageProjectionFunctionName | ~
+@projection | Outputs.MessageProjectionFunctionName | MessageProjectionFunction
+@projection | MessageProjectionFunction.Metadata.BuildProperties.Binary | flowiq-message-projection
+@projection | MessageProjectionFunction.Properties.Environment.Variables.* | #3
+@projection | MessageProjectionFunction.Properties.Environment.Variables.TABLE_NAME | EventsTable
+@projection | MessageProjectionFunction.Properties.Role | MessageProjectionFunctionRole.Arn
+@projection | MessageProjectionFunction.Properties.LoggingConfig.LogGroup | MessageProjectionFunctionLogGroup
+@projection | MessageProjectionFunction.Properties.Events.* | #1
+@projection | MessageProjectionFunction.Properties.Events.*.Type | DynamoDB
+@projection | MessageProjectionFunction.Properties.Events.*.Properties.Stream | EventsTable.StreamArn
+@projection | MessageProjectionFunction.Properties.Events.*.Properties.StartingPosition | TRIM_HORIZON
+@projection | MessageProjectionFunction.Properties.Events.*.Properties.BatchSize | 100
+@projection | MessageProjectionFunction.Properties.Events.*.Properties.BisectBatchOnFunctionError | true
+@projection | MessageProjectionFunction.Properties.Events.*.Properties.FunctionResponseTypes.* | ReportBatchItemFailures
+@projection | MessageProjectionFunction.Properties.Events.*.Properties.MaximumRetryAttempts | >=1
+@projection | MessageProjectionFunction.Properties.Events.*.Properties.MaximumRecordAgeInSeconds | <=86400
+@projection | MessageProjectionFunction.Properties.Events.*.Properties.DestinationConfig.OnFailure.Destination | MessageProjectionFailureQueue.Arn
+@projection | MessageProjectionFailureQueue.Properties.SqsManagedSseEnabled | true
+@projection | MessageProjectionFailureQueueAlarm.Properties.Dimensions.0.Value | MessageProjectionFailureQueue.QueueName
+@projection | EventsTableUpdateItemThrottlesAlarm | +
+# Alarms: one occurrence in 5 minutes (FlowIQ does not retry: any failure may be a lost event),
+# to the topic when there is one; the function's own throttling keeps its alarm.
+@all ; @all-url | AWS::CloudWatch::Alarm.Properties.Period | 300
+@all ; @all-url | AWS::CloudWatch::Alarm.Properties.EvaluationPeriods | 1
+@all ; @all-url | AWS::CloudWatch::Alarm.Properties.TreatMissingData | notBreaching
+@all | AWS::CloudWatch::Alarm.Properties.AlarmActions.0 | arn:aws:sns:eu-west-1:123456789012:ops
+- | AWS::CloudWatch::Alarm.Properties.AlarmActions | ~
+- | WebhookFunctionThrottlesAlarm | +
+# Metrics: API Gateway's 429s counted from the access log (once each) in the stack's namespace,
+# and alarmed; the function's namespace (empty: metrics off). Both follow the lever.
+- | ThrottledDeliveriesMetricFilter.Properties.MetricTransformations.* | #1
+- | ThrottledDeliveriesMetricFilter.Properties.MetricTransformations.*.MetricName | ThrottledDeliveries
+- | ThrottledDeliveriesMetricFilter.Properties.MetricTransformations.*.MetricNamespace | FlowIQWebhooks
+- | ThrottledDeliveriesMetricFilter.Properties.MetricTransformations.*.MetricValue | 1
+- | ThrottledDeliveriesAlarm.Properties.MetricName | ThrottledDeliveries
+- | ThrottledDeliveriesAlarm.Properties.Namespace | FlowIQWebhooks
+- | ThrottledDeliveriesAlarm.Properties.Dimensions | ~
+- | WebhookFunction.Properties.Environment.Variables.METRICS_NAMESPACE | FlowIQWebhooks
+EnableMetrics=false | WebhookFunction.Properties.Environment.Variables.METRICS_NAMESPACE | ""
+MetricsNamespace=Acme/FlowIQ | WebhookFunction.Properties.Environment.Variables.METRICS_NAMESPACE | Acme/FlowIQ
+MetricsNamespace=Acme/FlowIQ | ThrottledDeliveriesMetricFilter.Properties.MetricTransformations.*.MetricNamespace | Acme/FlowIQ
+MetricsNamespace=Acme/FlowIQ | ThrottledDeliveriesAlarm.Properties.Namespace | Acme/FlowIQ
+# Dashboard names are global to the account: the Region keeps stacks apart.
+- | WebhookDashboard.Properties.DashboardName | flowiq-webhooks-eu-west-1
+- | Outputs.DashboardUrl | https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=WebhookDashboard
+"#;
+
+#[test]
+fn each_stack_has_what_its_parameters_say() {
+    for row in STACKS
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        if let Err(problem) = check_row(row) {
+            panic!("{row}: {problem}");
+        }
+    }
+}
+
+/// One row of [`STACKS`].
+fn check_row(row: &str) -> Result<(), String> {
+    let [sets, path, expected] = row.split(" | ").collect::<Vec<_>>()[..] else {
+        return Err("not `parameters | path | value`".into());
+    };
+    for parameters in sets.split(';') {
+        let stack = deploy(parameters);
+        let values = stack.each(path);
+        if let Some(count) = expected.strip_prefix('#') {
+            match values.len().to_string() == count {
+                true => continue,
+                false => return Err(format!("{} values with {parameters}", values.len())),
+            }
+        }
+        // A misspelt name is absent too: the template has the resource or output, and for a
+        // property the stack has its resource.
+        let mut names = path.split('.');
+        let known = match (names.next().unwrap(), names.next()) {
+            ("Outputs", Some(output)) => !TEMPLATE.yaml["Outputs"][output].is_null(),
+            (kind, _) if kind.contains("::") => true,
+            (id, None) => !TEMPLATE.yaml["Resources"][id].is_null(),
+            (id, Some(_)) => stack.has(id),
+        };
+        if values.is_empty() || !known {
+            return Err(format!("nothing there with {parameters}"));
+        }
+        for value in values {
+            let bound = |prefix| expected.strip_prefix(prefix)?.parse::<f64>().ok();
+            let holds = match expected {
+                "~" => value.is_null(),
+                "+" => !value.is_null(),
+                r#""""# => value == "",
+                _ if expected.starts_with("<=") => bound("<=").is_some_and(|b| number(value) <= b),
+                _ if expected.starts_with(">=") => bound(">=").is_some_and(|b| number(value) >= b),
+                _ => text(value).as_deref() == Some(expected),
+            };
+            if !holds {
+                return Err(format!("{value} with {parameters}"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every grant of the roles whose functions this crate builds, `role action resource`: what the
+/// code calls and nothing else. Webhook function: storage contract v2's one conditional PutItem
+/// per delivery (and the init warm-up, a PutItem that never applies), the spill's SendMessage.
+/// Spill drain: the same PutItem, and what the SQS mapping does with the function's role plus the
+/// drain's own visibility changes. Message projection: the merge into the `message` item, the
+/// stream, its failure queue.
+const GRANTS: &str = "\
+WebhookFunctionRole logs:CreateLogStream WebhookFunctionLogGroup.Arn
+WebhookFunctionRole logs:PutLogEvents WebhookFunctionLogGroup.Arn
+WebhookFunctionRole dynamodb:PutItem EventsTable.Arn
+WebhookFunctionRole sqs:SendMessage SpillQueue.Arn
+SpillDrainFunctionRole logs:CreateLogStream SpillDrainFunctionLogGroup.Arn
+SpillDrainFunctionRole logs:PutLogEvents SpillDrainFunctionLogGroup.Arn
+SpillDrainFunctionRole dynamodb:PutItem EventsTable.Arn
+SpillDrainFunctionRole sqs:ReceiveMessage SpillQueue.Arn
+SpillDrainFunctionRole sqs:DeleteMessage SpillQueue.Arn
+SpillDrainFunctionRole sqs:GetQueueAttributes SpillQueue.Arn
+SpillDrainFunctionRole sqs:ChangeMessageVisibility SpillQueue.Arn
+MessageProjectionFunctionRole logs:CreateLogStream MessageProjectionFunctionLogGroup.Arn
+MessageProjectionFunctionRole logs:PutLogEvents MessageProjectionFunctionLogGroup.Arn
+MessageProjectionFunctionRole dynamodb:UpdateItem EventsTable.Arn
+MessageProjectionFunctionRole dynamodb:DescribeStream EventsTable.StreamArn
+MessageProjectionFunctionRole dynamodb:GetRecords EventsTable.StreamArn
+MessageProjectionFunctionRole dynamodb:GetShardIterator EventsTable.StreamArn
+MessageProjectionFunctionRole dynamodb:ListStreams EventsTable.Arn/stream/*
+MessageProjectionFunctionRole sqs:SendMessage MessageProjectionFailureQueue.Arn";
+
+#[test]
+fn roles_grant_only_what_the_code_calls_and_never_a_wildcard() {
+    let mut grants = BTreeSet::new();
+    for stack in [deploy("@all"), deploy("@all-url")] {
+        for (role, body) in stack.of_type("AWS::IAM::Role") {
+            let properties = &body["Properties"];
+            assert!(properties["ManagedPolicyArns"].is_null(), "{role}: `*`s");
+            for statement in each(properties, "Policies.*.PolicyDocument.Statement.*") {
+                let resources = strings(&statement["Resource"]);
+                assert!(statement["Effect"] == "Allow" && !resources.is_empty());
+                for action in strings(&statement["Action"]) {
+                    for resource in &resources {
+                        assert!(!action.contains('*') && resource != "*", "{statement}");
+                        grants.insert(format!("{role} {action} {resource}"));
+                    }
+                }
+            }
+        }
+        // SAM's policies would add managed `*` statements: each function has its own role.
+        for function in stack.each("AWS::Serverless::Function.Properties") {
+            assert!(function["Policies"].is_null() && !function["Role"].is_null());
+        }
+    }
+    let role = |grant: &str| grant.split(' ').next().unwrap().to_owned();
+    let roles: BTreeSet<String> = GRANTS.lines().map(role).collect();
+    grants.retain(|grant| roles.contains(&role(grant)));
+    assert_eq!(grants, GRANTS.lines().map(str::to_owned).collect());
+    assert!(roles.len() < deploy("@all").of_type("AWS::IAM::Role").count());
+}
+
+#[test]
+fn functions_build_binaries_of_this_crate() {
+    let stack = deploy("@all");
+    for binary in stack.each("AWS::Serverless::Function.Metadata.BuildProperties.Binary") {
+        let source = format!(
+            "{}/src/bin/{}.rs",
+            env!("CARGO_MANIFEST_DIR"),
+            text(binary).unwrap()
+        );
+        assert!(std::path::Path::new(&source).is_file(), "no {source}");
+    }
+}
+
+// ----------------------------------------------------------------------------------- the API
+
+const STAGE: &str = "WebhookApiApiGatewayDefaultStage";
+
+/// WhatsApp Cloud API's default tier: 80 messages/s per business number, each outbound message
+/// ~4 FlowIQ events, sized at 3 x outgoing in status events plus inbound (Meta's advice): ~320
+/// events/s per number.
+const EVENTS_PER_SECOND_PER_NUMBER_DEFAULT_TIER: f64 = 320.0;
+
+#[test]
+fn the_api_routes_only_the_handlers_path_and_is_always_throttled() {
+    let stack = deploy("-");
+    // One route, the one `http_handler::route` serves.
+    let paths = &stack.properties("WebhookApi")["Body"]["paths"];
+    let routes: Vec<String> = paths.as_object().unwrap().keys().cloned().collect();
+    assert_eq!(routes, ["/webhooks/{platform}/{token}"]);
+    assert_eq!(paths[&routes[0]].as_object().unwrap().len(), 1, "POST only");
+    // The default throttle takes a broadcast at the default tier, with headroom, and a bucket
+    // that the start of a broadcast fits.
+    let settings = &stack.properties(STAGE)["DefaultRouteSettings"];
+    let rate = number(&settings["ThrottlingRateLimit"]);
+    let burst = number(&settings["ThrottlingBurstLimit"]);
+    assert!(
+        rate >= EVENTS_PER_SECOND_PER_NUMBER_DEFAULT_TIER.max(500.0),
+        "{rate}/s"
+    );
+    assert!(burst >= 1000.0_f64.max(2.0 * rate), "{burst}");
+    // Against a leaked URL: the limits cannot be 0, and without the API (a function URL has no
+    // throttling) reserved concurrency caps the function.
+    for name in ["ThrottlingRateLimit", "ThrottlingBurstLimit"] {
+        assert!(TEMPLATE.yaml["Parameters"][name]["MinValue"].as_f64() >= Some(1.0));
+    }
+    for parameters in SCENARIOS {
+        let stack = deploy(parameters);
+        let reserved = stack.each("WebhookFunction.Properties.ReservedConcurrentExecutions");
+        assert!(
+            stack.has(STAGE) || number(reserved[0]) >= 1.0,
+            "{parameters}"
+        );
+    }
+}
+
+/// One access-log line as API Gateway would write it from the stage's format, with `values` for
+/// its `$context` variables (`x` for the others).
+fn access_log_line(stack: &Stack, values: &[(&str, &str)]) -> String {
+    let format = &stack.properties(STAGE)["AccessLogSettings"]["Format"];
+    let mut line = values
+        .iter()
+        .fold(text(format).unwrap(), |line, (name, value)| {
+            line.replace(&format!("$context.{name}"), value)
+        });
+    while let Some(start) = line.find("$context.") {
+        let length = line[start..].find(|c: char| !(c.is_alphanumeric() || ".$".contains(c)));
+        line.replace_range(start..length.map_or(line.len(), |n| start + n), "x");
+    }
+    line
+}
+
+#[test]
+fn the_access_log_is_small_json_without_the_token_and_its_429s_are_counted() {
+    let stack = deploy("-");
+    let format = access_log_line(&stack, &[]);
+    let line: Value = serde_json::from_str(&format).unwrap();
+    let fields: BTreeSet<&str> = line
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    // sourceIp tells FlowIQ's senders from someone using a leaked URL; no path (the token).
+    let expected = "integrationLatency requestId requestTime responseLength sourceIp status";
+    assert_eq!(fields, expected.split(' ').collect());
+    // A realistic line (the values docs/deployment.md shows) is the 164 bytes it states.
+    let sample = access_log_line(
+        &stack,
+        &[
+            ("requestId", "Kq1mXhXsIAMEb7w="),
+            ("status", "200"),
+            ("responseLength", "65"),
+            ("integrationLatency", "14"),
+            ("requestTime", "27/Nov/2026:17:26:03 +0000"),
+            ("identity.sourceIp", "203.0.113.45"),
+        ],
+    );
+    assert_eq!(sample.len(), 164, "{sample}");
+
+    // The metric filter reads this log and counts exactly its 429 lines: `{ $.status = "429" }`.
+    let filter = stack.properties("ThrottledDeliveriesMetricFilter");
+    let destination = &stack.properties(STAGE)["AccessLogSettings"]["DestinationArn"];
+    assert_eq!(
+        text(destination).unwrap(),
+        format!("{}.Arn", text(&filter["LogGroupName"]).unwrap())
+    );
+    let pattern = filter["FilterPattern"].as_str().unwrap();
+    let selector = pattern
+        .strip_prefix("{ $.")
+        .and_then(|p| p.strip_suffix(" }"));
+    let (field, value) = selector.and_then(|p| p.split_once(" = ")).expect(pattern);
+    for status in ["200", "400", "401", "404", "413", "429", "500", "503"] {
+        let line: Value =
+            serde_json::from_str(&access_log_line(&stack, &[("status", status)])).unwrap();
+        assert_eq!(
+            line[field] == value.trim_matches('"'),
+            status == "429",
+            "{status}"
+        );
+    }
+}
+
+// --------------------------------------------------------------------------- table, streams
+
+#[test]
+fn rejected_deliveries_have_a_sparse_index_with_what_their_listing_prints() {
+    let stack = deploy("-");
+    let table = stack.properties("EventsTable");
+    let indexes = each(table, "GlobalSecondaryIndexes.*");
+    let index = indexes
+        .iter()
+        .find(|i| i["IndexName"] == keys::BY_REJECTION_INDEX)
+        .unwrap();
+    let schema = json!([{"AttributeName": keys::REJECTION_PK, "KeyType": "HASH"},
+        {"AttributeName": keys::REJECTION_SK, "KeyType": "RANGE"}]);
+    assert_eq!(index["KeySchema"], schema);
+    for key in [keys::REJECTION_PK, keys::REJECTION_SK] {
+        let definition = json!({"AttributeName": key, "AttributeType": "S"});
+        assert!(
+            each(table, "AttributeDefinitions.*").contains(&&definition),
+            "{key}"
+        );
+    }
+    assert_eq!(index["Projection"]["ProjectionType"], "INCLUDE");
+    let projected = strings(&index["Projection"]["NonKeyAttributes"]);
+    // `flowiq-events rejected` prints received_at, status_code, platform, body_size,
+    // reprocess_outcome and reason, and with --json the entry itself; reprocess-rejected sets
+    // reprocessed_at, reprocess_outcome, event_id or a new reason. The body stays in the table.
+    let listed = "item_type platform reason status_code received_at request_id body_size \
+        body_sha256 reprocessed_at reprocess_outcome event_id";
+    for attribute in listed.split(' ') {
+        assert!(projected.iter().any(|p| p == attribute), "{attribute}");
+    }
+    assert!(!projected.iter().any(|p| p == "body" || p == "body_bytes"));
+}
+
+#[test]
+fn provisioned_capacity_scales_the_table_and_each_index_between_the_levers_bounds() {
+    // Each scalable target: resource, dimension, bounds, and the metric of its one policy.
+    let stack = deploy("@provisioned");
+    let policies = stack.each("AWS::ApplicationAutoScaling::ScalingPolicy.Properties");
+    let mut scaled = BTreeSet::new();
+    for (id, target) in stack.of_type("AWS::ApplicationAutoScaling::ScalableTarget") {
+        let target = &target["Properties"];
+        let of_target = policies.iter().filter(|p| p["ScalingTargetId"] == id);
+        let metric = "TargetTrackingScalingPolicyConfiguration.PredefinedMetricSpecification";
+        let metrics: Vec<_> = of_target.flat_map(|p| each(p, metric)).collect();
+        let [resource, dimension, min, max] = [
+            "ResourceId",
+            "ScalableDimension",
+            "MinCapacity",
+            "MaxCapacity",
+        ]
+        .map(|k| text(&target[k]).unwrap());
+        scaled.insert(format!(
+            "{resource} {dimension} {min}-{max} {}",
+            json!(metrics)
+        ));
+    }
+    let mut expected = BTreeSet::new();
+    let indexes = stack.each("EventsTable.Properties.GlobalSecondaryIndexes.*.IndexName");
+    let resources = indexes.iter().map(|i| {
+        (
+            "index",
+            format!("table/EventsTable/index/{}", text(i).unwrap()),
+        )
+    });
+    for (kind, resource) in resources.chain([("table", "table/EventsTable".to_owned())]) {
+        for (units, bounds) in [("Read", "2-50"), ("Write", "25-3000")] {
+            let metric =
+                json!([{"PredefinedMetricType": format!("DynamoDB{units}CapacityUtilization")}]);
+            expected.insert(format!(
+                "{resource} dynamodb:{kind}:{units}CapacityUnits {bounds} {metric}"
+            ));
+        }
+    }
+    assert_eq!(scaled, expected);
+    assert_eq!(policies.len(), expected.len());
+}
+
+#[test]
+fn the_spill_queue_outlasts_the_drains_attempts_and_its_bounds_are_the_services() {
+    let stack = deploy("-");
+    // AWS: the queue's visibility timeout at least 6 x the function's timeout.
+    let visibility = number(&stack.properties("SpillQueue")["VisibilityTimeout"]);
+    assert!(visibility >= 6.0 * number(&stack.properties("SpillDrainFunction")["Timeout"]));
+    // Lambda's range for an SQS mapping's maximum concurrency; SQS's for maxReceiveCount.
+    let parameters = &TEMPLATE.yaml["Parameters"];
+    for (name, range) in [
+        ("SpillDrainMaximumConcurrency", 2.0),
+        ("SpillMaxReceiveCount", 1.0),
+    ] {
+        let bound = |key: &str| parameters[name][key].as_f64().unwrap();
+        assert_eq!(
+            [bound("MinValue"), bound("MaxValue")],
+            [range, 1000.0],
+            "{name}"
+        );
+    }
+}
+
+/// A Lambda event filter pattern (the subset the template uses: nested objects, lists of
+/// allowed values, `{"exists": true}` on a leaf) against a stream record.
+fn pattern_matches(pattern: &Value, record: &Value) -> bool {
+    let rules = pattern.as_object().unwrap().iter();
+    rules.into_iter().all(|(key, rule)| match rule {
+        Value::Array(allowed) => allowed.iter().any(|a| match a {
+            Value::Object(op) => op["exists"] == !record[key].is_null(),
+            value => *value == record[key],
+        }),
+        nested => record[key].is_object() && pattern_matches(nested, &record[key]),
+    })
+}
+
+#[test]
+fn the_message_projection_reads_only_new_events_of_a_message() {
+    let stack = deploy("@projection");
+    let mapping = "MessageProjectionFunction.Properties.Events.*.Properties";
+    let filters = stack.each(&format!("{mapping}.FilterCriteria.Filters.*.Pattern"));
+    assert_eq!(filters.len(), 1);
+    let pattern: Value = serde_json::from_str(filters[0].as_str().unwrap()).unwrap();
+    let record = |name: &str, item_type: &str, wamid: Option<&str>| {
+        let mut image = json!({"item_type": {"S": item_type}, "pk": {"S": "MSG#x"}});
+        if let Some(wamid) = wamid {
+            image["whatsapp_message_id"] = json!({"S": wamid});
+        }
+        json!({"eventName": name, "dynamodb": {"NewImage": image}})
+    };
+    assert!(pattern_matches(
+        &pattern,
+        &record("INSERT", "event", Some("w"))
+    ));
+    // Not events without a message, not the projection's own `message` items (its first update
+    // of a message is an INSERT), not rejected deliveries, not TTL deletions.
+    for ignored in [
+        record("INSERT", "event", None),
+        record("INSERT", "message", Some("w")),
+        record("MODIFY", "message", Some("w")),
+        record("INSERT", "rejected", None),
+        json!({"eventName": "REMOVE", "dynamodb": {}}),
+    ] {
+        assert!(!pattern_matches(&pattern, &ignored), "{ignored}");
+    }
+}
+
+// ------------------------------------------------------------------------- metrics, dashboard
+
+/// The function's own metrics (what `flowiq_webhooks::metrics` writes in its one line per
+/// delivery, and the access log's metric filter): `metric | dimension sets`, `;` between sets.
+const OWN_METRICS: &str = "\
+Deliveries | Outcome; EventType
+StoreLatency |
+ThrottledDeliveries |";
+
+/// What AWS publishes, as each service documents it (HTTP API metrics, Lambda function and
+/// function URL metrics, DynamoDB's metrics-dimensions, SQS): `namespace | metrics | dimension
+/// sets`. Only what a dashboard or alarm here may use: a name not listed fails the tests.
+const AWS_METRICS: &str = "\
+AWS/ApiGateway | Count 4xx 5xx Latency IntegrationLatency DataProcessed | ApiId; ApiId Stage; ApiId Method Resource Stage
+AWS/Lambda | Invocations Errors Throttles Duration ConcurrentExecutions IteratorAge UrlRequestCount Url4xxCount Url5xxCount UrlRequestLatency | FunctionName; FunctionName Resource; FunctionName Resource ExecutedVersion
+AWS/DynamoDB | ConsumedWriteCapacityUnits ConsumedReadCapacityUnits ProvisionedWriteCapacityUnits ProvisionedReadCapacityUnits | TableName; TableName GlobalSecondaryIndexName
+AWS/DynamoDB | ThrottledRequests SystemErrors | TableName Operation
+AWS/DynamoDB | ConditionalCheckFailedRequests | TableName
+AWS/SQS | ApproximateNumberOfMessagesVisible ApproximateAgeOfOldestMessage NumberOfMessagesSent | QueueName";
+
+/// A metric as a dashboard row or an alarm uses it: `[namespace, metric, statistic]` and its
+/// `(dimension, value)`s.
+type MetricUse = ([String; 3], Vec<(String, String)>);
+
+fn widgets(stack: &Stack, kind: &str) -> Vec<Value> {
+    let body = text(&stack.properties("WebhookDashboard")["DashboardBody"]).unwrap();
+    let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let widgets = body["widgets"].as_array().unwrap().iter();
+    widgets.filter(|w| w["type"] == kind).cloned().collect()
+}
+
+/// Every metric row of the dashboard: explicit metrics only (namespace, name, dimension pairs,
+/// then options).
+fn dashboard(stack: &Stack) -> Vec<MetricUse> {
+    let mut uses = Vec::new();
+    for widget in widgets(stack, "metric") {
+        let properties = &widget["properties"];
+        assert_eq!(properties["region"], "eu-west-1", "{widget}");
+        for row in properties["metrics"].as_array().unwrap() {
+            let names = strings(row);
+            assert!(names.len() >= 2 && names.len().is_multiple_of(2), "{row}");
+            let options = row.as_array().unwrap().last().unwrap();
+            let stat = options["stat"].as_str().or(properties["stat"].as_str());
+            let use_ = [&names[0], &names[1], stat.unwrap_or("Average")].map(str::to_owned);
+            uses.push((
+                use_,
+                names[2..]
+                    .chunks(2)
+                    .map(|p| (p[0].clone(), p[1].clone()))
+                    .collect(),
+            ));
+        }
+    }
+    uses
+}
+
+fn alarms(stack: &Stack) -> Vec<MetricUse> {
+    let alarms = stack.each("AWS::CloudWatch::Alarm.Properties").into_iter();
+    let name = |value: &Value, key: &str| text(&value[key]).unwrap();
+    let alarmed = alarms.map(|alarm| {
+        let dimensions = each(alarm, "Dimensions.*").into_iter();
+        let dimensions = dimensions.map(|d| (name(d, "Name"), name(d, "Value")));
+        let use_ = ["Namespace", "MetricName", "Statistic"].map(|k| name(alarm, k));
+        (use_, dimensions.collect())
+    });
+    alarmed.collect()
+}
+
+/// What a stack's dashboard charts, as `namespace metric dimension-values` lines.
+fn charted(stack: &Stack) -> BTreeSet<String> {
+    let uses = dashboard(stack)
+        .into_iter()
+        .map(|([namespace, metric, _], dimensions)| {
+            let values = dimensions.into_iter().map(|(_, value)| format!(" {value}"));
+            format!("{namespace} {metric}{}", values.collect::<String>())
+        });
+    uses.collect()
+}
+
+/// `Err` says why `used` is not a metric the function or AWS publishes, or does not point at this
+/// stack's resource.
+fn check_metric(
+    stack: &Stack,
+    ([namespace, metric, stat], dimensions): &MetricUse,
+) -> Result<(), String> {
+    let percentile = stat.strip_prefix('p').and_then(|p| p.parse::<f64>().ok());
+    let statistics = ["Sum", "Average", "Maximum", "Minimum", "SampleCount"];
+    if !statistics.contains(&stat.as_str()) && !percentile.is_some_and(|p| p > 0.0 && p < 100.0) {
+        return Err(format!("statistic {stat}"));
+    }
+    let own = *namespace == stack.parameters["MetricsNamespace"];
+    let table = if own { OWN_METRICS } else { AWS_METRICS };
+    let mut rows = table
+        .lines()
+        .map(|l| l.split('|').map(str::trim).collect::<Vec<_>>());
+    let row = rows.find(|row| match own {
+        true => row[0] == metric,
+        false => row[0] == namespace && row[1].split(' ').any(|m| m == metric),
+    });
+    let row = row.ok_or_else(|| format!("{namespace} does not publish {metric}"))?;
+    let names: BTreeSet<&str> = dimensions.iter().map(|(n, _)| n.as_str()).collect();
+    let mut sets = row[row.len() - 1]
+        .split(';')
+        .map(|set| set.split_whitespace().collect());
+    if !sets.any(|set: BTreeSet<&str>| set == names) {
+        return Err(format!("{metric} has no dimension set {names:?}"));
+    }
+    let indexes = stack.each("EventsTable.Properties.GlobalSecondaryIndexes.*.IndexName");
+    for (name, value) in dimensions {
+        let kind = |id: &str| {
+            stack
+                .resources
+                .get(id)
+                .map_or(Value::Null, |r| r["Type"].clone())
+        };
+        let ok = match name.as_str() {
+            "Outcome" => metrics::OUTCOMES.contains(&value.as_str()),
+            "EventType" => metrics::EVENT_TYPES.contains(&value.as_str()),
+            "ApiId" => kind(value) == "AWS::ApiGatewayV2::Api",
+            "FunctionName" => kind(value) == "AWS::Serverless::Function",
+            "TableName" => kind(value) == "AWS::DynamoDB::Table",
+            "GlobalSecondaryIndexName" => indexes.iter().any(|i| *i == value),
+            // The receiver's one write; UpdateItem only from the message projection.
+            "Operation" => {
+                value == "PutItem"
+                    || stack.has("MessageProjectionFunction") && value == "UpdateItem"
+            }
+            "QueueName" => value
+                .strip_suffix(".QueueName")
+                .is_some_and(|q| kind(q) == "AWS::SQS::Queue"),
+            _ => false,
+        };
+        if !ok {
+            return Err(format!(
+                "{name}={value} is not in the contract or this stack"
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_charted_and_alarmed_metric_is_one_that_is_published() {
+    for parameters in SCENARIOS {
+        let stack = deploy(parameters);
+        let uses = [dashboard(&stack), alarms(&stack)].concat();
+        assert!(uses.len() > 20);
+        for used in uses {
+            if let Err(why) = check_metric(&stack, &used) {
+                panic!("{parameters}: {used:?}: {why}");
+            }
+        }
+    }
+    // And the check refuses a misspelt metric, dimension, value or statistic.
+    let stack = deploy("-");
+    let uses = dashboard(&stack);
+    let good = uses
+        .iter()
+        .find(|u| u.0[1] == "ConsumedWriteCapacityUnits")
+        .unwrap();
+    let own = |metric: &str, dimensions: &[(&str, &str)]| -> MetricUse {
+        let dimensions = dimensions
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()));
+        (
+            ["FlowIQWebhooks", metric, "Sum"].map(str::to_owned),
+            dimensions.collect(),
+        )
+    };
+    check_metric(&stack, good).unwrap();
+    check_metric(&stack, &own("Deliveries", &[("Outcome", "stored")])).unwrap();
+    let mut wrong = vec![good.clone(), good.clone(), good.clone(), good.clone()];
+    wrong[0].0[1].pop();
+    wrong[1].0[2].pop();
+    wrong[2].1[0].0.pop();
+    wrong[3].1[0].1.pop();
+    wrong.extend([
+        own("Delivery", &[("Outcome", "stored")]),
+        own("Deliveries", &[("Outcome", "saved")]),
+        own("Deliveries", &[("Status", "stored")]),
+        own(
+            "Deliveries",
+            &[("Outcome", "stored"), ("EventType", "call")],
+        ),
+        own("StoreLatency", &[("Outcome", "stored")]),
+    ]);
+    for used in wrong {
+        assert!(check_metric(&stack, &used).is_err(), "{used:?}");
+    }
+}
+
+#[test]
+fn the_dashboard_charts_every_outcome_and_event_type_and_follows_the_stack() {
+    let uses = dashboard(&deploy("-"));
+    let values = |name: &str| -> BTreeSet<&str> {
+        let dimensions = uses.iter().flat_map(|(_, dimensions)| dimensions);
+        dimensions
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert_eq!(values("Outcome"), metrics::OUTCOMES.into_iter().collect());
+    assert_eq!(
+        values("EventType"),
+        metrics::EVENT_TYPES.into_iter().collect()
+    );
+    let latency = uses
+        .iter()
+        .filter(|u| u.0[1] == "StoreLatency")
+        .map(|u| u.0[2].as_str());
+    assert_eq!(latency.collect::<Vec<_>>(), ["p50", "p99"]);
+
+    // `+` charted, `-` not: `namespace metric dimension-values` as `charted` writes them, with
+    // `_` for spaces.
+    let expected = "
+        - | +AWS/ApiGateway_Count_WebhookApi +AWS/ApiGateway_4xx_WebhookApi +AWS/ApiGateway_5xx_WebhookApi +AWS/ApiGateway_Latency_WebhookApi -AWS/Lambda_UrlRequestCount_WebhookFunction
+        - | +AWS/Lambda_Duration_WebhookFunction +AWS/Lambda_Errors_WebhookFunction +AWS/Lambda_Throttles_WebhookFunction +AWS/Lambda_ConcurrentExecutions_WebhookFunction
+        - | +AWS/DynamoDB_ConsumedWriteCapacityUnits_EventsTable +AWS/DynamoDB_ThrottledRequests_EventsTable_PutItem +AWS/DynamoDB_ConditionalCheckFailedRequests_EventsTable
+        - | +AWS/SQS_NumberOfMessagesSent_SpillQueue.QueueName +AWS/SQS_ApproximateNumberOfMessagesVisible_SpillQueue.QueueName +AWS/SQS_ApproximateAgeOfOldestMessage_SpillQueue.QueueName
+        - | +AWS/SQS_ApproximateNumberOfMessagesVisible_SpillDeadLetterQueue.QueueName +AWS/Lambda_Errors_SpillDrainFunction +AWS/Lambda_Duration_SpillDrainFunction
+        - | +FlowIQWebhooks_ThrottledDeliveries -AWS/Lambda_IteratorAge_MessageProjectionFunction -AWS/SQS_ApproximateNumberOfMessagesVisible_StreamConsumerFailureQueue.QueueName
+        @url | -AWS/ApiGateway_Count_WebhookApi +AWS/Lambda_UrlRequestCount_WebhookFunction +AWS/Lambda_Url4xxCount_WebhookFunction +AWS/Lambda_Url5xxCount_WebhookFunction
+        @url | +AWS/Lambda_UrlRequestLatency_WebhookFunction -FlowIQWebhooks_ThrottledDeliveries
+        @streams | +AWS/Lambda_IteratorAge_StreamConsumerFunction +AWS/SQS_ApproximateNumberOfMessagesVisible_StreamConsumerFailureQueue.QueueName
+        @streams | +AWS/SQS_ApproximateNumberOfMessagesVisible_PipeFailureQueue.QueueName
+        @projection | +AWS/Lambda_IteratorAge_MessageProjectionFunction +AWS/DynamoDB_ThrottledRequests_EventsTable_UpdateItem
+        AccessLogs=false | -FlowIQWebhooks_ThrottledDeliveries
+        EnableMetrics=false | -FlowIQWebhooks_Deliveries_stored -FlowIQWebhooks_StoreLatency +FlowIQWebhooks_ThrottledDeliveries
+        MetricsNamespace=Acme/FlowIQ | +Acme/FlowIQ_Deliveries_stored +Acme/FlowIQ_ThrottledDeliveries -FlowIQWebhooks_Deliveries_stored";
+    for row in expected.trim().lines() {
+        let (parameters, charts) = row.trim().split_once(" | ").unwrap();
+        let charted = charted(&deploy(parameters));
+        for chart in charts.split(' ') {
+            let line = chart[1..].replace('_', " ");
+            assert_eq!(
+                charted.contains(&line),
+                chart.starts_with('+'),
+                "{parameters}: {line}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_dashboard_reads_cold_starts_from_platform_reports_when_lambda_writes_them() {
+    let logs = widgets(&deploy("-"), "log");
+    assert_eq!(logs.len(), 1);
+    assert_eq!(logs[0]["properties"]["region"], "eu-west-1");
+    let query = logs[0]["properties"]["query"].as_str().unwrap();
+    assert!(
+        query.starts_with("SOURCE 'WebhookFunctionLogGroup' |"),
+        "{query}"
+    );
+    // JSON logs: platform.report is a record with these fields.
+    for part in [
+        r#"type = "platform.report""#,
+        "record.metrics.initDurationMs",
+    ] {
+        assert!(query.contains(part), "{query}");
+    }
+    // SystemLogLevel=WARN drops platform.report: no empty widget.
+    assert!(widgets(&deploy("SystemLogLevel=WARN"), "log").is_empty());
+}
