@@ -183,6 +183,7 @@ AccessLogs=false | WebhookApi5xxAlarm | +
 @url | AWS::ApiGatewayV2::Api | #0
 @url | AWS::ApiGatewayV2::Stage | #0
 @url | WebhookApiAccessLogGroup | ~
+@url | ThrottledDeliveriesMetricFilter | ~
 @url | ThrottledDeliveriesAlarm | ~
 @url | WebhookApi5xxAlarm | ~
 @url | WebhookFunctionUrl.Properties.AuthType | NONE
@@ -197,7 +198,9 @@ AccessLogs=false | WebhookApi5xxAlarm | +
 @url | WebhookFunctionUrlInvokePermission.Properties.Action | lambda:InvokeFunction
 @url | WebhookFunctionUrlInvokePermission.Properties.InvokedViaFunctionUrl | true
 @url | Outputs.WebhookBaseUrl | https://abcdefghijklmnopqrstuvwxyz012345.lambda-url.eu-west-1.on.aws
+@url | WebhookFunctionUrl5xxAlarm.Properties.Namespace | AWS/Lambda
 @url | WebhookFunctionUrl5xxAlarm.Properties.MetricName | Url5xxCount
+@url | WebhookFunctionUrl5xxAlarm.Properties.Dimensions.0.Value | WebhookFunction
 - | WebhookFunctionUrl5xxAlarm | ~
 # A custom domain maps the API, at its root or a base path, and outputs its URL and DNS target.
 - | AWS::ApiGatewayV2::DomainName | #0
@@ -234,6 +237,7 @@ AccessLogs=false | WebhookApi5xxAlarm | +
 - ; @url ; @all | Outputs.SpillDeadLetterQueueUrl | SpillDeadLetterQueue
 - | SpillDrainFunction.Properties.Environment.Variables.* | #3
 - | SpillDrainFunction.Properties.Environment.Variables.TABLE_NAME | EventsTable
+- | SpillDrainFunction.Properties.Environment.Variables.RETENTION_DAYS | +
 - | SpillDrainFunction.Properties.LoggingConfig.LogFormat | JSON
 - | SpillDrainFunction.Properties.LoggingConfig.LogGroup | SpillDrainFunctionLogGroup
 - | SpillDrainFunction.Properties.Events.* | #1
@@ -254,6 +258,9 @@ SpillMaxReceiveCount=240 | SpillQueue.Properties.RedrivePolicy.maxReceiveCount |
 - | SpillQueueAgeAlarm.Properties.Threshold | <=900
 - | SpillDeadLetterQueueAlarm.Properties.MetricName | ApproximateNumberOfMessagesVisible
 - | SpillDeadLetterQueueAlarm.Properties.Dimensions.0.Value | SpillDeadLetterQueue.QueueName
+- | SpillDeadLetterQueueAlarm.Properties.Threshold | 1
+- | SpillDeadLetterQueueAlarm.Properties.ComparisonOperator | GreaterThanOrEqualToThreshold
+- | SpillDrainFunctionErrorsAlarm.Properties.MetricName | Errors
 - | SpillDrainFunctionErrorsAlarm.Properties.Dimensions.0.Value | SpillDrainFunction
 # The message projection, only when asked: a stream-fed function with its failure queue, within
 # the stream's 24 hours.
@@ -265,6 +272,7 @@ SpillMaxReceiveCount=240 | SpillQueue.Properties.RedrivePolicy.maxReceiveCount |
 @projection | MessageProjectionFunction.Metadata.BuildProperties.Binary | flowiq-message-projection
 @projection | MessageProjectionFunction.Properties.Environment.Variables.* | #3
 @projection | MessageProjectionFunction.Properties.Environment.Variables.TABLE_NAME | EventsTable
+@projection | MessageProjectionFunction.Properties.Environment.Variables.RETENTION_DAYS | +
 @projection | MessageProjectionFunction.Properties.Role | MessageProjectionFunctionRole.Arn
 @projection | MessageProjectionFunction.Properties.LoggingConfig.LogGroup | MessageProjectionFunctionLogGroup
 @projection | MessageProjectionFunction.Properties.Events.* | #1
@@ -278,6 +286,7 @@ SpillMaxReceiveCount=240 | SpillQueue.Properties.RedrivePolicy.maxReceiveCount |
 @projection | MessageProjectionFunction.Properties.Events.*.Properties.MaximumRecordAgeInSeconds | <=86400
 @projection | MessageProjectionFunction.Properties.Events.*.Properties.DestinationConfig.OnFailure.Destination | MessageProjectionFailureQueue.Arn
 @projection | MessageProjectionFailureQueue.Properties.SqsManagedSseEnabled | true
+@projection | MessageProjectionFailureQueueAlarm.Properties.MetricName | ApproximateNumberOfMessagesVisible
 @projection | MessageProjectionFailureQueueAlarm.Properties.Dimensions.0.Value | MessageProjectionFailureQueue.QueueName
 @projection | EventsTableUpdateItemThrottlesAlarm | +
 # Alarms: one occurrence in 5 minutes (FlowIQ does not retry: any failure may be a lost event),
@@ -286,6 +295,7 @@ SpillMaxReceiveCount=240 | SpillQueue.Properties.RedrivePolicy.maxReceiveCount |
 @all ; @all-url | AWS::CloudWatch::Alarm.Properties.EvaluationPeriods | 1
 @all ; @all-url | AWS::CloudWatch::Alarm.Properties.TreatMissingData | notBreaching
 @all | AWS::CloudWatch::Alarm.Properties.AlarmActions.0 | arn:aws:sns:eu-west-1:123456789012:ops
+@all | AWS::CloudWatch::Alarm.Properties.AlarmActions.1 | ~
 - | AWS::CloudWatch::Alarm.Properties.AlarmActions | ~
 - | WebhookFunctionThrottlesAlarm | +
 # Metrics: API Gateway's 429s counted from the access log (once each) in the stack's namespace,
@@ -297,6 +307,9 @@ SpillMaxReceiveCount=240 | SpillQueue.Properties.RedrivePolicy.maxReceiveCount |
 - | ThrottledDeliveriesAlarm.Properties.MetricName | ThrottledDeliveries
 - | ThrottledDeliveriesAlarm.Properties.Namespace | FlowIQWebhooks
 - | ThrottledDeliveriesAlarm.Properties.Dimensions | ~
+- | ThrottledDeliveriesAlarm.Properties.Statistic | Sum
+- | ThrottledDeliveriesAlarm.Properties.Threshold | 1
+- | ThrottledDeliveriesAlarm.Properties.ComparisonOperator | GreaterThanOrEqualToThreshold
 - | WebhookFunction.Properties.Environment.Variables.METRICS_NAMESPACE | FlowIQWebhooks
 EnableMetrics=false | WebhookFunction.Properties.Environment.Variables.METRICS_NAMESPACE | ""
 MetricsNamespace=Acme/FlowIQ | WebhookFunction.Properties.Environment.Variables.METRICS_NAMESPACE | Acme/FlowIQ
@@ -463,7 +476,8 @@ fn the_api_routes_only_the_handlers_path_and_is_always_throttled() {
     // Against a leaked URL: the limits cannot be 0, and without the API (a function URL has no
     // throttling) reserved concurrency caps the function.
     for name in ["ThrottlingRateLimit", "ThrottlingBurstLimit"] {
-        assert!(TEMPLATE.yaml["Parameters"][name]["MinValue"].as_f64() >= Some(1.0));
+        let parameter = &TEMPLATE.yaml["Parameters"][name];
+        assert!(parameter["Type"] == "Number" && parameter["MinValue"].as_f64() >= Some(1.0));
     }
     for parameters in SCENARIOS {
         let stack = deploy(parameters);
@@ -494,8 +508,15 @@ fn access_log_line(stack: &Stack, values: &[(&str, &str)]) -> String {
 #[test]
 fn the_access_log_is_small_json_without_the_token_and_its_429s_are_counted() {
     let stack = deploy("-");
-    let format = access_log_line(&stack, &[]);
-    let line: Value = serde_json::from_str(&format).unwrap();
+    let format = text(&stack.properties(STAGE)["AccessLogSettings"]["Format"]).unwrap();
+    for leaks_the_token in [
+        "$context.path",
+        "$context.resourcePath",
+        "$context.requestOverride",
+    ] {
+        assert!(!format.contains(leaks_the_token), "{format}");
+    }
+    let line: Value = serde_json::from_str(&access_log_line(&stack, &[])).unwrap();
     let fields: BTreeSet<&str> = line
         .as_object()
         .unwrap()
@@ -886,6 +907,14 @@ fn the_dashboard_charts_every_outcome_and_event_type_and_follows_the_stack() {
         .filter(|u| u.0[1] == "StoreLatency")
         .map(|u| u.0[2].as_str());
     assert_eq!(latency.collect::<Vec<_>>(), ["p50", "p99"]);
+    let without_metrics = charted(&deploy("EnableMetrics=false"));
+    let own = without_metrics
+        .iter()
+        .filter(|c| c.starts_with("FlowIQWebhooks "));
+    assert!(
+        own.eq(["FlowIQWebhooks ThrottledDeliveries"].iter()),
+        "only the access log's"
+    );
 
     // `+` charted, `-` not: `namespace metric dimension-values` as `charted` writes them, with
     // `_` for spaces.
@@ -902,7 +931,6 @@ fn the_dashboard_charts_every_outcome_and_event_type_and_follows_the_stack() {
         @streams | +AWS/SQS_ApproximateNumberOfMessagesVisible_PipeFailureQueue.QueueName
         @projection | +AWS/Lambda_IteratorAge_MessageProjectionFunction +AWS/DynamoDB_ThrottledRequests_EventsTable_UpdateItem
         AccessLogs=false | -FlowIQWebhooks_ThrottledDeliveries
-        EnableMetrics=false | -FlowIQWebhooks_Deliveries_stored -FlowIQWebhooks_StoreLatency +FlowIQWebhooks_ThrottledDeliveries
         MetricsNamespace=Acme/FlowIQ | +Acme/FlowIQ_Deliveries_stored +Acme/FlowIQ_ThrottledDeliveries -FlowIQWebhooks_Deliveries_stored";
     for row in expected.trim().lines() {
         let (parameters, charts) = row.trim().split_once(" | ").unwrap();
