@@ -124,6 +124,11 @@ mod tests {
         message
     }
 
+    fn failed(response: &SqsBatchResponse) -> Vec<&str> {
+        let failures = response.batch_item_failures.iter();
+        failures.map(|f| f.item_identifier.as_str()).collect()
+    }
+
     fn queued(body: &str) -> String {
         let received = Received::now();
         let delivery = AuthenticatedDelivery {
@@ -147,12 +152,7 @@ mod tests {
             message("m-again", &queued(receipt)),
         ];
         let response = drain_batch(&acceptor, &event).await;
-        let failed: Vec<&str> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        assert_eq!(failed, ["m-poison"]);
+        assert_eq!(failed(&response), ["m-poison"]);
         assert_eq!(acceptor.store().events().len(), 1, "stored once");
         assert_eq!(acceptor.store().rejected().len(), 1);
 
@@ -174,12 +174,7 @@ mod tests {
                 .unwrap();
         let acceptor = Acceptor::new(InMemoryEventStore::default(), Retention(None));
         let response = drain_batch(&acceptor, &event).await;
-        let failed: Vec<&str> = response
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        assert_eq!(failed, ["c5e8-poison"]);
+        assert_eq!(failed(&response), ["c5e8-poison"]);
         let events = acceptor.store().events();
         assert_eq!(events.len(), 2);
         assert!(
