@@ -148,10 +148,17 @@ impl MessageState {
         {
             self.status = Some(status);
         }
+        // The earliest time of each status, whatever order its events came in (the stored
+        // projection's `if_not_exists` keeps the first to arrive; they differ only if FlowIQ
+        // sent one status twice with different times).
         if let Some(attribute) = fact.time_attribute {
-            self.times
+            let time = self
+                .times
                 .entry(attribute)
                 .or_insert_with(|| occurred_at.to_owned());
+            if occurred_at < time.as_str() {
+                *time = occurred_at.to_owned();
+            }
         }
         self.history.insert(fact.history_entry(occurred_at));
     }

@@ -119,7 +119,8 @@ def derive(items):
         if status and (state["status"] is None or RANK[state["status"]] <= RANK[status]):
             state["status"] = status
         if time_attribute:
-            state["times"].setdefault(time_attribute, occurred_at)
+            kept = state["times"].get(time_attribute)
+            state["times"][time_attribute] = occurred_at if kept is None else min(kept, occurred_at)
         state["history"].add(f"{occurred_at} {label}")
         if item.get("expires_at") is not None:
             state["expires_at"] = max(state["expires_at"] or 0, item["expires_at"])
