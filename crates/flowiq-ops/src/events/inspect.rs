@@ -9,6 +9,7 @@ use super::cli::{ConversationArgs, ListArgs};
 use super::cursor::encode_page_cursor;
 use super::error::EventsError;
 use super::output::{Column, Format, item_json, stored_body, write_json_line, write_table};
+use super::replay_item::ReplayItem;
 use super::selection::{END_OF_TIME, Selection, describe_contact};
 use super::time_arg::TimeArg;
 use crate::queries::{EventQueries, Item, text};
@@ -93,17 +94,16 @@ pub async fn message(
                 writeln!(out, "(no status: none of its events is a message status)")?;
             }
             writeln!(out, "\nevents ({}):", events.len())?;
-            let rows = events
-                .iter()
-                .map(|e| {
-                    let body = stored_body(e)?;
-                    Ok(["occurred_at", "event_type", "event_id", "received_at"]
-                        .iter()
-                        .map(|n| text(e, n).to_owned())
-                        .chain([format!("{} bytes", body.len())])
-                        .collect())
-                })
-                .collect::<Result<Vec<Vec<String>>, EventsError>>()?;
+            let mut rows = Vec::with_capacity(events.len());
+            for event in typed_events(&events)? {
+                rows.push(vec![
+                    event.occurred_at,
+                    event.event_type,
+                    event.event_id,
+                    event.received_at,
+                    format!("{} bytes", event.body.len()),
+                ]);
+            }
             let columns = [
                 "occurred_at",
                 "event_type",
@@ -222,16 +222,16 @@ pub async fn list(
             }
         }
         Format::Table => {
-            let rows: Vec<Vec<String>> = entries
-                .iter()
-                .map(|e| {
-                    let time = text(e, keys::ORG_SK).split('#').next().unwrap_or("");
+            let rows: Vec<Vec<String>> = typed_events(&entries)?
+                .into_iter()
+                .map(|event| {
+                    let time = event.key.split('#').next().unwrap_or("").to_owned();
                     vec![
-                        time.to_owned(),
-                        text(e, "event_type").to_owned(),
-                        text(e, "platform").to_owned(),
-                        text(e, "whatsapp_message_id").to_owned(),
-                        text(e, "event_id").to_owned(),
+                        time,
+                        event.event_type,
+                        event.platform,
+                        event.whatsapp_message_id,
+                        event.event_id,
                     ]
                 })
                 .collect();
@@ -301,6 +301,15 @@ pub const REJECTED_COLUMNS: [Column; 6] = [
     Column::whole("reprocessed"),
     Column::cut("reason", REASON_WIDTH),
 ];
+
+/// The stored events among `items`, typed (the core's `EventItem`, bodies read back).
+fn typed_events(items: &[Item]) -> Result<Vec<ReplayItem>, EventsError> {
+    let mut events = Vec::with_capacity(items.len());
+    for item in items {
+        events.extend(ReplayItem::from_item(item)?);
+    }
+    Ok(events)
+}
 
 /// A rejected delivery in a table: when, how it was answered, its size, what an earlier
 /// `reprocess-rejected` made of it, and why it was refused.

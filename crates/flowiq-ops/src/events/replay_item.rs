@@ -4,10 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::events::error::EventsError;
-use crate::events::output::stored_body;
 use crate::queries::{Item, text};
 use flowiq_webhooks::keys;
-use flowiq_webhooks::records::ItemType;
+use flowiq_webhooks::records::{EventItem, ItemType};
 
 /// The `source` of the events the stack's Pipe puts on the bus (template.yaml, `EventsPipe`).
 pub const EVENT_SOURCE: &str = "flowiq.webhooks";
@@ -37,27 +36,39 @@ impl ReplayItem {
         if text(item, "item_type") != ItemType::Event.as_str() {
             return Ok(None);
         }
-        let body = stored_body(item)?;
-        let occurred_at = text(item, "occurred_at");
-        let received_at = text(item, "received_at");
-        let time = if occurred_at.is_empty() {
-            received_at
-        } else {
-            occurred_at
+        let unreadable = |attribute: &str, problem: String| EventsError::Unreadable {
+            item: format!(
+                "pk {:?}, sk {:?}",
+                text(item, keys::PK),
+                text(item, keys::SK)
+            ),
+            attribute: attribute.to_owned(),
+            problem,
         };
-        let event_id = text(item, "event_id");
+        // The core's typed item: attribute names are not spelled again here.
+        let event: EventItem = serde_dynamo::from_item(item.clone())
+            .map_err(|e| unreadable("(the event item)", e.to_string()))?;
+        let body = event
+            .body()
+            .map_err(|e| unreadable("body", e.to_string()))?
+            .into_owned();
+        let occurred_at = event.occurred_at.unwrap_or_default();
+        // As `keys::time_sk`: the `by-organization` sort key's time.
+        let time = match occurred_at.as_str() {
+            "" => event.received_at.as_str(),
+            occurred_at => occurred_at,
+        };
         Ok(Some(ReplayItem {
-            // As `keys::time_sk`, from the stored strings.
-            key: format!("{time}#{event_id}"),
-            event_id: event_id.to_owned(),
-            event_type: text(item, "event_type").to_owned(),
-            platform: text(item, "platform").to_owned(),
-            organization_id: text(item, "organization_id").to_owned(),
-            whatsapp_message_id: text(item, "whatsapp_message_id").to_owned(),
-            occurred_at: occurred_at.to_owned(),
-            received_at: received_at.to_owned(),
-            pk: text(item, keys::PK).to_owned(),
-            sk: text(item, keys::SK).to_owned(),
+            key: format!("{time}#{}", event.event_id),
+            event_id: event.event_id,
+            event_type: event.event_type,
+            platform: event.platform.as_str().to_owned(),
+            organization_id: event.organization_id.unwrap_or_default(),
+            whatsapp_message_id: event.whatsapp_message_id.unwrap_or_default(),
+            occurred_at,
+            received_at: event.received_at,
+            pk: event.pk,
+            sk: event.sk,
             body,
         }))
     }
