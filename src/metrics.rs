@@ -256,22 +256,11 @@ mod tests {
 
     /// The production subscriber's line for one event.
     fn line_of(emit: impl FnOnce(), metrics: MetricsConfig) -> serde_json::Value {
-        #[derive(Clone, Default)]
-        struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl std::io::Write for Captured {
-            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(buf);
-                Ok(buf.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let captured = Captured::default();
+        let captured = flowiq_harness::captured_writer::CapturedWriter::default();
         let writer = captured.clone();
         let subscriber = crate::telemetry::subscriber(move || writer.clone(), metrics);
         tracing::subscriber::with_default(subscriber, emit);
-        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let text = captured.text();
         assert_eq!(text.matches('\n').count(), 1, "one line: {text}");
         serde_json::from_str(&text).unwrap()
     }

@@ -10,8 +10,7 @@
 #[allow(dead_code, unused_imports)] // shared with tests/integration; this binary uses part of it
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use flowiq_harness::captured_writer::CapturedWriter;
 
 use flowiq_webhooks::http_handler;
 use flowiq_webhooks::metrics::{DEFAULT_NAMESPACE, EVENT_TYPES, MetricsConfig, OUTCOMES};
@@ -24,24 +23,11 @@ use serde_json::{Value, json};
 
 use support::*;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn logs_are_json_with_outcomes_and_leak_no_secrets_or_personal_data() {
     let table = TestTable::new().await;
     let receiver = table.receiver(Retention(None));
-    let captured = Captured::default();
+    let captured = CapturedWriter::default();
     let writer = captured.clone();
     let metrics = MetricsConfig::from_value(None);
     tracing::subscriber::set_global_default(telemetry::subscriber(move || writer.clone(), metrics))
@@ -119,7 +105,7 @@ async fn logs_are_json_with_outcomes_and_leak_no_secrets_or_personal_data() {
     let unavailable = http_handler::handle(&outage, request(&event)).await;
     assert_eq!(unavailable.status(), 503);
 
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     let lines: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is JSON"))

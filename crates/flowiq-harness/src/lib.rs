@@ -3,6 +3,7 @@
 //! - [`table_definition`]: the events table as template.yaml defines it, created on DynamoDB Local;
 //! - [`fault_proxy`]: throttling, 500s, hanging and dropped connections in front of it;
 //! - [`moto_server`]: a moto server (AWS APIs on the wire) on a free port;
+//! - [`captured_writer`]: the log lines a test's subscriber wrote;
 //! - [`capacity_meter`]: the write units DynamoDB reports for each write of a client;
 //! - [`stats`]: percentiles for the measuring tools;
 //! - [`template`]: template.yaml evaluated as CloudFormation would for some parameter values;
@@ -13,6 +14,7 @@
 //! `no-warm-up-function` (the function without its init warm-up, for comparison).
 
 pub mod capacity_meter;
+pub mod captured_writer;
 pub mod dynamodb_local;
 pub mod fault_proxy;
 pub mod moto_server;

@@ -6,10 +6,10 @@
 mod support;
 use support::context;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Parser as _;
+use flowiq_harness::captured_writer::CapturedWriter;
 use flowiq_harness::test_table::TestTable;
 use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::run;
@@ -275,25 +275,10 @@ async fn a_5xx_is_retried_a_4xx_stops_and_resume_sends_exactly_the_rest() {
     );
 }
 
-/// Everything written to it, shared: the log lines of a run.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Runs `flowiq-events <args>` as on a terminal (tables), with its log lines captured at the
 /// tool's default level: the exit status, stdout and the logs (stderr).
 async fn on_a_terminal(table: &TestTable, args: &[&str]) -> (ExitStatus, String, String) {
-    let logs = Captured::default();
+    let logs = CapturedWriter::default();
     let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_writer(move || writer.clone())
@@ -308,7 +293,7 @@ async fn on_a_terminal(table: &TestTable, args: &[&str]) -> (ExitStatus, String,
     let status = run(&args.command, &context(table), Format::Table, &mut out)
         .await
         .unwrap();
-    let logs = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     (status, String::from_utf8(out).unwrap(), logs)
 }
 
