@@ -94,21 +94,51 @@ fn receipt(status: &str, wamid: &str, second: u32) -> String {
     .to_string()
 }
 
+/// Moto's SQS with a spill queue, a fresh table, and a fault proxy in front of DynamoDB Local.
+struct Setup {
+    _moto: MotoServer,
+    sdk: SdkConfig,
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    table: TestTable,
+    proxy: FaultProxy,
+}
+
+impl Setup {
+    async fn new(queue: &str) -> Self {
+        let moto = MotoServer::start();
+        let sdk = sdk_config(&moto.endpoint());
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let queue_url = spill_queue(&sqs, queue).await;
+        let upstream = dynamodb_local::endpoint().trim_start_matches("http://");
+        Setup {
+            _moto: moto,
+            proxy: FaultProxy::start(upstream).await,
+            table: TestTable::new().await,
+            sdk,
+            sqs,
+            queue_url,
+        }
+    }
+
+    /// The table's store as the function has it, through the proxy.
+    fn store(&self) -> DynamoDbEventStore {
+        DynamoDbEventStore::new(client_for(&self.proxy.endpoint()), &self.table.name)
+    }
+
+    /// The webhook's receiver: the store through the proxy, spilling to the queue.
+    fn receiver(&self) -> Receiver<DynamoDbEventStore, SqsSpill> {
+        let tokens = WebhookTokens::parse(DEV_TOKEN).unwrap();
+        Receiver::new(self.store(), tokens, Retention(None))
+            .with_spill(SqsSpill::new(&self.sdk, &self.queue_url))
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_is_lost_when_dynamodb_cannot_take_deliveries() {
-    let moto = MotoServer::start();
-    let sdk = sdk_config(&moto.endpoint());
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue_url = spill_queue(&sqs, "spill").await;
-    let table = TestTable::new().await;
-    let upstream = dynamodb_local::endpoint()
-        .trim_start_matches("http://")
-        .to_owned();
-    let proxy = FaultProxy::start(&upstream).await;
-    let tokens = WebhookTokens::parse(DEV_TOKEN).unwrap();
-    let store = DynamoDbEventStore::new(client_for(&proxy.endpoint()), &table.name);
-    let receiver =
-        Receiver::new(store, tokens, Retention(None)).with_spill(SqsSpill::new(&sdk, &queue_url));
+    let setup = Setup::new("spill").await;
+    let (sqs, queue_url, table, proxy) = (&setup.sqs, &setup.queue_url, &setup.table, &setup.proxy);
+    let receiver = setup.receiver();
 
     // Stored before the fault; FlowIQ delivers it again during the fault.
     let early = sent("wamid.early");
@@ -169,26 +199,26 @@ async fn nothing_is_lost_when_dynamodb_cannot_take_deliveries() {
     println!("slowest answer per fault: {}", slowest.join(", "));
     assert!(proxy.requests_refused() > 0, "the faults were felt");
     // 4 faults × (4 valid + 2 bad bodies); never a wrong token.
-    let queued = queue_depth(&sqs, &queue_url).await.unwrap();
+    let queued = queue_depth(sqs, queue_url).await.unwrap();
     assert_eq!(queued, 24);
 
     // A drain while DynamoDB still fails keeps every message, and says so.
     proxy.set(Fault::ServerError);
-    let failing_store = DynamoDbEventStore::new(client_for(&proxy.endpoint()), &table.name);
+    let failing_store = setup.store();
     let report = drain(
-        &sqs,
-        &queue_url,
+        sqs,
+        queue_url,
         &Acceptor::new(failing_store, Retention(None)),
     )
     .await
     .unwrap();
     assert_eq!(report.exit_status(), ExitStatus::Aws, "{report:?}");
-    assert_eq!(queue_depth(&sqs, &queue_url).await.unwrap(), 24);
+    assert_eq!(queue_depth(sqs, queue_url).await.unwrap(), 24);
 
     // DynamoDB is back: the drain applies everything, the queue is empty.
     proxy.set(Fault::None);
-    let store = DynamoDbEventStore::new(client_for(&proxy.endpoint()), &table.name);
-    let report = drain(&sqs, &queue_url, &Acceptor::new(store, Retention(None)))
+    let store = setup.store();
+    let report = drain(sqs, queue_url, &Acceptor::new(store, Retention(None)))
         .await
         .unwrap();
     assert_eq!(
@@ -203,8 +233,8 @@ async fn nothing_is_lost_when_dynamodb_cannot_take_deliveries() {
         "{report:?}"
     );
     let again = drain(
-        &sqs,
-        &queue_url,
+        sqs,
+        queue_url,
         &Acceptor::new(
             DynamoDbEventStore::new(table.client.clone(), &table.name),
             Retention(None),
@@ -241,7 +271,10 @@ async fn nothing_is_lost_when_dynamodb_cannot_take_deliveries() {
         WebhookTokens::parse(DEV_TOKEN).unwrap(),
         Retention(None),
     )
-    .with_spill(SqsSpill::new(&sdk_config("http://127.0.0.1:9"), &queue_url));
+    .with_spill(SqsSpill::new(
+        &sdk_config("http://127.0.0.1:9"),
+        queue_url.as_str(),
+    ));
     let (status, json, elapsed) = answer(&receiver, DEV_TOKEN, &sent("wamid.both-down")).await;
     assert_eq!(
         (status, json["error"].as_str()),
@@ -259,23 +292,9 @@ async fn a_failure_window_mid_load_loses_nothing_and_doubles_nothing() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    let moto = MotoServer::start();
-    let sdk = sdk_config(&moto.endpoint());
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let queue_url = spill_queue(&sqs, "spill-load").await;
-    let table = TestTable::new().await;
-    let upstream = dynamodb_local::endpoint()
-        .trim_start_matches("http://")
-        .to_owned();
-    let proxy = Arc::new(FaultProxy::start(&upstream).await);
-    let receiver = Arc::new(
-        Receiver::new(
-            DynamoDbEventStore::new(client_for(&proxy.endpoint()), &table.name),
-            WebhookTokens::parse(DEV_TOKEN).unwrap(),
-            Retention(None),
-        )
-        .with_spill(SqsSpill::new(&sdk, &queue_url)),
-    );
+    let setup = Setup::new("spill-load").await;
+    let (sqs, queue_url, table, proxy) = (&setup.sqs, &setup.queue_url, &setup.table, &setup.proxy);
+    let receiver = setup.receiver();
     let messages = 450;
     let mut deliveries = Vec::new();
     for m in 0..messages {
@@ -298,7 +317,7 @@ async fn a_failure_window_mid_load_loses_nothing_and_doubles_nothing() {
     let answered = Arc::new(AtomicUsize::new(0));
     let statuses: Vec<(u16, String)> = futures_util::stream::iter(deliveries)
         .map(|body| {
-            let (receiver, answered, proxy) = (&receiver, &answered, &proxy);
+            let (receiver, answered, proxy) = (&receiver, &answered, proxy);
             async move {
                 // DynamoDB fails from the 600th answer to the 1,400th: 500s, then throttling.
                 proxy.set(match answered.load(Ordering::Relaxed) {
@@ -323,7 +342,7 @@ async fn a_failure_window_mid_load_loses_nothing_and_doubles_nothing() {
     assert!(queued > 100, "the window was felt: {queued} queued");
 
     let store = DynamoDbEventStore::new(table.client.clone(), &table.name);
-    let report = drain(&sqs, &queue_url, &Acceptor::new(store, Retention(None)))
+    let report = drain(sqs, queue_url, &Acceptor::new(store, Retention(None)))
         .await
         .unwrap();
     assert_eq!(report.exit_status(), ExitStatus::Success, "{report:?}");
