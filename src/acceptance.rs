@@ -96,10 +96,6 @@ impl<S: EventStore> Acceptor<S> {
         &self.store
     }
 
-    pub fn retention(&self) -> Retention {
-        self.retention
-    }
-
     pub async fn accept(&self, delivery: AuthenticatedDelivery<'_>) -> Accepted {
         let received = delivery.received;
         if delivery.body.len() > MAX_BODY_BYTES {

@@ -36,3 +36,46 @@ pub async fn project<S: EventStore>(store: &S, change: TableChange) -> Result<()
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{Received, Retention, event_records};
+    use crate::store::memory::InMemoryEventStore;
+    use crate::webhook_event::WebhookEvent;
+
+    #[tokio::test]
+    async fn the_projection_keeps_the_derived_state_and_ignores_the_rest() {
+        let store = InMemoryEventStore::default();
+        let bodies = [
+            r#"{"event_type":"message_read","whatsapp_message_id":"wamid.p","organization_id":"o","status":"read","timestamp":"2026-03-07T10:00:03Z","whatsapp_id":"27830000001"}"#,
+            r#"{"event_type":"message_delivered","whatsapp_message_id":"wamid.p","organization_id":"o","status":"delivered","timestamp":"2026-03-07T10:00:02Z","whatsapp_id":"27830000001"}"#,
+        ];
+        let items: Vec<_> = bodies
+            .iter()
+            .map(|body| {
+                let event =
+                    WebhookEvent::parse(crate::platform::Platform::Whatsapp, body.as_bytes())
+                        .unwrap();
+                event_records(event, body, &Received::now(), Retention(None))
+            })
+            .collect();
+        for item in items.iter().chain(&items) {
+            project(&store, TableChange::NewEvent(Box::new(item.clone())))
+                .await
+                .unwrap();
+        }
+        let projected = store.projected_message("wamid.p").unwrap();
+        let derived = crate::message_view::derive(&items).unwrap().unwrap();
+        assert_eq!(projected.status, derived.status);
+        assert_eq!(projected.history, derived.status_history);
+        assert_eq!(projected.times, derived.times);
+
+        store.fail_next("UpdateItem");
+        let change = TableChange::NewEvent(Box::new(items[0].clone()));
+        assert!(matches!(
+            project(&store, change).await,
+            Err(ProjectionError::Store(_))
+        ));
+    }
+}

@@ -141,7 +141,8 @@ impl<F> EmfFormat<F> {
 #[derive(Default)]
 struct DeliveryFields {
     outcome: Option<Outcome>,
-    event_type: Option<String>,
+    /// The `EventType` dimension of the line's `event_type` (`none` without one).
+    event_type: Option<&'static str>,
     store_latency: bool,
 }
 
@@ -149,7 +150,7 @@ impl Visit for DeliveryFields {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             "outcome" => self.outcome = Outcome::parse(value),
-            "event_type" => self.event_type = Some(value.to_owned()),
+            "event_type" => self.event_type = Some(event_type_dimension(Some(value))),
             _ => {}
         }
     }
@@ -188,7 +189,7 @@ where
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        let event_type = event_type_dimension(fields.event_type.as_deref());
+        let event_type = fields.event_type.unwrap_or("none");
         write!(
             writer,
             "{{\"_aws\":{{\"Timestamp\":{timestamp},\"CloudWatchMetrics\":{directives}}},\"{OUTCOME}\":\"{}\",\"{EVENT_TYPE}\":\"{event_type}\",\"{DELIVERIES}\":1,",

@@ -45,13 +45,13 @@ impl InMemoryEventStore {
         message_view::derive(of_message).expect("stored bodies parse")
     }
 
-    /// The `message` item the optional stored projection keeps (from `update_message`).
-    pub fn projected_message(&self, whatsapp_message_id: &str) -> Option<MessageState> {
-        self.lock().messages.get(whatsapp_message_id).cloned()
-    }
-
     pub fn rejected(&self) -> Vec<RejectedItem> {
         self.lock().rejected.clone()
+    }
+
+    /// The state the optional stored projection keeps (from `update_message`).
+    pub fn projected_message(&self, whatsapp_message_id: &str) -> Option<MessageState> {
+        self.lock().messages.get(whatsapp_message_id).cloned()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
