@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
 use lambda_http::{Request, service_fn};
@@ -11,6 +12,7 @@ use crate::acceptance::Acceptor;
 use crate::config::{Config, StoreConfig};
 use crate::delivery::Receiver;
 use crate::http_handler;
+use crate::pipe_enrichment;
 use crate::spill::Spill;
 use crate::spill::sqs::SqsSpill;
 use crate::spill_drain::drain_batch;
@@ -66,6 +68,22 @@ pub async fn run_drain(config: StoreConfig) -> Result<(), lambda_runtime::Error>
             async move {
                 Ok::<_, std::convert::Infallible>(drain_batch(&acceptor, &event.payload).await)
             }
+        },
+    ))
+    .await
+}
+
+/// Runs the Pipe's enrichment until the runtime stops it. It makes no AWS call: the stream record
+/// holds the whole item. A batch it cannot enrich is an error (Pipes retries, bisects, then sends
+/// the records to the Pipe's failure queue), logged with the record that failed it.
+pub async fn run_pipe_enrichment() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::run(lambda_runtime::service_fn(
+        |event: LambdaEvent<Vec<EventRecord>>| async move {
+            let records = event.payload;
+            pipe_enrichment::enrich(&records)
+                .inspect(|details| tracing::info!(records = details.len(), "enriched"))
+                .inspect_err(|err| tracing::error!(error = %err, records = records.len(), "batch not enriched"))
+                .map_err(lambda_runtime::Error::from)
         },
     ))
     .await

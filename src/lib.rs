@@ -4,19 +4,22 @@
 //! - the pure core: [`webhook_event`] (FlowIQ's payloads), [`event_id`], [`message_status`]
 //!   (status rules), [`keys`] and [`records`] (what is stored, and under which keys),
 //!   [`message_view`] (a message's state derived from its events), [`queued_delivery`] (what the
-//!   spill queue holds) — no AWS, no I/O;
+//!   spill queue holds), [`event_detail`] (a stored event as EventBridge carries it) — no AWS, no
+//!   I/O;
 //! - [`acceptance`]: parses and stores an authenticated delivery through the
 //!   [`store::EventStore`] port; [`delivery`]: authenticates, accepts, and spills what DynamoDB
 //!   cannot take through the [`spill::Spill`] port;
 //! - the edges: [`http_handler`] (Lambda HTTP), [`store::dynamodb`] (the DynamoDB adapter),
 //!   [`spill::sqs`] (the SQS adapter), [`spill_drain`] (the drain's SQS batches),
 //!   [`message_projection`] (the optional stored `message` item, from the stream),
+//!   [`pipe_enrichment`] (the EventBridge Pipe's enrichment, from the stream),
 //!   [`lambda_function`] (the functions' wiring).
 
 pub mod acceptance;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod event_detail;
 pub mod event_id;
 pub mod http_handler;
 pub mod keys;
@@ -26,6 +29,7 @@ pub mod message_status;
 pub mod message_view;
 pub mod metrics;
 pub mod outcome;
+pub mod pipe_enrichment;
 pub mod platform;
 pub mod queued_delivery;
 pub mod records;

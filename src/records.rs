@@ -177,7 +177,12 @@ impl EventItem {
 
     /// The typed FlowIQ event, parsed again from the stored body.
     pub fn webhook_event(&self) -> Result<WebhookEvent, EventItemError> {
-        Ok(WebhookEvent::parse(self.platform, self.body()?.as_bytes())?)
+        self.parse_body(&self.body()?)
+    }
+
+    /// The typed FlowIQ event from this item's body, already read with [`EventItem::body`].
+    pub fn parse_body(&self, body: &str) -> Result<WebhookEvent, EventItemError> {
+        Ok(WebhookEvent::parse(self.platform, body.as_bytes())?)
     }
 }
 
