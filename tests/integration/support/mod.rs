@@ -12,7 +12,7 @@ use flowiq_webhooks::delivery::Receiver;
 use flowiq_webhooks::http_handler;
 use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 use lambda_http::{Body, Request, Response};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A sample event from events/, as JSON.
 pub fn sample(file: &str) -> Value {
@@ -141,4 +141,89 @@ pub async fn send(receiver: &Receiver<DynamoDbEventStore>, request: Request) -> 
         json,
         response,
     }
+}
+
+/// Every record of the table's stream, as the JSON Lambda delivers to a stream consumer.
+pub async fn read_stream_as_lambda_event(table: &TestTable) -> Value {
+    let description = table
+        .client
+        .describe_table()
+        .table_name(&table.name)
+        .send()
+        .await
+        .unwrap();
+    let stream_arn = description
+        .table
+        .unwrap()
+        .latest_stream_arn
+        .expect("the table has a stream");
+    let config = aws_sdk_dynamodbstreams::Config::builder()
+        .behavior_version(aws_sdk_dynamodbstreams::config::BehaviorVersion::latest())
+        .region(aws_sdk_dynamodbstreams::config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodbstreams::config::Credentials::new(
+            "local", "local", None, None, "tests",
+        ))
+        .endpoint_url(dynamodb_local::endpoint())
+        .build();
+    let streams = aws_sdk_dynamodbstreams::Client::from_conf(config);
+    let stream = streams
+        .describe_stream()
+        .stream_arn(&stream_arn)
+        .send()
+        .await
+        .unwrap();
+    let mut records = Vec::new();
+    for shard in stream
+        .stream_description
+        .unwrap()
+        .shards
+        .unwrap_or_default()
+    {
+        let mut iterator = streams
+            .get_shard_iterator()
+            .stream_arn(&stream_arn)
+            .shard_id(shard.shard_id.unwrap())
+            .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .unwrap()
+            .shard_iterator;
+        while let Some(current) = iterator {
+            let page = streams
+                .get_records()
+                .shard_iterator(current)
+                .send()
+                .await
+                .unwrap();
+            let batch = page.records.unwrap_or_default();
+            if batch.is_empty() {
+                break;
+            }
+            for record in batch {
+                let change = record.dynamodb.unwrap();
+                let image = |image: Option<std::collections::HashMap<_, _>>| {
+                    image.map(|i| serde_json::to_value(serde_dynamo::Item::from(i)).unwrap())
+                };
+                records.push(json!({
+                    "eventID": record.event_id,
+                    "eventName": record.event_name.unwrap().as_str(),
+                    "eventVersion": record.event_version,
+                    "eventSource": record.event_source,
+                    "awsRegion": record.aws_region,
+                    "eventSourceARN": stream_arn,
+                    "dynamodb": {
+                        "ApproximateCreationDateTime": change.approximate_creation_date_time.map(|t| t.secs()),
+                        "Keys": image(change.keys),
+                        "NewImage": image(change.new_image),
+                        "OldImage": image(change.old_image),
+                        "SequenceNumber": change.sequence_number,
+                        "SizeBytes": change.size_bytes,
+                        "StreamViewType": change.stream_view_type.map(|v| v.as_str().to_owned()),
+                    }
+                }));
+            }
+            iterator = page.next_shard_iterator;
+        }
+    }
+    json!({ "Records": records })
 }
