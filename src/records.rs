@@ -70,7 +70,7 @@ impl Received {
 }
 
 /// One distinct event. Attribute names are the public storage contract (docs/data-model.md).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventItem {
     pub pk: String,
     pub sk: String,

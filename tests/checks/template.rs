@@ -381,7 +381,9 @@ fn check_row(row: &str) -> Result<(), String> {
 /// per delivery (and the init warm-up, a PutItem that never applies), the spill's SendMessage.
 /// Spill drain: the same PutItem, and what the SQS mapping does with the function's role plus the
 /// drain's own visibility changes. Message projection: the merge into the `message` item, the
-/// stream, its failure queue.
+/// stream, its failure queue. Pipe enrichment: its logs only (the stream record holds the item).
+/// The Pipe: the stream, invoking the enrichment (and no other function), the bus, its failure
+/// queue.
 const GRANTS: &str = "\
 WebhookFunctionRole logs:CreateLogStream WebhookFunctionLogGroup.Arn
 WebhookFunctionRole logs:PutLogEvents WebhookFunctionLogGroup.Arn
@@ -401,7 +403,16 @@ MessageProjectionFunctionRole dynamodb:DescribeStream EventsTable.StreamArn
 MessageProjectionFunctionRole dynamodb:GetRecords EventsTable.StreamArn
 MessageProjectionFunctionRole dynamodb:GetShardIterator EventsTable.StreamArn
 MessageProjectionFunctionRole dynamodb:ListStreams EventsTable.Arn/stream/*
-MessageProjectionFunctionRole sqs:SendMessage MessageProjectionFailureQueue.Arn";
+MessageProjectionFunctionRole sqs:SendMessage MessageProjectionFailureQueue.Arn
+PipeEnrichmentFunctionRole logs:CreateLogStream PipeEnrichmentFunctionLogGroup.Arn
+PipeEnrichmentFunctionRole logs:PutLogEvents PipeEnrichmentFunctionLogGroup.Arn
+EventsPipeRole dynamodb:DescribeStream EventsTable.StreamArn
+EventsPipeRole dynamodb:GetRecords EventsTable.StreamArn
+EventsPipeRole dynamodb:GetShardIterator EventsTable.StreamArn
+EventsPipeRole dynamodb:ListStreams EventsTable.Arn/stream/*
+EventsPipeRole lambda:InvokeFunction PipeEnrichmentFunction.Arn
+EventsPipeRole events:PutEvents arn:aws:events:eu-west-1:123456789012:event-bus/default
+EventsPipeRole sqs:SendMessage PipeFailureQueue.Arn";
 
 #[test]
 fn roles_grant_only_what_the_code_calls_and_never_a_wildcard() {

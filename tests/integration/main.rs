@@ -4,6 +4,7 @@ mod capacity;
 mod faults;
 mod hostile_input;
 mod load;
+mod pipe_enrichment;
 mod receiver;
 mod rejections;
 mod status_order;

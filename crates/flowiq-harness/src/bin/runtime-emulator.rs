@@ -7,6 +7,8 @@
 //! - `cold`: N fresh processes, one invocation each. Per start: process spawn → first `/next`
 //!   poll (Lambda's "Init Duration") and → first response posted, the CPU time the process used
 //!   until then and its RSS. Median and p90.
+//! - `invoke`: one process, the same payload N times (any function: e.g. a Pipe batch for
+//!   flowiq-pipe-enrichment): CPU and latency per invocation.
 //! - `warm`: one process, many invocations (fresh events and immediate redeliveries, from the
 //!   sample events): latency per invocation, CPU time per invocation, RSS (VmRSS / VmHWM) after
 //!   warm-up and at the end.
@@ -27,21 +29,18 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Parser, Subcommand};
+use flowiq_harness::runtime_api::RuntimeApi;
 use flowiq_harness::stats::percentile;
 use serde_json::{Value, json};
 
 const DEV_TOKEN: &str = "local-dev-token-not-a-secret-0123456789";
 const WRONG_TOKEN: &str = "wrong-token-wrong-token-wrong-token-0000";
-/// How long to wait for the function before giving up.
-const PATIENCE: Duration = Duration::from_secs(30);
 
 #[derive(Parser)]
 #[command(about = "A local Lambda Runtime API that times the function (docs/performance.md)")]
@@ -56,6 +55,9 @@ enum Mode {
     Cold(ColdArgs),
     /// One process, many invocations: latency, CPU per invocation, RSS over time.
     Warm(WarmArgs),
+    /// One process, the same payload many times (any function, e.g. a batch of stream records
+    /// for flowiq-pipe-enrichment): CPU and latency per invocation.
+    Invoke(InvokeArgs),
 }
 
 #[derive(Args)]
@@ -122,6 +124,22 @@ struct WarmArgs {
     label: String,
 }
 
+#[derive(Args)]
+struct InvokeArgs {
+    #[command(flatten)]
+    function: Function,
+    /// The invocation's payload, sent as it is.
+    #[arg(long)]
+    payload: PathBuf,
+    #[arg(long, default_value_t = 2_000)]
+    invocations: usize,
+    /// Invocations before the measured ones.
+    #[arg(long, default_value_t = 200)]
+    warmup: usize,
+    #[arg(long, default_value = "invoke")]
+    label: String,
+}
+
 fn key_value(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -133,6 +151,7 @@ fn main() {
     let result = match cli.mode {
         Mode::Cold(args) => cold(args),
         Mode::Warm(args) => warm(args),
+        Mode::Invoke(args) => invoke(args),
     };
     match result {
         Ok(summary) => println!("RESULT {summary}"),
@@ -141,267 +160,6 @@ fn main() {
             std::process::exit(1);
         }
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The Runtime API server: one thread per connection, every request handed to the controller
-// (the main thread), which answers when it decides to (`/next` is a long poll).
-
-enum Call {
-    Next {
-        at: Instant,
-        reply: Sender<Vec<u8>>,
-    },
-    Response {
-        at: Instant,
-        request_id: String,
-        body: Vec<u8>,
-        reply: Sender<Vec<u8>>,
-    },
-    Error {
-        at: Instant,
-        path: String,
-        body: Vec<u8>,
-        reply: Sender<Vec<u8>>,
-    },
-}
-
-struct RuntimeApi {
-    address: String,
-    calls: Receiver<Call>,
-}
-
-impl RuntimeApi {
-    fn start() -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        let address = listener.local_addr()?.to_string();
-        let (sender, calls) = mpsc::channel();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let sender = sender.clone();
-                std::thread::spawn(move || serve(stream, sender));
-            }
-        });
-        Ok(RuntimeApi { address, calls })
-    }
-
-    fn next_call(&self, since: Instant) -> Result<Call, String> {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let call = match self.calls.recv_timeout(left) {
-                Ok(call) => call,
-                Err(RecvTimeoutError::Timeout) => {
-                    return Err(format!(
-                        "no call from the function within {PATIENCE:?} (see its log)"
-                    ));
-                }
-                Err(RecvTimeoutError::Disconnected) => return Err("server stopped".into()),
-            };
-            let at = match &call {
-                Call::Next { at, .. } | Call::Response { at, .. } | Call::Error { at, .. } => *at,
-            };
-            // Anything a previous (killed) process sent is ignored.
-            if at >= since {
-                return Ok(call);
-            }
-        }
-    }
-
-    /// Waits for `/next` and answers it with `event`: when the poll arrived, when it was answered.
-    fn invoke(
-        &self,
-        since: Instant,
-        request_id: &str,
-        event: &[u8],
-        on_poll: impl FnOnce() -> Result<(), String>,
-    ) -> Result<(Instant, Instant), String> {
-        match self.next_call(since)? {
-            Call::Next { at, reply } => {
-                on_poll()?;
-                let answered = Instant::now();
-                let deadline_ms = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_millis()
-                    + 15_000;
-                let headers = format!(
-                    "Lambda-Runtime-Aws-Request-Id: {request_id}\r\n\
-                     Lambda-Runtime-Deadline-Ms: {deadline_ms}\r\n\
-                     Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:flowiq-webhook\r\n\
-                     Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000;Sampled=0\r\n\
-                     Content-Type: application/json\r\n"
-                );
-                let _ = reply.send(http_response(200, &headers, event));
-                Ok((at, answered))
-            }
-            Call::Error {
-                path, body, reply, ..
-            } => Err(error_report(&path, &body, &reply)),
-            Call::Response { .. } => Err("a response before any invocation".into()),
-        }
-    }
-
-    /// Waits for the `/next` poll a runtime sends right after posting a response, and leaves it
-    /// unanswered: otherwise a poll still in flight when the process is stopped could be taken
-    /// for the next process's first one.
-    fn drain_next(&self, since: Instant) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.calls.recv_timeout(left) {
-                Ok(Call::Next { at, .. }) if at >= since => return,
-                Ok(_) => continue,
-                Err(_) => return,
-            }
-        }
-    }
-
-    /// Waits for the function's answer to `request_id`: when it arrived, and the response.
-    fn response(&self, since: Instant, request_id: &str) -> Result<(Instant, Value), String> {
-        match self.next_call(since)? {
-            Call::Response {
-                at,
-                request_id: id,
-                body,
-                reply,
-            } => {
-                let _ = reply.send(http_response(202, "", b"{\"status\":\"OK\"}"));
-                if id != request_id {
-                    return Err(format!("response for {id}, expected {request_id}"));
-                }
-                let response = serde_json::from_slice(&body)
-                    .map_err(|e| format!("the function's response is not JSON: {e}"))?;
-                Ok((at, response))
-            }
-            Call::Error {
-                path, body, reply, ..
-            } => Err(error_report(&path, &body, &reply)),
-            Call::Next { .. } => Err("a /next poll before the response".into()),
-        }
-    }
-}
-
-/// Accepts an error report (init or invocation error) and describes it.
-fn error_report(path: &str, body: &[u8], reply: &Sender<Vec<u8>>) -> String {
-    let _ = reply.send(http_response(202, "", b"{\"status\":\"OK\"}"));
-    format!(
-        "the function reported an error on {path}: {}",
-        String::from_utf8_lossy(body)
-    )
-}
-
-fn http_response(status: u16, headers: &str, body: &[u8]) -> Vec<u8> {
-    let reason = if status == 200 { "OK" } else { "Accepted" };
-    let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\n{headers}Content-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(body);
-    out
-}
-
-/// Serves one keep-alive connection of the runtime client.
-fn serve(stream: TcpStream, calls: Sender<Call>) {
-    let _ = stream.set_nodelay(true);
-    let Ok(mut writer) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let at = Instant::now();
-        let mut parts = line.split_whitespace();
-        let (method, path) = match (parts.next(), parts.next()) {
-            (Some(m), Some(p)) => (m.to_owned(), p.to_owned()),
-            _ => return,
-        };
-        let mut headers = HashMap::new();
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
-            }
-        }
-        let Some(body) = read_body(&mut reader, &headers) else {
-            return;
-        };
-        let (reply, answer) = mpsc::channel();
-        let call = if method == "GET" && path.ends_with("/runtime/invocation/next") {
-            Call::Next { at, reply }
-        } else if method == "POST" && path.ends_with("/response") {
-            let request_id = path
-                .trim_end_matches("/response")
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            Call::Response {
-                at,
-                request_id,
-                body,
-                reply,
-            }
-        } else {
-            Call::Error {
-                at,
-                path,
-                body,
-                reply,
-            }
-        };
-        if calls.send(call).is_err() {
-            return;
-        }
-        // The controller drops the sender when it gives up on this call (a killed process).
-        let Ok(bytes) = answer.recv() else {
-            return;
-        };
-        if writer.write_all(&bytes).is_err() {
-            return;
-        }
-    }
-}
-
-fn read_body(
-    reader: &mut BufReader<TcpStream>,
-    headers: &HashMap<String, String>,
-) -> Option<Vec<u8>> {
-    if headers
-        .get("transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
-    {
-        let mut body = Vec::new();
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size).ok()?;
-            let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk).ok()?;
-            if size == 0 {
-                return Some(body);
-            }
-            body.extend_from_slice(&chunk[..size]);
-        }
-    }
-    let length = headers
-        .get("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(body)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -800,6 +558,56 @@ fn warm(args: WarmArgs) -> Result<Value, String> {
             "hwm_kib_end": hwm_end,
             "rss_growth_kib": rss_end as i64 - rss_warm as i64,
             "samples": samples,
+        }))
+    })();
+    stop(child);
+    result
+}
+
+fn invoke(args: InvokeArgs) -> Result<Value, String> {
+    if args.warmup >= args.invocations {
+        return Err("--warmup must be below --invocations".into());
+    }
+    let api = RuntimeApi::start().map_err(|e| e.to_string())?;
+    let cpu = args.function.cpu_limit()?;
+    let payload =
+        std::fs::read(&args.payload).map_err(|e| format!("{}: {e}", args.payload.display()))?;
+    let run = run_id();
+    let since = Instant::now();
+    let child = spawn(&args.function, &api, cpu.as_ref())?;
+    let pid = child.id();
+    let result = (|| {
+        let mut latencies = Vec::with_capacity(args.invocations);
+        let mut cpu_after_warmup = Duration::ZERO;
+        let mut warm_started = Instant::now();
+        for i in 0..args.invocations {
+            if i == args.warmup {
+                cpu_after_warmup = cpu_time(pid);
+                warm_started = Instant::now();
+            }
+            let request_id = format!("{run}-invoke-{i}");
+            let end_of_init = || match i {
+                0 => args.function.end_init_burst(cpu.as_ref(), pid),
+                _ => Ok(()),
+            };
+            let (_, answered) = api.invoke(since, &request_id, &payload, end_of_init)?;
+            let (done, _) = api.response(since, &request_id)?;
+            latencies.push(ms(done - answered));
+        }
+        let measured = args.invocations - args.warmup;
+        let (rss, hwm) = memory(pid);
+        Ok(json!({
+            "mode": "invoke",
+            "label": args.label,
+            "payload": args.payload.display().to_string(),
+            "invocations": args.invocations,
+            "warmup": args.warmup,
+            "cpu_share": args.function.cpu_share,
+            "invocations_per_s": measured as f64 / warm_started.elapsed().as_secs_f64(),
+            "latency_ms": summary(&latencies[args.warmup..]),
+            "cpu_ms_per_invocation": ms(cpu_time(pid).saturating_sub(cpu_after_warmup)) / measured as f64,
+            "rss_kib_end": rss,
+            "hwm_kib_end": hwm,
         }))
     })();
     stop(child);

@@ -1,6 +1,6 @@
 //! Replay to an EventBridge bus: PutEvents in batches of at most 10 entries, each entry as the
 //! stack's Pipe makes it (`source` flowiq.webhooks, `detail-type` the FlowIQ event_type, `detail`
-//! the Pipe's JSON object).
+//! the [`flowiq_webhooks::event_detail::EventDetail`] its enrichment builds).
 //!
 //! The SDK retries a failed request itself (throttling, 5xx, connection errors). PutEvents can
 //! also fail some entries of a successful request: those with a throttling or internal error code
@@ -14,9 +14,10 @@ use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::{DisplayErrorContext, SdkError};
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 
-use super::replay_item::{EVENT_SOURCE, ReplayItem};
+use super::replay_item::ReplayItem;
 use super::send_error::SendError;
 use crate::retry::{RetryPolicy, Transient};
+use flowiq_webhooks::event_detail::EVENT_SOURCE;
 
 /// PutEvents accepts at most 10 entries per request.
 pub const MAX_BATCH: usize = 10;
@@ -40,14 +41,18 @@ impl EventBridgeTarget {
         format!("event bus {}", self.bus)
     }
 
-    /// The entry the Pipe would put for this event.
-    pub fn entry(&self, item: &ReplayItem) -> PutEventsRequestEntry {
-        PutEventsRequestEntry::builder()
+    /// The entry the Pipe would put for this event. An event whose detail cannot be built (its
+    /// body no longer reads back) is refused, naming it, as the Pipe's enrichment refuses it.
+    pub fn entry(&self, item: &ReplayItem) -> Result<PutEventsRequestEntry, SendError> {
+        let detail = item
+            .detail()
+            .map_err(|e| SendError::Refused(e.to_string()))?;
+        Ok(PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(EVENT_SOURCE)
             .detail_type(&item.event_type)
-            .detail(item.detail().to_string())
-            .build()
+            .detail(detail.to_json())
+            .build())
     }
 
     pub async fn send(&self, batch: &[ReplayItem], retries: &AtomicU64) -> Result<(), SendError> {
@@ -78,8 +83,10 @@ impl EventBridgeTarget {
         pending: &Mutex<Vec<&ReplayItem>>,
     ) -> Result<Result<(), SendError>, Transient> {
         let items = pending.lock().expect("not poisoned").clone();
-        let entries: Vec<PutEventsRequestEntry> =
-            items.iter().map(|item| self.entry(item)).collect();
+        let entries = match items.iter().map(|item| self.entry(item)).collect() {
+            Ok(entries) => entries,
+            Err(refused) => return Ok(Err(refused)),
+        };
         let output = match self
             .client
             .put_events()
@@ -146,6 +153,10 @@ mod tests {
     use aws_sdk_eventbridge::types::PutEventsResultEntry;
     use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
 
+    use flowiq_webhooks::platform::Platform;
+    use flowiq_webhooks::records::{Received, Retention, event_records};
+    use flowiq_webhooks::webhook_event::WebhookEvent;
+
     use super::*;
 
     #[test]
@@ -156,21 +167,16 @@ mod tests {
         assert!(!retryable("AccessDeniedException"));
     }
 
+    /// A stored receipt of message `e<n>`; the mocks below name entries by that message id.
     fn item(n: u32) -> ReplayItem {
-        let at = format!("2026-03-07T10:00:0{n}.000Z");
-        ReplayItem {
-            key: format!("{at}#e{n}"),
-            event_id: format!("e{n}"),
-            event_type: "message_read".into(),
-            platform: "whatsapp".into(),
-            organization_id: "org-1".into(),
-            whatsapp_message_id: format!("wamid.{n}"),
-            occurred_at: at.clone(),
-            received_at: at.clone(),
-            pk: format!("MSG#wamid.{n}"),
-            sk: format!("EVENT#{at}#e{n}"),
-            body: "{}".into(),
-        }
+        let body = format!(
+            r#"{{"event_type":"message_read","organization_id":"org-1","whatsapp_message_id":"e{n}","status":"read","timestamp":"2026-03-07T10:00:0{n}.000Z"}}"#
+        );
+        let event = WebhookEvent::parse(Platform::Whatsapp, body.as_bytes()).unwrap();
+        let received = Received::at(time::OffsetDateTime::UNIX_EPOCH);
+        let stored = event_records(event, &body, &received, Retention(None));
+        let item = serde_dynamo::to_item(stored).unwrap();
+        ReplayItem::from_item(&item).unwrap().unwrap()
     }
 
     /// A PutEvents that fails the entries `errors` names (by event id, with that error code), each
@@ -191,7 +197,7 @@ mod tests {
                 .map(|entry| {
                     let detail: serde_json::Value =
                         serde_json::from_str(entry.detail().unwrap()).unwrap();
-                    let id = detail["event_id"].as_str().unwrap().to_owned();
+                    let id = detail["whatsapp_message_id"].as_str().unwrap().to_owned();
                     let failure = failures
                         .iter_mut()
                         .find(|(failing, _, times)| *failing == id && *times > 0);
@@ -266,7 +272,7 @@ mod tests {
         let batch: Vec<ReplayItem> = (1..=3).map(item).collect();
         let error = target.send(&batch, &retries).await.unwrap_err();
         assert!(
-            matches!(&error, SendError::Refused(why) if why.contains("event e2") && why.contains("MalformedDetail")),
+            matches!(&error, SendError::Refused(why) if why.contains(&format!("event {}", batch[1].event_id)) && why.contains("MalformedDetail")),
             "{error:?}"
         );
         assert_eq!(ids(&requests).len(), 1);

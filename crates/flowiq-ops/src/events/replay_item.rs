@@ -1,15 +1,12 @@
 //! One stored event as a replay sends it: the original body, its place in time order, and the
-//! attributes the EventBridge Pipe puts in `detail`.
-
-use serde_json::{Value, json};
+//! `detail` the EventBridge Pipe puts on the bus for it (built by the same code as the Pipe's
+//! enrichment: [`EventDetail`]).
 
 use crate::events::error::EventsError;
 use crate::queries::{Item, text};
+use flowiq_webhooks::event_detail::{EventDetail, EventDetailError};
 use flowiq_webhooks::keys;
 use flowiq_webhooks::records::{EventItem, ItemType};
-
-/// The `source` of the events the stack's Pipe puts on the bus (template.yaml, `EventsPipe`).
-pub const EVENT_SOURCE: &str = "flowiq.webhooks";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReplayItem {
@@ -27,6 +24,8 @@ pub struct ReplayItem {
     pub sk: String,
     /// The raw JSON exactly as FlowIQ sent it.
     pub body: String,
+    /// The stored item, for its [`EventDetail`].
+    pub item: EventItem,
 }
 
 impl ReplayItem {
@@ -52,6 +51,7 @@ impl ReplayItem {
             .body()
             .map_err(|e| unreadable("body", e.to_string()))?
             .into_owned();
+        let item = event.clone();
         let occurred_at = event.occurred_at.unwrap_or_default();
         // As `keys::time_sk`: the `by-organization` sort key's time.
         let time = match occurred_at.as_str() {
@@ -70,23 +70,14 @@ impl ReplayItem {
             pk: event.pk,
             sk: event.sk,
             body,
+            item,
         }))
     }
 
-    /// The `detail` the Pipe builds from the stream record (template.yaml, `InputTemplate`):
-    /// every field a string, "" when the item has no such attribute.
-    pub fn detail(&self) -> Value {
-        json!({
-            "event_id": self.event_id,
-            "event_type": self.event_type,
-            "platform": self.platform,
-            "organization_id": self.organization_id,
-            "whatsapp_message_id": self.whatsapp_message_id,
-            "occurred_at": self.occurred_at,
-            "received_at": self.received_at,
-            "pk": self.pk,
-            "sk": self.sk,
-        })
+    /// The `detail` the Pipe's enrichment builds from this event's stream record: one event, one
+    /// shape, wherever it comes from.
+    pub fn detail(&self) -> Result<EventDetail, EventDetailError> {
+        EventDetail::of(&self.item)
     }
 }
 
