@@ -8,3 +8,4 @@ mod properties;
 mod startup;
 mod template;
 mod template_pipe;
+mod template_forwarding;

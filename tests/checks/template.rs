@@ -88,8 +88,8 @@ fn rules_refuse_what_cannot_work() {
         CustomDomainBasePath=flowiq | CustomDomainBasePathNeedsDomain
         Endpoint=FunctionUrl | FunctionUrlNeedsReservedConcurrency
         @url @domain | CustomDomainNeedsHttpApi
-        BillingMode=PROVISIONED WarmWriteUnitsPerSecond=8 | WarmThroughputIsForOnDemand
-        BillingMode=PROVISIONED WarmIndexWriteUnitsPerSecond=8 | WarmThroughputIsForOnDemand";
+        BillingMode=PROVISIONED WarmWriteUnitsPerSecond=8000 | WarmThroughputIsForOnDemand
+        BillingMode=PROVISIONED WarmIndexWriteUnitsPerSecond=8000 | WarmThroughputIsForOnDemand";
     for (parameters, rule) in refused
         .trim()
         .lines()
@@ -139,8 +139,8 @@ ReservedConcurrency=200 | WebhookFunction.Properties.ReservedConcurrentExecution
 @warm | EventsTable.Properties.WarmThroughput.WriteUnitsPerSecond | 20000
 @warm | EventsTable.Properties.WarmThroughput.ReadUnitsPerSecond | ~
 @warm | EventsTable.Properties.GlobalSecondaryIndexes.*.WarmThroughput.WriteUnitsPerSecond | 8000
-BillingMode=PROVISIONED WarmWriteUnitsPerSecond=8 | EventsTable.Properties.WarmThroughput | ~
-BillingMode=PROVISIONED WarmIndexWriteUnitsPerSecond=8 | EventsTable.Properties.GlobalSecondaryIndexes.*.WarmThroughput | ~
+BillingMode=PROVISIONED WarmWriteUnitsPerSecond=8000 | EventsTable.Properties.WarmThroughput | ~
+BillingMode=PROVISIONED WarmIndexWriteUnitsPerSecond=8000 | EventsTable.Properties.GlobalSecondaryIndexes.*.WarmThroughput | ~
 # Billing mode: on demand without capacity or auto scaling; provisioned with both, read and write
 # for the table and each index (one target-tracking policy per scalable target).
 - | EventsTable.Properties.BillingMode | PAY_PER_REQUEST

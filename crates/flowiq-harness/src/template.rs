@@ -1,6 +1,6 @@
 //! template.yaml as CloudFormation would deploy it for some parameter values, before it creates
-//! anything: the parameters' defaults with overrides (checked against `AllowedValues`, `MinValue`
-//! and `MaxValue`), the `Rules` that would refuse them, the resources and outputs their
+//! anything: the parameters' defaults with overrides (checked against `AllowedValues`,
+//! `AllowedPattern`, `MinValue` and `MaxValue`), the `Rules` that would refuse them, the resources and outputs their
 //! `Condition` keeps, and every property evaluated to plain JSON. `!If`, `!FindInMap`,
 //! `!Ref AWS::NoValue` are resolved; `!Sub`, `!Join`, `!Select` and `!Split` are rendered, with a
 //! resource's `!Ref` standing for its logical id and `!GetAtt R.A` for `R.A` (or a realistic value
@@ -82,8 +82,17 @@ impl Template {
             let allowed = parameter["AllowedValues"].as_sequence();
             let bound = |key: &str| parameter[key].as_f64();
             let number = value.parse::<f64>().ok();
+            // CloudFormation matches the whole value against the pattern.
+            let pattern = match parameter["AllowedPattern"].as_str() {
+                Some(p) => Some(
+                    regex::Regex::new(&format!("^(?:{p})$"))
+                        .map_err(|e| format!("{name}: AllowedPattern: {e}"))?,
+                ),
+                None => None,
+            };
             if parameter.is_null()
                 || allowed.is_some_and(|a| !a.iter().any(|a| scalar(a).as_deref() == Some(value)))
+                || pattern.is_some_and(|p| !p.is_match(value))
                 || bound("MinValue").is_some_and(|min| number.is_none_or(|n| n < min))
                 || bound("MaxValue").is_some_and(|max| number.is_none_or(|n| n > max))
             {
@@ -458,6 +467,7 @@ mod tests {
 Parameters:
   Mode: {Type: String, Default: a, AllowedValues: [a, b]}
   Size: {Type: Number, Default: 1, MinValue: 1}
+  Name: {Type: String, Default: '', AllowedPattern: '[a-z]*'}
 Rules:
   BNeedsSize:
     RuleCondition: !Equals [!Ref Mode, b]
@@ -512,9 +522,17 @@ Resources:
 
     #[test]
     fn what_cloudformation_would_refuse_is_an_error() {
-        for overrides in [("Mode", "c"), ("Size", "0"), ("Other", "x")] {
+        for overrides in [
+            ("Mode", "c"),
+            ("Size", "0"),
+            ("Other", "x"),
+            // The pattern matches the whole value.
+            ("Name", "abc1"),
+            ("Name", "A"),
+        ] {
             assert!(deploy(TEMPLATE, &[overrides]).is_err(), "{overrides:?}");
         }
+        assert!(deploy(TEMPLATE, &[("Name", "abc")]).is_ok());
         for (property, error) in [
             ("!Ref Only", "Only is referenced but not in the stack"),
             (

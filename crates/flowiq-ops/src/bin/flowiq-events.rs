@@ -11,6 +11,9 @@ use flowiq_ops::events::cli::{Args, Command};
 use flowiq_ops::events::commands::{Context, run, validate};
 use flowiq_ops::events::error::EventsError;
 use flowiq_ops::events::exit::ExitStatus;
+use flowiq_ops::events::forwarding_commands::{
+    DEAD_LETTER_QUEUE_OUTPUT, ENDPOINT_OUTPUT, ForwardingDeployment,
+};
 use flowiq_ops::events::output::Format;
 use flowiq_ops::queries::EventQueries;
 
@@ -60,6 +63,30 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
             }),
             _ => None,
         };
+        let mut forwarding = ForwardingDeployment::default();
+        if let Command::Forwarding(command) = &args.command {
+            // Read from the stack only when no flag gives them.
+            forwarding.dead_letter_queue_url = match command.queue_url() {
+                None | Some(Some(_)) => None,
+                Some(None) => Some(
+                    deployment
+                        .outputs()
+                        .await?
+                        .require(DEAD_LETTER_QUEUE_OUTPUT, "--queue-url")?
+                        .to_owned(),
+                ),
+            };
+            forwarding.endpoint_url = match command.endpoint() {
+                Some(endpoint) if endpoint.to_url.is_none() => Some(
+                    deployment
+                        .outputs()
+                        .await?
+                        .require(ENDPOINT_OUTPUT, "--to-url")?
+                        .to_owned(),
+                ),
+                _ => None,
+            };
+        }
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
         let context = Context {
             queries: EventQueries::new(dynamodb.clone(), table_name),
@@ -67,6 +94,7 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
             eventbridge: aws_sdk_eventbridge::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),
             spill_queue_url,
+            forwarding,
         };
         let mut stdout = std::io::stdout().lock();
         let result = run(&args.command, &context, format, &mut stdout).await;

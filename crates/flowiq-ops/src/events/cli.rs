@@ -25,6 +25,9 @@ Examples:
   flowiq-events replay message wamid.X --to-eventbridge my-bus
   flowiq-events reprocess-rejected --since 7d
   flowiq-events drain                     # after an outage: store what was spilled to SQS
+  flowiq-events forwarding list           # what your endpoint did not take (dead-letter queue)
+  flowiq-events forwarding redrive --auth-value-file key.txt
+  flowiq-events forwarding replay list --org org-1 --since 2026-03-07T10:00:00Z --until 2026-03-07T12:00:00Z
 
 Ctrl-C during a replay stops it and prints the cursor to resume from (--resume).
 
@@ -81,6 +84,107 @@ pub enum Command {
     ReprocessRejected(ReprocessArgs),
     /// Store the deliveries spilled to the SQS queue while DynamoDB failed (as the drain function)
     Drain(DrainArgs),
+    /// Forwarding to your endpoint (ForwardingUrl): its dead-letter queue, re-drive, replays
+    #[command(subcommand)]
+    Forwarding(ForwardingCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ForwardingCommand {
+    /// What waits in the forwarding dead-letter queue: event ids, types, errors (the queue is
+    /// unchanged)
+    List(ForwardingListArgs),
+    /// Send what waits in the forwarding dead-letter queue to the endpoint, as live forwarding
+    /// does; each message is deleted after its 2xx
+    Redrive(ForwardingRedriveArgs),
+    /// Send stored events to the endpoint as live forwarding does (body: the FlowIQ event; the
+    /// event id in X-FlowIQ-Event-Id), in time order
+    Replay(ForwardingReplayArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ForwardingListArgs {
+    /// The forwarding dead-letter queue [default: the stack output ForwardingDeadLetterQueueUrl]
+    #[arg(long, value_name = "URL", value_parser = non_empty)]
+    pub queue_url: Option<String>,
+
+    /// At most this many messages
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ForwardingRedriveArgs {
+    /// The forwarding dead-letter queue [default: the stack output ForwardingDeadLetterQueueUrl]
+    #[arg(long, value_name = "URL", value_parser = non_empty)]
+    pub queue_url: Option<String>,
+
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+
+    /// Attempts per event, the first included (retries: connection errors, timeouts, 429, 5xx)
+    #[arg(long, value_name = "N", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+}
+
+/// The endpoint and its credential. The credential's value is read from a file or from the
+/// environment variable FLOWIQ_FORWARDING_AUTH, never from a flag, and never printed.
+#[derive(Debug, Clone, clap::Args)]
+pub struct EndpointArgs {
+    /// The endpoint [default: the stack output ForwardingEndpointUrl]
+    #[arg(long, value_name = "URL", global = true)]
+    pub to_url: Option<String>,
+
+    /// Allow an http:// --to-url (local test endpoints only)
+    #[arg(long, global = true)]
+    pub allow_http: bool,
+
+    /// The header that carries the endpoint's credential (e.g. x-api-key)
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "Authorization",
+        global = true
+    )]
+    pub auth_header: String,
+
+    /// A file holding the credential header's value (an API key, "Basic <base64>",
+    /// "Bearer <token>") [default: the environment variable FLOWIQ_FORWARDING_AUTH, else none]
+    #[arg(long, value_name = "PATH", global = true)]
+    pub auth_value_file: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ForwardingReplayArgs {
+    #[command(subcommand)]
+    pub selection: ReplaySelection,
+
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
+
+    /// At most this many events started per second
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 10.0, global = true,
+          value_parser = parse_rate)]
+    pub rate: f64,
+
+    /// Sends in flight at once (1 keeps strict time order at the endpoint)
+    #[arg(long, value_name = "N", default_value_t = 1, global = true,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// Attempts per send, the first included (retries: connection errors, timeouts, 429, 5xx)
+    #[arg(long, value_name = "N", default_value_t = 5, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+
+    /// Continue strictly after this cursor (printed by an earlier run)
+    #[arg(long, value_name = "CURSOR", global = true, value_parser = parse_replay_cursor)]
+    pub resume: Option<ReplayCursor>,
+
+    /// Count what would be sent; send nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -16,6 +16,7 @@ use super::drain::drain;
 use super::error::EventsError;
 use super::eventbridge_target::EventBridgeTarget;
 use super::exit::ExitStatus;
+use super::forwarding_commands::{self, ForwardingDeployment, run_forwarding};
 use super::http_target::{HttpTarget, parse_target_url};
 use super::inspect::{self, REJECTED_COLUMNS, rejected_row};
 use super::output::{Column, Format, item_json, write_json_line, write_table};
@@ -35,6 +36,8 @@ pub struct Context {
     pub sqs: aws_sdk_sqs::Client,
     /// The spill queue (`drain`): `--queue-url`, else the stack output `SpillQueueUrl`.
     pub spill_queue_url: Option<String>,
+    /// The forwarding dead-letter queue and endpoint (`forwarding …`).
+    pub forwarding: ForwardingDeployment,
 }
 
 /// Where a replay goes, checked before anything is read.
@@ -86,10 +89,11 @@ pub fn replay_selection(selection: &ReplaySelection) -> Selection {
 /// Checks what can be checked without AWS (a replay's target): a usage error exits before any
 /// AWS call.
 pub fn validate(command: &Command) -> Result<(), EventsError> {
-    if let Command::Replay(args) = command {
-        target_spec(&args.target)?;
+    match command {
+        Command::Replay(args) => target_spec(&args.target).map(|_| ()),
+        Command::Forwarding(command) => forwarding_commands::validate(command),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 pub async fn run(
@@ -113,6 +117,9 @@ pub async fn run(
             return run_reprocess(args, context, format, out).await;
         }
         Command::Drain(args) => return run_drain(args, context, format, out).await,
+        Command::Forwarding(command) => {
+            return run_forwarding(command, context, format, out).await;
+        }
     }
     Ok(ExitStatus::Success)
 }
@@ -211,7 +218,7 @@ struct ReplaySummary<'a> {
 
 /// The outcome, once: on a terminal the summary names the error (no log line repeats it); in
 /// JSON lines the summary has it and a log line on stderr tells whoever watches the run.
-fn print_replay(
+pub(super) fn print_replay(
     report: &ReplayReport,
     target: &str,
     run_id: &str,

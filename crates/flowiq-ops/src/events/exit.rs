@@ -58,18 +58,19 @@ impl ExitStatus {
             }
             ExitStatus::PartialFailure => {
                 "partial failure: the target refused an event (HTTP 4xx or 3xx, a PutEvents entry \
-                 error other than throttling/internal), a reprocess-rejected write failed, or a \
-                 replay was interrupted (Ctrl-C); a replay stopped there, the printed cursor \
-                 resumes"
+                 error other than throttling/internal), a reprocess-rejected write failed, a \
+                 replay was interrupted (Ctrl-C), or a forwarding redrive left messages that are \
+                 not forwarded events; a replay stopped there, the printed cursor resumes"
             }
             ExitStatus::TargetUnreachable => {
-                "replay target unreachable: connection failures, timeouts, or 429/5xx (PutEvents: \
-                 throttling/internal entry errors) until --max-attempts ran out"
+                "replay or forwarding target unreachable: connection failures, timeouts, or \
+                 429/5xx (PutEvents: throttling/internal entry errors) until --max-attempts ran \
+                 out"
             }
             ExitStatus::Aws => {
                 "an AWS call failed: DynamoDB (table missing, access denied, no credentials), \
-                 EventBridge (bus missing, access denied), CloudFormation (stack or output \
-                 missing)"
+                 EventBridge (bus missing, access denied), SQS (queue missing, access denied), \
+                 CloudFormation (stack or output missing)"
             }
         }
     }

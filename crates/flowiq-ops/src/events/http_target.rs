@@ -133,7 +133,7 @@ impl HttpTarget {
 }
 
 /// 2xx: done; 429 and 5xx: another attempt; anything else: refused.
-fn classify(
+pub(super) fn classify(
     status: StatusCode,
     retry_after: Option<Duration>,
 ) -> Result<Result<(), SendError>, Transient> {
@@ -150,7 +150,7 @@ fn classify(
 }
 
 /// reqwest's message without the URL (it may carry a token in its path).
-fn without_url(err: &reqwest::Error) -> String {
+pub(super) fn without_url(err: &reqwest::Error) -> String {
     let mut text = err.to_string();
     if let Some(url) = err.url() {
         text = text.replace(url.as_str(), "<target>");

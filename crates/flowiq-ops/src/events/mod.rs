@@ -4,6 +4,8 @@
 //! - replay: [`replay`] (order, rate, concurrency, resume) over [`http_target`] and
 //!   [`eventbridge_target`], each event a [`replay_item::ReplayItem`];
 //! - [`reprocess`]: rejected bodies through the receiver again; [`drain`]: the spill queue;
+//! - forwarding to the user's endpoint: [`forwarded_event`] (the request's shape),
+//!   [`forward_target`], [`forwarding_dlq`] (list, re-drive), [`forwarding_commands`];
 //! - the edge: [`cli`] (flags), [`inspect`] and [`commands`] (what each subcommand prints),
 //!   [`output`], [`progress`], [`exit`], [`error`].
 
@@ -15,6 +17,10 @@ pub mod drain;
 pub mod error;
 pub mod eventbridge_target;
 pub mod exit;
+pub mod forward_target;
+pub mod forwarded_event;
+pub mod forwarding_commands;
+pub mod forwarding_dlq;
 pub mod http_target;
 pub mod inspect;
 pub mod output;

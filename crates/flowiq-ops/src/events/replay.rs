@@ -21,6 +21,8 @@ use tokio::time::Instant;
 
 use super::cursor::ReplayCursor;
 use super::eventbridge_target::{EventBridgeTarget, MAX_BATCH};
+use super::forward_target::ForwardTarget;
+use super::forwarded_event::ForwardedEvent;
 use super::http_target::HttpTarget;
 use super::progress::Progress;
 use super::replay_item::ReplayItem;
@@ -29,12 +31,14 @@ use super::send_error::SendError;
 pub enum Target {
     Http(HttpTarget),
     EventBridge(EventBridgeTarget),
+    /// The forwarding endpoint, in live forwarding's shape.
+    Forward(ForwardTarget),
 }
 
 impl Target {
     fn batch_size(&self) -> usize {
         match self {
-            Target::Http(_) => 1,
+            Target::Http(_) | Target::Forward(_) => 1,
             Target::EventBridge(_) => MAX_BATCH,
         }
     }
@@ -43,6 +47,7 @@ impl Target {
         match self {
             Target::Http(target) => target.describe(),
             Target::EventBridge(target) => target.describe(),
+            Target::Forward(target) => target.describe(),
         }
     }
 
@@ -55,6 +60,15 @@ impl Target {
                 Ok(())
             }
             Target::EventBridge(target) => target.send(batch, retries).await,
+            Target::Forward(target) => {
+                for item in batch {
+                    let event =
+                        ForwardedEvent::from_stored(&item.event_id, &item.event_type, &item.body)
+                            .map_err(SendError::Refused)?;
+                    target.send(&event, retries).await?;
+                }
+                Ok(())
+            }
         }
     }
 }

@@ -30,5 +30,6 @@ pub fn context(table: &TestTable) -> Context {
         eventbridge,
         sqs,
         spill_queue_url: None,
+        forwarding: Default::default(),
     }
 }
