@@ -25,6 +25,7 @@ Examples:
   flowiq-events replay message wamid.X --to-eventbridge my-bus
   flowiq-events reprocess-rejected --since 7d
   flowiq-events drain                     # after an outage: store what was spilled to SQS
+  flowiq-events query broadcast-funnel 2026-03-03 2026-03-04   # the analytics archive (Athena)
 
 Ctrl-C during a replay stops it and prints the cursor to resume from (--resume).
 
@@ -81,6 +82,25 @@ pub enum Command {
     ReprocessRejected(ReprocessArgs),
     /// Store the deliveries spilled to the SQS queue while DynamoDB failed (as the drain function)
     Drain(DrainArgs),
+    /// Run a named query of the analytics archive through Athena and print its rows
+    /// (docs/analytics.md)
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueryArgs {
+    /// The named query: broadcast-funnel, daily-delivery, failures-by-kind, lost-receipts,
+    /// inbound-volume or first-response-time
+    pub name: String,
+
+    /// Its parameters, in order; the stack's queries take two: the first and the last day
+    /// (yyyy-MM-dd, UTC) on which the events reached the archive
+    #[arg(value_name = "PARAMETER")]
+    pub parameters: Vec<String>,
+
+    /// The Athena workgroup [default: the stack output AnalyticsWorkGroupName]
+    #[arg(long, value_name = "WORKGROUP", value_parser = non_empty)]
+    pub workgroup: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
