@@ -9,3 +9,4 @@ mod startup;
 mod template;
 mod template_pipe;
 mod template_forwarding;
+mod template_analytics;

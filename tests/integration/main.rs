@@ -1,5 +1,6 @@
 //! Integration tests: the real handler against Amazon's DynamoDB Local (started by the tests).
 
+mod analytics;
 mod capacity;
 mod faults;
 mod hostile_input;

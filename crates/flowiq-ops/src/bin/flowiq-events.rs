@@ -3,12 +3,13 @@
 
 use std::io::Write as _;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser as _;
 use flowiq_ops::deployment::{Deployment, DeploymentError, load_sdk_config};
 use flowiq_ops::events::cli::{Args, Command};
-use flowiq_ops::events::commands::{Context, run, validate};
+use flowiq_ops::events::commands::{Context, run, run_analytics_query, validate};
 use flowiq_ops::events::error::EventsError;
 use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::forwarding_commands::{
@@ -19,6 +20,10 @@ use flowiq_ops::queries::EventQueries;
 
 /// The stack output naming the spill queue (template.yaml).
 const SPILL_QUEUE_URL_OUTPUT: &str = "SpillQueueUrl";
+/// The stack output naming the analytics archive's Athena workgroup (template.yaml).
+const ANALYTICS_WORKGROUP_OUTPUT: &str = "AnalyticsWorkGroupName";
+/// The first wait between an Athena query's status checks (then doubling, up to 2 s).
+const ATHENA_POLL: Duration = Duration::from_millis(500);
 
 fn main() -> ExitCode {
     // Usage errors exit 2 here, before anything else happens (clap's convention).
@@ -51,6 +56,23 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
         }
         let cloudformation = aws_sdk_cloudformation::Client::new(&config);
         let mut deployment = Deployment::new(args.deployment.clone(), &cwd, cloudformation);
+        if let Command::Query(query) = &args.command {
+            // Athena only: no table is read.
+            let workgroup = match &query.workgroup {
+                Some(workgroup) => workgroup.clone(),
+                None => deployment
+                    .outputs()
+                    .await?
+                    .require(ANALYTICS_WORKGROUP_OUTPUT, "--workgroup")?
+                    .to_owned(),
+            };
+            let athena = aws_sdk_athena::Client::new(&config);
+            let mut stdout = std::io::stdout().lock();
+            let result =
+                run_analytics_query(query, &athena, &workgroup, format, &mut stdout, ATHENA_POLL)
+                    .await;
+            return stdout.flush().map_err(EventsError::Output).and(result);
+        }
         let table_name = deployment.table_name().await?;
         let spill_queue_url = match &args.command {
             Command::Drain(drain) => Some(match &drain.queue_url {

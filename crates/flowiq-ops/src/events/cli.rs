@@ -28,6 +28,7 @@ Examples:
   flowiq-events forwarding list           # what your endpoint did not take (dead-letter queue)
   flowiq-events forwarding redrive --auth-value-file key.txt
   flowiq-events forwarding replay list --org org-1 --since 2026-03-07T10:00:00Z --until 2026-03-07T12:00:00Z
+  flowiq-events query broadcast-funnel 2026-03-03 2026-03-04   # the analytics archive (Athena)
 
 Ctrl-C during a replay stops it and prints the cursor to resume from (--resume).
 
@@ -87,6 +88,9 @@ pub enum Command {
     /// Forwarding to your endpoint (ForwardingUrl): its dead-letter queue, re-drive, replays
     #[command(subcommand)]
     Forwarding(ForwardingCommand),
+    /// Run a named query of the analytics archive through Athena and print its rows
+    /// (docs/analytics.md)
+    Query(QueryArgs),
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -185,6 +189,22 @@ pub struct ForwardingReplayArgs {
     /// Count what would be sent; send nothing
     #[arg(long, global = true)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct QueryArgs {
+    /// The named query: broadcast-funnel, daily-delivery, failures-by-kind, lost-receipts,
+    /// inbound-volume or first-response-time
+    pub name: String,
+
+    /// Its parameters, in order; the stack's queries take two: the first and the last day
+    /// (yyyy-MM-dd, UTC) on which the events reached the archive
+    #[arg(value_name = "PARAMETER")]
+    pub parameters: Vec<String>,
+
+    /// The Athena workgroup [default: the stack output AnalyticsWorkGroupName]
+    #[arg(long, value_name = "WORKGROUP", value_parser = non_empty)]
+    pub workgroup: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]

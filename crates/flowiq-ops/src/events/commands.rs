@@ -11,7 +11,10 @@ use flowiq_webhooks::acceptance::Acceptor;
 use flowiq_webhooks::records::Retention;
 use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 
-use super::cli::{Command, DrainArgs, ReplayArgs, ReplaySelection, ReprocessArgs, TargetArgs};
+use super::analytics_query::{find_named_query, run_query};
+use super::cli::{
+    Command, DrainArgs, QueryArgs, ReplayArgs, ReplaySelection, ReprocessArgs, TargetArgs,
+};
 use super::drain::drain;
 use super::error::EventsError;
 use super::eventbridge_target::EventBridgeTarget;
@@ -19,7 +22,7 @@ use super::exit::ExitStatus;
 use super::forwarding_commands::{self, ForwardingDeployment, run_forwarding};
 use super::http_target::{HttpTarget, parse_target_url};
 use super::inspect::{self, REJECTED_COLUMNS, rejected_row};
-use super::output::{Column, Format, item_json, write_json_line, write_table};
+use super::output::{Column, Format, item_json, write_json_line, write_table, write_table_of};
 use super::progress::Progress;
 use super::replay::{ReplayOptions, ReplayReport, Target, dry_run, replay};
 use super::reprocess::{Detail, Reprocessed, Reprocessor, skip_reason};
@@ -120,7 +123,51 @@ pub async fn run(
         Command::Forwarding(command) => {
             return run_forwarding(command, context, format, out).await;
         }
+        // It reads no table: the binary runs it with an Athena client (run_analytics_query).
+        Command::Query(_) => unreachable!("`query` runs through run_analytics_query"),
     }
+    Ok(ExitStatus::Success)
+}
+
+/// `query`: the named query `args.name` of `workgroup`, run through Athena with its
+/// parameters; its rows printed as a table or one JSON line each (`kind` = `row`), and a summary
+/// (rows, bytes scanned, execution id) logged on stderr. `poll` is the first wait between
+/// status checks.
+pub async fn run_analytics_query(
+    args: &QueryArgs,
+    athena: &aws_sdk_athena::Client,
+    workgroup: &str,
+    format: Format,
+    out: &mut impl Write,
+    poll: std::time::Duration,
+) -> Result<ExitStatus, EventsError> {
+    let query = find_named_query(athena, workgroup, &args.name).await?;
+    let parameters = query.execution_parameters(&args.parameters)?;
+    let result = run_query(athena, workgroup, &query, parameters, poll).await?;
+    match format {
+        Format::JsonLines => {
+            for row in &result.rows {
+                write_json_line(out, &result.row_json(row))?;
+            }
+        }
+        Format::Table => {
+            let headers = result.columns.iter().map(|(name, _)| name.as_str());
+            let cuts = vec![None; result.columns.len()];
+            let rows: Vec<Vec<String>> = result
+                .rows
+                .iter()
+                .map(|row| row.iter().map(|c| c.clone().unwrap_or_default()).collect())
+                .collect();
+            write_table_of(out, headers, &cuts, &rows)?;
+        }
+    }
+    tracing::info!(
+        query = %query.name,
+        execution_id = %result.execution_id,
+        rows = result.rows.len(),
+        data_scanned_bytes = result.data_scanned_bytes,
+        "query succeeded"
+    );
     Ok(ExitStatus::Success)
 }
 

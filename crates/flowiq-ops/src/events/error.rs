@@ -24,6 +24,15 @@ pub enum EventsError {
         operation: &'static str,
         message: String,
     },
+    /// An Athena query (`flowiq-events query`) that Athena failed or cancelled: its reason as
+    /// Athena gives it (a syntax error, the workgroup's bytes-scanned limit, a missing table).
+    #[error("query {name} {state} (execution {execution_id}): {reason}")]
+    QueryFailed {
+        name: String,
+        execution_id: String,
+        state: String,
+        reason: String,
+    },
     /// A stored item that cannot be shown as it is (a corrupt deflated body, a value JSON cannot
     /// hold): printing it without the attribute would hide what is stored.
     #[error("cannot show the item with {item}: attribute `{attribute}`: {problem}")]
@@ -45,7 +54,8 @@ impl EventsError {
             EventsError::Deployment(e) if e.is_configuration() => ExitStatus::Usage,
             EventsError::Query(QueryError::Request { .. })
             | EventsError::Deployment(_)
-            | EventsError::Aws { .. } => ExitStatus::Aws,
+            | EventsError::Aws { .. }
+            | EventsError::QueryFailed { .. } => ExitStatus::Aws,
             EventsError::Output(_)
             | EventsError::Unreadable { .. }
             | EventsError::Query(QueryError::Unreadable { .. }) => ExitStatus::Unexpected,

@@ -20,7 +20,8 @@ pub enum ExitStatus {
     /// The replay target could not be reached: connection failures, timeouts, or 429/5xx until
     /// the attempts ran out.
     TargetUnreachable = 5,
-    /// An AWS call failed (DynamoDB, EventBridge, CloudFormation), no credentials included.
+    /// An AWS call failed (DynamoDB, EventBridge, CloudFormation, Athena), no credentials
+    /// included, or an Athena query failed.
     Aws = 6,
 }
 
@@ -54,7 +55,7 @@ impl ExitStatus {
             }
             ExitStatus::NotFound => {
                 "not found: unknown message id, organization or contact, or nothing in the time \
-                 range (also a replay selection that is empty)"
+                 range (also a replay selection that is empty), or no named query of that name"
             }
             ExitStatus::PartialFailure => {
                 "partial failure: the target refused an event (HTTP 4xx or 3xx, a PutEvents entry \
@@ -70,7 +71,9 @@ impl ExitStatus {
             ExitStatus::Aws => {
                 "an AWS call failed: DynamoDB (table missing, access denied, no credentials), \
                  EventBridge (bus missing, access denied), SQS (queue missing, access denied), \
-                 CloudFormation (stack or output missing)"
+                 CloudFormation (stack or output missing), Athena (workgroup missing, access \
+                 denied; a query that failed or was cancelled, e.g. over the workgroup's \
+                 bytes-scanned limit, with Athena's reason)"
             }
         }
     }

@@ -3,12 +3,14 @@
 //! - reading: [`selection`] (what a replay sends), [`time_arg`], [`contact`], [`cursor`];
 //! - replay: [`replay`] (order, rate, concurrency, resume) over [`http_target`] and
 //!   [`eventbridge_target`], each event a [`replay_item::ReplayItem`];
+//! - [`analytics_query`]: the analytics archive's named queries through Athena;
 //! - [`reprocess`]: rejected bodies through the receiver again; [`drain`]: the spill queue;
 //! - forwarding to the user's endpoint: [`forwarded_event`] (the request's shape),
 //!   [`forward_target`], [`forwarding_dlq`] (list, re-drive), [`forwarding_commands`];
 //! - the edge: [`cli`] (flags), [`inspect`] and [`commands`] (what each subcommand prints),
 //!   [`output`], [`progress`], [`exit`], [`error`].
 
+pub mod analytics_query;
 pub mod cli;
 pub mod commands;
 pub mod contact;

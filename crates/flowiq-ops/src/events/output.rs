@@ -152,20 +152,34 @@ pub fn write_table(
     columns: &[Column],
     rows: &[Vec<String>],
 ) -> std::io::Result<()> {
+    let headers = columns.iter().map(|column| column.header);
+    let cuts: Vec<Option<u16>> = columns.iter().map(|column| column.cut_at).collect();
+    write_table_of(out, headers, &cuts, rows)
+}
+
+/// [`write_table`] for headers known only at run time (an Athena result's columns); `cuts`
+/// holds each column's `cut_at`.
+pub fn write_table_of<'a>(
+    out: &mut impl Write,
+    headers: impl IntoIterator<Item = &'a str>,
+    cuts: &[Option<u16>],
+    rows: &[Vec<String>],
+) -> std::io::Result<()> {
     let mut table = comfy_table::Table::new();
+    let headers: Vec<&str> = headers.into_iter().collect();
+    let last = headers.len().saturating_sub(1);
     table
         .load_style(comfy_table::presets::NOTHING)
         .set_truncation_indicator("…")
-        .set_header(columns.iter().map(|column| column.header));
+        .set_header(headers);
     for row in rows {
         let mut row = comfy_table::Row::from(row.iter().map(|cell| one_line(cell)));
         row.max_height(1);
         table.add_row(row);
     }
-    let last = columns.len().saturating_sub(1);
     for (index, column) in table.column_iter_mut().enumerate() {
         column.set_padding((0, if index == last { 0 } else { 2 }));
-        if let Some(width) = columns.get(index).and_then(|c| c.cut_at) {
+        if let Some(width) = cuts.get(index).copied().flatten() {
             column.set_constraint(ColumnConstraint::UpperBoundary(Width::Fixed(width)));
         }
     }

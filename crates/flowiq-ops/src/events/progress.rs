@@ -40,3 +40,34 @@ impl Progress {
         }
     }
 }
+
+/// A spinner with a message, for a wait of unknown length (an Athena query): on stderr, only when
+/// stderr is a terminal.
+pub struct Spinner(Option<ProgressBar>);
+
+impl Spinner {
+    pub fn new(what: &str) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Spinner(None);
+        }
+        let bar = ProgressBar::new_spinner();
+        let template = format!("{{spinner}} {what}: {{msg}}");
+        if let Ok(style) = ProgressStyle::with_template(&template) {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Spinner(Some(bar))
+    }
+
+    pub fn show(&self, message: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(message.to_owned());
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! `flowiq-events query`: a named query of the analytics archive (template.yaml, the
+//! `AWS::Athena::NamedQuery` resources; docs/analytics.md) run through Athena in the stack's
+//! workgroup, whose enforced settings (results location, bytes-scanned limit) apply to every
+//! run. The query is found by name in the workgroup, its `?` parameters are given in order, and
+//! the run is polled until Athena says it succeeded, failed or was cancelled.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_athena::Client;
+use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
+use serde_json::{Map, Value};
+
+use super::error::EventsError;
+use super::progress::Spinner;
+
+/// A named query as Athena stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedQuery {
+    pub name: String,
+    pub description: String,
+    pub database: String,
+    pub query_string: String,
+}
+
+impl NamedQuery {
+    /// The parameters' names, from the description's last sentence (`Parameters: from_day
+    /// to_day.`, as template.yaml writes it); empty when it has none.
+    pub fn parameter_names(&self) -> Vec<String> {
+        let Some((_, names)) = self.description.rsplit_once("Parameters:") else {
+            return Vec::new();
+        };
+        let names = names.trim().trim_end_matches('.');
+        names.split_whitespace().map(str::to_owned).collect()
+    }
+
+    /// How many values the query takes: its `?`s outside string literals and comments.
+    pub fn parameter_count(&self) -> usize {
+        let mut count = 0;
+        let mut chars = self.query_string.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' => {
+                    // A literal ends at the next lone quote ('' is a quote inside it).
+                    while let Some(c) = chars.next() {
+                        if c == '\'' && chars.next_if_eq(&'\'').is_none() {
+                            break;
+                        }
+                    }
+                }
+                '-' if chars.next_if_eq(&'-').is_some() => {
+                    chars.by_ref().find(|&c| c == '\n');
+                }
+                '?' => count += 1,
+                _ => {}
+            }
+        }
+        count
+    }
+
+    /// The values as Athena's execution parameters: SQL string literals (every parameter of the
+    /// stack's queries is text: days compared with `dt`). Checks their number first.
+    pub fn execution_parameters(&self, values: &[String]) -> Result<Vec<String>, EventsError> {
+        let expected = self.parameter_count();
+        if values.len() != expected {
+            let names = self.parameter_names();
+            let names = if names.len() == expected {
+                format!(" ({})", names.join(" "))
+            } else {
+                String::new()
+            };
+            return Err(EventsError::Usage(format!(
+                "query {} takes {expected} parameter(s){names}, in this order; {} given",
+                self.name,
+                values.len()
+            )));
+        }
+        Ok(values
+            .iter()
+            .map(|v| format!("'{}'", v.replace('\'', "''")))
+            .collect())
+    }
+}
+
+/// A finished query's result: its columns (name, Athena type) and rows, with what it scanned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryResult {
+    pub execution_id: String,
+    pub columns: Vec<(String, String)>,
+    pub rows: Vec<Vec<Option<String>>>,
+    pub data_scanned_bytes: Option<i64>,
+}
+
+impl QueryResult {
+    /// One JSON object per row, `kind` first; numbers and booleans typed by their column.
+    pub fn row_json(&self, row: &[Option<String>]) -> Value {
+        let mut object = Map::new();
+        object.insert("kind".into(), "row".into());
+        for ((name, kind), cell) in self.columns.iter().zip(row) {
+            object.insert(name.clone(), typed(kind, cell.as_deref()));
+        }
+        Value::Object(object)
+    }
+}
+
+fn typed(kind: &str, cell: Option<&str>) -> Value {
+    let Some(cell) = cell else {
+        return Value::Null;
+    };
+    let number = match kind {
+        "tinyint" | "smallint" | "integer" | "bigint" => cell.parse::<i64>().ok().map(Value::from),
+        "real" | "float" | "double" | "decimal" => cell.parse::<f64>().ok().map(Value::from),
+        "boolean" => cell.parse::<bool>().ok().map(Value::from),
+        _ => None,
+    };
+    number.unwrap_or_else(|| Value::from(cell))
+}
+
+fn athena_error(operation: &'static str, error: impl std::error::Error) -> EventsError {
+    EventsError::Aws {
+        operation,
+        message: aws_sdk_athena::error::DisplayErrorContext(error).to_string(),
+    }
+}
+
+/// The named query `name` of `workgroup`; a name it does not have is NotFound, listing those
+/// it has.
+pub async fn find_named_query(
+    client: &Client,
+    workgroup: &str,
+    name: &str,
+) -> Result<NamedQuery, EventsError> {
+    let mut ids = Vec::new();
+    let mut pages = client
+        .list_named_queries()
+        .work_group(workgroup)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| athena_error("athena:ListNamedQueries", e))?;
+        ids.extend(page.named_query_ids.unwrap_or_default());
+    }
+    let mut names = Vec::new();
+    for id in ids {
+        let found = client
+            .get_named_query()
+            .named_query_id(&id)
+            .send()
+            .await
+            .map_err(|e| athena_error("athena:GetNamedQuery", e))?;
+        let Some(query) = found.named_query else {
+            continue;
+        };
+        if query.name == name {
+            return Ok(NamedQuery {
+                name: query.name,
+                description: query.description.unwrap_or_default(),
+                database: query.database,
+                query_string: query.query_string,
+            });
+        }
+        names.push(query.name);
+    }
+    names.sort();
+    Err(EventsError::NotFound(format!(
+        "workgroup {workgroup} has no named query {name:?}; it has: {}",
+        if names.is_empty() {
+            "none (is EnableAnalyticsArchive on?)".to_owned()
+        } else {
+            names.join(", ")
+        }
+    )))
+}
+
+/// Runs `query` in `workgroup` with `parameters` (already literals), polling every `poll` (at
+/// most 2 s apart, growing) and showing the state on a terminal. A query Athena fails or cancels
+/// (over the workgroup's bytes-scanned limit, say) is an error with Athena's reason.
+pub async fn run_query(
+    client: &Client,
+    workgroup: &str,
+    query: &NamedQuery,
+    parameters: Vec<String>,
+    poll: Duration,
+) -> Result<QueryResult, EventsError> {
+    let mut start = client
+        .start_query_execution()
+        .work_group(workgroup)
+        .query_string(&query.query_string)
+        .query_execution_context(
+            QueryExecutionContext::builder()
+                .database(&query.database)
+                .build(),
+        );
+    if !parameters.is_empty() {
+        start = start.set_execution_parameters(Some(parameters));
+    }
+    let started = start
+        .send()
+        .await
+        .map_err(|e| athena_error("athena:StartQueryExecution", e))?;
+    let execution_id = started.query_execution_id.ok_or_else(|| EventsError::Aws {
+        operation: "athena:StartQueryExecution",
+        message: "no query execution id in the answer".into(),
+    })?;
+
+    let spinner = Spinner::new(&format!("{} ({execution_id})", query.name));
+    let began = Instant::now();
+    let mut wait = poll;
+    let execution = loop {
+        let answer = client
+            .get_query_execution()
+            .query_execution_id(&execution_id)
+            .send()
+            .await
+            .map_err(|e| athena_error("athena:GetQueryExecution", e))?;
+        let execution = answer.query_execution.ok_or_else(|| EventsError::Aws {
+            operation: "athena:GetQueryExecution",
+            message: format!("no query execution {execution_id} in the answer"),
+        })?;
+        let status = execution.status.clone();
+        let state = status.as_ref().and_then(|s| s.state.clone());
+        let state = state.unwrap_or(QueryExecutionState::Queued);
+        let scanned = execution
+            .statistics
+            .as_ref()
+            .and_then(|s| s.data_scanned_in_bytes);
+        spinner.show(&format!(
+            "{} after {:.0?}, {} scanned",
+            state.as_str(),
+            began.elapsed(),
+            megabytes(scanned)
+        ));
+        match state {
+            QueryExecutionState::Succeeded => break execution,
+            QueryExecutionState::Failed | QueryExecutionState::Cancelled => {
+                spinner.finish();
+                let reason = status.as_ref().and_then(|s| s.state_change_reason.clone());
+                let athena = status.and_then(|s| s.athena_error?.error_message);
+                let (reason, athena) = (reason.unwrap_or_default(), athena.unwrap_or_default());
+                // Athena often says the same in both.
+                let athena = if athena == reason {
+                    String::new()
+                } else {
+                    athena
+                };
+                let detail = [reason, athena]
+                    .into_iter()
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                return Err(EventsError::QueryFailed {
+                    name: query.name.clone(),
+                    execution_id,
+                    state: state.as_str().to_owned(),
+                    reason: if detail.is_empty() {
+                        "Athena gave no reason".into()
+                    } else {
+                        detail
+                    },
+                });
+            }
+            _ => {}
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(2));
+    };
+    spinner.finish();
+
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    let mut pages = client
+        .get_query_results()
+        .query_execution_id(&execution_id)
+        .into_paginator()
+        .send();
+    let mut first = true;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| athena_error("athena:GetQueryResults", e))?;
+        let Some(set) = page.result_set else { continue };
+        if columns.is_empty() {
+            let info = set.result_set_metadata.and_then(|m| m.column_info);
+            columns = info
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| (c.name, c.r#type))
+                .collect();
+        }
+        for row in set.rows.unwrap_or_default() {
+            let cells: Vec<Option<String>> = row
+                .data
+                .unwrap_or_default()
+                .into_iter()
+                .map(|d| d.var_char_value)
+                .collect();
+            // A SELECT's first row is its header: the column names again.
+            let header = first
+                && cells.len() == columns.len()
+                && cells
+                    .iter()
+                    .zip(&columns)
+                    .all(|(cell, (name, _))| cell.as_deref() == Some(name.as_str()));
+            first = false;
+            if !header {
+                rows.push(cells);
+            }
+        }
+    }
+    let data_scanned_bytes = execution.statistics.and_then(|s| s.data_scanned_in_bytes);
+    Ok(QueryResult {
+        execution_id,
+        columns,
+        rows,
+        data_scanned_bytes,
+    })
+}
+
+fn megabytes(bytes: Option<i64>) -> String {
+    match bytes {
+        Some(bytes) => format!("{:.1} MB", bytes as f64 / 1e6),
+        None => "? MB".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(sql: &str, description: &str) -> NamedQuery {
+        NamedQuery {
+            name: "q".into(),
+            description: description.into(),
+            database: "db".into(),
+            query_string: sql.into(),
+        }
+    }
+
+    #[test]
+    fn parameters_are_the_question_marks_outside_literals_and_comments() {
+        let q = query(
+            "SELECT '?', 'it''s ?' -- why?\nFROM t WHERE dt BETWEEN ? AND ?",
+            "Days. Parameters: from_day to_day.",
+        );
+        assert_eq!(q.parameter_count(), 2);
+        assert_eq!(q.parameter_names(), ["from_day", "to_day"]);
+        let values = ["2026-03-03".to_owned(), "it's".to_owned()];
+        assert_eq!(
+            q.execution_parameters(&values).unwrap(),
+            ["'2026-03-03'", "'it''s'"]
+        );
+        let error = q.execution_parameters(&values[..1]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "query q takes 2 parameter(s) (from_day to_day), in this order; 1 given"
+        );
+    }
+
+    #[test]
+    fn json_rows_type_numbers_by_their_column() {
+        let result = QueryResult {
+            execution_id: "x".into(),
+            columns: vec![
+                ("day".into(), "date".into()),
+                ("messages".into(), "bigint".into()),
+                ("rate".into(), "double".into()),
+                ("status".into(), "varchar".into()),
+            ],
+            rows: vec![],
+            data_scanned_bytes: None,
+        };
+        let row = [
+            Some("2026-03-03".into()),
+            Some("200".into()),
+            Some("0.8".into()),
+            None,
+        ];
+        assert_eq!(
+            result.row_json(&row).to_string(),
+            r#"{"kind":"row","day":"2026-03-03","messages":200,"rate":0.8,"status":null}"#
+        );
+    }
+}
