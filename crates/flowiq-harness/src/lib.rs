@@ -3,6 +3,7 @@
 //! - [`table_definition`]: the events table as template.yaml defines it, created on DynamoDB Local;
 //! - [`fault_proxy`]: throttling, 500s, hanging and dropped connections in front of it;
 //! - [`moto_server`]: a moto server (AWS APIs on the wire) on a free port;
+//! - [`simulation`]: the delivery path's real code under a seeded, virtual-time fault schedule;
 //! - [`captured_writer`]: the log lines a test's subscriber wrote;
 //! - [`capacity_meter`]: the write units DynamoDB reports for each write of a client;
 //! - [`stats`]: percentiles for the measuring tools;
@@ -18,6 +19,7 @@ pub mod captured_writer;
 pub mod dynamodb_local;
 pub mod fault_proxy;
 pub mod moto_server;
+pub mod simulation;
 pub mod stats;
 pub mod table_definition;
 pub mod template;
