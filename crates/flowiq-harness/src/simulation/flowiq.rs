@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::fault_plan::DELIVERY_PERIOD;
 
-pub const TOKEN: &str = "simulation-token-not-a-secret-0123456789";
+pub use crate::test_table::DEV_TOKEN as TOKEN;
 const WRONG_TOKEN: &str = "wrong-token-but-long-enough-0123456789";
 
 /// One event FlowIQ has to tell.
@@ -22,6 +22,14 @@ pub struct TrueEvent {
     pub whatsapp_message_id: String,
     /// Never sent: FlowIQ lost it.
     pub lost: bool,
+}
+
+/// What FlowIQ got back for one delivery: a status and the `status` field of a 200, or nothing
+/// (the instance crashed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Answer {
+    Status(u16, Option<String>),
+    Crashed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,8 +10,8 @@
 mod crash;
 mod fault_plan;
 mod faulty_store;
-mod flowiq;
-mod invariants;
+pub mod flowiq;
+pub mod invariants;
 mod simulated_queue;
 mod world;
 
@@ -35,7 +35,7 @@ use tokio::sync::Semaphore;
 
 pub use fault_plan::Fault;
 use faulty_store::FaultyStore;
-use flowiq::{Kind, Traffic};
+use flowiq::{Answer, Kind, Traffic};
 use simulated_queue::{QueueSpill, SimulatedQueue};
 use world::World;
 
@@ -156,14 +156,6 @@ pub fn run_seed(seed: u64, deliveries: usize, bug: Option<PlantedBug>) -> SeedOu
     }
 }
 
-/// What FlowIQ got back for one delivery: a status and the `status` field of a 200, or nothing
-/// (the instance crashed).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Answer {
-    Status(u16, Option<String>),
-    Crashed,
-}
-
 struct Parts {
     world: Arc<World>,
     traffic: Arc<Traffic>,
@@ -260,7 +252,13 @@ async fn simulate(
     tokio::time::sleep(Duration::from_secs(10)).await;
 
     let mut violations = world.take_violations();
-    let checked = invariants::check(&traffic, &answers, &table, &queue);
+    let end = invariants::EndState {
+        events: table.events(),
+        rejected: table.rejected(),
+        queue_depth: queue.depth(),
+        dead_letters: queue.dead_letters().into_iter().map(|m| m.body).collect(),
+    };
+    let checked = invariants::check(&traffic, &answers, &end);
     violations.extend(checked.violations);
 
     let mut report = SimReport {
