@@ -2,7 +2,9 @@
 //!
 //! - `SIM_SEEDS` (default 1,000) seeds from `SIM_FIRST_SEED` (default 0), about
 //!   `SIM_DELIVERIES` (default 1,000) deliveries each: at least a million per run.
-//! - `SIM_SEED=<n>`: replays seed n alone, and prints what it did.
+//! - `SIM_SEED=<n>`: replays seed n alone, and prints what it did; with
+//!   `SIM_PLANTED_BUG=<ack-failed-spill|delete-before-apply|duplicate-as-error>`, with that
+//!   defect planted.
 //! - `SIM_THREADS` (default: the available cores, at most 2): seeds run in parallel.
 
 use std::sync::Mutex;
@@ -98,7 +100,13 @@ fn every_invariant_holds_over_a_million_simulated_deliveries() {
     let deliveries = env("SIM_DELIVERIES", 1_000) as usize;
     if let Ok(seed) = std::env::var("SIM_SEED") {
         let seed: u64 = seed.parse().expect("SIM_SEED is a number");
-        let outcome = run_seed(seed, deliveries, None);
+        let bug = std::env::var("SIM_PLANTED_BUG").ok().map(|slug| {
+            PlantedBug::from_slug(&slug).unwrap_or_else(|| {
+                let known: Vec<&str> = PlantedBug::ALL.iter().map(|b| b.slug()).collect();
+                panic!("SIM_PLANTED_BUG={slug:?} is none of {known:?}")
+            })
+        });
+        let outcome = run_seed(seed, deliveries, bug);
         println!("seed {seed}: {}", describe(&outcome.report));
         assert!(
             outcome.violations.is_empty(),
@@ -188,10 +196,12 @@ fn the_checker_catches_each_planted_bug() {
         }
         let outcome = caught.unwrap_or_else(|| panic!("{}: not caught in 200 seeds", bug.name()));
         println!(
-            "planted bug \"{}\": caught by seed {} (after {} seeds): {}",
+            "planted bug \"{}\": caught by seed {} (after {} seeds; replay: SIM_SEED={} SIM_PLANTED_BUG={}): {}",
             bug.name(),
             outcome.seed,
             outcome.seed + 1,
+            outcome.seed,
+            bug.slug(),
             outcome.violations[0]
         );
     }

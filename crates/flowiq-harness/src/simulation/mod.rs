@@ -67,6 +67,19 @@ impl PlantedBug {
         PlantedBug::DuplicateAsError,
     ];
 
+    /// Its name for `SIM_PLANTED_BUG`.
+    pub fn slug(self) -> &'static str {
+        match self {
+            PlantedBug::AckFailedSpill => "ack-failed-spill",
+            PlantedBug::DeleteBeforeApply => "delete-before-apply",
+            PlantedBug::DuplicateAsError => "duplicate-as-error",
+        }
+    }
+
+    pub fn from_slug(slug: &str) -> Option<PlantedBug> {
+        PlantedBug::ALL.into_iter().find(|bug| bug.slug() == slug)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             PlantedBug::AckFailedSpill => "2xx when the spill send failed",
@@ -327,7 +340,7 @@ async fn deliver(parts: Arc<Parts>, i: usize) -> Answer {
     };
     if !expected {
         world.violation(format!(
-            "delivery {i} ({:?}) answered {status}",
+            "answer: delivery {i} ({:?}) answered {status}",
             delivery.kind
         ));
     }
@@ -338,7 +351,7 @@ async fn deliver(parts: Arc<Parts>, i: usize) -> Answer {
         } || parts.queue.holds(identity);
         if !durable {
             world.violation(format!(
-                "delivery {i} ({:?}) answered {status} {} at {:?} but is neither in the table nor in the queue",
+                "3: delivery {i} ({:?}) answered {status} {} at {:?} but is neither in the table nor in the queue",
                 delivery.kind,
                 outcome.as_deref().unwrap_or(""),
                 world.elapsed()
