@@ -58,10 +58,14 @@ pub struct Traffic {
 
 /// About `target` deliveries, drawn from `rng`.
 pub fn traffic(rng: &mut fastrand::Rng, target: usize) -> Traffic {
+    let period = DELIVERY_PERIOD.as_millis() as u64;
+    let path = format!("/webhooks/whatsapp/{TOKEN}");
+    // Two in a hundred deliveries are bad bodies, two strangers; the rest carry events.
+    let others = (target / 50).max(1);
     let mut events = Vec::new();
+    let mut deliveries = Vec::new();
     let mut message = 0;
-    // Per delivery, about: 0.92 events (with redeliveries) + strangers and bad bodies.
-    while (events.len() as f64) < target as f64 * 0.85 {
+    while deliveries.len() + 2 * others < target {
         message += 1;
         let wamid = format!("wamid.sim-{message}");
         let bodies = if rng.u8(..5) == 0 {
@@ -73,45 +77,41 @@ pub fn traffic(rng: &mut fastrand::Rng, target: usize) -> Traffic {
             // The id FlowIQ's event has (the same function as the receiver's, on the document
             // before it is serialised: no parse).
             let event_id = EventId::of(Platform::Whatsapp, &body).into_string();
-            events.push(TrueEvent {
+            let event = TrueEvent {
                 body: body.to_string(),
                 event_id,
                 whatsapp_message_id: wamid.clone(),
                 // A receipt lost by FlowIQ (never the message's first event).
                 lost: n > 0 && rng.u8(..40) == 0,
-            });
-        }
-    }
-    let period = DELIVERY_PERIOD.as_millis() as u64;
-    let path = format!("/webhooks/whatsapp/{TOKEN}");
-    let mut deliveries = Vec::new();
-    for (n, event) in events.iter().enumerate() {
-        if event.lost {
-            continue;
-        }
-        let at = rng.u64(..period);
-        deliveries.push(Delivery {
-            at: Duration::from_millis(at),
-            kind: Kind::Event(n),
-            path: path.clone(),
-            body: event.body.clone(),
-        });
-        if rng.u8(..10) == 0 {
-            // A redelivery: at the same moment (concurrent), soon after, or minutes later.
-            let later = match rng.u8(..3) {
-                0 => 0,
-                1 => rng.u64(..3_000),
-                _ => rng.u64(..600_000),
             };
-            deliveries.push(Delivery {
-                at: Duration::from_millis(at + later),
-                kind: Kind::Event(n),
-                path: path.clone(),
-                body: event.body.clone(),
-            });
+            if !event.lost {
+                let at = rng.u64(..period);
+                deliveries.push(Delivery {
+                    at: Duration::from_millis(at),
+                    kind: Kind::Event(events.len()),
+                    path: path.clone(),
+                    body: event.body.clone(),
+                });
+                if rng.u8(..10) == 0 {
+                    // A redelivery: at the same moment (concurrent), soon after, or minutes
+                    // later.
+                    let later = match rng.u8(..3) {
+                        0 => 0,
+                        1 => rng.u64(..3_000),
+                        _ => rng.u64(..600_000),
+                    };
+                    deliveries.push(Delivery {
+                        at: Duration::from_millis(at + later),
+                        kind: Kind::Event(events.len()),
+                        path: path.clone(),
+                        body: event.body.clone(),
+                    });
+                }
+            }
+            events.push(event);
         }
     }
-    for n in 0..(target / 50).max(1) {
+    for n in 0..others {
         let at = Duration::from_millis(rng.u64(..period));
         let body = format!("{{not json {n}");
         deliveries.push(Delivery {
