@@ -144,7 +144,7 @@ impl<S: EventStore, Q: Spill> Receiver<S, Q> {
 mod tests {
     use super::*;
     use crate::message_status::MessageStatus;
-    use crate::store::memory::InMemoryEventStore;
+    use crate::store::memory::{InMemoryEventStore, StoreOperation};
 
     use crate::queued_delivery::QueuedBody;
     use crate::spill::memory::InMemorySpill;
@@ -273,7 +273,7 @@ mod tests {
         let receiver = receiver();
         let body = receipt("read", "2026-03-07T10:00:03Z");
         // The event write fails: nothing stored, nothing acknowledged.
-        receiver.store().fail_next("PutItem");
+        receiver.store().fail_next(StoreOperation::PutEvent);
         let reply = deliver(&receiver, TOKEN, &body).await;
         assert!(
             matches!(reply, Reply::StorageUnavailable { .. }),
@@ -288,7 +288,7 @@ mod tests {
         assert_eq!(message.status, Some(MessageStatus::Read));
 
         // A failed rejection write is not acknowledged either: the bad body must not be lost.
-        receiver.store().fail_next("PutItem");
+        receiver.store().fail_next(StoreOperation::PutRejected);
         let reply = deliver(&receiver, TOKEN, "not json").await;
         assert!(
             matches!(reply, Reply::StorageUnavailable { .. }),
@@ -305,7 +305,7 @@ mod tests {
     async fn what_dynamodb_cannot_take_is_queued_and_acknowledged() {
         let receiver = spilling_receiver();
         let body = receipt("read", "2026-03-07T10:00:03Z");
-        receiver.store().fail_next("PutItem");
+        receiver.store().fail_next(StoreOperation::PutEvent);
         let reply = deliver(&receiver, TOKEN, &body).await;
         let Reply::Queued { event_id, .. } = &reply else {
             panic!("{reply:?}")
@@ -324,13 +324,13 @@ mod tests {
     #[tokio::test]
     async fn a_bad_body_during_an_outage_is_answered_as_bad_and_queued() {
         let receiver = spilling_receiver();
-        receiver.store().fail_next("PutItem");
+        receiver.store().fail_next(StoreOperation::PutRejected);
         let reply = deliver(&receiver, TOKEN, "not json").await;
         assert!(
             matches!(&reply, Reply::Rejected { rejection, queued: Some(_) } if rejection.rejection == Rejection::InvalidBody),
             "{reply:?}"
         );
-        receiver.store().fail_next("PutItem");
+        receiver.store().fail_next(StoreOperation::PutRejected);
         let too_large = "x".repeat(MAX_BODY_BYTES + 1);
         let reply = deliver(&receiver, TOKEN, &too_large).await;
         assert!(
@@ -350,7 +350,7 @@ mod tests {
     async fn wrong_tokens_are_never_queued_and_a_failed_spill_is_not_acknowledged() {
         let receiver = spilling_receiver();
         let body = receipt("read", "2026-03-07T10:00:03Z");
-        receiver.store().fail_next("PutItem");
+        receiver.store().fail_next(StoreOperation::PutEvent);
         let reply = deliver(&receiver, "wrong-token-but-long-enough-0123456789", &body).await;
         assert!(matches!(reply, Reply::Unauthorized), "{reply:?}");
         assert!(receiver.spill().queued().is_empty());
@@ -368,7 +368,7 @@ mod tests {
     async fn a_queued_delivery_is_stored_once_with_its_original_time() {
         let receiver = spilling_receiver();
         let body = receipt("delivered", "2026-03-07T10:00:02Z");
-        receiver.store().fail_next("PutItem");
+        receiver.store().fail_next(StoreOperation::PutEvent);
         deliver(&receiver, TOKEN, &body).await;
         let queued = receiver.spill().queued().remove(0);
         // The drain's view: the same acceptor, twice (SQS delivers at least once).

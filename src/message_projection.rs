@@ -41,7 +41,7 @@ pub async fn project<S: EventStore>(store: &S, change: TableChange) -> Result<()
 mod tests {
     use super::*;
     use crate::records::{Received, Retention, event_records};
-    use crate::store::memory::InMemoryEventStore;
+    use crate::store::memory::{InMemoryEventStore, StoreOperation};
     use crate::webhook_event::WebhookEvent;
 
     #[tokio::test]
@@ -71,7 +71,7 @@ mod tests {
         assert_eq!(projected.history, derived.status_history);
         assert_eq!(projected.times, derived.times);
 
-        store.fail_next("UpdateItem");
+        store.fail_next(StoreOperation::UpdateMessage);
         let change = TableChange::NewEvent(Box::new(items[0].clone()));
         assert!(matches!(
             project(&store, change).await,

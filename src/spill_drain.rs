@@ -114,7 +114,7 @@ mod tests {
     use crate::acceptance::AuthenticatedDelivery;
     use crate::platform::Platform;
     use crate::records::{Received, Retention};
-    use crate::store::memory::InMemoryEventStore;
+    use crate::store::memory::{InMemoryEventStore, StoreOperation};
     use aws_lambda_events::event::sqs::SqsMessage;
 
     fn message(id: &str, body: &str) -> SqsMessage {
@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(acceptor.store().events().len(), 1, "stored once");
         assert_eq!(acceptor.store().rejected().len(), 1);
 
-        acceptor.store().fail_next("PutItem");
+        acceptor.store().fail_next(StoreOperation::PutEvent);
         event.records = vec![message(
             "m-later",
             &queued(receipt.replace("03Z", "04Z").as_str()),

@@ -16,7 +16,7 @@ use flowiq_webhooks::http_handler;
 use flowiq_webhooks::metrics::{DEFAULT_NAMESPACE, EVENT_TYPES, MetricsConfig, OUTCOMES};
 use flowiq_webhooks::records::Retention;
 use flowiq_webhooks::spill::memory::InMemorySpill;
-use flowiq_webhooks::store::memory::InMemoryEventStore;
+use flowiq_webhooks::store::memory::{InMemoryEventStore, StoreOperation};
 use flowiq_webhooks::telemetry;
 use flowiq_webhooks::webhook_event::MAX_BODY_BYTES;
 use serde_json::{Value, json};
@@ -97,10 +97,10 @@ async fn logs_are_json_with_outcomes_and_leak_no_secrets_or_personal_data() {
         flowiq_harness::test_table::receiver(InMemoryEventStore::default(), Retention(None))
             .with_spill(InMemorySpill::default());
     let event = sample("whatsapp-message-received.json");
-    outage.store().fail_next("PutItem");
+    outage.store().fail_next(StoreOperation::PutEvent);
     let queued = http_handler::handle(&outage, request(&event)).await;
     assert_eq!(queued.status(), 200);
-    outage.store().fail_next("PutItem");
+    outage.store().fail_next(StoreOperation::PutEvent);
     outage.spill().set_failing(true);
     let unavailable = http_handler::handle(&outage, request(&event)).await;
     assert_eq!(unavailable.status(), 503);

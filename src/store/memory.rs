@@ -23,12 +23,33 @@ struct State {
     messages: HashMap<String, MessageState>,
     rejected: Vec<RejectedItem>,
     /// Operations whose next call fails, as DynamoDB would after its retries (an outage).
-    failing: Vec<&'static str>,
+    failing: Vec<StoreOperation>,
+}
+
+/// The store's operations, one per [`EventStore`] method, for injecting failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreOperation {
+    /// [`EventStore::put_event`] (a conditional `PutItem`).
+    PutEvent,
+    /// [`EventStore::update_message`] (an `UpdateItem`).
+    UpdateMessage,
+    /// [`EventStore::put_rejected`] (a `PutItem`).
+    PutRejected,
+}
+
+impl StoreOperation {
+    /// The DynamoDB API call the operation makes, as [`StoreError::Request`] names it.
+    pub fn dynamodb_name(self) -> &'static str {
+        match self {
+            StoreOperation::PutEvent | StoreOperation::PutRejected => "PutItem",
+            StoreOperation::UpdateMessage => "UpdateItem",
+        }
+    }
 }
 
 impl InMemoryEventStore {
-    /// The next `PutItem` or `UpdateItem` (DynamoDB's names) fails with [`StoreError::Request`].
-    pub fn fail_next(&self, operation: &'static str) {
+    /// The next call of `operation` fails with [`StoreError::Request`].
+    pub fn fail_next(&self, operation: StoreOperation) {
         self.lock().failing.push(operation);
     }
 
@@ -61,13 +82,13 @@ impl InMemoryEventStore {
     /// Fails the write when a failure is due.
     fn write(
         &self,
-        operation: &'static str,
+        operation: StoreOperation,
     ) -> Result<std::sync::MutexGuard<'_, State>, StoreError> {
         let mut state = self.lock();
         if let Some(i) = state.failing.iter().position(|o| *o == operation) {
             state.failing.remove(i);
             return Err(StoreError::Request {
-                operation,
+                operation: operation.dynamodb_name(),
                 message: "injected failure".to_owned(),
                 source: "injected failure".into(),
             });
@@ -78,7 +99,7 @@ impl InMemoryEventStore {
 
 impl EventStore for InMemoryEventStore {
     async fn put_event(&self, item: EventItem) -> Result<PutOutcome, StoreError> {
-        let mut state = self.write("PutItem")?;
+        let mut state = self.write(StoreOperation::PutEvent)?;
         let key = (item.pk.clone(), item.sk.clone());
         if state.events.contains_key(&key) {
             return Ok(PutOutcome::Duplicate);
@@ -88,7 +109,7 @@ impl EventStore for InMemoryEventStore {
     }
 
     async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
-        let mut state = self.write("UpdateItem")?;
+        let mut state = self.write(StoreOperation::UpdateMessage)?;
         state
             .messages
             .entry(update.whatsapp_message_id.clone())
@@ -98,7 +119,17 @@ impl EventStore for InMemoryEventStore {
     }
 
     async fn put_rejected(&self, item: &RejectedItem) -> Result<(), StoreError> {
-        self.write("PutItem")?.rejected.push(item.clone());
+        let mut state = self.write(StoreOperation::PutRejected)?;
+        // An unconditional PutItem: the same key (the queued copy of a write that applied)
+        // replaces the item, as in DynamoDB.
+        match state
+            .rejected
+            .iter_mut()
+            .find(|kept| (&kept.pk, &kept.sk) == (&item.pk, &item.sk))
+        {
+            Some(kept) => *kept = item.clone(),
+            None => state.rejected.push(item.clone()),
+        }
         Ok(())
     }
 }

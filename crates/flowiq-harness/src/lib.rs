@@ -4,6 +4,7 @@
 //! - [`fault_proxy`]: throttling, 500s, hanging and dropped connections in front of it;
 //! - [`moto_server`]: a moto server (AWS APIs on the wire) on a free port;
 //! - [`runtime_api`]: a local Lambda Runtime API, to run a function binary as Lambda does;
+//! - [`simulation`]: the delivery path's real code under a seeded, virtual-time fault schedule;
 //! - [`captured_writer`]: the log lines a test's subscriber wrote;
 //! - [`capacity_meter`]: the write units DynamoDB reports for each write of a client;
 //! - [`stats`]: percentiles for the measuring tools;
@@ -20,6 +21,7 @@ pub mod dynamodb_local;
 pub mod fault_proxy;
 pub mod moto_server;
 pub mod runtime_api;
+pub mod simulation;
 pub mod stats;
 pub mod table_definition;
 pub mod template;

@@ -121,6 +121,34 @@ impl Setup {
         }
     }
 
+    /// A dead-letter queue for the spill queue, after `max_receive_count` receives (as the
+    /// template's `SpillMaxReceiveCount`); returns its URL.
+    async fn with_dead_letter_queue(&self, name: &str, max_receive_count: u32) -> String {
+        use aws_sdk_sqs::types::QueueAttributeName;
+        let url = spill_queue(&self.sqs, name).await;
+        let arn = self
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .unwrap()
+            .attributes
+            .unwrap()
+            .remove(&QueueAttributeName::QueueArn)
+            .unwrap();
+        let policy = json!({"deadLetterTargetArn": arn, "maxReceiveCount": max_receive_count});
+        self.sqs
+            .set_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attributes(QueueAttributeName::RedrivePolicy, policy.to_string())
+            .send()
+            .await
+            .unwrap();
+        url
+    }
+
     /// The table's store as the function has it, through the proxy.
     fn store(&self) -> DynamoDbEventStore {
         DynamoDbEventStore::new(client_for(&self.proxy.endpoint()), &self.table.name)
@@ -365,4 +393,245 @@ async fn a_failure_window_mid_load_loses_nothing_and_doubles_nothing() {
         "load with a failure window: 2000 deliveries, {queued} queued and drained ({} stored, {} duplicates), {distinct} events, {messages} messages",
         report.stored, report.duplicates
     );
+}
+
+/// The soak (docs/reliability.md#soak): the simulation's FlowIQ traffic (outbound messages with
+/// their receipts, inbound messages, redeliveries, arrival out of order, bad bodies, wrong
+/// tokens and paths) through the real handler, 16 at a time, while a seeded schedule breaks
+/// DynamoDB Local (behind the fault proxy) in windows of throttling, 500s, hangs and dropped
+/// connections, and the drain runs concurrently (the drain function's code per message on
+/// moto's SQS, deleting what it applied, as the event source mapping does with a partial batch
+/// response; a dead-letter queue after 10 receives). Then the simulation's invariants on the real
+/// table and queues. `SOAK_DELIVERIES` (default 5,000; the documented run 100,000) and
+/// `SOAK_SEED` (default 25).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_soak_with_random_faults_loses_nothing_and_doubles_nothing() {
+    use flowiq_harness::simulation::flowiq::{self, Answer};
+    use flowiq_harness::simulation::invariants::{self, EndState};
+    use flowiq_harness::stats::percentile;
+    use futures_util::StreamExt as _;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let count = std::env::var("SOAK_DELIVERIES").map_or(5_000, |n| n.parse().unwrap());
+    let seed = std::env::var("SOAK_SEED").map_or(25, |n| n.parse().unwrap());
+    let setup = Setup::new("soak").await;
+    let dead_letters = setup.with_dead_letter_queue("soak-dlq", 10).await;
+    let (sqs, queue_url, proxy) = (&setup.sqs, &setup.queue_url, &setup.proxy);
+    let receiver = setup.receiver();
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let traffic = flowiq::traffic(&mut rng, count);
+
+    let started = Instant::now();
+    let done = AtomicBool::new(false);
+    // (from, to, fault) of every window, as offsets from `started`.
+    let windows: Mutex<Vec<(Duration, Duration, Fault)>> = Mutex::new(Vec::new());
+    let faults = async {
+        let mut rng = fastrand::Rng::with_seed(seed);
+        while !done.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(rng.u64(4_000..12_000))).await;
+            if done.load(Ordering::Relaxed) {
+                break;
+            }
+            let fault = Fault::ALL[rng.usize(..Fault::ALL.len())];
+            let from = started.elapsed();
+            proxy.set(fault);
+            tokio::time::sleep(Duration::from_millis(rng.u64(1_000..5_000))).await;
+            proxy.set(Fault::None);
+            windows
+                .lock()
+                .unwrap()
+                .push((from, started.elapsed(), fault));
+        }
+    };
+    let drained: Mutex<BTreeMap<&'static str, usize>> = Mutex::new(BTreeMap::new());
+    let drain = async {
+        let acceptor = Acceptor::new(setup.store(), Retention(None));
+        loop {
+            let received = sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .visibility_timeout(30)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("moto's SQS receives");
+            let messages = received.messages.unwrap_or_default();
+            if messages.is_empty() {
+                if done.load(Ordering::Relaxed) && queue_depth(sqs, queue_url).await.unwrap() == 0 {
+                    return;
+                }
+                continue;
+            }
+            for message in messages {
+                let id = message.message_id.clone().unwrap_or_default();
+                let body = message.body.clone().unwrap_or_default();
+                let outcome = flowiq_webhooks::spill_drain::drain_one(&acceptor, &id, &body).await;
+                *drained.lock().unwrap().entry(outcome.as_str()).or_default() += 1;
+                // As the event source mapping does with a partial batch response: what was not
+                // applied stays, and is received again after the visibility time-out.
+                if outcome.is_done() {
+                    sqs.delete_message()
+                        .queue_url(queue_url)
+                        .receipt_handle(message.receipt_handle.unwrap_or_default())
+                        .send()
+                        .await
+                        .expect("moto's SQS deletes");
+                }
+            }
+        }
+    };
+    let senders = async {
+        let answers: Vec<(Answer, Duration, Duration)> =
+            futures_util::stream::iter(&traffic.deliveries)
+                .map(|delivery| {
+                    let receiver = &receiver;
+                    async move {
+                        let sent = started.elapsed();
+                        let mut request = lambda_http::Request::new(lambda_http::Body::from(
+                            delivery.body.clone(),
+                        ));
+                        *request.method_mut() = lambda_http::http::Method::POST;
+                        use lambda_http::RequestExt as _;
+                        let request = request.with_raw_http_path(delivery.path.as_str());
+                        let response = http_handler::handle(receiver, request).await;
+                        let took = started.elapsed() - sent;
+                        let json: Value =
+                            serde_json::from_slice(response.body().as_ref()).unwrap_or_default();
+                        let status = json["status"].as_str().map(str::to_owned);
+                        (
+                            Answer::Status(response.status().as_u16(), status),
+                            sent,
+                            took,
+                        )
+                    }
+                })
+                .buffered(16)
+                .collect()
+                .await;
+        done.store(true, Ordering::Relaxed);
+        proxy.set(Fault::None);
+        answers
+    };
+    let (answers, (), ()) = tokio::join!(senders, faults, drain);
+    let elapsed = started.elapsed();
+    let deliveries_done = answers
+        .iter()
+        .map(|(_, sent, took)| *sent + *took)
+        .max()
+        .unwrap();
+
+    // The end state, read from DynamoDB Local (not through the proxy) and the queues.
+    let table = &setup.table;
+    let events = table.items_of_type("event").await;
+    let rejected = table.items_of_type("rejected").await;
+    let mut dead = Vec::new();
+    loop {
+        let received = sqs
+            .receive_message()
+            .queue_url(&dead_letters)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        dead.extend(messages.into_iter().filter_map(|m| m.body));
+    }
+    let end = EndState {
+        events: events
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).unwrap())
+            .collect(),
+        rejected: rejected
+            .into_iter()
+            .map(|item| serde_dynamo::from_item(item).unwrap())
+            .collect(),
+        queue_depth: queue_depth(sqs, queue_url).await.unwrap() as usize,
+        dead_letters: dead,
+    };
+    let statuses: Vec<Answer> = answers.iter().map(|(a, _, _)| a.clone()).collect();
+    let checked = invariants::check(&traffic, &statuses, &end);
+
+    // Figures: answer times during the fault windows and in health.
+    let windows = windows.into_inner().unwrap();
+    let in_window = |sent: Duration, took: Duration| {
+        windows
+            .iter()
+            .any(|(from, to, _)| sent < *to && sent + took > *from)
+    };
+    let (mut faulty, mut healthy): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    let mut by_answer: BTreeMap<String, usize> = BTreeMap::new();
+    for (answer, sent, took) in &answers {
+        let ms = took.as_secs_f64() * 1_000.0;
+        if in_window(*sent, *took) {
+            faulty.push(ms);
+        } else {
+            healthy.push(ms);
+        }
+        let name = match answer {
+            Answer::Status(200, Some(status)) => status.clone(),
+            Answer::Status(status, _) => status.to_string(),
+            Answer::Crashed => "crashed".to_owned(),
+        };
+        *by_answer.entry(name).or_default() += 1;
+    }
+    faulty.sort_by(f64::total_cmp);
+    healthy.sort_by(f64::total_cmp);
+    let mut by_fault: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
+    for (from, to, fault) in &windows {
+        let entry = by_fault.entry(fault.name()).or_default();
+        entry.0 += 1;
+        entry.1 += (*to - *from).as_secs_f64();
+    }
+    let p = |values: &[f64]| {
+        format!(
+            "p50 {:.0} ms, p90 {:.0} ms, p99 {:.0} ms, max {:.0} ms ({} answers)",
+            percentile(values, 50.0),
+            percentile(values, 90.0),
+            percentile(values, 99.0),
+            percentile(values, 100.0),
+            values.len()
+        )
+    };
+    println!(
+        "soak (seed {seed}): {} deliveries in {:.1} s ({:.0} deliveries/s), the queue dry {:.1} s later; answers {by_answer:?}; fault windows {by_fault:?} (count, seconds), {} requests refused by the proxy; drained {:?}; {} events stored, {} rejected bodies kept, {} messages in the DLQ; {} messages at their true state, {} missing an event FlowIQ lost; during faults {}; in health {}; invariants: {}",
+        answers.len(),
+        deliveries_done.as_secs_f64(),
+        answers.len() as f64 / deliveries_done.as_secs_f64(),
+        (elapsed - deliveries_done).as_secs_f64(),
+        proxy.requests_refused(),
+        drained.lock().unwrap(),
+        checked.events_stored,
+        end.rejected.len(),
+        end.dead_letters.len(),
+        checked.messages_complete,
+        checked.messages_incomplete,
+        p(&faulty),
+        p(&healthy),
+        if checked.violations.is_empty() {
+            "all hold".to_owned()
+        } else {
+            format!("{} violated", checked.violations.len())
+        },
+    );
+    assert!(
+        checked.violations.is_empty(),
+        "{:#?}",
+        &checked.violations[..checked.violations.len().min(10)]
+    );
+    assert!(
+        !windows.is_empty() && proxy.requests_refused() > 0,
+        "faults were injected"
+    );
+    assert!(
+        by_answer.get("queued").copied().unwrap_or(0) > 0,
+        "{by_answer:?}"
+    );
+    // SQS never failed: nothing may be refused.
+    assert_eq!(by_answer.get("503"), None, "{by_answer:?}");
 }
