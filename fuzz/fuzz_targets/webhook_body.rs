@@ -1,32 +1,49 @@
 //! Fuzzes the body parser and the event model: `WebhookEvent::parse` on arbitrary bytes, and for
-//! every body it accepts, the records that would be stored for it.
+//! every body, what the receiver would store for it (storage contract v2: one `event` item per
+//! accepted body, a `rejected` item for any other).
 //!
 //! Input: the first byte picks the platform (even: `whatsapp`, odd: `web`; the seeds start with
 //! `0` or `1`), the rest is the raw request body exactly as the handler passes it on.
 //!
 //! Nothing may panic, and for an accepted body:
-//! - the body is UTF-8 (`delivery.rs` relies on it with an `expect`);
+//! - the body is UTF-8 (`acceptance.rs` relies on it with an `expect`);
 //! - the event id is `EventId::of(platform, <the body's JSON>)`, 32 lower-case hex digits, and
 //!   that JSON is what `serde_json::from_slice` reads (but for serde_json's private marker keys);
-//! - parsing the same bytes again, the stored body (`EventItem::webhook_event`), and the body
-//!   re-serialised by serde_json all give the same event (so the same id);
+//! - parsing the same bytes again, and the body re-serialised by serde_json (compact; keys
+//!   reversed and pretty-printed) give the same event, so the same id: a re-serialised copy is
+//!   a duplicate, never a second event;
 //! - every id that becomes part of a key is 1..=256 characters of `A-Za-z0-9._:=+/-` (never `#`),
 //!   the occurred-at time is in the sortable 24-character UTC form;
-//! - every key of the event item, its index keys and the message update's key are non-empty and
-//!   within DynamoDB's limits (partition key 2048 bytes, sort key 1024 bytes);
-//! - the event item survives a JSON round trip unchanged, and expires 30 days after receipt.
-//! For a rejected body: the error's messages are produced without panicking.
+//! - `event_records` gives the one `event` item: its keys and index keys are non-empty, within
+//!   DynamoDB's limits (partition key 2048 bytes, sort key 1024 bytes) and whole or absent; it
+//!   expires 30 days after receipt;
+//! - the item survives DynamoDB's attribute form (`serde_dynamo`, as the store writes and the
+//!   readers read it) unchanged; the body read back from it is the received body byte for byte
+//!   (stored as text or deflated), and parses to the same event with the same id;
+//! - the projection's `message_update` for it is keyed within the same limits.
+//!
+//! For a rejected body: the error's messages are built without panicking, and the `rejected`
+//! item keeps the exact bytes, their size and SHA-256, through the attribute form unchanged.
 #![no_main]
 
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
 use flowiq_webhooks::event_id::EventId;
 use flowiq_webhooks::keys;
 use flowiq_webhooks::platform::Platform;
-use flowiq_webhooks::records::{EventItem, ItemType, Received, Retention, event_records};
+use flowiq_webhooks::records::{
+    EventItem, ItemType, MessageUpdate, Received, RejectedItem, Rejection, Retention,
+    event_records, message_update, rejected_record, sha256_hex,
+};
 use flowiq_webhooks::unique_keys_json;
-use flowiq_webhooks::webhook_event::{EventType, WebhookEvent};
+use flowiq_webhooks::webhook_event::{BodyError, EventType, WebhookEvent};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use time::OffsetDateTime;
+
+/// An item as the SDK's `PutItem` takes it.
+type DynamoItem = HashMap<String, AttributeValue>;
 
 const MAX_PARTITION_KEY_BYTES: usize = 2048;
 const MAX_SORT_KEY_BYTES: usize = 1024;
@@ -45,10 +62,7 @@ fuzz_target!(|data: &[u8]| {
     };
     match WebhookEvent::parse(platform, body) {
         Ok(event) => check_accepted(platform, body, &event),
-        Err(err) => {
-            assert!(!err.to_string().is_empty());
-            assert!(!err.log_summary().is_empty());
-        }
+        Err(err) => check_rejected(platform, body, &err),
     }
 });
 
@@ -84,39 +98,143 @@ fn check_accepted(platform: Platform, body: &[u8], event: &WebhookEvent) {
         &WebhookEvent::parse(platform, body).expect("accepted once"),
         event
     );
-    // A re-serialised copy (keys in reverse order, other spacing) is the same event, same id.
-    let reserialised = serde_json::to_vec_pretty(&reversed(&value)).expect("a Value serialises");
-    match WebhookEvent::parse(platform, &reserialised) {
-        Ok(again) => assert_eq!(&again, event, "re-serialised copy differs"),
-        Err(err) => panic!("re-serialised copy rejected: {err}"),
+    // A re-serialised copy (compact; keys in reverse order, pretty-printed) is the same event,
+    // with the same id.
+    for reserialised in [
+        serde_json::to_vec(&value).expect("a Value serialises"),
+        serde_json::to_vec_pretty(&reversed(&value)).expect("a Value serialises"),
+    ] {
+        match WebhookEvent::parse(platform, &reserialised) {
+            Ok(again) => assert_eq!(&again, event, "re-serialised copy differs"),
+            Err(err) => panic!("re-serialised copy rejected: {err}"),
+        }
     }
 
     check_event_fields(event);
 
     // Ids are from the body, so the time of receipt is fixed: runs are reproducible.
-    let received = Received::at(OffsetDateTime::from_unix_timestamp(1_772_841_600).unwrap());
-    let retention = Retention(Some(RETENTION_DAYS));
-    let (item, update) = event_records(event.clone(), text, &received, retention);
+    let received = received();
+    let item = event_records(
+        event.clone(),
+        text,
+        &received,
+        Retention(Some(RETENTION_DAYS)),
+    );
     check_event_item(event, text, &received, &item);
+    check_stored(event, text, &item);
+    if let Some(update) = message_update(event, item.expires_at) {
+        check_message_update(event, &item, &update);
+    }
+}
 
-    if let Some(update) = update {
-        let wamid = event
-            .whatsapp_message_id
-            .as_deref()
-            .expect("a message update belongs to a message");
-        assert_eq!(update.whatsapp_message_id, wamid);
-        check_partition_key(&keys::message_pk(&update.whatsapp_message_id));
-        check_sort_key(keys::MESSAGE_SK);
-        assert_eq!(update.expires_at, item.expires_at);
-        assert!(!update.history_entry().is_empty());
-        for (name, value) in &update.identity {
-            if *name == keys::CONTACT_PK {
-                check_partition_key(value);
-            } else if *name == keys::CONTACT_SK {
-                check_sort_key(value);
-            }
+fn received() -> Received {
+    Received::at(OffsetDateTime::from_unix_timestamp(1_772_841_600).unwrap())
+}
+
+/// What DynamoDB holds: the item as the store writes it (`serde_dynamo::to_item` into the SDK's
+/// attribute map, `put_event`), read back as readers do (`serde_dynamo::from_item`). It is the
+/// same item, the body it gives is the received body byte for byte, and that body is the event
+/// again, with the same id.
+fn check_stored(event: &WebhookEvent, text: &str, item: &EventItem) {
+    let attributes: DynamoItem =
+        serde_dynamo::to_item(item.clone()).expect("an event item converts");
+    for key in [keys::PK, keys::SK] {
+        assert!(
+            matches!(attributes.get(key), Some(AttributeValue::S(value)) if !value.is_empty()),
+            "{key} is a non-empty string attribute"
+        );
+    }
+    for (pk, sk) in [
+        (keys::CONTACT_PK, keys::CONTACT_SK),
+        (keys::ORG_PK, keys::ORG_SK),
+    ] {
+        assert_eq!(
+            attributes.contains_key(pk),
+            attributes.contains_key(sk),
+            "an index key is whole or absent"
+        );
+    }
+    let stored: EventItem = serde_dynamo::from_item(attributes).expect("a stored item reads back");
+    assert_eq!(
+        &stored, item,
+        "the item changed through DynamoDB's attribute form"
+    );
+    assert_eq!(
+        stored.body().expect("the stored body reads").as_bytes(),
+        text.as_bytes(),
+        "the stored body is the received body, byte for byte"
+    );
+    let again = stored.webhook_event().expect("the stored body parses");
+    assert_eq!(&again, event);
+    assert_eq!(again.event_id, event.event_id);
+}
+
+/// The optional projection's update of the event's `message` item.
+fn check_message_update(event: &WebhookEvent, item: &EventItem, update: &MessageUpdate) {
+    let wamid = event
+        .whatsapp_message_id
+        .as_deref()
+        .expect("a message update belongs to a message");
+    assert_eq!(update.whatsapp_message_id, wamid);
+    assert_eq!(
+        item.pk,
+        keys::message_pk(wamid),
+        "a message's events share its partition"
+    );
+    check_partition_key(&keys::message_pk(&update.whatsapp_message_id));
+    check_sort_key(keys::MESSAGE_SK);
+    assert_eq!(update.expires_at, item.expires_at);
+    assert!(!update.history_entry().is_empty());
+    let has = |name| update.identity.iter().any(|(n, _)| *n == name);
+    assert_eq!(
+        has(keys::CONTACT_PK),
+        has(keys::CONTACT_SK),
+        "an index key is whole or absent"
+    );
+    for (name, value) in &update.identity {
+        if *name == keys::CONTACT_PK {
+            check_partition_key(value);
+        } else if *name == keys::CONTACT_SK {
+            check_sort_key(value);
         }
     }
+}
+
+/// A body the receiver answers 400 is kept as a `rejected` item: exactly the bytes received (as
+/// text when UTF-8, else as bytes), with their size and SHA-256, through DynamoDB's attribute
+/// form unchanged. Its messages are built without panicking.
+fn check_rejected(platform: Platform, body: &[u8], err: &BodyError) {
+    let reason = err.to_string();
+    assert!(!reason.is_empty());
+    assert!(!err.log_summary().is_empty());
+    let received = received();
+    let item = rejected_record(
+        platform,
+        body,
+        "fuzz-request",
+        Rejection::InvalidBody,
+        reason,
+        &received,
+        Retention(Some(RETENTION_DAYS)),
+    );
+    assert_eq!(item.status_code, 400);
+    assert_eq!(item.body_size, body.len());
+    assert_eq!(item.body_sha256, sha256_hex(body));
+    let kept: &[u8] = match (&item.body, &item.body_bytes) {
+        (Some(text), None) => text.as_bytes(),
+        (None, Some(bytes)) => {
+            assert!(std::str::from_utf8(body).is_err(), "UTF-8 is kept as text");
+            bytes
+        }
+        other => panic!("a rejected body within the limit is kept once, got {other:?}"),
+    };
+    assert_eq!(kept, body, "the rejected body is kept byte for byte");
+    check_partition_key(&item.pk);
+    check_sort_key(&item.sk);
+    let attributes: DynamoItem = serde_dynamo::to_item(&item).expect("a rejected item converts");
+    let stored: RejectedItem =
+        serde_dynamo::from_item(attributes).expect("a rejected item reads back");
+    assert_eq!(stored, item);
 }
 
 fn check_event_fields(event: &WebhookEvent) {
@@ -181,15 +299,16 @@ fn check_event_item(event: &WebhookEvent, text: &str, received: &Received, item:
         Some(received.at.unix_timestamp() + i64::from(RETENTION_DAYS) * 86_400)
     );
 
-    // The stored body is the event again.
     assert_eq!(
-        &item.webhook_event().expect("the stored body parses"),
-        event
+        item.organization_id, event.organization_id,
+        "the organization is an attribute"
     );
-    // The item's attributes survive serialisation (the store writes them with serde).
-    let json = serde_json::to_string(item).expect("an item serialises");
-    let back: EventItem = serde_json::from_str(&json).expect("an item deserialises");
-    assert_eq!(&back, item);
+    assert_eq!(item.whatsapp_message_id, event.whatsapp_message_id);
+    assert_eq!(item.occurred_at, event.occurred_at);
+    assert_eq!(
+        item.body_deflate, None,
+        "`body_deflate` is read, never written"
+    );
 }
 
 /// Whether any object key is one of serde_json's private markers (`$serde_json::private::…`).
