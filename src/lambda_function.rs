@@ -5,17 +5,19 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_http::lambda_runtime::{self, LambdaEvent};
-use lambda_http::{Request, service_fn};
+use lambda_http::request::LambdaRequest;
+use lambda_http::tower::ServiceExt as _;
+use lambda_http::{Adapter, Request, service_fn};
 
 use crate::acceptance::Acceptor;
 use crate::config::{Config, StoreConfig};
 use crate::delivery::Receiver;
-use crate::http_handler;
 use crate::spill::Spill;
 use crate::spill::sqs::SqsSpill;
 use crate::spill_drain::drain_batch;
 use crate::store::EventStore;
 use crate::store::dynamodb::{DynamoDbEventStore, load_sdk_config};
+use crate::{http_event, http_handler};
 
 /// Runs the webhook function until the runtime stops it. The DynamoDB connection is opened during
 /// init ([`DynamoDbEventStore::warm_up`]), chosen by measurement (docs/performance.md#cold-start);
@@ -41,16 +43,21 @@ pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
     }
 }
 
-/// The runtime loop over one receiver.
+/// The runtime loop over one receiver: `lambda_http::run`, with the event's unusable client
+/// headers dropped before lambda_http converts it (src/http_event.rs says why).
 pub async fn serve<S: EventStore + 'static, Q: Spill + 'static>(
     receiver: Receiver<S, Q>,
 ) -> Result<(), lambda_http::Error> {
     let receiver = Arc::new(receiver);
-    lambda_http::run(service_fn(move |request: Request| {
+    let handler = Adapter::from(service_fn(move |request: Request| {
         let receiver = Arc::clone(&receiver);
         async move { Ok::<_, std::convert::Infallible>(http_handler::handle(&receiver, request).await) }
-    }))
-    .await
+    }));
+    let handler = handler.map_request(|mut event: LambdaEvent<LambdaRequest>| {
+        http_event::drop_unusable_uri_parts(&mut event.payload);
+        event
+    });
+    lambda_runtime::run(handler).await
 }
 
 /// Runs the spill drain (an SQS event source) until the runtime stops it.

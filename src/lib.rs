@@ -18,6 +18,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod event_id;
+pub mod http_event;
 pub mod http_handler;
 pub mod keys;
 pub mod lambda_function;
