@@ -36,6 +36,7 @@ pub mod store;
 pub mod stored_body;
 pub mod table_stream;
 pub mod telemetry;
+pub mod token_secret;
 pub mod unique_keys_json;
 pub mod webhook_event;
 pub mod webhook_tokens;
