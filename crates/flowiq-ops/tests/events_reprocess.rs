@@ -231,7 +231,7 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
     assert_eq!(tried[0]["pk"], invalid_pk.as_str());
     assert_eq!(
         table.items_of_type("event").await.len(),
-        2,
+        3,
         "nothing stored twice"
     );
 }
