@@ -66,7 +66,7 @@ fn samples() -> Vec<Sample> {
                     .to_owned(),
                 // As the function receives it: API Gateway's base64 decoded by lambda_http.
                 body: String::from_utf8(
-                    lambda_http::request::from_str(&event)
+                    flowiq_webhooks::http_event::request_from_json(&event)
                         .unwrap()
                         .body()
                         .to_vec(),
@@ -143,7 +143,7 @@ fn benches(c: &mut Criterion) {
     for sample in &samples {
         group.bench_function(&sample.name, |b| {
             b.to_async(&runtime).iter_batched(
-                || lambda_http::request::from_str(&sample.event).unwrap(),
+                || flowiq_webhooks::http_event::request_from_json(&sample.event).unwrap(),
                 |request| async {
                     let response = http_handler::handle(&receiver, request).await;
                     assert_eq!(response.status(), 200);

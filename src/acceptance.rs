@@ -10,7 +10,8 @@ use crate::platform::Platform;
 use crate::queued_delivery::{QueuedBody, QueuedDelivery, QueuedDeliveryError};
 pub use crate::records::Rejection;
 use crate::records::{
-    BodyDigest, Received, RejectedItem, Retention, event_records, oversized_record, rejected_record,
+    BodyDigest, Received, RejectedItem, RejectedRetention, Retention, event_records,
+    oversized_record, rejected_record,
 };
 use crate::store::{EventStore, PutOutcome, StoreError};
 use crate::webhook_event::MAX_BODY_BYTES;
@@ -73,16 +74,26 @@ pub enum Attempted {
 pub struct Acceptor<S> {
     store: S,
     retention: Retention,
+    rejected_retention: RejectedRetention,
     budget: Duration,
 }
 
 impl<S: EventStore> Acceptor<S> {
+    /// Rejected bodies get the default rejected retention
+    /// ([`crate::records::DEFAULT_REJECTED_RETENTION_DAYS`], never longer than `retention`).
     pub fn new(store: S, retention: Retention) -> Self {
         Self {
             store,
             retention,
+            rejected_retention: RejectedRetention::default_for(retention),
             budget: STORE_BUDGET,
         }
+    }
+
+    /// Rejected bodies kept for `rejected` (capped by the events' retention).
+    pub fn with_rejected_retention(mut self, rejected: Retention) -> Self {
+        self.rejected_retention = RejectedRetention::new(rejected, self.retention);
+        self
     }
 
     /// Another budget than [`STORE_BUDGET`] (the drain and the operator CLI have no sender
@@ -168,7 +179,7 @@ impl<S: EventStore> Acceptor<S> {
                     &queued.request_id,
                     rejection.reason.clone(),
                     &received,
-                    self.retention,
+                    self.rejected_retention,
                 );
                 self.keep_rejected(item, rejection).await
             }
@@ -187,7 +198,7 @@ impl<S: EventStore> Acceptor<S> {
             rejection.rejection,
             rejection.reason.clone(),
             delivery.received,
-            self.retention,
+            self.rejected_retention,
         );
         self.keep_rejected(item, rejection).await
     }

@@ -1,6 +1,6 @@
 //! The function's settings, read once at start-up from the environment.
 
-use crate::records::Retention;
+use crate::records::{DEFAULT_REJECTED_RETENTION_DAYS, Retention};
 use crate::webhook_tokens::{TokenConfigError, WebhookTokens};
 
 #[derive(Debug, thiserror::Error)]
@@ -10,16 +10,36 @@ pub enum ConfigError {
     #[error(transparent)]
     Tokens(#[from] TokenConfigError),
     #[error(
+        "both WEBHOOK_TOKEN_SECRET and WEBHOOK_TOKENS are set: set WEBHOOK_TOKEN_SECRET (the secret holding the token) in AWS, WEBHOOK_TOKENS only for local runs"
+    )]
+    TwoTokenSources,
+    #[error(
         "RETENTION_DAYS must be a whole number of days (0 or unset keeps items forever), got {0:?}"
     )]
     Retention(String),
+    #[error(
+        "REJECTED_RETENTION_DAYS must be a whole number of days (unset: {DEFAULT_REJECTED_RETENTION_DAYS}; 0: as long as the events), got {0:?}"
+    )]
+    RejectedRetention(String),
+}
+
+/// Where the accepted tokens come from.
+#[derive(Debug)]
+pub enum TokenSource {
+    /// `WEBHOOK_TOKEN_SECRET`: the Secrets Manager secret (ARN or name) holding
+    /// `{"token": …, "previous": …}`, read at start and every few minutes (src/token_secret.rs).
+    Secret(String),
+    /// `WEBHOOK_TOKENS`: a comma-separated list in the environment (local runs, tests).
+    List(WebhookTokens),
 }
 
 #[derive(Debug)]
 pub struct Config {
     pub table_name: String,
-    pub tokens: WebhookTokens,
+    pub tokens: TokenSource,
     pub retention: Retention,
+    /// `REJECTED_RETENTION_DAYS`: how long `rejected` items are kept (capped by `retention`).
+    pub rejected_retention: Retention,
     /// `SPILL_QUEUE_URL`: where deliveries go that DynamoDB cannot take; unset: answered 503.
     pub spill_queue_url: Option<String>,
 }
@@ -30,6 +50,7 @@ pub struct Config {
 pub struct StoreConfig {
     pub table_name: String,
     pub retention: Retention,
+    pub rejected_retention: Retention,
 }
 
 impl StoreConfig {
@@ -38,6 +59,7 @@ impl StoreConfig {
         Ok(StoreConfig {
             table_name: table_name(&lookup)?,
             retention: retention(&lookup)?,
+            rejected_retention: rejected_retention(&lookup)?,
         })
     }
 }
@@ -62,6 +84,21 @@ fn retention(lookup: &impl Fn(&str) -> Option<String>) -> Result<Retention, Conf
     })
 }
 
+/// `REJECTED_RETENTION_DAYS`: unset or empty, the default; `0`, no retention of its own (as long
+/// as the events).
+fn rejected_retention(lookup: &impl Fn(&str) -> Option<String>) -> Result<Retention, ConfigError> {
+    Ok(
+        match lookup("REJECTED_RETENTION_DAYS").as_deref().map(str::trim) {
+            None | Some("") => Retention(Some(DEFAULT_REJECTED_RETENTION_DAYS)),
+            Some(days) => match days.parse::<u32>() {
+                Ok(0) => Retention(None),
+                Ok(days) if days <= 36_500 => Retention(Some(days)),
+                _ => return Err(ConfigError::RejectedRetention(days.to_owned())),
+            },
+        },
+    )
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -70,17 +107,26 @@ impl Config {
     /// Testable without touching the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let table_name = table_name(&lookup)?;
-        let tokens = lookup("WEBHOOK_TOKENS").ok_or(ConfigError::Missing(
-            "WEBHOOK_TOKENS",
-            "set it to one or more comma-separated tokens of at least 32 characters",
-        ))?;
-        let tokens = WebhookTokens::parse(&tokens)?;
+        let secret = lookup("WEBHOOK_TOKEN_SECRET").filter(|s| !s.trim().is_empty());
+        let tokens = match (secret, lookup("WEBHOOK_TOKENS")) {
+            (Some(_), Some(_)) => return Err(ConfigError::TwoTokenSources),
+            (Some(secret), None) => TokenSource::Secret(secret.trim().to_owned()),
+            (None, Some(list)) => TokenSource::List(WebhookTokens::parse(&list)?),
+            (None, None) => {
+                return Err(ConfigError::Missing(
+                    "WEBHOOK_TOKEN_SECRET",
+                    "set it to the Secrets Manager secret holding {\"token\": …} (or, for local runs, WEBHOOK_TOKENS to comma-separated tokens of at least 32 characters)",
+                ));
+            }
+        };
         let retention = retention(&lookup)?;
+        let rejected_retention = rejected_retention(&lookup)?;
         let spill_queue_url = lookup("SPILL_QUEUE_URL").filter(|url| !url.trim().is_empty());
         Ok(Config {
             table_name,
             tokens,
             retention,
+            rejected_retention,
             spill_queue_url,
         })
     }
@@ -109,8 +155,19 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.table_name, "t");
-        assert!(c.tokens.verify(TOKEN));
+        assert!(matches!(&c.tokens, TokenSource::List(tokens) if tokens.verify(TOKEN)));
         assert_eq!(c.retention, Retention(Some(30)));
+        assert_eq!(
+            c.rejected_retention,
+            Retention(Some(DEFAULT_REJECTED_RETENTION_DAYS))
+        );
+        let c = config(&[
+            ("TABLE_NAME", "t"),
+            ("WEBHOOK_TOKENS", TOKEN),
+            ("REJECTED_RETENTION_DAYS", "7"),
+        ])
+        .unwrap();
+        assert_eq!(c.rejected_retention, Retention(Some(7)));
         for keep_forever in [None, Some("0"), Some("")] {
             let mut vars = vec![("TABLE_NAME", "t"), ("WEBHOOK_TOKENS", TOKEN)];
             vars.extend(keep_forever.map(|v| ("RETENTION_DAYS", v)));
@@ -125,7 +182,22 @@ mod tests {
             .to_string();
         assert!(err.starts_with("TABLE_NAME is not set"), "{err}");
         let err = config(&[("TABLE_NAME", "t")]).unwrap_err().to_string();
-        assert!(err.starts_with("WEBHOOK_TOKENS is not set"), "{err}");
+        assert!(err.starts_with("WEBHOOK_TOKEN_SECRET is not set"), "{err}");
+        let both = [
+            ("TABLE_NAME", "t"),
+            ("WEBHOOK_TOKENS", TOKEN),
+            (
+                "WEBHOOK_TOKEN_SECRET",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:s",
+            ),
+        ];
+        let err = config(&both).unwrap_err().to_string();
+        assert!(
+            err.starts_with("both WEBHOOK_TOKEN_SECRET and WEBHOOK_TOKENS"),
+            "{err}"
+        );
+        let secret = config(&[("TABLE_NAME", "t"), ("WEBHOOK_TOKEN_SECRET", " s ")]).unwrap();
+        assert!(matches!(secret.tokens, TokenSource::Secret(ref id) if id == "s"));
         let err = config(&[("TABLE_NAME", "t"), ("WEBHOOK_TOKENS", "short")])
             .unwrap_err()
             .to_string();
@@ -138,5 +210,13 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("RETENTION_DAYS"), "{err}");
+        let err = config(&[
+            ("TABLE_NAME", "t"),
+            ("WEBHOOK_TOKENS", TOKEN),
+            ("REJECTED_RETENTION_DAYS", "a month"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("REJECTED_RETENTION_DAYS must be"), "{err}");
     }
 }

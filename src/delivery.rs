@@ -2,6 +2,8 @@
 //! [`crate::acceptance`]), spill it to the queue when DynamoDB cannot take it, and say what
 //! happened. Talks to storage only through [`EventStore`] and [`Spill`]; knows nothing of HTTP.
 
+use std::sync::{PoisonError, RwLock};
+
 use crate::acceptance::{Accepted, Acceptor, Attempted, AuthenticatedDelivery};
 pub use crate::acceptance::{Rejection, RejectionReply};
 use crate::event_id::EventId;
@@ -52,7 +54,8 @@ pub enum Reply {
 
 pub struct Receiver<S, Q = NoSpill> {
     acceptor: Acceptor<S>,
-    tokens: WebhookTokens,
+    /// Replaced when the token secret is read again (src/token_secret.rs).
+    tokens: RwLock<WebhookTokens>,
     spill: Q,
 }
 
@@ -60,7 +63,7 @@ impl<S: EventStore> Receiver<S, NoSpill> {
     pub fn new(store: S, tokens: WebhookTokens, retention: Retention) -> Self {
         Self {
             acceptor: Acceptor::new(store, retention),
-            tokens,
+            tokens: RwLock::new(tokens),
             spill: NoSpill,
         }
     }
@@ -76,6 +79,17 @@ impl<S: EventStore, Q: Spill> Receiver<S, Q> {
         }
     }
 
+    /// Rejected bodies kept for `rejected` days (capped by the events' retention).
+    pub fn with_rejected_retention(mut self, rejected: Retention) -> Self {
+        self.acceptor = self.acceptor.with_rejected_retention(rejected);
+        self
+    }
+
+    /// From now on, only `tokens` are accepted (a rotation read from the token secret).
+    pub fn replace_tokens(&self, tokens: WebhookTokens) {
+        *self.tokens.write().unwrap_or_else(PoisonError::into_inner) = tokens;
+    }
+
     pub fn store(&self) -> &S {
         self.acceptor.store()
     }
@@ -85,7 +99,12 @@ impl<S: EventStore, Q: Spill> Receiver<S, Q> {
     }
 
     pub async fn receive(&self, delivery: Delivery<'_>) -> Reply {
-        if !self.tokens.verify(delivery.token) {
+        let authenticated = self
+            .tokens
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .verify(delivery.token);
+        if !authenticated {
             return Reply::Unauthorized;
         }
         let received = Received::now();

@@ -29,7 +29,7 @@ pub struct QueuedDelivery {
     /// The event id, when the body parsed (for operators; the drain computes it again).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event_id: Option<String>,
-    /// The raw body, base64: any bytes, and within SQS's message size (128 KiB → 171 KiB).
+    /// The raw body, base64: any bytes, and within SQS's message size (64 KiB → 86 KiB).
     /// Absent for a body over the size limit, which is kept as its size and hash only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_base64: Option<String>,

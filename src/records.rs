@@ -42,11 +42,50 @@ impl ItemType {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Retention(pub Option<u32>);
 
+/// How long a `rejected` item is kept by default (days), unless the events are kept for less:
+/// long enough to notice a rejection (the `rejected` outcome of the `Deliveries` metric,
+/// `flowiq-events rejected`) and reprocess it after a fix, short
+/// enough that bodies nobody looks at do not pile up (docs/security.md#storage-abuse).
+pub const DEFAULT_REJECTED_RETENTION_DAYS: u32 = 30;
+
 impl Retention {
+    /// The shorter of the two (forever is the longest): a rejected body is never kept longer
+    /// than the events.
+    pub fn at_most(self, other: Retention) -> Retention {
+        match (self.0, other.0) {
+            (Some(a), Some(b)) => Retention(Some(a.min(b))),
+            (a, b) => Retention(a.or(b)),
+        }
+    }
+
     /// The TTL attribute value (epoch seconds) for an item written at `now`.
     pub fn expires_at(self, now: OffsetDateTime) -> Option<i64> {
         self.0
             .map(|days| now.unix_timestamp() + i64::from(days) * 86_400)
+    }
+}
+
+/// The retentions a `rejected` item is written with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RejectedRetention {
+    /// The item's own (`REJECTED_RETENTION_DAYS`, never longer than the events').
+    pub rejected: Retention,
+    /// The events' (`RETENTION_DAYS`): what a reprocessed body is stored with.
+    pub events: Retention,
+}
+
+impl RejectedRetention {
+    /// `rejected` capped by `events`.
+    pub fn new(rejected: Retention, events: Retention) -> Self {
+        RejectedRetention {
+            rejected: rejected.at_most(events),
+            events,
+        }
+    }
+
+    /// The default rejected retention for events kept `events`.
+    pub fn default_for(events: Retention) -> Self {
+        Self::new(Retention(Some(DEFAULT_REJECTED_RETENTION_DAYS)), events)
     }
 }
 
@@ -218,14 +257,39 @@ pub struct RejectedItem {
     pub request_id: String,
     pub body_size: usize,
     pub body_sha256: String,
-    /// The raw body when it is UTF-8 and within the limit.
+    /// The raw body when it is UTF-8, within the limit and at most
+    /// [`stored_body::DEFLATE_ABOVE`] bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
-    /// The raw body when it is within the limit but not UTF-8.
+    /// The raw body when it is within the limit, at most [`stored_body::DEFLATE_ABOVE`] bytes,
+    /// but not UTF-8.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
     pub body_bytes: Option<Vec<u8>>,
+    /// The raw body when longer (UTF-8 or not): raw DEFLATE primed with
+    /// [`stored_body::DICTIONARY`], as events' long bodies. Items written before it keep long
+    /// bodies in `body` or `body_bytes`, still read.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_bytes")]
+    pub body_zd1: Option<Vec<u8>>,
+    /// The events' retention when the item was written (0: forever), for `reprocess-rejected`:
+    /// the item's own `expires_at` is the shorter rejected-body retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_retention_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+}
+
+impl RejectedItem {
+    /// The raw body exactly as received; `None` for a body over the size limit (never kept).
+    pub fn raw_body(&self) -> Result<Option<Cow<'_, [u8]>>, StoredBodyError> {
+        Ok(match (&self.body, &self.body_bytes, &self.body_zd1) {
+            (Some(text), _, _) => Some(Cow::Borrowed(text.as_bytes())),
+            (None, Some(bytes), _) => Some(Cow::Borrowed(bytes)),
+            (None, None, Some(deflated)) => {
+                Some(Cow::Owned(stored_body::inflate_primed(deflated)?))
+            }
+            (None, None, None) => None,
+        })
+    }
 }
 
 /// The one item stored for an accepted delivery: the event (storage contract v2,
@@ -420,28 +484,41 @@ pub fn rejected_record(
     rejection: Rejection,
     reason: String,
     received: &Received,
-    retention: Retention,
+    retention: RejectedRetention,
 ) -> RejectedItem {
-    let body_within_limit = rejection != Rejection::TooLarge;
-    let (text, bytes) = match (body_within_limit, std::str::from_utf8(body)) {
-        (false, _) => (None, None),
-        (true, Ok(text)) => (Some(text.to_owned()), None),
-        (true, Err(_)) => (None, Some(body.to_vec())),
+    let kept = if rejection == Rejection::TooLarge {
+        KeptBody::default()
+    } else if body.len() > stored_body::DEFLATE_ABOVE {
+        KeptBody {
+            deflated: Some(stored_body::deflate_primed(body)),
+            ..KeptBody::default()
+        }
+    } else {
+        match std::str::from_utf8(body) {
+            Ok(text) => KeptBody {
+                text: Some(text.to_owned()),
+                ..KeptBody::default()
+            },
+            Err(_) => KeptBody {
+                bytes: Some(body.to_vec()),
+                ..KeptBody::default()
+            },
+        }
     };
     let digest = BodyDigest {
         size: body.len(),
         sha256: sha256_hex(body),
     };
     let why = (rejection, reason);
-    rejected_item(
-        platform,
-        digest,
-        (text, bytes),
-        request_id,
-        why,
-        received,
-        retention,
-    )
+    rejected_item(platform, digest, kept, request_id, why, received, retention)
+}
+
+/// The body a `rejected` item keeps: at most one of the three (none for a body over the limit).
+#[derive(Debug, Default)]
+struct KeptBody {
+    text: Option<String>,
+    bytes: Option<Vec<u8>>,
+    deflated: Option<Vec<u8>>,
 }
 
 /// A body known only by its size and hash: one over the size limit, queued by the spill.
@@ -458,13 +535,13 @@ pub fn oversized_record(
     request_id: &str,
     reason: String,
     received: &Received,
-    retention: Retention,
+    retention: RejectedRetention,
 ) -> RejectedItem {
     let why = (Rejection::TooLarge, reason);
     rejected_item(
         platform,
         digest,
-        (None, None),
+        KeptBody::default(),
         request_id,
         why,
         received,
@@ -472,15 +549,14 @@ pub fn oversized_record(
     )
 }
 
-/// `kept`: the body as text or as bytes (neither for a body over the limit).
 fn rejected_item(
     platform: Platform,
     digest: BodyDigest,
-    (text, bytes): (Option<String>, Option<Vec<u8>>),
+    kept: KeptBody,
     request_id: &str,
     (rejection, reason): (Rejection, String),
     received: &Received,
-    retention: Retention,
+    retention: RejectedRetention,
 ) -> RejectedItem {
     let (pk, sk) = keys::rejected_key(&digest.sha256, &received.at_text, request_id);
     RejectedItem {
@@ -496,9 +572,11 @@ fn rejected_item(
         request_id: request_id.to_owned(),
         body_size: digest.size,
         body_sha256: digest.sha256,
-        body: text,
-        body_bytes: bytes,
-        expires_at: retention.expires_at(received.at),
+        body: kept.text,
+        body_bytes: kept.bytes,
+        body_zd1: kept.deflated,
+        event_retention_days: Some(retention.events.0.unwrap_or(0)),
+        expires_at: retention.rejected.expires_at(received.at),
     }
 }
 

@@ -53,8 +53,9 @@ thread_local! {
 
 /// Raw DEFLATE of `bytes`, primed with [`DICTIONARY`]: the dictionary is compressed first and
 /// its output dropped at a byte-aligned sync point, so the body's blocks may refer back into it
-/// (what zlib's `deflateSetDictionary` does; miniz_oxide has no call for it).
-fn deflate(bytes: &[u8]) -> Vec<u8> {
+/// (what zlib's `deflateSetDictionary` does; miniz_oxide has no call for it). The `body_zd1`
+/// form, of events' and rejected items' long bodies.
+pub fn deflate_primed(bytes: &[u8]) -> Vec<u8> {
     COMPRESSOR.with_borrow_mut(|compressor| {
         compressor.reset();
         let mut out = vec![0; bytes.len() + bytes.len() / 64 + DICTIONARY.len() + 128];
@@ -78,8 +79,9 @@ fn deflate(bytes: &[u8]) -> Vec<u8> {
     })
 }
 
-/// The inverse of [`deflate`]: inflate into a buffer that already holds the dictionary.
-fn inflate_primed(bytes: &[u8]) -> Result<Vec<u8>, StoredBodyError> {
+/// The inverse of [`deflate_primed`]: inflate into a buffer that already holds the dictionary
+/// (at most [`MAX_BODY_BYTES`]).
+pub fn inflate_primed(bytes: &[u8]) -> Result<Vec<u8>, StoredBodyError> {
     let mut out = vec![0; DICTIONARY.len() + MAX_BODY_BYTES];
     out[..DICTIONARY.len()].copy_from_slice(DICTIONARY.as_bytes());
     let mut decompressor = DecompressorOxide::new();
@@ -112,7 +114,7 @@ pub enum StoredBodyError {
 impl StoredBody {
     pub fn of(body: &str) -> Self {
         if body.len() > DEFLATE_ABOVE {
-            StoredBody::Deflated(deflate(body.as_bytes()))
+            StoredBody::Deflated(deflate_primed(body.as_bytes()))
         } else {
             StoredBody::Text(body.to_owned())
         }

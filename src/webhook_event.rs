@@ -75,9 +75,11 @@ impl BodyError {
     }
 }
 
-/// The largest body accepted (bytes). FlowIQ's payloads are a few KiB; this leaves room for long
-/// messages and `more_data` while keeping an item far below DynamoDB's 400 KB limit.
-pub const MAX_BODY_BYTES: usize = 128 * 1024;
+/// The largest body accepted (bytes). FlowIQ's payloads are 0.2–0.8 KB (events/); the longest a
+/// real one can be is a 4,096-character WhatsApp text written as JSON `\u` escapes (up to 48 KiB)
+/// plus its other fields. 64 KiB fits that with room to spare and halves what each abusive body
+/// costs in write units (docs/security.md#storage-abuse).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// FlowIQ's event types. `Other` holds `call` (no documented payload) and types added later.
 #[derive(Debug, Clone, PartialEq, Eq)]

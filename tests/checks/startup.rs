@@ -37,7 +37,7 @@ fn start_up_refuses_weak_or_missing_settings() {
             vec![("TABLE_NAME", "t"), ("WEBHOOK_TOKENS", " , ")],
             "WEBHOOK_TOKENS has no token",
         ),
-        (vec![("TABLE_NAME", "t")], "WEBHOOK_TOKENS is not set"),
+        (vec![("TABLE_NAME", "t")], "WEBHOOK_TOKEN_SECRET is not set"),
         (
             vec![("WEBHOOK_TOKENS", "0123456789abcdef0123456789abcdef")],
             "TABLE_NAME is not set",

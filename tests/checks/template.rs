@@ -235,7 +235,7 @@ AccessLogs=false | WebhookApi5xxAlarm | +
 - ; @url ; @all | WebhookFunction.Properties.Environment.Variables.SPILL_QUEUE_URL | SpillQueue
 - ; @url ; @all | Outputs.SpillQueueUrl | SpillQueue
 - ; @url ; @all | Outputs.SpillDeadLetterQueueUrl | SpillDeadLetterQueue
-- | SpillDrainFunction.Properties.Environment.Variables.* | #3
+- | SpillDrainFunction.Properties.Environment.Variables.* | #4
 - | SpillDrainFunction.Properties.Environment.Variables.TABLE_NAME | EventsTable
 - | SpillDrainFunction.Properties.Environment.Variables.RETENTION_DAYS | +
 - | SpillDrainFunction.Properties.LoggingConfig.LogFormat | JSON
@@ -315,6 +315,25 @@ EnableMetrics=false | WebhookFunction.Properties.Environment.Variables.METRICS_N
 MetricsNamespace=Acme/FlowIQ | WebhookFunction.Properties.Environment.Variables.METRICS_NAMESPACE | Acme/FlowIQ
 MetricsNamespace=Acme/FlowIQ | ThrottledDeliveriesMetricFilter.Properties.MetricTransformations.*.MetricNamespace | Acme/FlowIQ
 MetricsNamespace=Acme/FlowIQ | ThrottledDeliveriesAlarm.Properties.Namespace | Acme/FlowIQ
+# The token: the function names its secret (docs/security.md#the-token), never the token.
+- ; @url ; @all | WebhookFunction.Properties.Environment.Variables.WEBHOOK_TOKEN_SECRET | WebhookTokenSecret
+- ; @url ; @all | WebhookFunction.Properties.Environment.Variables.WEBHOOK_TOKENS | ~
+# Rejected bodies have a retention of their own (docs/security.md#storage-abuse), the same in the
+# function and the drain (both write rejected items); its default is the code's
+# (DEFAULT_REJECTED_RETENTION_DAYS).
+- | WebhookFunction.Properties.Environment.Variables.REJECTED_RETENTION_DAYS | 30
+- | SpillDrainFunction.Properties.Environment.Variables.REJECTED_RETENTION_DAYS | 30
+RejectedRetentionDays=7 | WebhookFunction.Properties.Environment.Variables.REJECTED_RETENTION_DAYS | 7
+RejectedRetentionDays=7 | SpillDrainFunction.Properties.Environment.Variables.REJECTED_RETENTION_DAYS | 7
+# Unusual write volume: the table's own write units over 5 minutes, 100 a second by default.
+- | WriteVolumeAlarm.Properties.Namespace | AWS/DynamoDB
+- | WriteVolumeAlarm.Properties.MetricName | ConsumedWriteCapacityUnits
+- | WriteVolumeAlarm.Properties.Dimensions.0.Value | EventsTable
+- | WriteVolumeAlarm.Properties.Dimensions.1 | ~
+- | WriteVolumeAlarm.Properties.Statistic | Sum
+- | WriteVolumeAlarm.Properties.Threshold | 30000
+WriteUnitsAlarmThreshold=90000 | WriteVolumeAlarm.Properties.Threshold | 90000
+WriteUnitsAlarmThreshold=0 | WriteVolumeAlarm | ~
 # Dashboard names are global to the account: the Region keeps stacks apart.
 - | WebhookDashboard.Properties.DashboardName | flowiq-webhooks-eu-west-1
 - | Outputs.DashboardUrl | https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#dashboards:name=WebhookDashboard
@@ -389,6 +408,7 @@ WebhookFunctionRole logs:CreateLogStream WebhookFunctionLogGroup.Arn
 WebhookFunctionRole logs:PutLogEvents WebhookFunctionLogGroup.Arn
 WebhookFunctionRole dynamodb:PutItem EventsTable.Arn
 WebhookFunctionRole sqs:SendMessage SpillQueue.Arn
+WebhookFunctionRole secretsmanager:GetSecretValue WebhookTokenSecret
 SpillDrainFunctionRole logs:CreateLogStream SpillDrainFunctionLogGroup.Arn
 SpillDrainFunctionRole logs:PutLogEvents SpillDrainFunctionLogGroup.Arn
 SpillDrainFunctionRole dynamodb:PutItem EventsTable.Arn
@@ -976,4 +996,19 @@ fn the_dashboard_reads_cold_starts_from_platform_reports_when_lambda_writes_them
     }
     // SystemLogLevel=WARN drops platform.report: no empty widget.
     assert!(widgets(&deploy("SystemLogLevel=WARN"), "log").is_empty());
+}
+
+#[test]
+fn rejected_bodies_default_retention_is_the_codes() {
+    let stack = deploy("-");
+    for function in ["WebhookFunction", "SpillDrainFunction"] {
+        let path = format!("{function}.Properties.Environment.Variables.REJECTED_RETENTION_DAYS");
+        let days = stack.each(&path);
+        assert_eq!(days.len(), 1, "{path}");
+        assert_eq!(
+            number(days[0]),
+            f64::from(flowiq_webhooks::records::DEFAULT_REJECTED_RETENTION_DAYS),
+            "{path}"
+        );
+    }
 }

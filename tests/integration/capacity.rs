@@ -447,3 +447,114 @@ fn print_table(rows: &[Row]) {
         );
     }
 }
+
+/// Write units of the largest bodies a token holder can send, as docs/security.md#storage-abuse
+/// and docs/performance.md#dynamodb-write-units give them: (table, total with index entries).
+const LARGEST_ACCEPTED_UNITS: (f64, f64) = (49.0, 50.0);
+const LARGEST_REJECTED_UNITS: (f64, f64) = (65.0, 66.0);
+const OVER_LIMIT_UNITS: (f64, f64) = (1.0, 2.0);
+
+/// `len` random bytes (a fixed seed): what DEFLATE cannot shrink.
+fn noise(len: usize, alphabet: Option<&[u8]>) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(27);
+    (0..len)
+        .map(|_| match alphabet {
+            Some(alphabet) => alphabet[rng.usize(..alphabet.len())],
+            None => rng.u8(..),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_bodies_cost_the_documented_write_units() {
+    use flowiq_webhooks::records::RejectedItem;
+    use flowiq_webhooks::webhook_event::MAX_BODY_BYTES;
+
+    let table = TestTable::new().await;
+    let indexes = indexes(&TableDefinition::from_repository_template().unwrap());
+    let meter = CapacityMeter::default();
+    let receiver = receiver(
+        DynamoDbEventStore::new(table.metered_client(&meter), &table.name),
+        Retention(None),
+    );
+    let base64_alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    // The largest accepted body: an event type stored as received, padded with random base64
+    // text (as a media payload would be) to exactly the limit.
+    let head = r#"{"event_type":"call","organization_id":"org-cap","x":""#;
+    let mut accepted = head.as_bytes().to_vec();
+    accepted.extend(noise(
+        MAX_BODY_BYTES - head.len() - 2,
+        Some(base64_alphabet),
+    ));
+    accepted.extend(b"\"}");
+    // The largest rejected body: random bytes (not JSON, not UTF-8) of exactly the limit.
+    let rejected = noise(MAX_BODY_BYTES, None);
+    let over_limit = vec![b'x'; MAX_BODY_BYTES + 1];
+
+    let mut figures = Vec::new();
+    for (name, body, status, expected) in [
+        ("largest accepted", &accepted, 200, LARGEST_ACCEPTED_UNITS),
+        (
+            "largest rejected (400)",
+            &rejected,
+            400,
+            LARGEST_REJECTED_UNITS,
+        ),
+        ("over the limit (413)", &over_limit, 413, OVER_LIMIT_UNITS),
+    ] {
+        assert_eq!(
+            body.len(),
+            MAX_BODY_BYTES + usize::from(status == 413),
+            "{name}"
+        );
+        let request = raw_request(
+            "POST",
+            &format!("/webhooks/whatsapp/{DEV_TOKEN}"),
+            body,
+            false,
+            None,
+        );
+        let answer = send(&receiver, request).await;
+        assert_eq!(answer.status, status, "{name}: {}", answer.json);
+        let writes = meter.take();
+        assert_eq!(writes.len(), 1, "{name}: one write");
+        let reported = reported(&writes[0]).expect("an applied write reports its units");
+
+        let kind = if status == 200 { "event" } else { "rejected" };
+        let items = table.items_of_type(kind).await;
+        let item = items
+            .iter()
+            .max_by_key(|i| s(i, "received_at").to_owned())
+            .expect("the item is stored");
+        let (by_rules, item_bytes) = expected_units(&indexes, None, item);
+        assert_eq!(
+            reported, by_rules,
+            "{name}: DynamoDB's units and its sizing rules agree"
+        );
+        assert_eq!(
+            (reported.table, reported.total),
+            expected,
+            "{name}: {item_bytes} B item; the documented units"
+        );
+        if status == 400 {
+            // Kept compressed (incompressible here, so about its own size) and read back exactly.
+            assert!(item.contains_key("body_zd1"), "{name}: deflated");
+            let kept: RejectedItem = serde_dynamo::from_item(item.clone()).unwrap();
+            assert_eq!(
+                kept.raw_body().unwrap().unwrap().as_ref(),
+                rejected.as_slice()
+            );
+        }
+        figures.push(format!(
+            "capacity|| {name} | {} | {item_bytes} | {} | {} |",
+            body.len(),
+            reported.table,
+            reported.total
+        ));
+    }
+    println!("capacity|| body | body bytes | item bytes | WCU table | WCU total |");
+    println!("capacity||---|---:|---:|---:|---:|");
+    for line in figures {
+        println!("{line}");
+    }
+}

@@ -143,7 +143,7 @@ fn catalogue() -> Vec<Case> {
             nested_objects,
             413,
         ),
-        case("50,000 nested arrays", nested(50_000), 400),
+        case("30,000 nested arrays", nested(30_000), 400),
         case("200 nested arrays (over the depth limit)", nested(200), 400),
         case(
             "invalid UTF-8",
@@ -288,7 +288,7 @@ fn catalogue() -> Vec<Case> {
         case("1 MiB", vec![b' '; 1 << 20], 413),
         // Odd but valid: stored.
         case("UTF-8 byte-order mark", utf8_bom, 200),
-        case("a 128 KiB message text", long_text, 200),
+        case("a message text at the size limit", long_text, 200),
         case(
             "unknown event type with odd fields",
             r#"{"event_type":"brand_new","whatsapp_id":[1],"timestamp":{"x":1},"organization_id":"a#b"}"#,
@@ -473,4 +473,126 @@ async fn every_hostile_request_gets_its_expected_answer_and_loses_nothing() {
         cases.len(),
         failures.join("\n")
     );
+}
+
+/// Well formed, and accepted by no receiver here.
+const WRONG_TOKEN: &str = "wrong-token-but-well-formed-000000000000";
+
+/// Client-sent `X-Forwarded-Proto` values lambda_http 1.3.2 cannot build a URI from.
+const MALFORMED_SCHEMES: [&str; 7] = [
+    "evil, https",
+    "",
+    "a b",
+    "https, http",
+    ":",
+    "1http",
+    "ftp:",
+];
+/// Client-sent `Host` values lambda_http 1.3.2 cannot build a URI from.
+const MALFORMED_HOSTS: [&str; 4] = ["a b", "h:99999", "[::1", "hooks.example.com:x"];
+
+const SAMPLES: [&str; 3] = [
+    "whatsapp-message-received.json",     // HTTP API, payload v2
+    "rest-api-v1-message-delivered.json", // REST API, payload v1
+    "function-url.json",                  // function URL (v2, no path parameters)
+];
+
+/// `event` with each header named `name` (any case, in `headers` and, in REST API events,
+/// `multiValueHeaders`) set to `value`.
+fn with_header(mut event: serde_json::Value, name: &str, value: &str) -> serde_json::Value {
+    for (map, multi) in [("headers", false), ("multiValueHeaders", true)] {
+        let Some(headers) = event[map].as_object_mut() else {
+            continue;
+        };
+        headers.retain(|key, _| !key.eq_ignore_ascii_case(name));
+        let value = if multi {
+            serde_json::json!([value])
+        } else {
+            value.into()
+        };
+        headers.insert(name.to_owned(), value);
+    }
+    event
+}
+
+#[test]
+fn lambda_http_still_panics_on_malformed_forwarding_headers() {
+    // The reason src/http_event.rs exists: when a lambda_http release stops panicking here, this
+    // test fails and the workaround can go.
+    // The panic messages are captured with the test's output (shown only if it fails).
+    let panics = |event: serde_json::Value| {
+        std::panic::catch_unwind(|| lambda_http::request::from_str(&event.to_string())).is_err()
+    };
+    let mut still_parsed = Vec::new();
+    for file in SAMPLES {
+        let cases = MALFORMED_SCHEMES
+            .iter()
+            .map(|value| ("X-Forwarded-Proto", *value))
+            .chain(MALFORMED_HOSTS.iter().map(|value| ("Host", *value)));
+        for (name, value) in cases {
+            if !panics(with_header(sample(file), name, value)) {
+                still_parsed.push(format!("{file}, {name}: {value:?}"));
+            }
+        }
+    }
+    assert!(
+        still_parsed.is_empty(),
+        "lambda_http no longer panics on these malformed headers (remove src/http_event.rs's workaround if it panics on none): {still_parsed:?}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_forwarding_headers_get_a_normal_answer() {
+    let table = TestTable::new().await;
+    let receiver = table.receiver(Retention(None));
+    let header_cases = MALFORMED_SCHEMES
+        .iter()
+        .map(|value| ("X-Forwarded-Proto", *value))
+        .chain(MALFORMED_HOSTS.iter().map(|value| ("Host", *value)))
+        .chain([("X-Forwarded-Proto", "é"), ("Host", "é")]);
+    let mut answers = 0;
+    for file in SAMPLES {
+        for (name, value) in header_cases.clone() {
+            let event = with_header(sample(file), name, value);
+            let request = flowiq_webhooks::http_event::request_from_json(&event.to_string())
+                .unwrap_or_else(|e| panic!("{file}, {name}: {value:?}: {e}"));
+            let answer = send(&receiver, request).await;
+            assert_eq!(
+                answer.status, 200,
+                "{file}, {name}: {value:?}: {}",
+                answer.json
+            );
+            assert!(
+                ["stored", "duplicate"].contains(&answer.json["status"].as_str().unwrap()),
+                "{file}, {name}: {value:?}: {}",
+                answer.json
+            );
+            answers += 1;
+        }
+        // A wrong token with a malformed header is a clear 401, not a crash.
+        let mut event = with_header(sample(file), "X-Forwarded-Proto", "evil, https");
+        let path = event
+            .get("rawPath")
+            .or_else(|| event.get("path"))
+            .unwrap()
+            .as_str()
+            .unwrap();
+        let path = path.replace(DEV_TOKEN, WRONG_TOKEN);
+        for key in ["rawPath", "path"] {
+            if event.get(key).is_some() {
+                event[key] = path.clone().into();
+            }
+        }
+        if let Some(parameters) = event["pathParameters"].as_object_mut() {
+            parameters.insert("token".into(), WRONG_TOKEN.into());
+        }
+        let request = flowiq_webhooks::http_event::request_from_json(&event.to_string()).unwrap();
+        assert_eq!(send(&receiver, request).await.status, 401, "{file}");
+    }
+    assert_eq!(
+        answers,
+        3 * (MALFORMED_SCHEMES.len() + MALFORMED_HOSTS.len() + 2)
+    );
+    // Each sample was stored once, whatever its headers.
+    assert_eq!(table.items_of_type("event").await.len(), SAMPLES.len());
 }

@@ -12,3 +12,4 @@ mod status_order;
 mod storage_failure;
 mod streams;
 mod support;
+mod token_secret;

@@ -14,7 +14,7 @@ use flowiq_ops::queries::EventQueries;
 use flowiq_webhooks::delivery::Rejection;
 use flowiq_webhooks::keys;
 use flowiq_webhooks::platform::Platform;
-use flowiq_webhooks::records::{Received, Retention, rejected_record};
+use flowiq_webhooks::records::{Received, RejectedRetention, Retention, rejected_record};
 use flowiq_webhooks::store::EventStore as _;
 use flowiq_webhooks::webhook_event::WebhookEvent;
 use serde_json::{Value, json};
@@ -55,8 +55,27 @@ async fn store_rejected(
         rejection,
         reason.to_owned(),
         &received,
-        Retention(Some(30)),
+        RejectedRetention::new(Retention(Some(30)), Retention(Some(30))),
     );
+    table.store().put_rejected(&item).await.unwrap();
+    item.pk
+}
+
+/// A long `rejected` body as receivers before issue 27 kept it: as text in `body`.
+async fn store_rejected_as_text(table: &TestTable, body: &str) -> String {
+    let received = Received::at(datetime!(2026-03-07 09:00:01 UTC));
+    let mut item = rejected_record(
+        Platform::Whatsapp,
+        body.as_bytes(),
+        "req-older",
+        Rejection::InvalidBody,
+        "refused long ago".to_owned(),
+        &received,
+        RejectedRetention::new(Retention(Some(30)), Retention(Some(30))),
+    );
+    item.body_zd1 = None;
+    item.body = Some(body.to_owned());
+    item.event_retention_days = None;
     table.store().put_rejected(&item).await.unwrap();
     item.pk
 }
@@ -64,11 +83,21 @@ async fn store_rejected(
 #[tokio::test]
 async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_reason() {
     let table = TestTable::new().await;
+    let text = format!("Hello again {}", "and again ".repeat(40));
     let now_valid =
         json!({"event_type": "sent_message", "id": "row-1", "whatsapp_message_id": "wamid.rp1",
-        "organization_id": "org-rp", "message": "Hello again", "sender_type": "bot-whatsapp",
-        "timestamp": "2026-03-07T08:59:00Z", "whatsapp_id": "27830000077"})
+        "organization_id": "org-rp", "message": text,
+        "sender_type": "bot-whatsapp", "timestamp": "2026-03-07T08:59:00Z",
+        "whatsapp_id": "27830000077"})
         .to_string();
+    // Long enough to be kept deflated (`body_zd1`)...
+    assert!(now_valid.len() > flowiq_webhooks::stored_body::DEFLATE_ABOVE);
+    // ...and one kept as text, as receivers before issue 27 kept every rejected body.
+    let old_form = json!({"event_type": "sent_message", "id": "row-3",
+        "whatsapp_message_id": "wamid.rp3", "organization_id": "org-rp",
+        "message": "older ".repeat(80), "sender_type": "bot-whatsapp",
+        "timestamp": "2026-03-07T08:57:00Z", "whatsapp_id": "27830000077"})
+    .to_string();
     let delivered_since = json!({"event_type": "message_read", "whatsapp_message_id": "wamid.rp2",
         "organization_id": "org-rp", "status": "read", "timestamp": "2026-03-07T08:58:00Z",
         "whatsapp_id": "27830000077"})
@@ -91,6 +120,14 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
     .await;
     let invalid_pk =
         store_rejected(&table, still_invalid, Rejection::InvalidBody, "old reason").await;
+    let old_form_pk = store_rejected_as_text(&table, &old_form).await;
+    let kept = table.items_of_type("rejected").await;
+    let kept_as = |pk: &str, attribute: &str| {
+        kept.iter()
+            .any(|i| s(i, "pk") == pk && i.contains_key(attribute))
+    };
+    assert!(kept_as(&valid_pk, "body_zd1") && !kept_as(&valid_pk, "body"));
+    assert!(kept_as(&old_form_pk, "body") && !kept_as(&old_form_pk, "body_zd1"));
     let too_large_pk = store_rejected(
         &table,
         &vec![b' '; 200 * 1024],
@@ -128,6 +165,8 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
         expected_id(&delivered_since)
     );
     assert_eq!(outcome(&invalid_pk)["outcome"], "still_invalid");
+    assert_eq!(outcome(&old_form_pk)["outcome"], "stored");
+    assert_eq!(outcome(&old_form_pk)["event_id"], expected_id(&old_form));
     assert_eq!(outcome(&too_large_pk), Value::Null, "no body kept: skipped");
     let summary = lines.last().unwrap();
     assert_eq!(
@@ -137,7 +176,7 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
             &summary["still_invalid"],
             &summary["skipped"]
         ),
-        (&json!(1), &json!(1), &json!(1), &json!(1))
+        (&json!(2), &json!(1), &json!(1), &json!(1))
     );
 
     // Stored exactly as a delivery: the event item under its key, with the body as sent, and the
@@ -160,12 +199,12 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
     let message = table.message("wamid.rp1").await.unwrap();
     assert_eq!(
         (s(&message, "status"), s(&message, "text")),
-        ("sent", "Hello again")
+        ("sent", text.as_str())
     );
 
     // The outcome is on the rejected items, which stay; no new rejected item was written.
     let rejected = table.items_of_type("rejected").await;
-    assert_eq!(rejected.len(), 4);
+    assert_eq!(rejected.len(), 5);
     let item = |pk: &str| rejected.iter().find(|i| s(i, "pk") == pk).unwrap().clone();
     let valid = item(&valid_pk);
     assert_eq!(s(&valid, "reprocess_outcome"), "stored");
@@ -192,7 +231,7 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
     assert_eq!(tried[0]["pk"], invalid_pk.as_str());
     assert_eq!(
         table.items_of_type("event").await.len(),
-        2,
+        3,
         "nothing stored twice"
     );
 }

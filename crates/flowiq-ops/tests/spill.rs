@@ -65,7 +65,7 @@ fn post(token: &str, body: &str) -> lambda_http::Request {
         "pathParameters": {"platform": "whatsapp", "token": token},
         "body": body, "isBase64Encoded": false
     });
-    lambda_http::request::from_str(&event.to_string()).unwrap()
+    flowiq_webhooks::http_event::request_from_json(&event.to_string()).unwrap()
 }
 
 async fn answer<S: EventStore, Q: Spill>(

@@ -40,8 +40,11 @@ pub fn sample_platform(event: &Value) -> String {
     segments.nth(1).expect("a webhook path").to_owned()
 }
 
+/// The request the function's handler gets for `event` (lambda_http's conversion, as the
+/// function runs it).
 pub fn request(event: &Value) -> Request {
-    lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway event")
+    flowiq_webhooks::http_event::request_from_json(&event.to_string())
+        .expect("a valid API Gateway event")
 }
 
 /// A sample event for any path, as a function URL passes it: the path alone says where it goes

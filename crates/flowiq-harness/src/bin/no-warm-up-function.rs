@@ -5,13 +5,18 @@
 use anyhow::Context as _;
 use flowiq_webhooks::config::Config;
 use flowiq_webhooks::delivery::Receiver;
-use flowiq_webhooks::lambda_function::serve;
-use flowiq_webhooks::store::dynamodb::{DynamoDbEventStore, load_client};
+use flowiq_webhooks::lambda_function::{read_tokens, serve_refreshing};
+use flowiq_webhooks::store::dynamodb::{DynamoDbEventStore, load_sdk_config};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     flowiq_webhooks::telemetry::init();
     let config = Config::from_env().context("invalid configuration")?;
-    let store = DynamoDbEventStore::new(load_client().await, config.table_name);
-    serve(Receiver::new(store, config.tokens, config.retention)).await
+    let sdk_config = load_sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config);
+    let store = DynamoDbEventStore::new(client, config.table_name);
+    let (tokens, refresh) = read_tokens(config.tokens, &sdk_config).await?;
+    let receiver = Receiver::new(store, tokens, config.retention)
+        .with_rejected_retention(config.rejected_retention);
+    serve_refreshing(receiver, refresh).await
 }

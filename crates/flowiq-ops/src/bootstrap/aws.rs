@@ -217,6 +217,9 @@ pub fn token_from_secret(
     })
 }
 
+/// The function's variable naming its token secret (src/config.rs).
+pub const TOKEN_SECRET_VARIABLE: &str = "WEBHOOK_TOKEN_SECRET";
+
 /// The first token of the function's `WEBHOOK_TOKENS` (the current one; during a rotation the
 /// previous one follows). Messages name the function, never a token.
 pub fn token_from_function(
@@ -228,8 +231,9 @@ pub fn token_from_function(
         .and_then(|list| list.split(',').map(str::trim).find(|t| !t.is_empty()));
     let first = first.ok_or_else(|| {
         Aws(format!(
-            "Lambda function {function:?} has no token in WEBHOOK_TOKENS: is it the FlowIQ \
-             webhook function? Otherwise pass the token in WEBHOOK_TOKEN"
+            "Lambda function {function:?} has neither WEBHOOK_TOKEN_SECRET nor a token in \
+             WEBHOOK_TOKENS: is it the FlowIQ webhook function? Otherwise pass the token in \
+             WEBHOOK_TOKEN"
         ))
     })?;
     check_token(first).map_err(|problem| {

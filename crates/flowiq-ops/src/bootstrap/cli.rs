@@ -33,7 +33,8 @@ Where each value comes from (the first one found):
             [<config-env>.global.parameters]), else flowiq-webhooks
   region    --region, else the usual AWS configuration (AWS_REGION, AWS_PROFILE, ~/.aws/config)
 With --function-name (a function deployed without SAM, e.g. by cargo lambda deploy) instead of a stack:
-  base URL  the function's URL; token  the first of its WEBHOOK_TOKENS; table  its TABLE_NAME
+  base URL  the function's URL; token  from the secret its WEBHOOK_TOKEN_SECRET names (else the
+            first of its WEBHOOK_TOKENS); table  its TABLE_NAME
   (each still after --url, WEBHOOK_TOKEN, --table-name / TABLE_NAME)
 
 Exit codes:
@@ -66,8 +67,8 @@ pub struct Args {
     #[command(flatten)]
     pub deployment: DeploymentArgs,
 
-    /// Lambda function deployed without SAM whose URL, first WEBHOOK_TOKENS token and TABLE_NAME
-    /// are used, instead of a stack's outputs
+    /// Lambda function deployed without SAM whose URL, token (its WEBHOOK_TOKEN_SECRET's, else its
+    /// first WEBHOOK_TOKENS) and TABLE_NAME are used, instead of a stack's outputs
     #[arg(long, value_name = "NAME", conflicts_with = "stack_name",
           value_parser = NonEmptyStringValueParser::new())]
     pub function_name: Option<String>,

@@ -234,7 +234,17 @@ async fn register(
         (Some(token), _) => token.clone(),
         (None, Some(function)) => {
             let name = function.name;
-            aws::token_from_function(function.environment(aws).await?, name)?
+            let environment = function.environment(aws).await?;
+            // A function with the token secret (as template.yaml deploys it) names the secret,
+            // never the token; one deployed by hand may still carry WEBHOOK_TOKENS.
+            match environment.get(aws::TOKEN_SECRET_VARIABLE) {
+                Some(secret_id) if !secret_id.trim().is_empty() => {
+                    let secret_id = secret_id.trim().to_owned();
+                    tracing::info!("reading the webhook token from secret {secret_id}");
+                    aws.webhook_token(&secret_id).await?
+                }
+                _ => aws::token_from_function(environment, name)?,
+            }
         }
         (None, None) => {
             let outputs = deployment.outputs().await?;

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 use super::error::EventsError;
 use crate::queries::{Item, text};
 use flowiq_webhooks::keys;
-use flowiq_webhooks::stored_body::Held;
+use flowiq_webhooks::stored_body::{Held, StoredBodyError, inflate_primed};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -40,9 +40,14 @@ pub fn item_json(kind: &str, item: &Item) -> Result<Value, EventsError> {
     object.insert("kind".into(), Value::from(kind));
     for (name, value) in item {
         let value = if DEFLATED_BODIES.contains(&name.as_str()) {
-            stored_body(item)
+            // A rejected body need not be UTF-8: then it is shown as `body_bytes` (base64), as
+            // a short one is stored.
+            stored_body_bytes(item)
                 .map_err(|e| e.to_string())
-                .map(|body| ("body", Value::from(body)))
+                .map(|body| match String::from_utf8(body) {
+                    Ok(text) => ("body", Value::from(text)),
+                    Err(bytes) => ("body_bytes", Value::from(STANDARD.encode(bytes.as_bytes()))),
+                })
         } else {
             attribute_json(value).map(|json| (name.as_str(), json))
         };
@@ -61,6 +66,7 @@ pub fn item_json(kind: &str, item: &Item) -> Result<Value, EventsError> {
 }
 
 /// The stored attributes that hold a long body deflated (src/stored_body.rs): shown as `body`.
+/// `rejected` items use `body_zd1` too (since issue 27; before, their bodies were never deflated).
 const DEFLATED_BODIES: [&str; 2] = ["body_zd1", "body_deflate"];
 
 /// One attribute value as JSON. serde_dynamo maps everything but binary values, which JSON has
@@ -106,11 +112,48 @@ pub fn stored_body(item: &Item) -> Result<String, EventsError> {
     )
     .and_then(Held::read)
     .map(|body| body.into_owned())
-    .map_err(|e| EventsError::Unreadable {
+    .map_err(|e| unreadable_body(item, e))
+}
+
+/// Any item's raw body as bytes, UTF-8 or not: `body`, `body_bytes` (a short rejected body that
+/// is not UTF-8), `body_zd1` or `body_deflate`. `None`: the item keeps no body (a rejected body
+/// over the size limit).
+pub fn stored_body_bytes_if_any(item: &Item) -> Result<Option<Vec<u8>>, EventsError> {
+    let binary = |name: &str| {
+        item.get(name)
+            .and_then(|v| v.as_b().ok())
+            .map(|b| b.as_ref())
+    };
+    if let Some(text) = item.get("body").and_then(|v| v.as_s().ok()) {
+        return Ok(Some(text.as_bytes().to_vec()));
+    }
+    if let Some(bytes) = binary("body_bytes") {
+        return Ok(Some(bytes.to_vec()));
+    }
+    if let Some(bytes) = binary(DEFLATED_BODIES[0]) {
+        return inflate_primed(bytes)
+            .map(Some)
+            .map_err(|e| unreadable_body(item, e));
+    }
+    if let Some(bytes) = binary(DEFLATED_BODIES[1]) {
+        return Held::Deflated(bytes)
+            .read()
+            .map(|body| Some(body.into_owned().into_bytes()))
+            .map_err(|e| unreadable_body(item, e));
+    }
+    Ok(None)
+}
+
+fn stored_body_bytes(item: &Item) -> Result<Vec<u8>, EventsError> {
+    stored_body_bytes_if_any(item)?.ok_or_else(|| unreadable_body(item, StoredBodyError::Missing))
+}
+
+fn unreadable_body(item: &Item, problem: StoredBodyError) -> EventsError {
+    EventsError::Unreadable {
         item: describe_item(item),
         attribute: "body".to_owned(),
-        problem: e.to_string(),
-    })
+        problem: problem.to_string(),
+    }
 }
 
 pub fn write_json_line(out: &mut impl Write, value: &Value) -> std::io::Result<()> {

@@ -20,6 +20,7 @@ use flowiq_webhooks::store::{EventStore, PutOutcome, StoreError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use super::output::stored_body_bytes_if_any;
 use crate::queries::{Item, text};
 
 /// The outcome recorded on a `rejected` item (`reprocess_outcome`).
@@ -70,7 +71,10 @@ pub enum Skip {
 
 /// Which rejected items to reprocess: those with a body and not yet stored by an earlier run.
 pub fn skip_reason(item: &Item) -> Option<Skip> {
-    if !item.contains_key("body") && !item.contains_key("body_bytes") {
+    if !["body", "body_bytes", "body_zd1"]
+        .iter()
+        .any(|name| item.contains_key(*name))
+    {
         return Some(Skip::NoBody);
     }
     match text(item, "reprocess_outcome") {
@@ -142,11 +146,10 @@ impl Reprocessor {
         let platform: Platform = text(item, "platform")
             .parse()
             .map_err(|_| "the rejected item has no valid platform".to_owned())?;
-        let body: &[u8] = match (item.get("body"), item.get("body_bytes")) {
-            (Some(AttributeValue::S(text)), _) => text.as_bytes(),
-            (_, Some(AttributeValue::B(bytes))) => bytes.as_ref(),
-            _ => return Err("the rejected item keeps no body".to_owned()),
-        };
+        let body = stored_body_bytes_if_any(item)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "the rejected item keeps no body".to_owned())?;
+        let body = body.as_slice();
         let retention = Retention(self.retention_days.or_else(|| retention_of(item)));
         let received = Received::now();
         let delivery = AuthenticatedDelivery {
@@ -211,6 +214,12 @@ impl Reprocessor {
 
 /// The retention the function used for this item: `expires_at` − `received_at`, in days.
 fn retention_of(item: &Item) -> Option<u32> {
+    // Items written since rejected bodies have a retention of their own say the events' (0:
+    // forever); older ones had the events' retention as their own `expires_at`.
+    if let Some(days) = item.get("event_retention_days") {
+        let days: u32 = days.as_n().ok()?.parse().ok()?;
+        return (days > 0).then_some(days);
+    }
     let expires_at: i64 = item.get("expires_at")?.as_n().ok()?.parse().ok()?;
     let received = OffsetDateTime::parse(text(item, "received_at"), &Rfc3339).ok()?;
     let seconds = expires_at - received.unix_timestamp();

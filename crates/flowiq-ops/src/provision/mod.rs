@@ -14,7 +14,7 @@ use clap::Parser;
 
 use template::{
     Arns, EVENTS_TABLE, SPILL_DEAD_LETTER_QUEUE, SPILL_QUEUE, Template, TemplateError,
-    WEBHOOK_FUNCTION_LOG_GROUP,
+    WEBHOOK_FUNCTION_LOG_GROUP, WEBHOOK_TOKEN_SECRET,
 };
 
 const AFTER_HELP: &str = "\
@@ -250,6 +250,10 @@ pub async fn provision(
         WEBHOOK_FUNCTION_LOG_GROUP,
         log_group_arn(&table.arn, &names.function)?,
     );
+    arns.insert(
+        WEBHOOK_TOKEN_SECRET,
+        token_secret_arn(&table.arn, &names.function)?,
+    );
 
     let role = role::ensure(&clients.iam, &names.role, &template.role(&arns)?).await?;
     record(format!("role {}", names.role), role.changes);
@@ -280,6 +284,20 @@ pub async fn wait_for_a_new_role(provisioned: &Provisioned) {
 
 /// Lambda's default log group of `function`, in the table's partition, region and account, as
 /// `!GetAtt <LogGroup>.Arn` gives it (with `:*`: its log streams).
+/// The secret a function deployed without SAM may read its token from, `<function>-token`
+/// (docs/security.md#the-token): `-??????` is the random suffix Secrets Manager appends to a
+/// secret's name in its ARN.
+pub fn token_secret_arn(table_arn: &str, function: &str) -> Result<String, ProvisionError> {
+    match table_arn.split(':').collect::<Vec<_>>()[..] {
+        ["arn", partition, "dynamodb", region, account, _] => Ok(format!(
+            "arn:{partition}:secretsmanager:{region}:{account}:secret:{function}-token-??????"
+        )),
+        _ => Err(ProvisionError::Aws(format!(
+            "the table ARN {table_arn:?} is not a DynamoDB table ARN"
+        ))),
+    }
+}
+
 pub fn log_group_arn(table_arn: &str, function: &str) -> Result<String, ProvisionError> {
     match table_arn.split(':').collect::<Vec<_>>()[..] {
         ["arn", partition, "dynamodb", region, account, _] => Ok(format!(

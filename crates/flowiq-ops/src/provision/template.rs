@@ -19,6 +19,8 @@ pub const SPILL_DEAD_LETTER_QUEUE: &str = "SpillDeadLetterQueue";
 pub const WEBHOOK_FUNCTION_ROLE: &str = "WebhookFunctionRole";
 /// Without SAM, Lambda's default log group `/aws/lambda/<function>` plays its part.
 pub const WEBHOOK_FUNCTION_LOG_GROUP: &str = "WebhookFunctionLogGroup";
+/// Without SAM, a secret named `<function>-token` plays its part (`!Ref` of a secret is its ARN).
+pub const WEBHOOK_TOKEN_SECRET: &str = "WebhookTokenSecret";
 
 /// A template the tool cannot apply: a bug in the tool or the template, not in the user's input.
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +156,8 @@ impl Template {
                 if *tag == "Ref" {
                     match argument.as_str() {
                         Some("AWS::NoValue") => return Ok(None),
+                        // A resource whose Ref is its ARN (a secret).
+                        Some(name) if arns.contains_key(name) => Json::String(arns[name].clone()),
                         Some(name) => self.parameter_default(name, path)?,
                         None => return Err(error(format!("{path}: !Ref of a non-string"))),
                     }
@@ -369,6 +373,7 @@ mod tests {
             (SPILL_QUEUE, "arn:queue"),
             (SPILL_DEAD_LETTER_QUEUE, "arn:dlq"),
             (WEBHOOK_FUNCTION_LOG_GROUP, "arn:logs:*"),
+            (WEBHOOK_TOKEN_SECRET, "arn:secret"),
         ]
         .into_iter()
         .map(|(k, v)| (k, v.to_owned()))
@@ -407,6 +412,10 @@ mod tests {
                 .is_ok()
         );
 
+        assert!(
+            template.role(&Arns::new()).is_err(),
+            "the secret's ARN is needed"
+        );
         let role = template.role(&arns()).unwrap();
         let resources: Vec<&Json> = role
             .policies
