@@ -7,3 +7,4 @@ mod hot_partitions;
 mod properties;
 mod startup;
 mod template;
+mod template_security;
