@@ -229,3 +229,226 @@ fn operators_are_excepted_in_every_statement_only_when_named() {
         Some("")
     );
 }
+
+// ----------------------------------------------------------------------- capacity protection
+
+/// Where API Gateway sends a request, as its documentation describes HTTP APIs: on the API's
+/// own host, a path whose first segment names a stage goes to that stage, anything else to the
+/// `$default` stage if there is one; on a custom domain, the longest matching API mapping key
+/// (hidden from the route) picks the stage. Then the stage's routes: a `{param}` is one segment.
+/// `Some((stage, route))` is the throttle bucket the request takes a token from (route-level
+/// throttling is per stage and route); `None` is API Gateway's own 404, which takes none and
+/// invokes nothing.
+fn route(stack: &Stack, url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("https://").unwrap();
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let stages: Vec<String> = stack
+        .of_type("AWS::ApiGatewayV2::Stage")
+        .map(|(_, body)| text_of(&body["Properties"]["StageName"]))
+        .collect();
+    let (stage, path) = if host.ends_with(".execute-api.eu-west-1.amazonaws.com") {
+        match path.split_once('/') {
+            Some((first, rest)) if stages.iter().any(|s| s == first) => (first.to_owned(), rest),
+            _ if stages.iter().any(|s| s == "$default") => ("$default".to_owned(), path),
+            _ => return None,
+        }
+    } else {
+        assert_eq!(host, "hooks.example.com");
+        let mut mappings: Vec<(String, String)> = stack
+            .of_type("AWS::ApiGatewayV2::ApiMapping")
+            .map(|(_, body)| {
+                let key = &body["Properties"]["ApiMappingKey"];
+                let key = if key.is_null() {
+                    String::new()
+                } else {
+                    text_of(key)
+                };
+                (key, text_of(&body["Properties"]["Stage"]))
+            })
+            .collect();
+        mappings.sort_by_key(|(key, _)| std::cmp::Reverse(key.len()));
+        mappings.into_iter().find_map(|(key, stage)| {
+            if key.is_empty() {
+                Some((stage, path))
+            } else {
+                let rest = path.strip_prefix(key.as_str())?.strip_prefix('/')?;
+                Some((stage, rest))
+            }
+        })?
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    let paths = stack.properties("WebhookApi")["Body"]["paths"]
+        .as_object()
+        .unwrap();
+    let route = paths.keys().find(|route| {
+        let pattern: Vec<&str> = route.trim_start_matches('/').split('/').collect();
+        pattern.len() == segments.len()
+            && pattern
+                .iter()
+                .zip(&segments)
+                .all(|(p, s)| (p.starts_with('{') && !s.is_empty()) || p == s)
+    })?;
+    Some((stage, format!("POST {route}")))
+}
+
+fn text_of(value: &Value) -> String {
+    value
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("not a string: {value}"))
+}
+
+const TOKEN: &str = "FlowIQsRealToken0123456789abcdefghijklmnopqrstuv";
+const WRONG: &str = "AStrangersGuess0123456789abcdefghijklmnopqrstuvw";
+const API_HOST: &str = "https://WebhookApi.execute-api.eu-west-1.amazonaws.com";
+
+/// What a stranger can send knowing the hostname (the API's, or a custom domain's from
+/// certificate transparency logs) but not the URL FlowIQ was given.
+fn strangers_requests(host: &str) -> Vec<String> {
+    [
+        format!("{host}/webhooks/whatsapp/{WRONG}"),
+        format!("{host}/webhooks/web/{WRONG}"),
+        format!("{host}/flowiq/webhooks/whatsapp/{WRONG}"),
+        format!("{host}/00000000-0000-1000-8000-000000000000/webhooks/whatsapp/{WRONG}"),
+        format!("{host}/$default/webhooks/whatsapp/{WRONG}"),
+        format!("{host}/"),
+    ]
+    .into()
+}
+
+#[test]
+fn a_stranger_who_knows_only_the_hostname_matches_no_route_so_takes_no_capacity() {
+    for overrides in [
+        &[][..],
+        &[
+            ("CustomDomainName", "hooks.example.com"),
+            (
+                "CertificateArn",
+                "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d",
+            ),
+        ],
+        &[
+            ("CustomDomainName", "hooks.example.com"),
+            (
+                "CertificateArn",
+                "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d",
+            ),
+            ("CustomDomainBasePath", "flowiq"),
+        ],
+    ] {
+        let stack = deploy(overrides);
+        let mut bases = vec![stack.output("WebhookBaseUrl").unwrap().to_owned()];
+        bases.extend(
+            stack
+                .output("CustomDomainWebhookBaseUrl")
+                .map(str::to_owned),
+        );
+        for base in &bases {
+            // FlowIQ's deliveries, to the URL flowiq-bootstrap registers: the one route.
+            for platform in ["whatsapp", "web"] {
+                let delivery = format!("{base}/webhooks/{platform}/{TOKEN}");
+                let (stage, route) = route(&stack, &delivery).expect(&delivery);
+                assert_eq!(route, "POST /webhooks/{platform}/{token}");
+                assert_eq!(
+                    stage,
+                    text_of(&stack.properties("WebhookApiStage")["StageName"])
+                );
+            }
+            // The stage name is the stack id's UUID: nothing a stranger can derive.
+            let stage = text_of(&stack.properties("WebhookApiStage")["StageName"]);
+            assert!(
+                stage.len() == 36 && stage.matches('-').count() == 4 && stage != "$default",
+                "{stage}"
+            );
+        }
+        for host in ["https://hooks.example.com", API_HOST] {
+            if host == API_HOST || stack.has("WebhookDomainName") {
+                for request in strangers_requests(host) {
+                    assert_eq!(route(&stack, &request), None, "{overrides:?}: {request}");
+                }
+            }
+        }
+    }
+}
+
+/// During the switch (KeepUnprefixedUrl=true) the old URL works and a flood of it is throttled
+/// in a bucket of its own: the prefixed route's capacity stays FlowIQ's.
+#[test]
+fn the_old_url_kept_during_a_switch_has_a_throttle_bucket_of_its_own() {
+    let stack = deploy(&[
+        ("KeepUnprefixedUrl", "true"),
+        ("CustomDomainName", "hooks.example.com"),
+        (
+            "CertificateArn",
+            "arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d",
+        ),
+    ]);
+    let new = format!(
+        "{}/webhooks/whatsapp/{TOKEN}",
+        stack.output("WebhookBaseUrl").unwrap()
+    );
+    let new_bucket = route(&stack, &new).unwrap();
+    let old_base = stack.output("UnprefixedWebhookBaseUrl").unwrap();
+    for old in [
+        format!("{old_base}/webhooks/whatsapp/{TOKEN}"),
+        format!("https://hooks.example.com/webhooks/whatsapp/{TOKEN}"),
+    ] {
+        let old_bucket = route(&stack, &old).expect(&old);
+        assert_eq!(old_bucket.0, "$default");
+        assert_ne!(old_bucket, new_bucket);
+    }
+    let domain_new = stack.output("CustomDomainWebhookBaseUrl").unwrap();
+    assert_eq!(
+        route(&stack, &format!("{domain_new}/webhooks/web/{TOKEN}"))
+            .unwrap()
+            .0,
+        new_bucket.0
+    );
+    // Both stages throttled alike, and logged alike.
+    let settings = |stage: &str| {
+        let properties = stack.properties(stage);
+        (
+            properties["DefaultRouteSettings"].clone(),
+            properties["AccessLogSettings"].clone(),
+        )
+    };
+    assert_eq!(
+        settings("WebhookApiStage"),
+        settings("WebhookApiApiGatewayDefaultStage")
+    );
+}
+
+/// The access log never holds what would let a reader send to the route: the token (in the
+/// path) or the stage name (in the path, `$context.stage`, the domain's mapping).
+#[test]
+fn the_access_log_holds_neither_the_path_nor_the_stage_name() {
+    let stack = deploy(&[("KeepUnprefixedUrl", "true")]);
+    for stage in ["WebhookApiStage", "WebhookApiApiGatewayDefaultStage"] {
+        let format = text_of(&stack.properties(stage)["AccessLogSettings"]["Format"]);
+        for leaks in [
+            "$context.path",
+            "$context.resourcePath",
+            "$context.routeKey",
+            "$context.stage",
+            "$context.customDomain",
+            "$context.requestOverride",
+            "$context.domainName",
+        ] {
+            assert!(!format.contains(leaks), "{stage}: {leaks} in {format}");
+        }
+    }
+}
+
+/// With a function URL every request invokes the function: reserved concurrency caps what a
+/// flood can take from the account, by default.
+#[test]
+fn a_function_url_is_capped_by_reserved_concurrency_by_default() {
+    let stack = deploy(&[("Endpoint", "FunctionUrl")]);
+    let reserved = &stack.properties("WebhookFunction")["ReservedConcurrentExecutions"];
+    assert_eq!(
+        reserved.as_u64().or_else(|| text_of(reserved).parse().ok()),
+        Some(100)
+    );
+    let stack = deploy(&[]);
+    assert!(stack.properties("WebhookFunction")["ReservedConcurrentExecutions"].is_null());
+}

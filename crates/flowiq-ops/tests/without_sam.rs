@@ -691,6 +691,8 @@ fn against_moto(command: &mut Command) -> &mut Command {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", REGION)
+        // The AWS CLI v1 reads the region from this one.
+        .env("AWS_DEFAULT_REGION", REGION)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent/flowiq-without-sam")
         .env(
@@ -1038,6 +1040,7 @@ mod readme {
             "cargo lambda deploy flowiq-webhook",
             "--iam-role \"$ROLE_ARN\"",
             "--enable-function-url",
+            "aws lambda put-function-concurrency --function-name flowiq-webhook",
             "target/release/flowiq-bootstrap --function-name flowiq-webhook",
         ] {
             assert!(
@@ -1046,6 +1049,12 @@ mod readme {
                 blocks[0]
             );
         }
+        let aws_cli = Command::new("aws").arg("--version").output();
+        assert!(
+            aws_cli.is_ok_and(|o| o.status.success()),
+            "the README's commands use the AWS CLI (reserved concurrency): install it \
+             (pip install awscli, or AWS's installer) and put `aws` on PATH"
+        );
         let dir = project_dir();
         let lambda = aws_sdk_lambda::Client::new(&sdk_config().await);
         // The fake FlowIQ needs the URL, known only after the deploy: the first run registers
@@ -1099,6 +1108,13 @@ mod readme {
             Some(format!("arn:aws:iam::{ACCOUNT}:role/flowiq-webhooks-webhook-function").as_str())
         );
         assert_eq!(configuration.architectures()[0].as_str(), "arm64");
+        // A function URL's only throttle.
+        let concurrency = (lambda.get_function_concurrency())
+            .function_name("flowiq-webhook")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(concurrency.reserved_concurrent_executions(), Some(100));
         // The public URL needs both statements (function URLs created since October 2025).
         let policy = lambda
             .get_policy()
