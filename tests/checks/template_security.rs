@@ -452,3 +452,182 @@ fn a_function_url_is_capped_by_reserved_concurrency_by_default() {
     let stack = deploy(&[]);
     assert!(stack.properties("WebhookFunction")["ReservedConcurrentExecutions"].is_null());
 }
+
+// ------------------------------------------------------------------ encryption and the stream
+
+const WITH_KEY: [(&str, &str); 1] = [("CustomerManagedKey", "true")];
+/// Every optional part that holds or reads the stack's data.
+const EVERYTHING: [(&str, &str); 4] = [
+    ("CustomerManagedKey", "true"),
+    ("DeployStreamConsumer", "true"),
+    ("DeployMessageProjection", "true"),
+    ("EnableEventBridgePipe", "true"),
+];
+
+/// Where the stack keeps personal data: the table (and its stream), the spill queues, the log
+/// groups and the token secret.
+fn encrypted_with(stack: &Stack) -> Vec<(String, Value)> {
+    let mut found = vec![(
+        "EventsTable".to_owned(),
+        stack.properties("EventsTable")["SSESpecification"].clone(),
+    )];
+    for queue in ["SpillQueue", "SpillDeadLetterQueue"] {
+        let properties = stack.properties(queue);
+        found.push((
+            queue.to_owned(),
+            serde_json::json!([
+                properties["KmsMasterKeyId"],
+                properties["SqsManagedSseEnabled"]
+            ]),
+        ));
+    }
+    for (name, body) in stack.of_type("AWS::Logs::LogGroup") {
+        found.push((name.to_owned(), body["Properties"]["KmsKeyId"].clone()));
+    }
+    found.push((
+        "WebhookTokenSecret".to_owned(),
+        stack.properties("WebhookTokenSecret")["KmsKeyId"].clone(),
+    ));
+    found
+}
+
+#[test]
+fn the_customer_managed_key_protects_the_table_queues_logs_and_secret_only_when_asked() {
+    let stack = deploy(&EVERYTHING);
+    let found = encrypted_with(&stack);
+    assert!(found.len() >= 9, "{found:?}");
+    for (resource, value) in &found {
+        let expected = match resource.as_str() {
+            "EventsTable" => {
+                serde_json::json!({"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": "DataKey"})
+            }
+            "SpillQueue" | "SpillDeadLetterQueue" => serde_json::json!(["DataKey", null]),
+            "WebhookTokenSecret" => serde_json::json!("DataKey"),
+            _ => serde_json::json!("DataKey.Arn"),
+        };
+        assert_eq!(value, &expected, "{resource}");
+    }
+    let key = &stack.resources["DataKey"];
+    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+    // The retained table and queues stay readable after the stack is gone.
+    assert_eq!(
+        (&key["DeletionPolicy"], &key["UpdateReplacePolicy"]),
+        (&"Retain".into(), &"Retain".into())
+    );
+
+    let stack = deploy(&[]);
+    assert!(!stack.has("DataKey") && !stack.has("DataKeyUsePolicy"));
+    for (resource, value) in encrypted_with(&stack) {
+        let expected = match resource.as_str() {
+            "EventsTable" => serde_json::json!({"SSEEnabled": true}),
+            "SpillQueue" | "SpillDeadLetterQueue" => serde_json::json!([null, true]),
+            _ => Value::Null,
+        };
+        assert_eq!(value, expected, "{resource}");
+    }
+}
+
+/// Who the key policy lets do what: the account administers it but uses it only through the
+/// stack's services (so a principal needs kms:Decrypt in its IAM policy, which AWS's
+/// ReadOnlyAccess does not grant, to read the table); CloudWatch Logs only for this account's
+/// log groups; no one else.
+#[test]
+fn the_key_policy_is_limited_to_the_accounts_administrators_and_the_stacks_services() {
+    let stack = deploy(&WITH_KEY);
+    let policy = &stack.properties("DataKey")["KeyPolicy"];
+    let crypto = [
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+        "kms:ReEncrypt*",
+    ];
+    let services: Vec<String> = ["dynamodb", "sqs", "secretsmanager"]
+        .iter()
+        .map(|s| format!("{s}.eu-west-1.amazonaws.com"))
+        .collect();
+    let mut statements = 0;
+    for statement in each(policy, "Statement.*") {
+        statements += 1;
+        assert_eq!(statement["Effect"], "Allow");
+        assert_eq!(statement["Resource"], "*");
+        let actions = strings(&statement["Action"]);
+        let aws = strings(&statement["Principal"]["AWS"]);
+        let service = strings(&statement["Principal"]["Service"]);
+        assert!(statement["Principal"] != "*", "{statement}");
+        let uses = actions
+            .iter()
+            .any(|a| crypto.iter().any(|c| glob(a, c) || glob(c, a)) || a == "kms:*");
+        match (aws.as_slice(), service.as_slice()) {
+            ([root], []) if root == ACCOUNT_ROOT => {
+                if uses {
+                    let via = strings(&statement["Condition"]["StringEquals"]["kms:ViaService"]);
+                    assert_eq!(via, services, "{statement}");
+                    assert_eq!(
+                        statement["Condition"]["StringEquals"]["kms:CallerAccount"],
+                        "123456789012"
+                    );
+                }
+                assert!(!actions.contains(&"kms:*".to_owned()), "{statement}");
+            }
+            ([], [logs]) if logs == "logs.eu-west-1.amazonaws.com" => {
+                let context =
+                    &statement["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"];
+                assert_eq!(
+                    text_of(context),
+                    "arn:aws:logs:eu-west-1:123456789012:log-group:*"
+                );
+            }
+            other => panic!("a principal the key should not trust: {other:?}"),
+        }
+    }
+    assert_eq!(statements, 3);
+}
+
+/// Every role that writes or reads the table, its stream or the spill queues may use the key
+/// (through those services only): with the key on, nothing of the stack stops working.
+#[test]
+fn every_role_that_touches_encrypted_data_may_use_the_key() {
+    let stack = deploy(&EVERYTHING);
+    let policy = stack.properties("DataKeyUsePolicy");
+    let attached = strings(&policy["Roles"]);
+    for (role, body) in stack.of_type("AWS::IAM::Role") {
+        let resources: Vec<String> = each(
+            &body["Properties"],
+            "Policies.*.PolicyDocument.Statement.*.Resource",
+        )
+        .into_iter()
+        .flat_map(strings)
+        .collect();
+        let touches = resources.iter().any(|r| {
+            r.starts_with("EventsTable.")
+                || r.starts_with("SpillQueue.")
+                || r.starts_with("SpillDeadLetterQueue.")
+        });
+        assert_eq!(
+            attached.contains(&role.to_owned()),
+            touches,
+            "{role}: {resources:?}"
+        );
+    }
+    for statement in each(&policy["PolicyDocument"], "Statement.*") {
+        assert_eq!(text_of(&statement["Resource"]), "DataKey.Arn");
+        assert!(!strings(&statement["Condition"]["StringEquals"]["kms:ViaService"]).is_empty());
+    }
+}
+
+/// The stream carries new images only: every deployed consumer reads the new image (the
+/// projection and the example consumer `TableChange::NewEvent`, the Pipe `dynamodb.NewImage`).
+#[test]
+fn the_stream_carries_only_what_the_consumers_read() {
+    let stack = deploy(&EVERYTHING[1..]);
+    let view = &stack.properties("EventsTable")["StreamSpecification"]["StreamViewType"];
+    assert_eq!(text_of(view), "NEW_IMAGE");
+    let template = serde_json::to_string(&stack.resources).unwrap();
+    assert!(
+        !template.contains("OldImage"),
+        "a consumer reads old images"
+    );
+    let kept = deploy(&[("StreamViewType", "NEW_AND_OLD_IMAGES")]);
+    let view = &kept.properties("EventsTable")["StreamSpecification"]["StreamViewType"];
+    assert_eq!(text_of(view), "NEW_AND_OLD_IMAGES");
+}
