@@ -10,3 +10,4 @@ mod template;
 mod template_pipe;
 mod template_forwarding;
 mod template_analytics;
+mod template_security;

@@ -26,8 +26,11 @@ const PRESETS: &str = "
 @all-url @url AccessLogs=false @streams @projection WarmWriteUnitsPerSecond=12000 WarmIndexWriteUnitsPerSecond=6000 LogLevel=warn";
 
 /// Every lever alone, and everything at once.
-const SCENARIOS: [&str; 17] = [
+const SCENARIOS: [&str; 20] = [
     "-",
+    "Endpoint=FunctionUrl",
+    "KeepUnprefixedUrl=true",
+    "@domain CustomDomainBasePath=flowiq KeepUnprefixedUrl=true",
     "ReservedConcurrency=200",
     "@warm",
     "@streams",
@@ -86,7 +89,6 @@ fn rules_refuse_what_cannot_work() {
     let refused = "
         CustomDomainName=x.example.com | CustomDomainNeedsCertificate
         CustomDomainBasePath=flowiq | CustomDomainBasePathNeedsDomain
-        Endpoint=FunctionUrl | FunctionUrlNeedsReservedConcurrency
         @url @domain | CustomDomainNeedsHttpApi
         BillingMode=PROVISIONED WarmWriteUnitsPerSecond=8000 | WarmThroughputIsForOnDemand
         BillingMode=PROVISIONED WarmIndexWriteUnitsPerSecond=8000 | WarmThroughputIsForOnDemand";
@@ -133,6 +135,8 @@ LogLevel=error @streams @projection | AWS::Serverless::Function.Properties.Loggi
 # Reserved concurrency: the unreserved pool unless asked; the function URL's cap.
 - | WebhookFunction.Properties.ReservedConcurrentExecutions | ~
 ReservedConcurrency=200 | WebhookFunction.Properties.ReservedConcurrentExecutions | 200
+Endpoint=FunctionUrl | WebhookFunction.Properties.ReservedConcurrentExecutions | 100
+@url | WebhookFunction.Properties.ReservedConcurrentExecutions | 100
 # Pre-warmed writes for the table and each index, on demand only (the receiver does not read).
 - | EventsTable.Properties.WarmThroughput | ~
 - | EventsTable.Properties.GlobalSecondaryIndexes.*.WarmThroughput | ~
@@ -159,10 +163,17 @@ BillingMode=PROVISIONED WarmIndexWriteUnitsPerSecond=8000 | EventsTable.Properti
 @provisioned | AWS::ApplicationAutoScaling::ScalingPolicy.Properties.TargetTrackingScalingPolicyConfiguration.TargetValue | 60
 # The HTTP API: one stage at the root, redeploying on every change, always throttled (the
 # parameters cannot be 0); API Gateway may invoke the function for its POST route only.
-- | WebhookApiApiGatewayDefaultStage.Properties.ApiId | WebhookApi
-- | WebhookApiApiGatewayDefaultStage.Properties.StageName | $default
-- | WebhookApiApiGatewayDefaultStage.Properties.AutoDeploy | true
-- ; @all ; AccessLogs=false | WebhookApiApiGatewayDefaultStage.Properties.DefaultRouteSettings.* | >=1
+- | WebhookApiStage.Properties.ApiId | WebhookApi
+- | WebhookApiStage.Properties.StageName | 51af3dc0-d3a5-11f0-8de9-0242ac120002
+- | WebhookApiStage.Properties.AutoDeploy | true
+- ; @all ; AccessLogs=false | WebhookApiStage.Properties.DefaultRouteSettings.* | >=1
+# The old URL (the $default stage) only while KeepUnprefixedUrl switches a stack, throttled alike.
+- ; @all ; @domain | WebhookApiApiGatewayDefaultStage | ~
+- ; @all | Outputs.UnprefixedWebhookBaseUrl | ~
+KeepUnprefixedUrl=true | WebhookApiApiGatewayDefaultStage.Properties.StageName | $default
+KeepUnprefixedUrl=true ; KeepUnprefixedUrl=true AccessLogs=false | WebhookApiApiGatewayDefaultStage.Properties.DefaultRouteSettings.* | >=1
+KeepUnprefixedUrl=true | Outputs.UnprefixedWebhookBaseUrl | https://WebhookApi.execute-api.eu-west-1.amazonaws.com
+KeepUnprefixedUrl=true @url | WebhookApiApiGatewayDefaultStage | ~
 - | WebhookApi.Properties.Body.paths.*.post.x-amazon-apigateway-integration.type | aws_proxy
 - | WebhookApi.Properties.Body.paths.*.post.x-amazon-apigateway-integration.payloadFormatVersion | 2.0
 - | WebhookApi.Properties.Body.paths.*.post.x-amazon-apigateway-integration.uri | arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/WebhookFunction.Arn/invocations
@@ -170,9 +181,9 @@ BillingMode=PROVISIONED WarmIndexWriteUnitsPerSecond=8000 | EventsTable.Properti
 - | WebhookFunctionWebhookPermission.Properties.Principal | apigateway.amazonaws.com
 - | WebhookFunctionWebhookPermission.Properties.Action | lambda:InvokeFunction
 - | WebhookFunctionWebhookPermission.Properties.SourceArn | arn:aws:execute-api:eu-west-1:123456789012:WebhookApi/*/POST/webhooks/*/*
-- | Outputs.WebhookBaseUrl | https://WebhookApi.execute-api.eu-west-1.amazonaws.com
+- | Outputs.WebhookBaseUrl | https://WebhookApi.execute-api.eu-west-1.amazonaws.com/51af3dc0-d3a5-11f0-8de9-0242ac120002
 # Without access logs: no log, no 429 metric or alarm; still alarmed on 5xx.
-AccessLogs=false | WebhookApiApiGatewayDefaultStage.Properties.AccessLogSettings | ~
+AccessLogs=false | WebhookApiStage.Properties.AccessLogSettings | ~
 AccessLogs=false | WebhookApiAccessLogGroup | ~
 AccessLogs=false | ThrottledDeliveriesMetricFilter | ~
 AccessLogs=false | ThrottledDeliveriesAlarm | ~
@@ -211,15 +222,20 @@ AccessLogs=false | WebhookApi5xxAlarm | +
 @domain | WebhookDomainName.Properties.DomainNameConfigurations.*.CertificateArn | arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d
 @domain | WebhookDomainName.Properties.DomainNameConfigurations.*.EndpointType | REGIONAL
 @domain | WebhookDomainName.Properties.DomainNameConfigurations.*.SecurityPolicy | TLS_1_2
-@domain | WebhookApiMapping.Properties.DomainName | WebhookDomainName
-@domain | WebhookApiMapping.Properties.ApiId | WebhookApi
-@domain | WebhookApiMapping.Properties.Stage | WebhookApiApiGatewayDefaultStage
-@domain | WebhookApiMapping.Properties.ApiMappingKey | ~
-@domain | Outputs.CustomDomainWebhookBaseUrl | https://hooks.example.com
+@domain | AWS::ApiGatewayV2::ApiMapping | #1
+@domain | WebhookApiPrefixedMapping.Properties.DomainName | WebhookDomainName
+@domain | WebhookApiPrefixedMapping.Properties.ApiId | WebhookApi
+@domain | WebhookApiPrefixedMapping.Properties.Stage | 51af3dc0-d3a5-11f0-8de9-0242ac120002
+@domain | WebhookApiPrefixedMapping.Properties.ApiMappingKey | 51af3dc0-d3a5-11f0-8de9-0242ac120002
+@domain KeepUnprefixedUrl=true | AWS::ApiGatewayV2::ApiMapping | #2
+@domain KeepUnprefixedUrl=true | WebhookApiMapping.Properties.Stage | $default
+@domain KeepUnprefixedUrl=true | WebhookApiMapping.Properties.ApiMappingKey | ~
+@domain | Outputs.CustomDomainWebhookBaseUrl | https://hooks.example.com/51af3dc0-d3a5-11f0-8de9-0242ac120002
 @domain | Outputs.CustomDomainTarget | d-abcde12345.execute-api.eu-west-1.amazonaws.com
 @domain | Outputs.CustomDomainHostedZoneId | +
-@domain CustomDomainBasePath=flowiq | WebhookApiMapping.Properties.ApiMappingKey | flowiq
-@domain CustomDomainBasePath=flowiq | Outputs.CustomDomainWebhookBaseUrl | https://hooks.example.com/flowiq
+@domain CustomDomainBasePath=flowiq | WebhookApiPrefixedMapping.Properties.ApiMappingKey | flowiq/51af3dc0-d3a5-11f0-8de9-0242ac120002
+@domain CustomDomainBasePath=flowiq KeepUnprefixedUrl=true | WebhookApiMapping.Properties.ApiMappingKey | flowiq
+@domain CustomDomainBasePath=flowiq | Outputs.CustomDomainWebhookBaseUrl | https://hooks.example.com/flowiq/51af3dc0-d3a5-11f0-8de9-0242ac120002
 # The spill, on every endpoint: two queues kept like the table (deliveries answered 200 but not
 # stored yet), the URL for the function, the drain's SQS mapping without tokens (queued
 # deliveries were authenticated), the redrive, and alarms on anything queued, waiting 15 minutes,
@@ -479,7 +495,7 @@ fn functions_build_binaries_of_this_crate() {
 
 // ----------------------------------------------------------------------------------- the API
 
-const STAGE: &str = "WebhookApiApiGatewayDefaultStage";
+const STAGE: &str = "WebhookApiStage";
 
 /// WhatsApp Cloud API's default tier: 80 messages/s per business number, each outbound message
 /// ~4 FlowIQ events, sized at 3 x outgoing in status events plus inbound (Meta's advice): ~320

@@ -86,7 +86,8 @@ pub struct TableDefinition {
 
 impl TableDefinition {
     /// Reads the table from template.yaml's text. CloudFormation tags (`!Ref`, `!Sub`, ...) elsewhere
-    /// in the template are fine; the table's key properties must be literal.
+    /// in the template are fine; the table's key properties must be literal, the stream's view
+    /// type literal or a parameter's `!Ref` (its default).
     pub fn from_template(yaml: &str) -> Result<Self, TableDefinitionError> {
         let template: serde_norway::Value = serde_norway::from_str(yaml)
             .map_err(|e| TableDefinitionError::Template(e.to_string()))?;
@@ -99,7 +100,26 @@ impl TableDefinition {
                     "no Resources.{TABLE_LOGICAL_ID}.Properties"
                 ))
             })?;
-        serde_norway::from_value(properties.clone())
+        let mut properties = properties.clone();
+        // The stream's view type is a parameter (StreamViewType): its default, as a stack
+        // deployed with the defaults has it.
+        let view = properties
+            .get_mut("StreamSpecification")
+            .and_then(|s| s.get_mut("StreamViewType"));
+        if let Some(view) = view
+            && let serde_norway::Value::Tagged(tagged) = view.clone()
+            && tagged.tag == "Ref"
+        {
+            let name = tagged.value.as_str().unwrap_or_default();
+            let default = template["Parameters"][name]["Default"].clone();
+            if default.is_null() {
+                return Err(TableDefinitionError::Template(format!(
+                    "StreamViewType: !Ref {name} is not a parameter with a Default"
+                )));
+            }
+            *view = default;
+        }
+        serde_norway::from_value(properties)
             .map_err(|e| TableDefinitionError::Template(e.to_string()))
     }
 
@@ -292,7 +312,7 @@ mod tests {
         );
         assert_eq!(
             table.stream_specification.unwrap().stream_view_type,
-            "NEW_AND_OLD_IMAGES"
+            "NEW_IMAGE"
         );
     }
 

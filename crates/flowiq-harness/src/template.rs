@@ -3,7 +3,7 @@
 //! `AllowedPattern`, `MinValue` and `MaxValue`), the `Rules` that would refuse them, the resources and outputs their
 //! `Condition` keeps, and every property evaluated to plain JSON. `!If`, `!FindInMap`,
 //! `!Ref AWS::NoValue` are resolved; `!Sub`, `!Join`, `!Select` and `!Split` are rendered, with a
-//! resource's `!Ref` standing for its logical id and `!GetAtt R.A` for `R.A` (or a realistic value
+//! resource's `!Ref` standing for its logical id (an API Gateway stage's for its name) and `!GetAtt R.A` for `R.A` (or a realistic value
 //! from [`ATTRIBUTES`]), so a test reads a URL, an ARN or the dashboard body as the stack would.
 //!
 //! A reference to a parameter, pseudo parameter or resource the stack does not have (a `!Ref`,
@@ -19,11 +19,15 @@ use serde_json::Value as Json;
 use serde_norway::Value as Yaml;
 
 /// The account, Region and stack every evaluation uses.
-pub const PSEUDO_PARAMETERS: [(&str, &str); 5] = [
+pub const PSEUDO_PARAMETERS: [(&str, &str); 6] = [
     ("AWS::AccountId", "123456789012"),
     ("AWS::Partition", "aws"),
     ("AWS::Region", "eu-west-1"),
     ("AWS::StackName", "flowiq-webhooks"),
+    (
+        "AWS::StackId",
+        "arn:aws:cloudformation:eu-west-1:123456789012:stack/flowiq-webhooks/51af3dc0-d3a5-11f0-8de9-0242ac120002",
+    ),
     ("AWS::URLSuffix", "amazonaws.com"),
 ];
 
@@ -393,10 +397,15 @@ impl Eval<'_> {
         if let Some((_, value)) = PSEUDO_PARAMETERS.iter().find(|(n, _)| *n == name) {
             return Ok((*value).to_owned());
         }
-        match self.kept.contains(name) {
-            true => Ok(name.to_owned()),
-            false => Err(format!("{name} is referenced but not in the stack")),
+        if !self.kept.contains(name) {
+            return Err(format!("{name} is referenced but not in the stack"));
         }
+        // A stage's `!Ref` is its name, which is in a URL: rendered as the stack would.
+        let resource = &self.yaml["Resources"][name];
+        if resource["Type"].as_str() == Some("AWS::ApiGatewayV2::Stage") {
+            return self.text(&resource["Properties"]["StageName"]);
+        }
+        Ok(name.to_owned())
     }
 
     fn attribute(&self, resource: &str, attribute: &str) -> Result<String, String> {

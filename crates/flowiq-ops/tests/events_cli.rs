@@ -1,5 +1,6 @@
-//! The built `flowiq-events` binary: exit codes and messages for bad input, run once each, and
-//! Ctrl-C during a replay.
+//! The built `flowiq-events` binary: exit codes and messages for bad input, run once each,
+//! Ctrl-C during a replay, and a receiver's URL (its token) given by flag, environment or file
+//! never printed, whatever the outcome.
 
 use std::net::TcpListener;
 use std::process::{Command, Output, Stdio};
@@ -24,6 +25,7 @@ fn flowiq_events_command(table: Option<&TestTable>, args: &[&str]) -> Command {
         "AWS_ENDPOINT_URL",
         "TABLE_NAME",
         "AWS_DEFAULT_REGION",
+        "FLOWIQ_REPLAY_TO_URL",
     ] {
         command.env_remove(name);
     }
@@ -271,4 +273,197 @@ async fn ctrl_c_during_a_replay_stops_it_and_prints_the_cursor_to_resume_from() 
         2,
         "nothing sent after Ctrl-C"
     );
+}
+
+// ------------------------------------------------------------------ secrets on command lines
+
+const TOKEN: &str = "ReceiversToken0123456789abcdefghijklmnopqrstuvwx";
+
+/// Neither stream of the run holds the token.
+fn assert_no_token(output: &Output) {
+    for (name, stream) in [("stdout", &output.stdout), ("stderr", &output.stderr)] {
+        let text = String::from_utf8_lossy(stream);
+        assert!(!text.contains(TOKEN), "the token in {name}: {text}");
+        assert!(
+            !text.contains(&TOKEN[..16]),
+            "part of the token in {name}: {text}"
+        );
+    }
+}
+
+/// A file only this test reads, holding `text`.
+fn url_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("flowiq-events-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_bad_target_url_is_refused_without_showing_it_from_a_flag_the_environment_or_a_file() {
+    let cases = [
+        (
+            format!("https://exa mple.com/webhooks/whatsapp/{TOKEN}"),
+            "not a URL",
+        ),
+        (
+            format!("ftp://example.com/webhooks/whatsapp/{TOKEN}"),
+            "https://",
+        ),
+        (format!("{TOKEN}:opaque"), "https://"),
+        (
+            format!("http://127.0.0.1:9/webhooks/whatsapp/{TOKEN}"),
+            "--allow-http",
+        ),
+    ];
+    for (url, says) in &cases {
+        let file = url_file("bad", &format!("{url}\n"));
+        let file = file.to_str().unwrap();
+        let by_flag = flowiq_events(None, &["replay", "message", "wamid.x", "--to-url", url]);
+        let by_file = flowiq_events(
+            None,
+            &["replay", "message", "wamid.x", "--to-url-file", file],
+        );
+        let by_env = flowiq_events_command(None, &["replay", "message", "wamid.x"])
+            .env("FLOWIQ_REPLAY_TO_URL", url)
+            .output()
+            .unwrap();
+        for (how, output) in [("flag", by_flag), ("file", by_file), ("env", by_env)] {
+            assert_eq!(
+                output.status.code(),
+                Some(2),
+                "{how} {says}: {}",
+                stderr(&output)
+            );
+            assert!(stderr(&output).contains(says), "{how}: {}", stderr(&output));
+            assert_no_token(&output);
+        }
+    }
+    // A file that cannot be read, or holds nothing, is named; its content never is.
+    let missing = flowiq_events(
+        None,
+        &[
+            "replay",
+            "message",
+            "wamid.x",
+            "--to-url-file",
+            "/nonexistent/flowiq-url",
+        ],
+    );
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("cannot read --to-url-file /nonexistent/flowiq-url"));
+    let empty = url_file("empty", "\n");
+    let empty = flowiq_events(
+        None,
+        &[
+            "replay",
+            "message",
+            "wamid.x",
+            "--to-url-file",
+            empty.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(stderr(&empty).contains("is empty"), "{}", stderr(&empty));
+    // Given twice: refused, not guessed.
+    let file = url_file(
+        "twice",
+        &format!("https://example.com/webhooks/whatsapp/{TOKEN}"),
+    );
+    let twice = flowiq_events_command(
+        None,
+        &[
+            "replay",
+            "message",
+            "wamid.x",
+            "--to-url-file",
+            file.to_str().unwrap(),
+        ],
+    )
+    .env(
+        "FLOWIQ_REPLAY_TO_URL",
+        format!("https://example.com/webhooks/web/{TOKEN}"),
+    )
+    .output()
+    .unwrap();
+    assert_eq!(twice.status.code(), Some(2));
+    assert!(
+        stderr(&twice).contains("give the URL once"),
+        "{}",
+        stderr(&twice)
+    );
+    assert_no_token(&twice);
+}
+
+#[test]
+fn help_shows_the_environment_and_file_forms_of_the_target_url_but_no_value() {
+    let output = flowiq_events_command(None, &["replay", "--help"])
+        .env(
+            "FLOWIQ_REPLAY_TO_URL",
+            format!("https://example.com/webhooks/whatsapp/{TOKEN}"),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8(output.stdout.clone()).unwrap();
+    assert!(help.contains("FLOWIQ_REPLAY_TO_URL"), "{help}");
+    assert!(help.contains("--to-url-file <PATH>"), "{help}");
+    assert_no_token(&output);
+}
+
+/// A replay that succeeds (the URL from a file) and one that fails (the URL from the
+/// environment, nothing listening): the events arrive at the token's path, and neither run
+/// prints the token.
+#[tokio::test]
+async fn a_replay_to_a_receivers_url_never_prints_its_token() {
+    let table = TestTable::new().await;
+    let body = json!({"event_type": "message_read", "whatsapp_message_id": "wamid.s",
+        "organization_id": "org-s", "status": "read", "timestamp": "2026-03-07T10:00:00Z",
+        "whatsapp_id": "27830000098"})
+    .to_string();
+    table.store_delivery(&body).await;
+    let sink = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path(format!(
+            "/webhooks/whatsapp/{TOKEN}"
+        )))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&sink)
+        .await;
+    let file = url_file("ok", &format!("{}/webhooks/whatsapp/{TOKEN}\n", sink.uri()));
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let unreachable = format!("http://127.0.0.1:{closed}/webhooks/whatsapp/{TOKEN}");
+    let (sent, failed) = tokio::task::spawn_blocking(move || {
+        let args = [
+            "replay",
+            "message",
+            "wamid.s",
+            "--allow-http",
+            "--max-attempts",
+            "2",
+        ];
+        let sent = flowiq_events_command(Some(&table), &args)
+            .args(["--to-url-file", file.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let failed = flowiq_events_command(Some(&table), &args)
+            .env("FLOWIQ_REPLAY_TO_URL", &unreachable)
+            .output()
+            .unwrap();
+        (sent, failed)
+    })
+    .await
+    .unwrap();
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    let summary: Value = serde_json::from_slice(&sent.stdout).unwrap();
+    assert_eq!(summary["sent"], 1, "{summary}");
+    assert_eq!(failed.status.code(), Some(5), "{}", stderr(&failed));
+    assert!(stderr(&failed).contains(&format!("cannot connect to http://127.0.0.1:{closed}")));
+    for output in [&sent, &failed] {
+        assert_no_token(output);
+    }
 }

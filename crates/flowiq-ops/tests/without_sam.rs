@@ -64,30 +64,72 @@ fn template_yaml() -> serde_norway::Value {
 }
 
 /// A resource's `Properties` in template.yaml as JSON, each `!GetAtt X.Arn` replaced by
-/// `arns[X]` (this test's own reading of the template, to hold the tool's against).
+/// `arns[X]`, `!If [Condition, a, b]` decided with every parameter at its default (conditions of
+/// the form `!Equals [!Ref Parameter, value]`), `!Ref AWS::NoValue` dropped (this test's own
+/// reading of the template, to hold the tool's against).
 fn properties(logical_id: &str, arns: &BTreeMap<&str, String>) -> Value {
-    fn convert(value: &serde_norway::Value, arns: &BTreeMap<&str, String>) -> Value {
-        match value {
+    fn holds(template: &serde_norway::Value, condition: &str) -> bool {
+        let serde_norway::Value::Tagged(equals) = &template["Conditions"][condition] else {
+            panic!("condition {condition} is not !Equals");
+        };
+        assert_eq!(equals.tag, "Equals", "{condition}");
+        let [reference, value] = [&equals.value[0], &equals.value[1]];
+        let serde_norway::Value::Tagged(reference) = reference else {
+            panic!("{condition}: not !Equals [!Ref ...]");
+        };
+        let parameter = reference.value.as_str().unwrap();
+        let default = &template["Parameters"][parameter]["Default"];
+        default == value
+    }
+    fn convert(
+        template: &serde_norway::Value,
+        value: &serde_norway::Value,
+        arns: &BTreeMap<&str, String>,
+    ) -> Option<Value> {
+        Some(match value {
             serde_norway::Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
                 let target = tagged.value.as_str().unwrap();
                 json!(arns[target.strip_suffix(".Arn").unwrap()])
             }
-            serde_norway::Value::Sequence(items) => {
-                Value::Array(items.iter().map(|i| convert(i, arns)).collect())
+            serde_norway::Value::Tagged(tagged) if tagged.tag == "If" => {
+                let branches = tagged.value.as_sequence().unwrap();
+                let condition = branches[0].as_str().unwrap();
+                let branch = if holds(template, condition) {
+                    &branches[1]
+                } else {
+                    &branches[2]
+                };
+                return convert(template, branch, arns);
             }
+            serde_norway::Value::Tagged(tagged)
+                if tagged.tag == "Ref" && tagged.value.as_str() == Some("AWS::NoValue") =>
+            {
+                return None;
+            }
+            serde_norway::Value::Sequence(items) => Value::Array(
+                items
+                    .iter()
+                    .filter_map(|i| convert(template, i, arns))
+                    .collect(),
+            ),
             serde_norway::Value::Mapping(mapping) => Value::Object(
                 mapping
                     .iter()
-                    .map(|(k, v)| (k.as_str().unwrap().to_owned(), convert(v, arns)))
+                    .filter_map(|(k, v)| {
+                        Some((k.as_str().unwrap().to_owned(), convert(template, v, arns)?))
+                    })
                     .collect(),
             ),
             other => serde_json::to_value(other).unwrap(),
-        }
+        })
     }
+    let template = template_yaml();
     convert(
-        &template_yaml()["Resources"][logical_id]["Properties"],
+        &template,
+        &template["Resources"][logical_id]["Properties"],
         arns,
     )
+    .unwrap()
 }
 
 mod provisioning {
@@ -428,10 +470,14 @@ mod provisioning {
         }
 
         let fixed = provision(&clients, &names, &template).await.unwrap();
+        // moto drops a queue's Policy on every SetQueueAttributes that does not name it (SQS
+        // keeps it), so there the policy is set again after VisibilityTimeout.
+        let moto_only = "queue provision-drift-spill: policy set (it had no policy)";
         let changes: Vec<String> = fixed
             .changes
             .iter()
             .map(|(r, c)| format!("{r}: {c}"))
+            .filter(|change| change != moto_only)
             .collect();
         assert_eq!(
             changes,
@@ -482,7 +528,7 @@ mod provisioning {
             "table provision-other-shape-events exists but differs from template.yaml's EventsTable",
             "key schema: pk HASH, sk RANGE expected, found pk HASH",
             "index by-contact: present expected, found none",
-            "stream: NEW_AND_OLD_IMAGES expected, found disabled",
+            "stream: NEW_IMAGE expected, found disabled",
             "encryption at rest: KMS key expected, found AWS owned key",
             "Nothing was changed",
         ] {
@@ -505,6 +551,150 @@ mod provisioning {
                 .await
                 .is_err()
         );
+    }
+}
+
+mod queue_policies {
+    use super::*;
+
+    async fn policy(clients: &Clients, url: &str) -> Value {
+        let found = (clients.sqs.get_queue_attributes().queue_url(url))
+            .attribute_names(QueueAttributeName::Policy)
+            .send()
+            .await
+            .unwrap();
+        let policy = &found.attributes.unwrap()[&QueueAttributeName::Policy];
+        serde_json::from_str(policy).unwrap()
+    }
+
+    /// The principals each statement spares (its `ArnNotEquals` on `aws:PrincipalArn`).
+    fn spared(policy: &Value) -> Vec<(String, Vec<String>)> {
+        let statements = policy["Statement"].as_array().unwrap();
+        statements
+            .iter()
+            .map(|s| {
+                assert_eq!(s["Effect"], "Deny");
+                assert_eq!(s["Condition"]["Null"]["aws:PrincipalArn"], "false");
+                let arns = &s["Condition"]["ArnNotEquals"]["aws:PrincipalArn"];
+                let arns = match arns {
+                    Value::String(one) => vec![one.clone()],
+                    many => many
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a.as_str().unwrap().to_owned())
+                        .collect(),
+                };
+                (s["Sid"].as_str().unwrap().to_owned(), arns)
+            })
+            .collect()
+    }
+
+    const OPEN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:*","Resource":"*"}]}"#;
+
+    /// A queue of the same name that anyone could send to: its policy is replaced at once, and
+    /// while it holds messages from before, the run stops (exit 3) without printing them; once
+    /// they are dealt with, the next run goes on and changes nothing more.
+    #[tokio::test]
+    async fn a_too_open_queue_is_closed_and_its_messages_are_looked_at_before_anything_drains_them()
+    {
+        let clients = clients().await;
+        let names = Names::new("provision-open", "provision-open-fn");
+        let created = (clients.sqs.create_queue().queue_name(&names.queue))
+            .attributes(QueueAttributeName::Policy, OPEN)
+            .send()
+            .await
+            .unwrap();
+        let url = created.queue_url.unwrap();
+        (clients.sqs.send_message().queue_url(&url))
+            .message_body(r#"{"forged":"message_failed for any message"}"#)
+            .send()
+            .await
+            .unwrap();
+
+        let error = provision(&clients, &names, &Template::repository())
+            .await
+            .unwrap_err();
+        assert_eq!(error.exit_code(), 3, "{error}");
+        let message = error.to_string();
+        // "had another policy" on SQS; moto drops the Policy when the run sets the queue's other
+        // attributes first, so it says "had no policy" there.
+        for part in [
+            "queue provision-open-spill had ",
+            "so principals other than the webhook function may have sent to it",
+            "holds 1 message(s)",
+            "run flowiq-provision again",
+        ] {
+            assert!(message.contains(part), "{part:?} missing: {message}");
+        }
+        assert!(!message.contains("forged"), "{message}");
+        let role = format!("arn:aws:iam::{ACCOUNT}:role/provision-open-webhook-function");
+        let drain = format!("arn:aws:iam::{ACCOUNT}:role/provision-open-spill-drain");
+        let root = format!("arn:aws:iam::{ACCOUNT}:root");
+        assert_eq!(
+            spared(&policy(&clients, &url).await),
+            [
+                (
+                    "OnlyTheWebhookFunctionSends".to_owned(),
+                    vec![role, root.clone()]
+                ),
+                ("OnlyTheDrainConsumes".to_owned(), vec![drain, root.clone()]),
+                ("OnlyOperatorsPurge".to_owned(), vec![root.clone()]),
+            ]
+        );
+
+        (clients.sqs.purge_queue().queue_url(&url))
+            .send()
+            .await
+            .unwrap();
+        let again = provision(&clients, &names, &Template::repository())
+            .await
+            .unwrap();
+        assert_eq!(again.changes, vec![]);
+        let dead_letter = policy(&clients, &again.dead_letter_queue_url).await;
+        assert_eq!(
+            spared(&dead_letter),
+            [("OnlyOperatorsUseIt".to_owned(), vec![root])]
+        );
+
+        // Opened again while empty: closed again, said so, and the run goes on.
+        (clients.sqs.set_queue_attributes().queue_url(&url))
+            .attributes(QueueAttributeName::Policy, OPEN)
+            .send()
+            .await
+            .unwrap();
+        let closed = provision(&clients, &names, &Template::repository())
+            .await
+            .unwrap();
+        assert_eq!(
+            closed.changes,
+            [(
+                "queue provision-open-spill".to_owned(),
+                "policy set (it had another policy)".to_owned()
+            )]
+        );
+    }
+
+    /// `--operator-arn`: the operators' principals are spared by every statement.
+    #[tokio::test]
+    async fn operators_named_on_the_command_line_may_use_both_queues() {
+        let clients = clients().await;
+        let names = Names::new("provision-operators", "f");
+        let operator = format!("arn:aws:iam::{ACCOUNT}:role/ops-*");
+        let template = Template::repository()
+            .with_parameter("SpillQueueOperatorArns", &operator)
+            .unwrap();
+        let provisioned = provision(&clients, &names, &template).await.unwrap();
+        for url in [&provisioned.queue_url, &provisioned.dead_letter_queue_url] {
+            let policy = policy(&clients, url).await;
+            for statement in policy["Statement"].as_array().unwrap() {
+                let likes = &statement["Condition"]["ArnNotLike"]["aws:PrincipalArn"];
+                assert!(
+                    *likes == json!(operator) || *likes == json!([operator]),
+                    "{statement}"
+                );
+            }
+        }
     }
 }
 
@@ -543,6 +733,8 @@ fn against_moto(command: &mut Command) -> &mut Command {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", REGION)
+        // The AWS CLI v1 reads the region from this one.
+        .env("AWS_DEFAULT_REGION", REGION)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", "/nonexistent/flowiq-without-sam")
         .env(
@@ -890,6 +1082,7 @@ mod readme {
             "cargo lambda deploy flowiq-webhook",
             "--iam-role \"$ROLE_ARN\"",
             "--enable-function-url",
+            "aws lambda put-function-concurrency --function-name flowiq-webhook",
             "target/release/flowiq-bootstrap --function-name flowiq-webhook",
         ] {
             assert!(
@@ -898,6 +1091,12 @@ mod readme {
                 blocks[0]
             );
         }
+        let aws_cli = Command::new("aws").arg("--version").output();
+        assert!(
+            aws_cli.is_ok_and(|o| o.status.success()),
+            "the README's commands use the AWS CLI (reserved concurrency): install it \
+             (pip install awscli, or AWS's installer) and put `aws` on PATH"
+        );
         let dir = project_dir();
         let lambda = aws_sdk_lambda::Client::new(&sdk_config().await);
         // The fake FlowIQ needs the URL, known only after the deploy: the first run registers
@@ -951,6 +1150,13 @@ mod readme {
             Some(format!("arn:aws:iam::{ACCOUNT}:role/flowiq-webhooks-webhook-function").as_str())
         );
         assert_eq!(configuration.architectures()[0].as_str(), "arm64");
+        // A function URL's only throttle.
+        let concurrency = (lambda.get_function_concurrency())
+            .function_name("flowiq-webhook")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(concurrency.reserved_concurrent_executions(), Some(100));
         // The public URL needs both statements (function URLs created since October 2025).
         let policy = lambda
             .get_policy()

@@ -6,7 +6,6 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use flowiq_ops::provision::template::Template;
 use flowiq_ops::provision::{Args, Clients, Names, ProvisionError, provision, wait_for_a_new_role};
 
 fn main() -> ExitCode {
@@ -25,7 +24,7 @@ fn main() -> ExitCode {
     let result: Result<String, ProvisionError> = runtime.block_on(async {
         let clients = Clients::load(&args).await?;
         let names = Names::new(&args.name, &args.function_name);
-        let provisioned = provision(&clients, &names, &Template::repository()).await?;
+        let provisioned = provision(&clients, &names, &args.template()?).await?;
         wait_for_a_new_role(&provisioned).await;
         Ok(provisioned.shell_assignments())
     });

@@ -21,7 +21,7 @@ Examples:
   flowiq-events conversation --org org-1 --contact 27830000001 --limit 20
   flowiq-events list --org org-1 --since 2h --type message_failed
   flowiq-events rejected --since 7d
-  flowiq-events replay list --org org-1 --since 2026-03-07T10:00:00Z --to-url https://staging.example.com/hook --dry-run
+  FLOWIQ_REPLAY_TO_URL=https://staging.example.com/hook flowiq-events replay list --org org-1 --since 2026-03-07T10:00:00Z --dry-run
   flowiq-events replay message wamid.X --to-eventbridge my-bus
   flowiq-events reprocess-rejected --since 7d
   flowiq-events drain                     # after an outage: store what was spilled to SQS
@@ -295,9 +295,21 @@ pub enum ReplaySelection {
 /// Where and how a replay sends (global: may come before or after the selection).
 #[derive(Debug, Clone, clap::Args)]
 pub struct TargetArgs {
-    /// POST each stored body to this https:// URL
-    #[arg(long, value_name = "URL", global = true)]
+    /// POST each stored body to this https:// URL. A receiver's URL holds its token: give it
+    /// in FLOWIQ_REPLAY_TO_URL or --to-url-file instead, so it stays out of shell history and
+    /// the process list
+    #[arg(
+        long,
+        value_name = "URL",
+        global = true,
+        env = "FLOWIQ_REPLAY_TO_URL",
+        hide_env_values = true
+    )]
     pub to_url: Option<String>,
+
+    /// Read the --to-url URL from this file (its first line)
+    #[arg(long, value_name = "PATH", global = true)]
+    pub to_url_file: Option<std::path::PathBuf>,
 
     /// PutEvents to this EventBridge bus (name or ARN), as the stack's Pipe does
     #[arg(long, value_name = "BUS", global = true)]

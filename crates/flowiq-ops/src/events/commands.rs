@@ -50,9 +50,38 @@ pub enum TargetSpec {
     Bus(String),
 }
 
-/// Checks a replay's flags: exactly one target; an https URL unless --allow-http.
+/// Checks a replay's flags: exactly one target; an https URL unless --allow-http. The URL comes
+/// from --to-url (or FLOWIQ_REPLAY_TO_URL) or --to-url-file; no message ever shows it.
 pub fn target_spec(args: &TargetArgs) -> Result<TargetSpec, EventsError> {
-    match (&args.to_url, &args.to_eventbridge) {
+    let from_file = match &args.to_url_file {
+        None => None,
+        Some(_) if args.to_url.is_some() => {
+            return Err(EventsError::Usage(
+                "give the URL once: --to-url-file, or --to-url / FLOWIQ_REPLAY_TO_URL".into(),
+            ));
+        }
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|err| {
+                EventsError::Usage(format!(
+                    "cannot read --to-url-file {}: {}",
+                    path.display(),
+                    err.kind()
+                ))
+            })?;
+            let url = text.lines().next().unwrap_or_default().trim().to_owned();
+            if url.is_empty() {
+                return Err(EventsError::Usage(format!(
+                    "--to-url-file {} is empty: put the URL on its first line",
+                    path.display()
+                )));
+            }
+            Some(url)
+        }
+    };
+    match (
+        from_file.as_ref().or(args.to_url.as_ref()),
+        &args.to_eventbridge,
+    ) {
         (Some(url), None) => parse_target_url(url, args.allow_http)
             .map(TargetSpec::Url)
             .map_err(|err| EventsError::Usage(err.to_string())),

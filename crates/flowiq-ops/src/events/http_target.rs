@@ -21,27 +21,31 @@ pub const REPLAY_HEADER: &str = "X-FlowIQ-Replay";
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Never holds the URL: a receiver's URL holds its token, and these messages are printed.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TargetUrlError {
-    #[error("--to-url {0:?} is not a URL")]
-    Malformed(String),
+    #[error(
+        "the --to-url value is not a URL ({0} characters; not shown, as a receiver's URL holds its \
+         token): check it, e.g. https://<host>/webhooks/whatsapp/<token>"
+    )]
+    Malformed(usize),
     #[error(
         "--to-url uses http://, which sends stored events unencrypted: use https://, or pass \
          --allow-http for a local test target"
     )]
     PlainHttp,
-    #[error("--to-url must be an https:// URL (got scheme {0:?})")]
-    Scheme(String),
+    #[error("--to-url must be an https:// URL (its scheme is not https or http)")]
+    Scheme,
 }
 
 /// Checks the target before anything is read: https, or http only with `allow_http`.
 pub fn parse_target_url(value: &str, allow_http: bool) -> Result<Url, TargetUrlError> {
-    let url = Url::parse(value).map_err(|_| TargetUrlError::Malformed(value.to_owned()))?;
+    let url = Url::parse(value).map_err(|_| TargetUrlError::Malformed(value.chars().count()))?;
     match url.scheme() {
         "https" => Ok(url),
         "http" if allow_http => Ok(url),
         "http" => Err(TargetUrlError::PlainHttp),
-        other => Err(TargetUrlError::Scheme(other.to_owned())),
+        _ => Err(TargetUrlError::Scheme),
     }
 }
 
@@ -178,7 +182,7 @@ mod tests {
         assert!(parse_target_url("http://127.0.0.1:9/x", true).is_ok());
         assert!(matches!(
             parse_target_url("ftp://example.com", true),
-            Err(TargetUrlError::Scheme(_))
+            Err(TargetUrlError::Scheme)
         ));
         assert!(matches!(
             parse_target_url("example.com", true),

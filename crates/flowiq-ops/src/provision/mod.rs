@@ -13,18 +13,23 @@ use aws_config::{BehaviorVersion, Region};
 use clap::Parser;
 
 use template::{
-    Arns, EVENTS_TABLE, SPILL_DEAD_LETTER_QUEUE, SPILL_QUEUE, Template, TemplateError,
-    WEBHOOK_FUNCTION_LOG_GROUP, WEBHOOK_TOKEN_SECRET,
+    Arns, EVENTS_TABLE, SPILL_DEAD_LETTER_QUEUE, SPILL_DEAD_LETTER_QUEUE_POLICY,
+    SPILL_DRAIN_FUNCTION_ROLE, SPILL_QUEUE, SPILL_QUEUE_OPERATOR_ARNS, SPILL_QUEUE_POLICY,
+    Template, TemplateError, WEBHOOK_FUNCTION_LOG_GROUP, WEBHOOK_FUNCTION_ROLE, WEBHOOK_TOKEN_SECRET,
 };
 
 const AFTER_HELP: &str = "\
 Creates, from the template.yaml it was built with (every parameter at its default):
   table  <NAME>-events                (EventsTable: keys, indexes, stream, TTL, point-in-time recovery, encryption)
-  queues <NAME>-spill, <NAME>-spill-dead-letter   (SpillQueue, SpillDeadLetterQueue)
+  queues <NAME>-spill, <NAME>-spill-dead-letter   (SpillQueue, SpillDeadLetterQueue, and their
+                                       policies: only the role below sends, only --operator-arn
+                                       principals and the account's root user consume)
   role   <NAME>-webhook-function      (WebhookFunctionRole: its own log group, writing to the table,
                                        sending to the spill queue; nothing else)
 Running it again changes nothing. A table that exists with another shape stops the run (exit 3) and
-is never changed; the queues' attributes and the role's policies are set back to the template's.
+is never changed; the queues' attributes and policies and the role's policies are set back to the
+template's. A queue whose policy was another (or none) and that holds messages gets the template's
+policy, then stops the run (exit 3): look at those messages before anything drains them.
 IAM roles are global: in another region, use another --name.
 
 Prints shell assignments for `cargo lambda deploy` on stdout (progress on stderr):
@@ -34,7 +39,8 @@ Exit codes:
   0  success: everything as template.yaml defines it
   1  unexpected error (e.g. a template.yaml this version cannot apply)
   2  usage or configuration error (bad name, no AWS region); nothing was changed
-  3  the table exists but differs from template.yaml (each difference is named)
+  3  the table exists but differs from template.yaml (each difference is named), or a spill queue
+     that had a wider policy holds messages
   6  an AWS call failed (the message names it)
 
 Details: README.md, \"Without SAM: cargo-lambda\"";
@@ -53,6 +59,12 @@ pub struct Args {
     /// /aws/lambda/<FUNCTION> only
     #[arg(long, value_name = "FUNCTION", default_value = "flowiq-webhook", value_parser = function_name)]
     pub function_name: String,
+
+    /// An IAM role or user ARN (`*` allowed) that may also use the spill queues: receive and
+    /// delete (`flowiq-events drain`), send (moving dead letters back). Repeat for several;
+    /// template.yaml's SpillQueueOperatorArns [default: none, only the account's root user]
+    #[arg(long = "operator-arn", value_name = "ARN", value_parser = operator_arn)]
+    pub operator_arns: Vec<String>,
 
     /// AWS region [default: from the AWS configuration]
     #[arg(long, value_name = "REGION")]
@@ -75,6 +87,29 @@ fn prefix(value: &str) -> Result<String, String> {
         .ok_or_else(|| "1 to 40 letters, digits, '-' or '_'".to_owned())
 }
 
+/// An IAM principal ARN, as the template's SpillQueueOperatorArns allows (no comma: they are
+/// joined with commas).
+fn operator_arn(value: &str) -> Result<String, String> {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    let ok = matches!(parts[..], ["arn", partition, "iam" | "sts", "", account, resource]
+        if partition.starts_with("aws")
+            && account.len() == 12
+            && account.bytes().all(|b| b.is_ascii_digit())
+            && !resource.is_empty()
+            && resource.bytes().all(|b| b.is_ascii_alphanumeric() || b"_+=.@/*?-".contains(&b)));
+    ok.then(|| value.to_owned()).ok_or_else(|| {
+        "an IAM role or user ARN such as arn:aws:iam::123456789012:role/ops (* allowed)".to_owned()
+    })
+}
+
+impl Args {
+    /// The repository's template with the flags' parameter values.
+    pub fn template(&self) -> Result<Template, ProvisionError> {
+        Ok(Template::repository()
+            .with_parameter(SPILL_QUEUE_OPERATOR_ARNS, &self.operator_arns.join(","))?)
+    }
+}
+
 /// Lambda's rule for a function name.
 fn function_name(value: &str) -> Result<String, String> {
     let ok = !value.is_empty()
@@ -94,6 +129,9 @@ pub struct Names {
     pub dead_letter_queue: String,
     pub role: String,
     pub function: String,
+    /// Not created: the role a drain function deployed without SAM would use; the spill queue's
+    /// policy lets it consume.
+    pub drain_role: String,
 }
 
 impl Names {
@@ -104,6 +142,7 @@ impl Names {
             dead_letter_queue: format!("{prefix}-spill-dead-letter"),
             role: format!("{prefix}-webhook-function"),
             function: function.to_owned(),
+            drain_role: format!("{prefix}-spill-drain"),
         }
     }
 }
@@ -223,7 +262,7 @@ pub async fn provision(
     let table = table::ensure(&clients.dynamodb, &names.table, &template.table()?).await?;
     record(format!("table {}", names.table), table.changes);
 
-    let mut arns = Arns::new();
+    let mut arns = pseudo_parameters(&table.arn)?;
     let dead_letter_attributes = template.queue(SPILL_DEAD_LETTER_QUEUE, &arns)?;
     let dead_letter = queues::ensure(
         &clients.sqs,
@@ -257,6 +296,28 @@ pub async fn provision(
 
     let role = role::ensure(&clients.iam, &names.role, &template.role(&arns)?).await?;
     record(format!("role {}", names.role), role.changes);
+
+    // The policies name the roles, so they come last; until then a new queue is empty.
+    arns.insert(WEBHOOK_FUNCTION_ROLE, role.arn.clone());
+    let role_arn = |name: &str| format!("{}:role/{name}", role_prefix(&role.arn));
+    arns.insert(SPILL_DRAIN_FUNCTION_ROLE, role_arn(&names.drain_role));
+    for (policy_id, queue_id, name, url) in [
+        (
+            SPILL_DEAD_LETTER_QUEUE_POLICY,
+            SPILL_DEAD_LETTER_QUEUE,
+            &names.dead_letter_queue,
+            &dead_letter.url,
+        ),
+        (SPILL_QUEUE_POLICY, SPILL_QUEUE, &names.queue, &queue.url),
+    ] {
+        let policy = template.queue_policy(policy_id, &arns)?;
+        if policy.queue != queue_id {
+            let message = format!("{policy_id} is not {queue_id}'s policy any more");
+            return Err(TemplateError::new(message).into());
+        }
+        let changes = queues::ensure_policy(&clients.sqs, name, url, &policy.document).await?;
+        record(format!("queue {name}"), changes);
+    }
     Ok(Provisioned {
         table_name: names.table.clone(),
         table_arn: table.arn,
@@ -280,6 +341,30 @@ pub async fn wait_for_a_new_role(provisioned: &Provisioned) {
         tracing::info!("waiting {seconds} s for the new role to reach Lambda");
         tokio::time::sleep(NEW_ROLE_PROPAGATION).await;
     }
+}
+
+/// `AWS::Partition`, `AWS::Region` and `AWS::AccountId`, from the table's ARN.
+pub fn pseudo_parameters(table_arn: &str) -> Result<Arns, ProvisionError> {
+    match table_arn.split(':').collect::<Vec<_>>()[..] {
+        ["arn", partition, "dynamodb", region, account, _] => Ok([
+            ("AWS::Partition", partition),
+            ("AWS::Region", region),
+            ("AWS::AccountId", account),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect()),
+        _ => Err(ProvisionError::Aws(format!(
+            "the table ARN {table_arn:?} is not a DynamoDB table ARN"
+        ))),
+    }
+}
+
+/// `arn:<partition>:iam::<account>` of a role ARN.
+fn role_prefix(role_arn: &str) -> &str {
+    role_arn
+        .split_once(":role/")
+        .map_or(role_arn, |(prefix, _)| prefix)
 }
 
 /// Lambda's default log group of `function`, in the table's partition, region and account, as
@@ -330,6 +415,7 @@ mod tests {
                 dead_letter_queue: "flowiq-webhooks-spill-dead-letter".into(),
                 role: "flowiq-webhooks-webhook-function".into(),
                 function: "flowiq-webhook".into(),
+                drain_role: "flowiq-webhooks-spill-drain".into(),
             }
         );
         for flags in [
@@ -337,6 +423,31 @@ mod tests {
             &["--name", ""],
             &["--function-name", "x:1"],
         ] {
+            assert!(
+                parse(flags).unwrap_err().contains("letters, digits"),
+                "{flags:?}"
+            );
+        }
+        let operators = parse(&[
+            "--operator-arn",
+            "arn:aws:iam::123456789012:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_Admin_*",
+            "--operator-arn",
+            "arn:aws:iam::123456789012:user/ops",
+        ])
+        .unwrap();
+        assert_eq!(operators.operator_arns.len(), 2);
+        operators.template().unwrap();
+        for flags in [
+            &["--operator-arn", "arn:aws:iam::123456789012:role/a,b"][..],
+            &["--operator-arn", "123456789012"],
+            &["--operator-arn", "arn:aws:s3:::bucket"],
+        ] {
+            assert!(
+                parse(flags).unwrap_err().contains("IAM role or user ARN"),
+                "{flags:?}"
+            );
+        }
+        for flags in [&["--name", "a b"][..], &["--name", ""]] {
             assert!(
                 parse(flags).unwrap_err().contains("letters, digits"),
                 "{flags:?}"

@@ -1,9 +1,11 @@
 //! The resources `flowiq-provision` creates, read from template.yaml (the single source of truth;
 //! nothing here repeats their shape): each resource's `Properties` evaluated as CloudFormation
-//! would with every parameter at its default: `!Ref Parameter` is the parameter's `Default`,
-//! `!If` follows the template's `Conditions`, `!Ref AWS::NoValue` drops the property, and
-//! `!GetAtt Resource.Arn` is the ARN of a resource this tool created. Any other intrinsic, or a
-//! property the tool does not apply, is an error: a template change never goes unnoticed.
+//! would with every parameter at its default (or a value the tool's flags set): `!Ref Parameter`
+//! is the parameter's value, `!If` follows the template's `Conditions`, `!Ref AWS::NoValue` drops
+//! the property, `!GetAtt Resource.Arn` is the ARN of a resource this tool created (or will
+//! name), `!Ref AWS::AccountId` and the other pseudo parameters are the account's, and `!Sub` /
+//! `!Split` combine those. Any other intrinsic, or a property the tool does not apply, is an
+//! error: a template change never goes unnoticed.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +19,15 @@ pub const EVENTS_TABLE: &str = "EventsTable";
 pub const SPILL_QUEUE: &str = "SpillQueue";
 pub const SPILL_DEAD_LETTER_QUEUE: &str = "SpillDeadLetterQueue";
 pub const WEBHOOK_FUNCTION_ROLE: &str = "WebhookFunctionRole";
+/// The drain function's role: SAM creates it; without SAM its ARN only appears in the spill
+/// queue's policy.
+pub const SPILL_DRAIN_FUNCTION_ROLE: &str = "SpillDrainFunctionRole";
+pub const SPILL_QUEUE_POLICY: &str = "SpillQueuePolicy";
+pub const SPILL_DEAD_LETTER_QUEUE_POLICY: &str = "SpillDeadLetterQueuePolicy";
+/// The template's list of principals that may use the spill queues besides the functions.
+pub const SPILL_QUEUE_OPERATOR_ARNS: &str = "SpillQueueOperatorArns";
+/// The pseudo parameters the tool knows (from the table's ARN): keys of [`Arns`] too.
+pub const PSEUDO_PARAMETERS: [&str; 3] = ["AWS::Partition", "AWS::Region", "AWS::AccountId"];
 /// Without SAM, Lambda's default log group `/aws/lambda/<function>` plays its part.
 pub const WEBHOOK_FUNCTION_LOG_GROUP: &str = "WebhookFunctionLogGroup";
 /// Without SAM, a secret named `<function>-token` plays its part (`!Ref` of a secret is its ARN).
@@ -37,12 +48,22 @@ fn error(message: impl Into<String>) -> TemplateError {
     TemplateError::new(message)
 }
 
-/// The ARN each `!GetAtt <logical id>.Arn` stands for.
+/// The ARN each `!GetAtt <logical id>.Arn` stands for, and the value of each pseudo parameter
+/// ([`PSEUDO_PARAMETERS`]).
 pub type Arns = BTreeMap<&'static str, String>;
 
 #[derive(Debug, Clone)]
 pub struct Template {
     root: Yaml,
+    /// Parameter values other than the defaults.
+    parameters: BTreeMap<String, String>,
+}
+
+/// A queue policy: which queue (logical id) and the policy document, ready for SQS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuePolicy {
+    pub queue: String,
+    pub document: Json,
 }
 
 impl Template {
@@ -55,7 +76,61 @@ impl Template {
 
     pub fn parse(yaml: &str) -> Result<Self, TemplateError> {
         let root = serde_norway::from_str(yaml).map_err(|e| error(e.to_string()))?;
-        Ok(Template { root })
+        Ok(Template {
+            root,
+            parameters: BTreeMap::new(),
+        })
+    }
+
+    /// The template with `name` set to `value` instead of its default.
+    pub fn with_parameter(mut self, name: &str, value: &str) -> Result<Self, TemplateError> {
+        if self
+            .root
+            .get("Parameters")
+            .and_then(|p| p.get(name))
+            .is_none()
+        {
+            return Err(error(format!("no parameter {name}")));
+        }
+        self.parameters.insert(name.to_owned(), value.to_owned());
+        Ok(self)
+    }
+
+    /// A queue policy's queue (its one `Queues: [!Ref Queue]`) and `PolicyDocument`, evaluated.
+    pub fn queue_policy(
+        &self,
+        logical_id: &str,
+        arns: &Arns,
+    ) -> Result<QueuePolicy, TemplateError> {
+        let properties = self
+            .root
+            .get("Resources")
+            .and_then(|r| r.get(logical_id))
+            .and_then(|r| r.get("Properties"))
+            .ok_or_else(|| error(format!("no Resources.{logical_id}.Properties")))?;
+        let queue = match properties.get("Queues").and_then(Yaml::as_sequence) {
+            Some(queues) if queues.len() == 1 => match &queues[0] {
+                Yaml::Tagged(tagged) if tagged.tag == "Ref" => tagged.value.as_str(),
+                _ => None,
+            },
+            _ => None,
+        };
+        let queue = queue.ok_or_else(|| {
+            error(format!(
+                "{logical_id}.Queues is not [!Ref <one queue>]: teach flowiq-provision the change"
+            ))
+        })?;
+        let path = format!("Resources.{logical_id}.Properties.PolicyDocument");
+        let document = properties
+            .get("PolicyDocument")
+            .ok_or_else(|| error(format!("no {path}")))?;
+        let document = self
+            .evaluate(document, arns, &path)?
+            .ok_or_else(|| error(format!("{path} is AWS::NoValue")))?;
+        Ok(QueuePolicy {
+            queue: queue.to_owned(),
+            document,
+        })
     }
 
     /// `EventsTable`'s properties.
@@ -158,6 +233,9 @@ impl Template {
                         Some("AWS::NoValue") => return Ok(None),
                         // A resource whose Ref is its ARN (a secret).
                         Some(name) if arns.contains_key(name) => Json::String(arns[name].clone()),
+                        Some(name) if name.starts_with("AWS::") => {
+                            Json::String(pseudo_parameter(name, arns, path)?)
+                        }
                         Some(name) => self.parameter_default(name, path)?,
                         None => return Err(error(format!("{path}: !Ref of a non-string"))),
                     }
@@ -180,6 +258,27 @@ impl Template {
                         ))
                     })?;
                     Json::String(arn.clone())
+                } else if *tag == "Sub" {
+                    let template = argument
+                        .as_str()
+                        .ok_or_else(|| error(format!("{path}: !Sub of a non-string")))?;
+                    Json::String(self.substitute(template, arns, path)?)
+                } else if *tag == "Split" {
+                    let parts = argument.as_sequence().filter(|s| s.len() == 2);
+                    let [separator, whole] = parts.map(|s| [&s[0], &s[1]]).ok_or_else(|| {
+                        error(format!("{path}: !Split needs [separator, string]"))
+                    })?;
+                    let text = |v: &Yaml| match self.evaluate(v, arns, path)? {
+                        Some(Json::String(s)) => Ok(s),
+                        _ => Err(error(format!("{path}: !Split of a non-string"))),
+                    };
+                    let (separator, whole) = (text(separator)?, text(whole)?);
+                    Json::Array(
+                        whole
+                            .split(separator.as_str())
+                            .map(|part| Json::String(part.to_owned()))
+                            .collect(),
+                    )
                 } else if *tag == "If" {
                     let branches = argument.as_sequence().filter(|s| s.len() == 3);
                     let [condition, then, otherwise] =
@@ -204,7 +303,41 @@ impl Template {
         }))
     }
 
+    /// `!Sub`'s `${Name}`: a pseudo parameter, `Resource.Arn` or a parameter.
+    fn substitute(&self, template: &str, arns: &Arns, path: &str) -> Result<String, TemplateError> {
+        let mut out = String::new();
+        let mut rest = template;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..]
+                .find('}')
+                .ok_or_else(|| error(format!("{path}: !Sub with an unclosed ${{")))?;
+            let name = &rest[start + 2..start + end];
+            let value = if name.starts_with("AWS::") {
+                pseudo_parameter(name, arns, path)?
+            } else if let Some(resource) = name.strip_suffix(".Arn") {
+                arns.get(resource).cloned().ok_or_else(|| {
+                    error(format!(
+                        "{path}: ${{{name}}} is not an ARN flowiq-provision knows"
+                    ))
+                })?
+            } else {
+                match self.parameter_default(name, path)? {
+                    Json::String(s) => s,
+                    other => other.to_string(),
+                }
+            };
+            out.push_str(&value);
+            rest = &rest[start + end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
     fn parameter_default(&self, name: &str, path: &str) -> Result<Json, TemplateError> {
+        if let Some(value) = self.parameters.get(name) {
+            return Ok(Json::String(value.clone()));
+        }
         let default = self
             .root
             .get("Parameters")
@@ -271,6 +404,14 @@ impl Template {
             )))
         }
     }
+}
+
+fn pseudo_parameter(name: &str, arns: &Arns, path: &str) -> Result<String, TemplateError> {
+    arns.get(name).cloned().ok_or_else(|| {
+        error(format!(
+            "{path}: {name} is not a value flowiq-provision knows"
+        ))
+    })
 }
 
 /// `EventsTable`'s properties, every one of them (an unknown one is an error).
@@ -447,10 +588,29 @@ mod tests {
         .resolve("R", &Arns::new())
         .unwrap();
         assert_eq!(resolved, json!({"A": "x"}));
+        let arns: Arns = [
+            ("AWS::AccountId", "123456789012".to_owned()),
+            ("Q", "arn:q".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let resolved = template(
+            "      A: !Sub \"arn:iam::${AWS::AccountId}:${P}/${Q.Arn}\"\n      B: !Split [\",\", \"a,b\"]\n",
+        )
+        .resolve("R", &arns)
+        .unwrap();
+        assert_eq!(
+            resolved,
+            json!({"A": "arn:iam::123456789012:x/arn:q", "B": ["a", "b"]})
+        );
         for (properties, expected) in [
             (
-                "      A: !Sub x\n",
-                "Resources.R.Properties.A: !Sub is not an intrinsic",
+                "      A: !Select [0, [x]]\n",
+                "Resources.R.Properties.A: !Select is not an intrinsic",
+            ),
+            (
+                "      A: !Sub \"${AWS::StackId}\"\n",
+                "AWS::StackId is not a value flowiq-provision knows",
             ),
             (
                 "      A: !GetAtt Other.Arn\n",
