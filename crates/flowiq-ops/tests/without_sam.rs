@@ -63,10 +63,10 @@ fn template_yaml() -> serde_norway::Value {
     serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// A resource's `Properties` in template.yaml as JSON, each `!GetAtt X.Arn` replaced by
-/// `arns[X]`, `!If [Condition, a, b]` decided with every parameter at its default (conditions of
-/// the form `!Equals [!Ref Parameter, value]`), `!Ref AWS::NoValue` dropped (this test's own
-/// reading of the template, to hold the tool's against).
+/// A resource's `Properties` in template.yaml as JSON, each `!GetAtt X.Arn` and `!Ref X` of a
+/// resource replaced by `arns[X]`, `!If [Condition, a, b]` decided with every parameter at its
+/// default (conditions of the form `!Equals [!Ref Parameter, value]`), `!Ref AWS::NoValue` dropped
+/// (this test's own reading of the template, to hold the tool's against).
 fn properties(logical_id: &str, arns: &BTreeMap<&str, String>) -> Value {
     fn holds(template: &serde_norway::Value, condition: &str) -> bool {
         let serde_norway::Value::Tagged(equals) = &template["Conditions"][condition] else {
@@ -100,6 +100,12 @@ fn properties(logical_id: &str, arns: &BTreeMap<&str, String>) -> Value {
                     &branches[2]
                 };
                 return convert(template, branch, arns);
+            }
+            serde_norway::Value::Tagged(tagged)
+                if tagged.tag == "Ref"
+                    && tagged.value.as_str().is_some_and(|r| arns.contains_key(r)) =>
+            {
+                json!(arns[tagged.value.as_str().unwrap()])
             }
             serde_norway::Value::Tagged(tagged)
                 if tagged.tag == "Ref" && tagged.value.as_str() == Some("AWS::NoValue") =>
@@ -274,6 +280,13 @@ mod provisioning {
                 "WebhookFunctionLogGroup",
                 format!(
                     "arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/{}:*",
+                    names.function
+                ),
+            ),
+            (
+                "WebhookTokenSecret",
+                format!(
+                    "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{}-token-??????",
                     names.function
                 ),
             ),
@@ -873,6 +886,44 @@ mod bootstrap_function_name {
             .send()
             .await;
         assert_eq!(scan.unwrap().count, 1);
+    }
+
+    /// A function configured as template.yaml configures it: the token comes from the secret
+    /// its WEBHOOK_TOKEN_SECRET names, never from its configuration.
+    #[tokio::test]
+    async fn the_token_comes_from_the_secret_the_function_names() {
+        let names = Names::new("bootstrap-secret", "bootstrap-secret-fn");
+        let provisioned = provision(&clients().await, &names, &Template::repository())
+            .await
+            .unwrap();
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
+        let arn = (secrets
+            .create_secret()
+            .name(format!("{}-token", names.function)))
+        .secret_string(format!(r#"{{"token":"{TOKEN}"}}"#))
+        .send()
+        .await
+        .unwrap()
+        .arn
+        .unwrap();
+        let variables = [
+            ("TABLE_NAME", names.table.as_str()),
+            ("WEBHOOK_TOKEN_SECRET", arn.as_str()),
+        ];
+        let url = create_function(&names.function, &provisioned.role_arn, &variables, true)
+            .await
+            .unwrap();
+        let base = url.trim_end_matches('/');
+        let server = fake_flowiq(&format!("{base}/webhooks/whatsapp/{TOKEN}"), "wh-sec").await;
+        let mut command = bootstrap(&server.uri());
+        command.args(["--function-name", &names.function]);
+        let (code, stdout, stderr) = output(&mut command, TOKEN);
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains("registered, webhook id wh-sec"), "{stdout}");
+        assert!(
+            stderr.contains("reading the webhook token from secret"),
+            "{stderr}"
+        );
     }
 
     #[tokio::test]

@@ -65,7 +65,7 @@ struct Function {
     /// The function binary (a release build of flowiq-webhook).
     #[arg(long)]
     binary: PathBuf,
-    /// Extra environment for the function, KEY=VALUE (repeatable).
+    /// Extra environment for the function, KEY=VALUE (repeatable); KEY= removes KEY.
     #[arg(long = "env", value_parser = key_value)]
     env: Vec<(String, String)>,
     /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE.
@@ -253,7 +253,12 @@ fn spawn(function: &Function, api: &RuntimeApi, cpu: Option<&CpuLimit>) -> Resul
         .env("RUST_LOG", "info")
         .stdin(Stdio::null());
     for (key, value) in &function.env {
-        command.env(key, value);
+        // `KEY=` removes a default above (e.g. WEBHOOK_TOKENS, to read the token secret).
+        if value.is_empty() {
+            command.env_remove(key);
+        } else {
+            command.env(key, value);
+        }
     }
     match &function.log {
         Some(path) => {
