@@ -640,6 +640,13 @@ async fn a_soak_with_random_faults_loses_nothing_and_doubles_nothing() {
         !windows.is_empty() && proxy.requests_refused() > 0,
         "faults were injected"
     );
+    if count >= 5_000 {
+        assert_eq!(
+            by_fault.len(),
+            Fault::ALL.len(),
+            "every kind of fault: {by_fault:?}"
+        );
+    }
     assert!(
         by_answer.get("queued").copied().unwrap_or(0) > 0,
         "{by_answer:?}"
