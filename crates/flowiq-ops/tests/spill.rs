@@ -399,7 +399,7 @@ async fn a_failure_window_mid_load_loses_nothing_and_doubles_nothing() {
 /// their receipts, inbound messages, redeliveries, arrival out of order, bad bodies, wrong
 /// tokens and paths) through the real handler, 16 at a time, while a seeded schedule breaks
 /// DynamoDB Local (behind the fault proxy) in windows of throttling, 500s, hangs and dropped
-/// connections, and the drain runs concurrently (the drain function's code per message on
+/// connections (1-5 s each, each kind once per round of four, 200-600 answers apart), and the drain runs concurrently (the drain function's code per message on
 /// moto's SQS, deleting what it applied, as the event source mapping does with a partial batch
 /// response; a dead-letter queue after 10 receives). Then the simulation's invariants on the real
 /// table and queues. `SOAK_DELIVERIES` (default 5,000; the documented run 100,000) and
@@ -425,16 +425,27 @@ async fn a_soak_with_random_faults_loses_nothing_and_doubles_nothing() {
 
     let started = Instant::now();
     let done = AtomicBool::new(false);
+    let answered = std::sync::atomic::AtomicUsize::new(0);
     // (from, to, fault) of every window, as offsets from `started`.
     let windows: Mutex<Vec<(Duration, Duration, Fault)>> = Mutex::new(Vec::new());
     let faults = async {
         let mut rng = fastrand::Rng::with_seed(seed);
+        // Each kind once per round, in a seeded order: every kind in the shortest run.
+        let mut round = Vec::new();
         while !done.load(Ordering::Relaxed) {
-            tokio::time::sleep(Duration::from_millis(rng.u64(4_000..12_000))).await;
+            // Healthy for 200-600 answers (not a time: the same schedule on a fast machine).
+            let until = answered.load(Ordering::Relaxed) + rng.usize(200..600);
+            while answered.load(Ordering::Relaxed) < until && !done.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
             if done.load(Ordering::Relaxed) {
                 break;
             }
-            let fault = Fault::ALL[rng.usize(..Fault::ALL.len())];
+            if round.is_empty() {
+                round = Fault::ALL.to_vec();
+                rng.shuffle(&mut round);
+            }
+            let fault = round.pop().expect("a fault");
             let from = started.elapsed();
             proxy.set(fault);
             tokio::time::sleep(Duration::from_millis(rng.u64(1_000..5_000))).await;
@@ -487,7 +498,7 @@ async fn a_soak_with_random_faults_loses_nothing_and_doubles_nothing() {
         let answers: Vec<(Answer, Duration, Duration)> =
             futures_util::stream::iter(&traffic.deliveries)
                 .map(|delivery| {
-                    let receiver = &receiver;
+                    let (receiver, answered) = (&receiver, &answered);
                     async move {
                         let sent = started.elapsed();
                         let mut request = lambda_http::Request::new(lambda_http::Body::from(
@@ -498,6 +509,7 @@ async fn a_soak_with_random_faults_loses_nothing_and_doubles_nothing() {
                         let request = request.with_raw_http_path(delivery.path.as_str());
                         let response = http_handler::handle(receiver, request).await;
                         let took = started.elapsed() - sent;
+                        answered.fetch_add(1, Ordering::Relaxed);
                         let json: Value =
                             serde_json::from_slice(response.body().as_ref()).unwrap_or_default();
                         let status = json["status"].as_str().map(str::to_owned);
@@ -628,6 +640,13 @@ async fn a_soak_with_random_faults_loses_nothing_and_doubles_nothing() {
         !windows.is_empty() && proxy.requests_refused() > 0,
         "faults were injected"
     );
+    if count >= 5_000 {
+        assert_eq!(
+            by_fault.len(),
+            Fault::ALL.len(),
+            "every kind of fault: {by_fault:?}"
+        );
+    }
     assert!(
         by_answer.get("queued").copied().unwrap_or(0) > 0,
         "{by_answer:?}"
