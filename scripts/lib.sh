@@ -69,8 +69,11 @@ ensure_venv() {
   rm -rf "$venv"
   python3 -m venv "$venv" || die "could not create a Python venv (Debian/Ubuntu: sudo apt-get install python3-venv)"
   say "installing ${requirements#"$ROOT"/} into ${venv#"$ROOT"/}"
+  # --no-deps: the lock lists every package already, extras' included; pip's hash-checking
+  # resolver refuses a dependency asked for with extras (aws-sam-cli's boto3-stubs[...],
+  # botocore[crt]) even when the lock pins it, so nothing is resolved, only installed as locked.
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
-    --only-binary :all: -r "$requirements"
+    --no-deps --only-binary :all: -r "$requirements"
   printf '%s\n' "$lock" >"$venv/.requirements"
 }
 
