@@ -106,9 +106,10 @@ fn rules_refuse_what_cannot_work() {
 /// element); the value is `~` (absent), `+` (present), `""`, `#N` (N values), `<=N` or `>=N`, or
 /// the value as text.
 const STACKS: &str = r#"
-# Functions: this crate's binaries for Lambda (arm64, 128 MB). The webhook function answers within
+# Functions: this crate's binaries for Lambda (arm64, 128 MB): the webhook, the drain, the stream consumer, the
+# projection and the Pipe's enrichment. The webhook function answers within
 # ~5 s (DynamoDB ~2.5 s, then the spill ~2 s), under API Gateway's 30 s.
-@all | AWS::Serverless::Function | #4
+@all | AWS::Serverless::Function | #5
 @all | AWS::Serverless::Function.Metadata.BuildMethod | rust-cargolambda
 @all | AWS::Serverless::Function.Properties.CodeUri | .
 @all | AWS::Serverless::Function.Properties.Runtime | provided.al2023
