@@ -252,24 +252,12 @@ start_dynamodb_local() {
   wait_for_port "$port" 60 || die "DynamoDB Local did not start on port $port: see $log"
 }
 
-# --- The analytics queries' Python (kept apart: installed from a hash-locked file) ---------------
-
-# Exports ANALYTICS_PYTHON: a Python with DuckDB and sqlglot (scripts/requirements-analytics.txt,
-# every file's hash checked) in .local/venv-analytics; installs again only when that file changes.
+# Exports ANALYTICS_PYTHON: a Python with DuckDB and sqlglot (tools/python/analytics.txt) in
+# .local/venv-analytics, for the analytics queries' test.
 ensure_analytics_python() {
-  local venv="$LOCAL/venv-analytics" requirements="$ROOT/scripts/requirements-analytics.txt" stamp
-  stamp=$(sha256sum "$requirements" | cut -d' ' -f1)
-  if [ "$(cat "$venv/.requirements" 2>/dev/null)" != "$stamp" ]; then
-    command -v python3 >/dev/null 2>&1 || die "python3 (3.9+) is needed for the analytics queries' test"
-    if ! "$venv/bin/python" -m pip --version >/dev/null 2>&1; then
-      rm -rf "$venv"
-      python3 -m venv "$venv" || die "could not create a Python venv (Debian/Ubuntu: sudo apt-get install python3-venv)"
-    fi
-    say "installing DuckDB and sqlglot (scripts/requirements-analytics.txt) into ${venv#"$ROOT"/}"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes -r "$requirements"
-    printf '%s\n' "$stamp" >"$venv/.requirements"
-  fi
-  export ANALYTICS_PYTHON="$venv/bin/python"
+  ensure_venv "$LOCAL/venv-analytics" analytics
+  export ANALYTICS_PYTHON="$LOCAL/venv-analytics/bin/python"
 }
+
 # Every script builds or lints with the pinned toolchain.
 ensure_rust_toolchain
