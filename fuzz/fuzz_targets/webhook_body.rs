@@ -33,9 +33,10 @@ use flowiq_webhooks::event_id::EventId;
 use flowiq_webhooks::keys;
 use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::{
-    EventItem, ItemType, MessageUpdate, Received, RejectedItem, Rejection, Retention,
-    event_records, message_update, rejected_record, sha256_hex,
+    EventItem, ItemType, MessageUpdate, Received, RejectedItem, RejectedRetention, Rejection,
+    Retention, event_records, message_update, rejected_record, sha256_hex,
 };
+use flowiq_webhooks::stored_body::DEFLATE_ABOVE;
 use flowiq_webhooks::unique_keys_json;
 use flowiq_webhooks::webhook_event::{BodyError, EventType, WebhookEvent};
 use libfuzzer_sys::fuzz_target;
@@ -215,19 +216,26 @@ fn check_rejected(platform: Platform, body: &[u8], err: &BodyError) {
         Rejection::InvalidBody,
         reason,
         &received,
-        Retention(Some(RETENTION_DAYS)),
+        RejectedRetention::default_for(Retention(Some(RETENTION_DAYS))),
     );
     assert_eq!(item.status_code, 400);
     assert_eq!(item.body_size, body.len());
     assert_eq!(item.body_sha256, sha256_hex(body));
-    let kept: &[u8] = match (&item.body, &item.body_bytes) {
-        (Some(text), None) => text.as_bytes(),
-        (None, Some(bytes)) => {
+    // Kept once: long bodies deflated (body_zd1), short ones as text when UTF-8, else as bytes.
+    match (&item.body, &item.body_bytes, &item.body_zd1) {
+        (None, None, Some(_)) => assert!(body.len() > DEFLATE_ABOVE, "short bodies stay plain"),
+        (Some(_), None, None) => assert!(body.len() <= DEFLATE_ABOVE),
+        (None, Some(_), None) => {
+            assert!(body.len() <= DEFLATE_ABOVE);
             assert!(std::str::from_utf8(body).is_err(), "UTF-8 is kept as text");
-            bytes
         }
         other => panic!("a rejected body within the limit is kept once, got {other:?}"),
-    };
+    }
+    let kept = item
+        .raw_body()
+        .expect("a kept body reads back")
+        .expect("a body within the limit is kept");
+    let kept: &[u8] = &kept;
     assert_eq!(kept, body, "the rejected body is kept byte for byte");
     check_partition_key(&item.pk);
     check_sort_key(&item.sk);
