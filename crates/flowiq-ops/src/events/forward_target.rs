@@ -15,7 +15,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::forwarded_event::{EVENT_ID_HEADER, ForwardedEvent};
-use super::http_target::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, classify, without_url};
+use super::http_target::{classify, endpoint, http_client, without_url};
 use super::send_error::SendError;
 use crate::retry::{RetryPolicy, Transient, retry_after};
 
@@ -77,13 +77,7 @@ pub struct ForwardTarget {
 
 impl ForwardTarget {
     pub fn new(url: Url, auth: Option<EndpointAuth>, retry: RetryPolicy) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("flowiq-events/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
+        let client = http_client()?;
         Ok(ForwardTarget {
             client,
             url,
@@ -94,12 +88,7 @@ impl ForwardTarget {
 
     /// The endpoint without path, query or credentials (for messages).
     pub fn describe(&self) -> String {
-        format!(
-            "{}://{}{}",
-            self.url.scheme(),
-            self.url.host_str().unwrap_or(""),
-            self.url.port().map(|p| format!(":{p}")).unwrap_or_default()
-        )
+        endpoint(&self.url)
     }
 
     /// POSTs `event` until a final answer or the attempts run out; `Ok` only on a 2xx.

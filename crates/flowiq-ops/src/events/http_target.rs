@@ -49,6 +49,28 @@ pub fn parse_target_url(value: &str, allow_http: bool) -> Result<Url, TargetUrlE
     }
 }
 
+/// The HTTP client of every send to a URL (replays, forwarding): bounded times, no redirects
+/// (a redirect would resend the body elsewhere).
+pub(super) fn http_client() -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(REQUEST_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("flowiq-events/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|err| format!("cannot build the HTTP client: {err}"))
+}
+
+/// A URL as messages show it: scheme, host and port, never its path (it may hold a token).
+pub(super) fn endpoint(url: &Url) -> String {
+    format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    )
+}
+
 pub struct HttpTarget {
     client: reqwest::Client,
     url: Url,
@@ -58,13 +80,7 @@ pub struct HttpTarget {
 
 impl HttpTarget {
     pub fn new(url: Url, run_id: &str, retry: RetryPolicy) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("flowiq-events/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|err| format!("cannot build the HTTP client: {err}"))?;
+        let client = http_client()?;
         let run_id = HeaderValue::from_str(run_id)
             .map_err(|_| "the run id must be printable ASCII".to_owned())?;
         Ok(HttpTarget {
@@ -77,12 +93,7 @@ impl HttpTarget {
 
     /// Where events go, without query or credentials (for messages).
     pub fn describe(&self) -> String {
-        format!(
-            "{}://{}{}",
-            self.url.scheme(),
-            self.url.host_str().unwrap_or(""),
-            self.url.port().map(|p| format!(":{p}")).unwrap_or_default()
-        )
+        endpoint(&self.url)
     }
 
     pub async fn send(&self, item: &ReplayItem, retries: &AtomicU64) -> Result<(), SendError> {
