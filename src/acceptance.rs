@@ -1,7 +1,8 @@
 //! Accepting a delivery that is already authenticated: parse it, store the event (or keep the
 //! rejected body), and say what happened. The webhook's [`crate::delivery::Receiver`] calls it
-//! after the token check; the spill drain and `reprocess-rejected` call it directly, with the
-//! original time of receipt. Talks to storage only through [`EventStore`].
+//! after the token check; the spill drain calls it directly with the delivery's original time of
+//! receipt, and `reprocess-rejected` with the time of reprocessing (as for a redelivery). Talks to
+//! storage only through [`EventStore`].
 
 use std::time::Duration;
 

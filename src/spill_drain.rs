@@ -52,7 +52,7 @@ pub async fn drain_one<S: EventStore>(
     let queued = match QueuedDelivery::from_json(body) {
         Ok(queued) => queued,
         Err(error) => {
-            tracing::error!(message_id, drained = "unreadable", error = %error, "queued message not applied");
+            tracing::error!(message_id, drained = Drained::Unreadable.as_str(), error = %error, "queued message not applied");
             return Drained::Unreadable;
         }
     };
@@ -74,18 +74,18 @@ pub async fn drain_one<S: EventStore>(
                 message_id,
                 request_id,
                 received_at,
-                drained = "rejected",
+                drained = Drained::Rejected.as_str(),
                 reason = rejection.log_reason,
                 "queued delivery kept as rejected"
             );
             Drained::Rejected
         }
         Ok(Accepted::Failed { error, .. }) => {
-            tracing::warn!(message_id, request_id, received_at, drained = "storage_unavailable", error = %error, "queued delivery left in the queue");
+            tracing::warn!(message_id, request_id, received_at, drained = Drained::StorageUnavailable.as_str(), error = %error, "queued delivery left in the queue");
             Drained::StorageUnavailable
         }
         Err(error) => {
-            tracing::error!(message_id, request_id, drained = "unreadable", error = %error, "queued message not applied");
+            tracing::error!(message_id, request_id, drained = Drained::Unreadable.as_str(), error = %error, "queued message not applied");
             Drained::Unreadable
         }
     }

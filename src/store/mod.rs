@@ -1,4 +1,5 @@
-//! The storage port. The core only needs three writes; the DynamoDB adapter is in [`dynamodb`].
+//! The storage port: one write per delivery (the event's conditional put, or the rejected body),
+//! and the optional projection's merge into a message item. The DynamoDB adapter is in [`dynamodb`].
 
 pub mod dynamodb;
 pub mod memory;

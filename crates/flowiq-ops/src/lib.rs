@@ -6,6 +6,7 @@
 //! - [`provision`]: the table, spill queues and function role from template.yaml, for a
 //!   deployment without SAM (`flowiq-provision`);
 //! - [`queries`]: the read side of the data model, one function per access pattern;
+//! - [`exit_status`]: the exit codes the three binaries share;
 //! - [`retry`]: the one retry policy (backoff, Retry-After) of every outgoing call;
 //! - [`cli_logs`]: the CLIs' log set-up.
 
@@ -13,6 +14,7 @@ pub mod bootstrap;
 pub mod cli_logs;
 pub mod deployment;
 pub mod events;
+pub mod exit_status;
 pub mod provision;
 pub mod queries;
 pub mod retry;

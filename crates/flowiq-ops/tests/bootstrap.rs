@@ -768,10 +768,10 @@ mod binary {
             "[default: whatsapp]",
             "0  success",
             "2  usage or configuration error",
-            "3  FlowIQ rejected the API key (HTTP 401/403)",
-            "4  FlowIQ refused the request",
-            "5  FlowIQ unreachable",
+            "4  refused or stopped part way: FlowIQ refused the registration",
+            "5  unreachable: FlowIQ",
             "6  an AWS call failed",
+            "7  FlowIQ rejected the API key (HTTP 401 or 403)",
         ] {
             assert!(stdout.contains(part), "{part:?} missing:\n{stdout}");
         }
@@ -959,7 +959,7 @@ mod binary {
     }
 
     #[tokio::test]
-    async fn failures_exit_3_to_6() {
+    async fn failures_exit_4_to_7() {
         let table = TestTable::new().await;
         let server = fake_flowiq().await;
         for (event_type, answer, calls) in [
@@ -981,7 +981,7 @@ mod binary {
                 &api_base,
                 &*table.name,
                 "message_read",
-                3,
+                7,
                 "FlowIQ rejected the API key (HTTP 401: Invalid API key)",
             ),
             (&api_base, &table.name, "call", 4, "not JSON"),

@@ -20,10 +20,10 @@ use flowiq_harness::template::Template;
 use flowiq_harness::test_table::TestTable;
 use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::{Context, run};
-use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::forwarded_event::EVENT_ID_HEADER;
 use flowiq_ops::events::forwarding_commands::ForwardingDeployment;
 use flowiq_ops::events::output::Format;
+use flowiq_ops::exit_status::ExitStatus;
 use flowiq_webhooks::event_detail::{EVENT_SOURCE, EventDetail};
 use flowiq_webhooks::records::EventItem;
 use serde_json::{Value, json};
@@ -289,7 +289,7 @@ async fn the_dead_letter_queue_is_listed_then_redriven_each_event_once_after_the
         .mount(&sink)
         .await;
     let down = events(&context, &redrive).await;
-    assert_eq!(down.status, ExitStatus::TargetUnreachable, "{}", down.text);
+    assert_eq!(down.status, ExitStatus::Unreachable, "{}", down.text);
     let summary = &down.lines[0];
     assert_eq!(summary["kind"], "redrive_summary");
     assert_eq!(summary["sent"], 0);
@@ -312,7 +312,7 @@ async fn the_dead_letter_queue_is_listed_then_redriven_each_event_once_after_the
     let up = events(&context, &redrive).await;
     assert_eq!(
         up.status,
-        ExitStatus::PartialFailure,
+        ExitStatus::Incomplete,
         "the unreadable message is reported"
     );
     let summary = &up.lines[0];

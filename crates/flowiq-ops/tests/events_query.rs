@@ -20,8 +20,8 @@ use flowiq_harness::template::{Template, text};
 use flowiq_ops::events::cli::QueryArgs;
 use flowiq_ops::events::commands::run_analytics_query;
 use flowiq_ops::events::error::EventsError;
-use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::output::Format;
+use flowiq_ops::exit_status::ExitStatus;
 use serde_json::{Value, json};
 
 const WORKGROUP: &str = "flowiq-webhooks-analytics";

@@ -13,8 +13,8 @@ use flowiq_harness::captured_writer::CapturedWriter;
 use flowiq_harness::test_table::TestTable;
 use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::run;
-use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::output::Format;
+use flowiq_ops::exit_status::ExitStatus;
 use flowiq_webhooks::records::Retention;
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -228,7 +228,7 @@ async fn a_5xx_is_retried_a_4xx_stops_and_resume_sends_exactly_the_rest() {
     )
     .await;
 
-    assert_eq!(status, ExitStatus::PartialFailure, "{summary}");
+    assert_eq!(status, ExitStatus::Incomplete, "{summary}");
     // Requests: event 1 (503), event 1 again (200), event 2 (200), event 3 (400): no retry of
     // a 2xx, no retry of a 4xx.
     let bodies = received_bodies(&flaky).await;
@@ -319,7 +319,7 @@ async fn a_refusal_is_reported_once_on_a_terminal() {
         ],
     )
     .await;
-    assert_eq!(status, ExitStatus::PartialFailure, "{stdout}");
+    assert_eq!(status, ExitStatus::Incomplete, "{stdout}");
     let said = stdout.matches("HTTP 400").count() + logs.matches("HTTP 400").count();
     assert_eq!(said, 1, "stdout:\n{stdout}\nlogs:\n{logs}");
     assert!(

@@ -13,7 +13,7 @@ use flowiq_harness::fault_proxy::{Fault, FaultProxy};
 use flowiq_harness::moto_server::MotoServer;
 use flowiq_harness::test_table::{DEV_TOKEN, TestTable, client_for, s};
 use flowiq_ops::events::drain::{DrainReport, drain, queue_depth};
-use flowiq_ops::events::exit::ExitStatus;
+use flowiq_ops::exit_status::ExitStatus;
 use flowiq_webhooks::acceptance::Acceptor;
 use flowiq_webhooks::delivery::Receiver;
 use flowiq_webhooks::http_handler;

@@ -21,6 +21,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 use flowiq_harness::moto_server::MotoServer;
 use flowiq_harness::table_definition::TableDefinition;
+use flowiq_ops::exit_status::ExitStatus;
 use flowiq_ops::provision::template::Template;
 use flowiq_ops::provision::{Clients, Names, ProvisionError, Provisioned, provision};
 use serde_json::{Value, json};
@@ -535,7 +536,7 @@ mod provisioning {
             .await
             .unwrap_err();
         assert!(matches!(error, ProvisionError::Differs(_)), "{error:?}");
-        assert_eq!(error.exit_code(), 3);
+        assert_eq!(error.exit_status(), ExitStatus::Differs);
         let message = error.to_string();
         for part in [
             "table provision-other-shape-events exists but differs from template.yaml's EventsTable",
@@ -606,7 +607,7 @@ mod queue_policies {
     const OPEN: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sqs:*","Resource":"*"}]}"#;
 
     /// A queue of the same name that anyone could send to: its policy is replaced at once, and
-    /// while it holds messages from before, the run stops (exit 3) without printing them; once
+    /// while it holds messages from before, the run stops (exit 8) without printing them; once
     /// they are dealt with, the next run goes on and changes nothing more.
     #[tokio::test]
     async fn a_too_open_queue_is_closed_and_its_messages_are_looked_at_before_anything_drains_them()
@@ -628,7 +629,7 @@ mod queue_policies {
         let error = provision(&clients, &names, &Template::repository())
             .await
             .unwrap_err();
-        assert_eq!(error.exit_code(), 3, "{error}");
+        assert_eq!(error.exit_status(), ExitStatus::Differs, "{error}");
         let message = error.to_string();
         // "had another policy" on SQS; moto drops the Policy when the run sets the queue's other
         // attributes first, so it says "had no policy" there.

@@ -9,6 +9,7 @@ use flowiq_ops::bootstrap::aws::AwsClients;
 use flowiq_ops::bootstrap::cli::API_KEY_ENV;
 use flowiq_ops::bootstrap::report::Report;
 use flowiq_ops::bootstrap::{Args, BootstrapError, Settings, run};
+use flowiq_ops::exit_status::ExitStatus;
 
 fn main() -> ExitCode {
     // Flags clap rejects exit 2 here, before anything else happens.
@@ -26,13 +27,13 @@ fn main() -> ExitCode {
     };
     if let Err(e) = printed.and_then(|()| stdout.flush()) {
         eprintln!("error: cannot write to stdout: {e}");
-        return ExitCode::from(1);
+        return ExitStatus::Unexpected.into();
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::from(error.exit_code())
+            ExitCode::from(error.exit_status())
         }
     }
 }

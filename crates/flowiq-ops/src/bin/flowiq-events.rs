@@ -11,11 +11,11 @@ use flowiq_ops::deployment::{Deployment, DeploymentError, load_sdk_config};
 use flowiq_ops::events::cli::{Args, Command};
 use flowiq_ops::events::commands::{Context, run, run_analytics_query, validate};
 use flowiq_ops::events::error::EventsError;
-use flowiq_ops::events::exit::ExitStatus;
 use flowiq_ops::events::forwarding_commands::{
     DEAD_LETTER_QUEUE_OUTPUT, ENDPOINT_OUTPUT, ForwardingDeployment,
 };
 use flowiq_ops::events::output::Format;
+use flowiq_ops::exit_status::ExitStatus;
 use flowiq_ops::queries::EventQueries;
 
 /// The stack output naming the spill queue (template.yaml).

@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use flowiq_ops::exit_status::ExitStatus;
 use flowiq_ops::provision::{Args, Clients, Names, ProvisionError, provision, wait_for_a_new_role};
 
 fn main() -> ExitCode {
@@ -18,7 +19,7 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(1);
+            return ExitStatus::Unexpected.into();
         }
     };
     let result: Result<String, ProvisionError> = runtime.block_on(async {
@@ -36,13 +37,13 @@ fn main() -> ExitCode {
                 .and_then(|()| stdout.flush())
             {
                 eprintln!("error: cannot write to stdout: {e}");
-                return ExitCode::from(1);
+                return ExitStatus::Unexpected.into();
             }
             ExitCode::SUCCESS
         }
         Err(error) => {
             eprintln!("error: {error}");
-            ExitCode::from(error.exit_code())
+            ExitCode::from(error.exit_status())
         }
     }
 }

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::BootstrapError::{self, Usage};
 use crate::deployment::DeploymentArgs;
+use crate::exit_status::Tool;
 use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::webhook_event::EventType;
 use flowiq_webhooks::webhook_tokens::{MIN_TOKEN_LENGTH, TokenProblem, token_problem};
@@ -37,16 +38,6 @@ With --function-name (a function deployed without SAM, e.g. by cargo lambda depl
             first of its WEBHOOK_TOKENS); table  its TABLE_NAME
   (each still after --url, WEBHOOK_TOKEN, --table-name / TABLE_NAME)
 
-Exit codes:
-  0  success: every type registered or already registered (or a dry run)
-  1  unexpected error
-  2  usage or configuration error (bad flag, no API key, a non-https URL, …); nothing was sent
-  3  FlowIQ rejected the API key (HTTP 401/403)
-  4  FlowIQ refused the request or did not answer as documented (FlowIQ's message is shown)
-  5  FlowIQ unreachable: connection failures, timeouts, or 429/5xx until the attempts ran out
-  6  an AWS call failed (stack, stack output, secret, SSM parameter, DynamoDB, the Lambda function or
-     its URL)
-
 Examples:
   read -rs FLOWIQ_API_KEY && export FLOWIQ_API_KEY   # paste the key; it stays out of history
   flowiq-bootstrap --dry-run                         # show the request, send nothing
@@ -54,7 +45,15 @@ Examples:
   flowiq-bootstrap --function-name flowiq-webhook    # after `cargo lambda deploy flowiq-webhook`
   flowiq-bootstrap --platform web --type message_received --type sent_message
 
-Details: docs/bootstrap.md";
+";
+
+/// `--help`'s tail: the sources, examples and the exit codes.
+fn after_help() -> String {
+    format!(
+        "{AFTER_HELP}{}\nDetails: docs/bootstrap.md",
+        Tool::Bootstrap.exit_codes_help()
+    )
+}
 
 /// Registers the deployed webhook URL with FlowIQ (Create Webhook).
 ///
@@ -62,7 +61,7 @@ Details: docs/bootstrap.md";
 /// `--type`, and records each registration in the project's DynamoDB table so that running it
 /// again does nothing (unless --force).
 #[derive(Debug, Parser)]
-#[command(name = "flowiq-bootstrap", version, after_help = AFTER_HELP)]
+#[command(name = "flowiq-bootstrap", version, after_help = after_help())]
 pub struct Args {
     #[command(flatten)]
     pub deployment: DeploymentArgs,

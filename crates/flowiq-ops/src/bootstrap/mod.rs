@@ -18,6 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 use crate::deployment::{Deployment, DeploymentError};
+use crate::exit_status::ExitStatus;
 use aws::{AwsClients, RegistrationRecord};
 pub use cli::{ApiKey, Args, Settings, WebhookType};
 use flowiq_webhooks::platform::Platform;
@@ -30,43 +31,43 @@ pub const CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT: &str = "CustomDomainWebhookBase
 /// The stack output with the Secrets Manager secret holding the token (JSON key `token`).
 pub const WEBHOOK_TOKEN_SECRET_ARN_OUTPUT: &str = "WebhookTokenSecretArn";
 
-/// What stops a run, by exit code (docs/bootstrap.md, "Exit codes"). Every message says what to
+/// What stops a run, by exit code ([`ExitStatus`], docs/operations.md#exit-codes). Every message says what to
 /// do, and none holds the API key or the token.
 #[derive(Debug, thiserror::Error)]
 pub enum BootstrapError {
-    /// 2: a usage or configuration mistake; nothing was sent to FlowIQ.
+    /// Usage: a usage or configuration mistake; nothing was sent to FlowIQ.
     #[error("{0}")]
     Usage(String),
-    /// 2 for a configuration mistake, else 6.
+    /// Usage for a configuration mistake, else Aws.
     #[error(transparent)]
     Deployment(#[from] DeploymentError),
-    /// 3: FlowIQ answered 401 or 403.
+    /// KeyRejected: FlowIQ answered 401 or 403.
     #[error("{0}")]
     KeyRejected(String),
-    /// 4: FlowIQ refused the request or did not answer as documented.
+    /// Incomplete: FlowIQ refused the request or did not answer as documented.
     #[error("{0}")]
     FlowIq(String),
-    /// 5: no answer from FlowIQ after the last attempt.
+    /// Unreachable: no answer from FlowIQ after the last attempt.
     #[error("{0}")]
     Unreachable(String),
-    /// 6: an AWS call failed (secret, SSM parameter, table).
+    /// Aws: an AWS call failed (secret, SSM parameter, table).
     #[error("{0}")]
     Aws(String),
-    /// 1: a bug or an environment problem.
+    /// Unexpected: a bug or an environment problem.
     #[error("{0}")]
     Unexpected(String),
 }
 
 impl BootstrapError {
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_status(&self) -> ExitStatus {
         match self {
-            BootstrapError::Unexpected(_) => 1,
-            BootstrapError::Deployment(e) if e.is_configuration() => 2,
-            BootstrapError::Usage(_) => 2,
-            BootstrapError::KeyRejected(_) => 3,
-            BootstrapError::FlowIq(_) => 4,
-            BootstrapError::Unreachable(_) => 5,
-            BootstrapError::Deployment(_) | BootstrapError::Aws(_) => 6,
+            BootstrapError::Unexpected(_) => ExitStatus::Unexpected,
+            BootstrapError::Deployment(e) if e.is_configuration() => ExitStatus::Usage,
+            BootstrapError::Usage(_) => ExitStatus::Usage,
+            BootstrapError::KeyRejected(_) => ExitStatus::KeyRejected,
+            BootstrapError::FlowIq(_) => ExitStatus::Incomplete,
+            BootstrapError::Unreachable(_) => ExitStatus::Unreachable,
+            BootstrapError::Deployment(_) | BootstrapError::Aws(_) => ExitStatus::Aws,
         }
     }
 }

@@ -127,8 +127,9 @@ impl Report {
             report: &'a Report,
             error: Option<serde_json::Value>,
         }
-        let error = error
-            .map(|e| serde_json::json!({"exit_code": e.exit_code(), "message": e.to_string()}));
+        let error = error.map(
+            |e| serde_json::json!({"exit_code": e.exit_status().code(), "message": e.to_string()}),
+        );
         let output = Output {
             report: self,
             error,

@@ -6,9 +6,9 @@ use clap::{Parser, Subcommand};
 
 use super::contact::parse_contact;
 use super::cursor::{ReplayCursor, parse_page_cursor, parse_replay_cursor};
-use super::exit::exit_codes_help;
 use super::time_arg::{TimeArg, parse_time_arg};
 use crate::deployment::DeploymentArgs;
+use crate::exit_status::Tool;
 use crate::queries::{Contact, Item};
 
 const AFTER_HELP: &str = "\
@@ -377,5 +377,5 @@ fn parse_rate(value: &str) -> Result<f64, String> {
 
 /// `--help`'s tail: examples and the exit codes.
 pub fn long_help_tail() -> String {
-    format!("{AFTER_HELP}{}", exit_codes_help())
+    format!("{AFTER_HELP}{}", Tool::Events.exit_codes_help())
 }

@@ -18,7 +18,6 @@ use super::cli::{
 use super::drain::drain;
 use super::error::EventsError;
 use super::eventbridge_target::EventBridgeTarget;
-use super::exit::ExitStatus;
 use super::forwarding_commands::{self, ForwardingDeployment, run_forwarding};
 use super::http_target::{HttpTarget, parse_target_url};
 use super::inspect::{self, REJECTED_COLUMNS, rejected_row};
@@ -28,6 +27,7 @@ use super::replay::{ReplayOptions, ReplayReport, Target, dry_run, replay};
 use super::reprocess::{Detail, Reprocessed, Reprocessor, skip_reason};
 use super::selection::Selection;
 use super::time_arg::TimeArg;
+use crate::exit_status::ExitStatus;
 use crate::queries::{EventQueries, Item};
 use crate::retry::RetryPolicy;
 
@@ -255,7 +255,7 @@ pub async fn run_replay(
     Ok(match &report.failure {
         Some((_, error)) => error.exit_status(),
         // Stopped before the end: resume from the printed cursor, as after a refusal.
-        None if report.interrupted => ExitStatus::PartialFailure,
+        None if report.interrupted => ExitStatus::Incomplete,
         None => ExitStatus::Success,
     })
 }
@@ -493,7 +493,7 @@ pub async fn run_reprocess(
         }
     }
     Ok(if failed > 0 {
-        ExitStatus::PartialFailure
+        ExitStatus::Incomplete
     } else {
         ExitStatus::Success
     })

@@ -13,7 +13,7 @@ use flowiq_webhooks::store::EventStore;
 use serde::Serialize;
 
 use super::error::EventsError;
-use super::exit::ExitStatus;
+use crate::exit_status::ExitStatus;
 
 /// How long a received message stays hidden from other consumers while this run applies it.
 const VISIBILITY_SECONDS: i32 = 60;
@@ -38,7 +38,7 @@ impl DrainReport {
         if self.storage_unavailable > 0 {
             ExitStatus::Aws
         } else if self.unreadable > 0 || self.remaining > 0 {
-            ExitStatus::PartialFailure
+            ExitStatus::Incomplete
         } else {
             ExitStatus::Success
         }

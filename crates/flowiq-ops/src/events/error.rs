@@ -1,8 +1,8 @@
 //! What can go wrong in a `flowiq-events` run, each with the exit code it maps to and a message
 //! the operator can act on. Messages never quote a body, a phone number or message text.
 
-use super::exit::ExitStatus;
 use crate::deployment::DeploymentError;
+use crate::exit_status::ExitStatus;
 use crate::queries::QueryError;
 
 #[derive(Debug, thiserror::Error)]

@@ -11,13 +11,13 @@ use serde_json::json;
 use super::cli::{EndpointArgs, ForwardingCommand, ForwardingReplayArgs};
 use super::commands::{Context, print_replay, replay_selection};
 use super::error::EventsError;
-use super::exit::ExitStatus;
 use super::forward_target::{AUTH_ENV, EndpointAuth, ForwardTarget};
 use super::forwarding_dlq::{self, DeadLetter};
 use super::http_target::parse_target_url;
 use super::output::{Column, Format, write_json_line, write_table};
 use super::progress::Progress;
 use super::replay::{ReplayOptions, Target, dry_run, replay};
+use crate::exit_status::ExitStatus;
 use crate::retry::RetryPolicy;
 
 /// What the stack's outputs say of its forwarding, read only when a flag does not replace them.
@@ -212,7 +212,7 @@ async fn run_replay(
     )?;
     Ok(match &report.failure {
         Some((_, error)) => error.exit_status(),
-        None if report.interrupted => ExitStatus::PartialFailure,
+        None if report.interrupted => ExitStatus::Incomplete,
         None => ExitStatus::Success,
     })
 }

@@ -22,10 +22,10 @@ use serde::Serialize;
 
 use super::drain::queue_depth;
 use super::error::EventsError;
-use super::exit::ExitStatus;
 use super::forward_target::ForwardTarget;
 use super::forwarded_event::ForwardedEvent;
 use super::send_error::SendError;
+use crate::exit_status::ExitStatus;
 
 /// How long `list` hides each message it has seen, so that it sees each once.
 const LIST_VISIBILITY_SECONDS: i32 = 120;
@@ -149,7 +149,7 @@ impl RedriveReport {
     pub fn exit_status(&self) -> ExitStatus {
         match &self.failure {
             Some((_, error)) => error.exit_status(),
-            None if !self.unreadable.is_empty() => ExitStatus::PartialFailure,
+            None if !self.unreadable.is_empty() => ExitStatus::Incomplete,
             None => ExitStatus::Success,
         }
     }

@@ -8,7 +8,7 @@
 //! - forwarding to the user's endpoint: [`forwarded_event`] (the request's shape),
 //!   [`forward_target`], [`forwarding_dlq`] (list, re-drive), [`forwarding_commands`];
 //! - the edge: [`cli`] (flags), [`inspect`] and [`commands`] (what each subcommand prints),
-//!   [`output`], [`progress`], [`exit`], [`error`].
+//!   [`output`], [`progress`], [`error`] (its exit codes: [`crate::exit_status`]).
 
 pub mod analytics_query;
 pub mod cli;
@@ -18,7 +18,6 @@ pub mod cursor;
 pub mod drain;
 pub mod error;
 pub mod eventbridge_target;
-pub mod exit;
 pub mod forward_target;
 pub mod forwarded_event;
 pub mod forwarding_commands;

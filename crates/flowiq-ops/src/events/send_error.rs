@@ -1,6 +1,6 @@
 //! Why a replay send failed for good, after its retries; decides the exit code.
 
-use super::exit::ExitStatus;
+use crate::exit_status::ExitStatus;
 use crate::retry::Exhausted;
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
@@ -28,8 +28,8 @@ impl SendError {
 
     pub fn exit_status(&self) -> ExitStatus {
         match self {
-            SendError::Unreachable(_) => ExitStatus::TargetUnreachable,
-            SendError::Refused(_) => ExitStatus::PartialFailure,
+            SendError::Unreachable(_) => ExitStatus::Unreachable,
+            SendError::Refused(_) => ExitStatus::Incomplete,
             SendError::Aws(_) => ExitStatus::Aws,
         }
     }

@@ -12,6 +12,8 @@ pub mod template;
 use aws_config::{BehaviorVersion, Region};
 use clap::Parser;
 
+use crate::exit_status::{ExitStatus, Tool};
+
 use template::{
     Arns, EVENTS_TABLE, SPILL_DEAD_LETTER_QUEUE, SPILL_DEAD_LETTER_QUEUE_POLICY,
     SPILL_DRAIN_FUNCTION_ROLE, SPILL_QUEUE, SPILL_QUEUE_OPERATOR_ARNS, SPILL_QUEUE_POLICY,
@@ -27,29 +29,29 @@ Creates, from the template.yaml it was built with (every parameter at its defaul
                                        principals and the account's root user consume)
   role   <NAME>-webhook-function      (WebhookFunctionRole: its own log group, writing to the table,
                                        sending to the spill queue; nothing else)
-Running it again changes nothing. A table that exists with another shape stops the run (exit 3) and
+Running it again changes nothing. A table that exists with another shape stops the run (exit 8) and
 is never changed; the queues' attributes and policies and the role's policies are set back to the
 template's. A queue whose policy was another (or none) and that holds messages gets the template's
-policy, then stops the run (exit 3): look at those messages before anything drains them.
+policy, then stops the run (exit 8): look at those messages before anything drains them.
 IAM roles are global: in another region, use another --name.
 
 Prints shell assignments for `cargo lambda deploy` on stdout (progress on stderr):
   eval \"$(flowiq-provision)\"   # sets TABLE_NAME, SPILL_QUEUE_URL and ROLE_ARN in your shell
 
-Exit codes:
-  0  success: everything as template.yaml defines it
-  1  unexpected error (e.g. a template.yaml this version cannot apply)
-  2  usage or configuration error (bad name, no AWS region); nothing was changed
-  3  the table exists but differs from template.yaml (each difference is named), or a spill queue
-     that had a wider policy holds messages
-  6  an AWS call failed (the message names it)
+";
 
-Details: README.md, \"Without SAM: cargo-lambda\"";
+/// `--help`'s tail: what it creates, its output and the exit codes.
+fn after_help() -> String {
+    format!(
+        "{AFTER_HELP}{}\nDetails: README.md, \"Without SAM: cargo-lambda\"",
+        Tool::Provision.exit_codes_help()
+    )
+}
 
 /// Creates the events table, the spill queues and the webhook function's role as template.yaml
 /// defines them, for a deployment with `cargo lambda deploy` instead of SAM.
 #[derive(Debug, Parser)]
-#[command(name = "flowiq-provision", version, after_help = AFTER_HELP)]
+#[command(name = "flowiq-provision", version, after_help = after_help())]
 pub struct Args {
     /// Prefix of every name: table <NAME>-events, queues <NAME>-spill and
     /// <NAME>-spill-dead-letter, role <NAME>-webhook-function
@@ -148,30 +150,28 @@ impl Names {
     }
 }
 
-/// What stops a run, by exit code.
+/// What stops a run, by exit code ([`ExitStatus`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ProvisionError {
-    /// 2
     #[error("{0}")]
     Usage(String),
-    /// 3: the table exists with another shape.
+    /// The table exists with another shape, or a queue that was open holds messages.
     #[error("{0}")]
     Differs(String),
-    /// 6
     #[error("{0}")]
     Aws(String),
-    /// 1
+    /// A template.yaml this version cannot apply.
     #[error(transparent)]
     Template(#[from] TemplateError),
 }
 
 impl ProvisionError {
-    pub fn exit_code(&self) -> u8 {
+    pub fn exit_status(&self) -> ExitStatus {
         match self {
-            ProvisionError::Template(_) => 1,
-            ProvisionError::Usage(_) => 2,
-            ProvisionError::Differs(_) => 3,
-            ProvisionError::Aws(_) => 6,
+            ProvisionError::Template(_) => ExitStatus::Unexpected,
+            ProvisionError::Usage(_) => ExitStatus::Usage,
+            ProvisionError::Differs(_) => ExitStatus::Differs,
+            ProvisionError::Aws(_) => ExitStatus::Aws,
         }
     }
 }

@@ -81,7 +81,7 @@ pub async fn ensure(
 /// Sets the queue's `Policy` attribute to `policy` unless it is that already. A queue that had
 /// another policy (or none: IAM alone decided who could send) may hold messages that the webhook
 /// function did not send, and the drain would store each as an authenticated delivery: the
-/// policy is still replaced at once (nothing more gets in), but the run then stops (exit 3) so
+/// policy is still replaced at once (nothing more gets in), but the run then stops (exit 8) so
 /// that someone looks at them first. The next run finds the policy in place and goes on.
 pub async fn ensure_policy(
     client: &Client,
