@@ -495,8 +495,14 @@ fn functions_build_binaries_of_this_workspace() {
     for (name, function) in stack.of_type("AWS::Serverless::Function") {
         let binary = text(&function["Metadata"]["BuildProperties"]["Binary"]).unwrap();
         let code_uri = text(&function["Properties"]["CodeUri"]).unwrap();
-        let source = format!("{}/{code_uri}/src/bin/{binary}.rs", env!("CARGO_MANIFEST_DIR"));
-        assert!(std::path::Path::new(&source).is_file(), "{name}: no {source}");
+        let source = format!(
+            "{}/{code_uri}/src/bin/{binary}.rs",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        assert!(
+            std::path::Path::new(&source).is_file(),
+            "{name}: no {source}"
+        );
     }
 }
 
@@ -872,7 +878,9 @@ fn check_metric(
             "FunctionName" => kind(value) == "AWS::Serverless::Function",
             // An alias (`function:alias`) and the version that ran, of a published function.
             "Resource" => value.split_once(':').is_some_and(|(function, alias)| {
-                stack.generated.contains_key(&format!("{function}Alias{alias}"))
+                stack
+                    .generated
+                    .contains_key(&format!("{function}Alias{alias}"))
             }),
             "ExecutedVersion" => value
                 .strip_suffix(".Version")

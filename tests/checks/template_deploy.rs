@@ -109,7 +109,8 @@ fn the_webhook_function_shifts_as_deployment_type_says_and_rolls_back_on_its_ala
         ("FunctionUrl", "WebhookFunctionUrl5xxAlarm"),
     ] {
         let stack = deploy(&[("Endpoint", endpoint)]);
-        let alarms = strings(&stack.properties("WebhookFunction")["DeploymentPreference"]["Alarms"]);
+        let alarms =
+            strings(&stack.properties("WebhookFunction")["DeploymentPreference"]["Alarms"]);
         assert_eq!(alarms, ["WebhookFunctionNewVersionErrorsAlarm", five_xx]);
         for alarm in &alarms {
             assert_eq!(stack.resources[alarm]["Type"], "AWS::CloudWatch::Alarm");
@@ -153,7 +154,10 @@ fn the_pre_traffic_hook_is_one_codedeploy_may_invoke_and_checks_the_new_version(
         "WebhookFunction.Version"
     );
     assert_eq!(properties["CodeUri"], "crates/flowiq-deploy-hook");
-    assert_eq!(hook["Metadata"]["BuildProperties"]["Binary"], "flowiq-deploy-hook");
+    assert_eq!(
+        hook["Metadata"]["BuildProperties"]["Binary"],
+        "flowiq-deploy-hook"
+    );
     assert_eq!(properties["Role"], "WebhookPreTrafficHookFunctionRole.Arn");
     // Its probe's token is never one the stack generates (letters and digits only), so the
     // probe is answered 401 and stores nothing.

@@ -47,7 +47,11 @@ struct WebhookVersion {
 
 impl Respond for WebhookVersion {
     fn respond(&self, request: &Request) -> ResponseTemplate {
-        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
         let binary = Path::new(env!("CARGO_BIN_EXE_flowiq-webhook"));
         match invoke_once(binary, &env, &request.body) {
             Ok(response) => ResponseTemplate::new(200)
@@ -74,11 +78,10 @@ async fn codedeploy() -> MockServer {
     Mock::given(method("POST"))
         .and(path("/"))
         .and(header("x-amz-target", PUT_STATUS))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(json!({"lifecycleEventHookExecutionId": EXECUTION}).to_string(),
-                    "application/x-amz-json-1.1"),
-        )
+        .respond_with(ResponseTemplate::new(200).set_body_raw(
+            json!({"lifecycleEventHookExecutionId": EXECUTION}).to_string(),
+            "application/x-amz-json-1.1",
+        ))
         .mount(&server)
         .await;
     server
@@ -153,8 +156,10 @@ async fn a_version_that_starts_and_refuses_the_probe_passes_and_nothing_is_store
     assert_eq!(run_hook(healthy, &codedeploy).await, Ok(Verdict::Succeeded));
     assert_eq!(
         reports(&codedeploy).await,
-        [json!({"deploymentId": DEPLOYMENT, "lifecycleEventHookExecutionId": EXECUTION,
-            "status": "Succeeded"})]
+        [
+            json!({"deploymentId": DEPLOYMENT, "lifecycleEventHookExecutionId": EXECUTION,
+            "status": "Succeeded"})
+        ]
     );
     // The probe wrote nothing: no event, no rejected body (the init warm-up never applies).
     assert_eq!(table.all_items().await, []);
@@ -218,6 +223,12 @@ async fn a_report_codedeploy_refuses_is_an_error_naming_the_permission() {
     let canned_401 = ResponseTemplate::new(200).set_body_json(json!({"statusCode": 401,
         "body": "{\"error\":\"unauthorized\"}", "isBase64Encoded": false}));
     let error = run_hook(canned_401, &codedeploy).await.unwrap_err();
-    assert!(error.contains("could not report Succeeded for deployment d-PRETRAFFIC1"), "{error}");
-    assert!(error.contains("codedeploy:PutLifecycleEventHookExecutionStatus"), "{error}");
+    assert!(
+        error.contains("could not report Succeeded for deployment d-PRETRAFFIC1"),
+        "{error}"
+    );
+    assert!(
+        error.contains("codedeploy:PutLifecycleEventHookExecutionStatus"),
+        "{error}"
+    );
 }

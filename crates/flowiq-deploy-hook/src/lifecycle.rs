@@ -120,7 +120,10 @@ impl Hook {
             })?;
         let answer = Answer {
             function_error: output.function_error().map(str::to_owned),
-            payload: output.payload().map(|p| p.as_ref().to_vec()).unwrap_or_default(),
+            payload: output
+                .payload()
+                .map(|p| p.as_ref().to_vec())
+                .unwrap_or_default(),
         };
         probe::judge(&answer).map_err(|failure: ProbeFailure| failure.to_string())
     }

@@ -159,7 +159,11 @@ impl Template {
             failed_rules,
             generated,
         };
-        for name in eval.kept.iter().filter(|n| !stack.generated.contains_key(*n)) {
+        for name in eval
+            .kept
+            .iter()
+            .filter(|n| !stack.generated.contains_key(*n))
+        {
             let body = &self.yaml["Resources"][name.as_str()];
             let body = &match body["Type"].as_str() {
                 Some(SERVERLESS_FUNCTION) => with_globals(&self.yaml["Globals"]["Function"], body),
@@ -480,7 +484,9 @@ impl Eval<'_> {
         for generated in ["Version", "Alias"] {
             let reference = format!("{resource}.{generated}");
             if attribute.starts_with(&format!("{generated}.")) && !self.kept.contains(&reference) {
-                return Err(format!("{reference} of a function without AutoPublishAlias"));
+                return Err(format!(
+                    "{reference} of a function without AutoPublishAlias"
+                ));
             }
         }
         let path = format!("{resource}.{attribute}");
@@ -626,6 +632,58 @@ Resources:
                 message.contains(error) && message.contains("Resources.Bad"),
                 "{message}"
             );
+        }
+    }
+
+    #[test]
+    fn globals_apply_to_functions_and_sams_generated_resources_can_be_referenced() {
+        let functions = "
+Globals:
+  Function: {AutoPublishAlias: live, Timeout: 3}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {Timeout: 9, DeploymentPreference: {Type: AllAtOnce}}
+  Plain: {Type: T, Properties: {Timeout: 1}}
+";
+        let sam = format!(
+            "{functions}  Uses:
+    Type: T
+    Properties:
+      Alias: !Ref FnAliaslive
+      Version: !Ref Fn.Version
+      Number: !GetAtt Fn.Version.Version
+      Group: !Sub '${{ServerlessDeploymentApplication}}/${{FnDeploymentGroup}}'
+"
+        );
+        let stack = deploy(&sam, &[]).unwrap();
+        // A function's own property wins; only functions take the globals.
+        assert_eq!(
+            stack.properties("Fn")["AutoPublishAlias"],
+            serde_json::json!("live")
+        );
+        assert_eq!(stack.properties("Fn")["Timeout"], serde_json::json!(9));
+        assert!(stack.properties("Plain")["AutoPublishAlias"].is_null());
+        assert_eq!(
+            stack.properties("Uses"),
+            &serde_json::json!({"Alias": "FnAliaslive", "Version": "Fn.Version",
+                "Number": "Fn.Version.Version",
+                "Group": "ServerlessDeploymentApplication/FnDeploymentGroup"})
+        );
+        assert_eq!(
+            stack.generated.get("FnDeploymentGroup"),
+            Some(&"AWS::CodeDeploy::DeploymentGroup")
+        );
+        // Without AutoPublishAlias there is no alias, version or deployment group to refer to.
+        let without = functions.replace("AutoPublishAlias: live, ", "");
+        assert!(deploy(&without, &[]).is_ok());
+        for reference in [
+            "!Ref FnAliaslive",
+            "!Ref Fn.Version",
+            "!GetAtt Fn.Version.Version",
+        ] {
+            let yaml = format!("{without}  Bad: {{Type: T, Properties: {{A: {reference}}}}}\n");
+            assert!(deploy(&yaml, &[]).is_err(), "{reference}");
         }
     }
 }

@@ -27,9 +27,11 @@ async fn main() -> Result<(), Error> {
         version,
     };
     let hook = &hook;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<HookEvent>| async move {
-        let verdict = hook.run(&event.payload).await?;
-        Ok::<Value, Error>(json!({"verdict": format!("{verdict:?}")}))
-    }))
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<HookEvent>| async move {
+            let verdict = hook.run(&event.payload).await?;
+            Ok::<Value, Error>(json!({"verdict": format!("{verdict:?}")}))
+        },
+    ))
     .await
 }
