@@ -8,6 +8,7 @@ mod properties;
 mod startup;
 mod template;
 mod template_analytics;
+mod template_deploy;
 mod template_forwarding;
 mod template_pipe;
 mod template_security;

@@ -109,9 +109,8 @@ const STACKS: &str = r#"
 # Functions: this crate's binaries for Lambda (arm64, 128 MB): the webhook, the drain, the stream consumer, the
 # projection and the Pipe's enrichment. The webhook function answers within
 # ~5 s (DynamoDB ~2.5 s, then the spill ~2 s), under API Gateway's 30 s.
-@all | AWS::Serverless::Function | #5
+@all | AWS::Serverless::Function | #6
 @all | AWS::Serverless::Function.Metadata.BuildMethod | rust-cargolambda
-@all | AWS::Serverless::Function.Properties.CodeUri | .
 @all | AWS::Serverless::Function.Properties.Runtime | provided.al2023
 @all | AWS::Serverless::Function.Properties.Handler | bootstrap
 @all | AWS::Serverless::Function.Properties.Architectures.* | arm64
@@ -177,7 +176,7 @@ KeepUnprefixedUrl=true | Outputs.UnprefixedWebhookBaseUrl | https://WebhookApi.e
 KeepUnprefixedUrl=true @url | WebhookApiApiGatewayDefaultStage | ~
 - | WebhookApi.Properties.Body.paths.*.post.x-amazon-apigateway-integration.type | aws_proxy
 - | WebhookApi.Properties.Body.paths.*.post.x-amazon-apigateway-integration.payloadFormatVersion | 2.0
-- | WebhookApi.Properties.Body.paths.*.post.x-amazon-apigateway-integration.uri | arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/WebhookFunction.Arn/invocations
+- | WebhookApi.Properties.Body.paths.*.post.x-amazon-apigateway-integration.uri | arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/WebhookFunctionAliaslive/invocations
 - | AWS::Lambda::Permission | #1
 - | WebhookFunctionWebhookPermission.Properties.Principal | apigateway.amazonaws.com
 - | WebhookFunctionWebhookPermission.Properties.Action | lambda:InvokeFunction
@@ -200,9 +199,9 @@ AccessLogs=false | WebhookApi5xxAlarm | +
 @url | WebhookApi5xxAlarm | ~
 @url | WebhookFunctionUrl.Properties.AuthType | NONE
 @url | WebhookFunctionUrl.Properties.TargetFunctionArn | WebhookFunction.Arn
-@url | WebhookFunctionUrl.Properties.Qualifier | ~
+@url | WebhookFunctionUrl.Properties.Qualifier | live
 @url | AWS::Lambda::Permission | #2
-@url | AWS::Lambda::Permission.Properties.FunctionName | WebhookFunction
+@url | AWS::Lambda::Permission.Properties.FunctionName | WebhookFunctionAliaslive
 @url | AWS::Lambda::Permission.Properties.Principal | *
 @url | AWS::Lambda::Permission.Properties.SourceArn | ~
 @url | WebhookFunctionUrlPublicPermission.Properties.Action | lambda:InvokeFunctionUrl
@@ -307,8 +306,10 @@ SpillMaxReceiveCount=240 | SpillQueue.Properties.RedrivePolicy.maxReceiveCount |
 @projection | MessageProjectionFailureQueueAlarm.Properties.Dimensions.0.Value | MessageProjectionFailureQueue.QueueName
 @projection | EventsTableUpdateItemThrottlesAlarm | +
 # Alarms: one occurrence in 5 minutes (FlowIQ does not retry: any failure may be a lost event),
-# to the topic when there is one; the function's own throttling keeps its alarm.
-@all ; @all-url | AWS::CloudWatch::Alarm.Properties.Period | 300
+# to the topic when there is one; the function's own throttling keeps its alarm. The rollback
+# alarm of a deploy in 1 minute, inside the canary's 5 (template_deploy.rs).
+@all ; @all-url | AWS::CloudWatch::Alarm.Properties.Period | >=60
+@all ; @all-url | AWS::CloudWatch::Alarm.Properties.Period | <=300
 @all ; @all-url | AWS::CloudWatch::Alarm.Properties.EvaluationPeriods | 1
 @all ; @all-url | AWS::CloudWatch::Alarm.Properties.TreatMissingData | notBreaching
 @all | AWS::CloudWatch::Alarm.Properties.AlarmActions.0 | arn:aws:sns:eu-west-1:123456789012:ops
@@ -418,8 +419,9 @@ fn check_row(row: &str) -> Result<(), String> {
 /// Spill drain: the same PutItem, and what the SQS mapping does with the function's role plus the
 /// drain's own visibility changes. Message projection: the merge into the `message` item, the
 /// stream, its failure queue. Pipe enrichment: its logs only (the stream record holds the item).
-/// The Pipe: the stream, invoking the enrichment (and no other function), the bus, its failure
-/// queue.
+/// The Pipe: the stream, invoking the enrichment's alias (and no other function), the bus, its
+/// failure queue. The pre-traffic hook: invoking the webhook function's versions (the one to check
+/// changes with every deploy) and reporting to this deployment group only.
 const GRANTS: &str = "\
 WebhookFunctionRole logs:CreateLogStream WebhookFunctionLogGroup.Arn
 WebhookFunctionRole logs:PutLogEvents WebhookFunctionLogGroup.Arn
@@ -447,9 +449,13 @@ EventsPipeRole dynamodb:DescribeStream EventsTable.StreamArn
 EventsPipeRole dynamodb:GetRecords EventsTable.StreamArn
 EventsPipeRole dynamodb:GetShardIterator EventsTable.StreamArn
 EventsPipeRole dynamodb:ListStreams EventsTable.Arn/stream/*
-EventsPipeRole lambda:InvokeFunction PipeEnrichmentFunction.Arn
+EventsPipeRole lambda:InvokeFunction PipeEnrichmentFunctionAliaslive
 EventsPipeRole events:PutEvents arn:aws:events:eu-west-1:123456789012:event-bus/default
-EventsPipeRole sqs:SendMessage PipeFailureQueue.Arn";
+EventsPipeRole sqs:SendMessage PipeFailureQueue.Arn
+WebhookPreTrafficHookFunctionRole logs:CreateLogStream WebhookPreTrafficHookFunctionLogGroup.Arn
+WebhookPreTrafficHookFunctionRole logs:PutLogEvents WebhookPreTrafficHookFunctionLogGroup.Arn
+WebhookPreTrafficHookFunctionRole lambda:InvokeFunction WebhookFunction.Arn:*
+WebhookPreTrafficHookFunctionRole codedeploy:PutLifecycleEventHookExecutionStatus arn:aws:codedeploy:eu-west-1:123456789012:deploymentgroup:ServerlessDeploymentApplication/WebhookFunctionDeploymentGroup";
 
 #[test]
 fn roles_grant_only_what_the_code_calls_and_never_a_wildcard() {
@@ -481,16 +487,22 @@ fn roles_grant_only_what_the_code_calls_and_never_a_wildcard() {
     assert!(roles.len() < deploy("@all").of_type("AWS::IAM::Role").count());
 }
 
+/// `sam build` runs cargo-lambda in each function's `CodeUri` (this crate, or the hook's crate of
+/// the workspace) for its `Binary`.
 #[test]
-fn functions_build_binaries_of_this_crate() {
+fn functions_build_binaries_of_this_workspace() {
     let stack = deploy("@all");
-    for binary in stack.each("AWS::Serverless::Function.Metadata.BuildProperties.Binary") {
+    for (name, function) in stack.of_type("AWS::Serverless::Function") {
+        let binary = text(&function["Metadata"]["BuildProperties"]["Binary"]).unwrap();
+        let code_uri = text(&function["Properties"]["CodeUri"]).unwrap();
         let source = format!(
-            "{}/src/bin/{}.rs",
-            env!("CARGO_MANIFEST_DIR"),
-            text(binary).unwrap()
+            "{}/{code_uri}/src/bin/{binary}.rs",
+            env!("CARGO_MANIFEST_DIR")
         );
-        assert!(std::path::Path::new(&source).is_file(), "no {source}");
+        assert!(
+            std::path::Path::new(&source).is_file(),
+            "{name}: no {source}"
+        );
     }
 }
 
@@ -864,6 +876,15 @@ fn check_metric(
             "EventType" => metrics::EVENT_TYPES.contains(&value.as_str()),
             "ApiId" => kind(value) == "AWS::ApiGatewayV2::Api",
             "FunctionName" => kind(value) == "AWS::Serverless::Function",
+            // An alias (`function:alias`) and the version that ran, of a published function.
+            "Resource" => value.split_once(':').is_some_and(|(function, alias)| {
+                stack
+                    .generated
+                    .contains_key(&format!("{function}Alias{alias}"))
+            }),
+            "ExecutedVersion" => value
+                .strip_suffix(".Version")
+                .is_some_and(|version| stack.generated.contains_key(version)),
             "TableName" => kind(value) == "AWS::DynamoDB::Table",
             "GlobalSecondaryIndexName" => indexes.iter().any(|i| *i == value),
             // The receiver's one write; UpdateItem only from the message projection.

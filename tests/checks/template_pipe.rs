@@ -47,7 +47,8 @@ fn the_pipe_enriches_batches_and_puts_each_detail_as_it_is() {
         assert_eq!(values.len(), 1, "{path}");
         text(values[0]).unwrap_or_else(|| values[0].to_string())
     };
-    assert_eq!(one("Enrichment"), "PipeEnrichmentFunction.Arn");
+    // The alias: the version the last deploy published, as the role's grant names it.
+    assert_eq!(one("Enrichment"), "PipeEnrichmentFunctionAliaslive");
     let source = "SourceParameters.DynamoDBStreamParameters";
     assert_eq!(one(&format!("{source}.BatchSize")), "100");
     assert_eq!(

@@ -2,6 +2,7 @@
 
 mod analytics;
 mod capacity;
+mod deploy_hook;
 mod faults;
 mod hostile_input;
 mod load;

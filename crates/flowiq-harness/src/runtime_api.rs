@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -276,7 +278,9 @@ fn read_body(
 
 /// Starts `binary` as Lambda would (a fresh process, the Lambda environment plus `env`), invokes
 /// it once with `payload` and returns its response, or the error it reported (an invocation
-/// error's JSON, as text). The process is stopped afterwards.
+/// error's JSON, as text). A process that exits before answering is reported as Lambda reports
+/// it, a `Runtime.ExitError` (with the last line it wrote to stderr). The process is stopped
+/// afterwards.
 pub fn invoke_once(binary: &Path, env: &[(&str, &str)], payload: &[u8]) -> Result<Value, String> {
     let api = RuntimeApi::start().map_err(|e| e.to_string())?;
     let since = Instant::now();
@@ -292,15 +296,61 @@ pub fn invoke_once(binary: &Path, env: &[(&str, &str)], payload: &[u8]) -> Resul
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = command
+        .stderr(Stdio::piped());
+    let child = command
         .spawn()
         .map_err(|e| format!("cannot start {}: {e}", binary.display()))?;
+    let child = Arc::new(Mutex::new(child));
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (child, done, address) = (child.clone(), done.clone(), api.address.clone());
+        std::thread::spawn(move || report_exit(&child, &done, &address))
+    };
     let outcome = api
         .invoke(since, "invoke-once", payload, || Ok(()))
         .and_then(|_| api.response(since, "invoke-once"))
         .map(|(_, response)| response);
+    done.store(true, Ordering::Relaxed);
+    let _ = watcher.join();
+    let mut child = child.lock().unwrap_or_else(|e| e.into_inner());
     let _ = child.kill();
     let _ = child.wait();
     outcome
+}
+
+/// Until `done`: when the process exits, posts the init error Lambda records for a runtime that
+/// exits (`Runtime.ExitError`), so the invocation fails at once rather than after [`PATIENCE`].
+fn report_exit(child: &Mutex<Child>, done: &AtomicBool, address: &str) {
+    while !done.load(Ordering::Relaxed) {
+        let mut process = child.lock().unwrap_or_else(|e| e.into_inner());
+        let status = match process.try_wait() {
+            Ok(Some(status)) => status,
+            Ok(None) => {
+                drop(process);
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+            Err(_) => return,
+        };
+        let mut stderr = String::new();
+        if let Some(mut pipe) = process.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
+        let body = serde_json::json!({
+            "errorType": "Runtime.ExitError",
+            "errorMessage": format!("Runtime exited with error: {status}: {}", last.unwrap_or("")),
+        })
+        .to_string();
+        // Not waiting for the answer: the server holds it until the controller takes the call.
+        if let Ok(mut stream) = TcpStream::connect(address) {
+            let _ = write!(
+                stream,
+                "POST /2018-06-01/runtime/init/error HTTP/1.1\r\nHost: {address}\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        }
+        return;
+    }
 }

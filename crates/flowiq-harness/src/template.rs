@@ -10,6 +10,12 @@
 //! `!GetAtt`, `${...}` or `DependsOn` to a resource dropped by its condition), an intrinsic not
 //! listed here or an unknown condition is an error: CloudFormation would refuse the template.
 //!
+//! SAM's part, as far as the template uses it: `Globals.Function` applies to every
+//! `AWS::Serverless::Function` that does not set the property itself, and the resources SAM
+//! generates for a function with `AutoPublishAlias` (its alias `<Function>Alias<name>`, and
+//! `<Function>.Alias` / `<Function>.Version`) or a `DeploymentPreference` (`<Function>DeploymentGroup`,
+//! `ServerlessDeploymentApplication`) may be referenced; they are listed in [`Stack::generated`].
+//!
 //! crates/flowiq-ops/src/provision/template.rs evaluates the same template at its defaults for
 //! deploying without SAM, with real ARNs and stricter about what it applies.
 
@@ -61,6 +67,9 @@ pub struct Stack {
     pub outputs: Json,
     /// Rules whose assertions fail: CloudFormation would refuse these parameter values.
     pub failed_rules: Vec<String>,
+    /// What SAM generates that the template may reference: `(name, type)`, e.g.
+    /// `("WebhookFunctionAliaslive", "AWS::Lambda::Alias")`.
+    pub generated: BTreeMap<String, &'static str>,
 }
 
 impl Template {
@@ -114,9 +123,14 @@ impl Template {
             None => Ok(true),
         };
         let mut resources = BTreeSet::new();
+        let mut generated = BTreeMap::new();
         for (name, body) in entries(&self.yaml["Resources"]) {
             if kept(body)? {
                 resources.insert(name.to_owned());
+                if body["Type"].as_str() == Some(SERVERLESS_FUNCTION) {
+                    let properties = with_globals(&self.yaml["Globals"]["Function"], body);
+                    generated.extend(sam_generated(name, &properties["Properties"]));
+                }
             }
         }
         let mut failed_rules = Vec::new();
@@ -137,14 +151,24 @@ impl Template {
             }
         }
         eval.kept = resources;
+        eval.kept.extend(generated.keys().cloned());
         let mut stack = Stack {
             parameters: BTreeMap::new(),
             resources: BTreeMap::new(),
             outputs: Json::Object(serde_json::Map::new()),
             failed_rules,
+            generated,
         };
-        for name in &eval.kept {
+        for name in eval
+            .kept
+            .iter()
+            .filter(|n| !stack.generated.contains_key(*n))
+        {
             let body = &self.yaml["Resources"][name.as_str()];
+            let body = &match body["Type"].as_str() {
+                Some(SERVERLESS_FUNCTION) => with_globals(&self.yaml["Globals"]["Function"], body),
+                _ => body.clone(),
+            };
             let place = |e| format!("Resources.{name}: {e}");
             let value = eval.value(body).map_err(place)?.unwrap_or_default();
             for dependency in strings(&value["DependsOn"]) {
@@ -239,6 +263,48 @@ pub fn strings(value: &Json) -> Vec<String> {
 /// A scalar as text (`"3"` for `3`), as CloudFormation compares values.
 pub fn text(value: &Json) -> Option<String> {
     json_text(value).ok()
+}
+
+const SERVERLESS_FUNCTION: &str = "AWS::Serverless::Function";
+
+/// A function as SAM reads it: each `Globals.Function` property it does not set itself added.
+fn with_globals(globals: &Yaml, function: &Yaml) -> Yaml {
+    let mut function = function.clone();
+    if let (Some(globals), Some(properties)) = (
+        globals.as_mapping(),
+        function["Properties"].as_mapping_mut(),
+    ) {
+        for (key, value) in globals {
+            if !properties.contains_key(key) {
+                properties.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    function
+}
+
+/// The resources SAM generates for function `name` that a template may reference, by the names
+/// it references them with.
+fn sam_generated(name: &str, properties: &Yaml) -> Vec<(String, &'static str)> {
+    let mut generated = Vec::new();
+    if let Some(alias) = properties["AutoPublishAlias"].as_str() {
+        // SAM's logical id keeps the alias name's letters and digits.
+        let id: String = alias.chars().filter(char::is_ascii_alphanumeric).collect();
+        generated.push((format!("{name}Alias{id}"), "AWS::Lambda::Alias"));
+        generated.push((format!("{name}.Alias"), "AWS::Lambda::Alias"));
+        generated.push((format!("{name}.Version"), "AWS::Lambda::Version"));
+        if !properties["DeploymentPreference"].is_null() {
+            generated.push((
+                format!("{name}DeploymentGroup"),
+                "AWS::CodeDeploy::DeploymentGroup",
+            ));
+            generated.push((
+                "ServerlessDeploymentApplication".to_owned(),
+                "AWS::CodeDeploy::Application",
+            ));
+        }
+    }
+    generated
 }
 
 fn entries(mapping: &Yaml) -> impl Iterator<Item = (&str, &Yaml)> {
@@ -414,6 +480,15 @@ impl Eval<'_> {
                 "{resource}.{attribute} of a resource not in the stack"
             ));
         }
+        // SAM's `!GetAtt Function.Version.Version`: only with AutoPublishAlias.
+        for generated in ["Version", "Alias"] {
+            let reference = format!("{resource}.{generated}");
+            if attribute.starts_with(&format!("{generated}.")) && !self.kept.contains(&reference) {
+                return Err(format!(
+                    "{reference} of a function without AutoPublishAlias"
+                ));
+            }
+        }
         let path = format!("{resource}.{attribute}");
         let known = ATTRIBUTES.iter().find(|(p, _)| *p == path);
         Ok(known.map_or(path, |(_, value)| (*value).to_owned()))
@@ -557,6 +632,58 @@ Resources:
                 message.contains(error) && message.contains("Resources.Bad"),
                 "{message}"
             );
+        }
+    }
+
+    #[test]
+    fn globals_apply_to_functions_and_sams_generated_resources_can_be_referenced() {
+        let functions = "
+Globals:
+  Function: {AutoPublishAlias: live, Timeout: 3}
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties: {Timeout: 9, DeploymentPreference: {Type: AllAtOnce}}
+  Plain: {Type: T, Properties: {Timeout: 1}}
+";
+        let sam = format!(
+            "{functions}  Uses:
+    Type: T
+    Properties:
+      Alias: !Ref FnAliaslive
+      Version: !Ref Fn.Version
+      Number: !GetAtt Fn.Version.Version
+      Group: !Sub '${{ServerlessDeploymentApplication}}/${{FnDeploymentGroup}}'
+"
+        );
+        let stack = deploy(&sam, &[]).unwrap();
+        // A function's own property wins; only functions take the globals.
+        assert_eq!(
+            stack.properties("Fn")["AutoPublishAlias"],
+            serde_json::json!("live")
+        );
+        assert_eq!(stack.properties("Fn")["Timeout"], serde_json::json!(9));
+        assert!(stack.properties("Plain")["AutoPublishAlias"].is_null());
+        assert_eq!(
+            stack.properties("Uses"),
+            &serde_json::json!({"Alias": "FnAliaslive", "Version": "Fn.Version",
+                "Number": "Fn.Version.Version",
+                "Group": "ServerlessDeploymentApplication/FnDeploymentGroup"})
+        );
+        assert_eq!(
+            stack.generated.get("FnDeploymentGroup"),
+            Some(&"AWS::CodeDeploy::DeploymentGroup")
+        );
+        // Without AutoPublishAlias there is no alias, version or deployment group to refer to.
+        let without = functions.replace("AutoPublishAlias: live, ", "");
+        assert!(deploy(&without, &[]).is_ok());
+        for reference in [
+            "!Ref FnAliaslive",
+            "!Ref Fn.Version",
+            "!GetAtt Fn.Version.Version",
+        ] {
+            let yaml = format!("{without}  Bad: {{Type: T, Properties: {{A: {reference}}}}}\n");
+            assert!(deploy(&yaml, &[]).is_err(), "{reference}");
         }
     }
 }
