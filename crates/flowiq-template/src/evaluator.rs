@@ -157,9 +157,8 @@ impl Template {
     ) -> Result<Scope<'_>, TemplateError> {
         let mut parameters = BTreeMap::new();
         for (name, parameter) in entries(&self.yaml["Parameters"]) {
-            let default = scalar(&parameter["Default"]).ok_or_else(|| {
-                Failure::from("no Default").at(&format!("Parameters.{name}"))
-            })?;
+            let default = scalar(&parameter["Default"])
+                .ok_or_else(|| Failure::from("no Default").at(&format!("Parameters.{name}")))?;
             parameters.insert(name.to_owned(), default);
         }
         for &(name, value) in overrides {
@@ -233,18 +232,32 @@ impl Scope<'_> {
 
     /// `Resources.<logical_id>.Properties`, evaluated.
     pub fn properties(&self, logical_id: &str) -> Result<Json, TemplateError> {
-        let place = format!("Resources.{logical_id}.Properties");
+        self.resource_value(logical_id, &[])
+    }
+
+    /// `Resources.<logical_id>.Properties.<name>`, evaluated (the rest of the resource is not).
+    pub fn property(&self, logical_id: &str, name: &str) -> Result<Json, TemplateError> {
+        self.resource_value(logical_id, &[name])
+    }
+
+    /// The value at `Resources.<logical_id>.Properties.<below...>`, evaluated.
+    fn resource_value(&self, logical_id: &str, below: &[&str]) -> Result<Json, TemplateError> {
+        let mut place = format!("Resources.{logical_id}.Properties");
         let resource = &self.yaml["Resources"][logical_id];
+        let mut value = &resource["Properties"];
+        for step in below {
+            place = format!("{place}.{step}");
+            value = &value[*step];
+        }
         let problem = if resource.is_null() {
             "no such resource"
         } else if !self.has(logical_id) {
             "not in the stack: its Condition is false for these parameters"
-        } else if resource["Properties"].is_null() {
+        } else if value.is_null() {
             "missing"
         } else {
-            let evaluated = self.value(&resource["Properties"]);
-            match evaluated.map_err(|f| f.at(&place))? {
-                Some(properties) => return Ok(properties),
+            match self.value(value).map_err(|f| f.at(&place))? {
+                Some(value) => return Ok(value),
                 None => "AWS::NoValue",
             }
         };
@@ -265,7 +278,10 @@ impl Scope<'_> {
     pub fn stack(self) -> Result<Stack, TemplateError> {
         let mut failed_rules = Vec::new();
         for (name, rule) in entries(&self.yaml["Rules"]) {
-            if !self.holds(rule).map_err(|f| f.at(&format!("Rules.{name}")))? {
+            if !self
+                .holds(rule)
+                .map_err(|f| f.at(&format!("Rules.{name}")))?
+            {
                 failed_rules.push(name.to_owned());
             }
         }
@@ -667,7 +683,10 @@ Resources:
     #[test]
     fn what_cloudformation_would_refuse_is_an_error_naming_where() {
         for (overrides, problem) in [
-            (("Mode", "c"), "Mode=c is not a value the template allows: not one of"),
+            (
+                ("Mode", "c"),
+                "Mode=c is not a value the template allows: not one of",
+            ),
             (("Size", "0"), "below its MinValue 1"),
             (("Other", "x"), "no such parameter"),
             // The pattern matches the whole value.
@@ -685,7 +704,10 @@ Resources:
                 "Only.Arn of a resource not in the stack",
             ),
             ("!If [Nope, 1, 2]", "no condition Nope"),
-            ("!Base64 x", "!Base64 is not an intrinsic function evaluated"),
+            (
+                "!Base64 x",
+                "!Base64 is not an intrinsic function evaluated",
+            ),
             ("[1, !Select [3, [x]]]", "!Select past the end"),
         ] {
             let yaml = format!("{TEMPLATE}  Bad: {{Type: T, Properties: {{A: {property}}}}}\n");
@@ -725,7 +747,9 @@ Resources:
             json!({"A": "arn:iam::123456789012:x/arn:q", "B": ["a", "b"], "C": "arn:secret",
                 "E": ["arn:q"]})
         );
-        let scope = template.scope(&[], Attributes::Known(BTreeMap::new())).unwrap();
+        let scope = template
+            .scope(&[], Attributes::Known(BTreeMap::new()))
+            .unwrap();
         let message = scope.properties("R").unwrap_err().to_string();
         assert!(
             message.contains("Resources.R.Properties.A: AWS::AccountId: no value for it is known"),
