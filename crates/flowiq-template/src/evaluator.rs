@@ -697,6 +697,13 @@ Resources:
             assert!(message.contains(problem), "{message}");
         }
         assert!(deploy(TEMPLATE, &[("Name", "abc")]).is_ok());
+        let template = Template::parse(TEMPLATE).unwrap();
+        let scope = template.scope(&[], Attributes::Placeholders).unwrap();
+        let dropped = scope.properties("Only").unwrap_err().to_string();
+        assert!(
+            dropped.contains("Resources.Only.Properties: not in the stack"),
+            "{dropped}"
+        );
         for (property, error) in [
             ("!Ref Only", "Only is referenced but not in the stack"),
             (

@@ -16,8 +16,11 @@
 //! No AWS SDK here: the DynamoDB `CreateTable` request for [`events_table::TableProperties`] is
 //! built in one place, `flowiq_ops::provision::create_table`, next to the provisioning that
 //! creates and checks real tables; the harness (dev-only) depends on flowiq-ops to create its
-//! DynamoDB Local tables with the same request. The receiver (what Lambda runs) reads no
-//! template and does not depend on this crate (`scripts/check-function-deps`).
+//! DynamoDB Local tables with the same request. Not in the root crate: the receiver (what Lambda
+//! runs) reads no template and does not depend on this crate (`scripts/check-function-deps`).
+//! Not a crate of its own for some 60 lines: the price is that the harness compiles flowiq-ops's
+//! other SDK clients too (the workspace's test build compiles them anyway), and a dev-only cycle
+//! (flowiq-ops's tests use the harness), which cargo allows.
 
 pub mod evaluator;
 pub mod events_table;
