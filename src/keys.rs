@@ -1,5 +1,5 @@
 //! The table's key design (documented in docs/data-model.md; the key schema itself is defined in
-//! template.yaml and checked against these names by `table_definition` tests).
+//! template.yaml and checked against these names by `flowiq_harness::events_table`'s tests).
 //!
 //! - Base table `pk`/`sk`: a message's events and its state share one partition (`MSG#<wamid>`),
 //!   so "a message's events in time order" and "a message's state" are single-partition reads.

@@ -625,7 +625,7 @@ fn the_access_log_is_small_json_without_the_token_and_its_429s_are_counted() {
 
 // --------------------------------------------------------------------------- table, streams
 
-/// The index's keys are checked with the table's (`flowiq_harness::table_definition`).
+/// The index's keys are checked with the table's (`flowiq_harness::events_table`).
 #[test]
 fn the_rejection_index_projects_what_the_listing_prints_but_not_the_body() {
     let stack = deploy("-");

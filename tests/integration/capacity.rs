@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::error::BoxError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use flowiq_harness::capacity_meter::ConsumedWrite;
-use flowiq_harness::table_definition::TableDefinition;
+use flowiq_harness::template::{TableProperties, Template};
 use flowiq_webhooks::keys;
 use flowiq_webhooks::records::Retention;
 use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
@@ -175,7 +175,7 @@ struct Index {
     attributes: Vec<String>,
 }
 
-fn indexes(definition: &TableDefinition) -> Vec<Index> {
+fn indexes(definition: &TableProperties) -> Vec<Index> {
     definition
         .global_secondary_indexes
         .iter()
@@ -300,7 +300,7 @@ async fn every_sample_costs_one_write_and_no_reads() {
     assert_eq!(listed, samples, "IN_ORDER lists every sample event");
 
     let table = TestTable::new().await;
-    let indexes = indexes(&TableDefinition::from_repository_template().unwrap());
+    let indexes = indexes(&Template::repository().events_table().unwrap());
     let requests = RequestLog::default();
     let meter = CapacityMeter::default();
     let client = Client::from_conf(
@@ -471,7 +471,7 @@ async fn the_largest_bodies_cost_the_documented_write_units() {
     use flowiq_webhooks::webhook_event::MAX_BODY_BYTES;
 
     let table = TestTable::new().await;
-    let indexes = indexes(&TableDefinition::from_repository_template().unwrap());
+    let indexes = indexes(&Template::repository().events_table().unwrap());
     let meter = CapacityMeter::default();
     let receiver = receiver(
         DynamoDbEventStore::new(table.metered_client(&meter), &table.name),

@@ -1,6 +1,6 @@
 //! Dev-only harnesses for the receiver's tests and measurements (never deployed):
 //! - [`dynamodb_local`]: Amazon's DynamoDB Local, started on a free port;
-//! - [`table_definition`]: the events table as template.yaml defines it, created on DynamoDB Local;
+//! - [`events_table`]: the events table as template.yaml defines it, created on DynamoDB Local;
 //! - [`fault_proxy`]: throttling, 500s, hanging and dropped connections in front of it;
 //! - [`moto_server`]: a moto server (AWS APIs on the wire) on a free port;
 //! - [`runtime_api`]: a local Lambda Runtime API, to run a function binary as Lambda does;
@@ -8,7 +8,8 @@
 //! - [`captured_writer`]: the log lines a test's subscriber wrote;
 //! - [`capacity_meter`]: the write units DynamoDB reports for each write of a client;
 //! - [`stats`]: percentiles for the measuring tools;
-//! - [`template`]: template.yaml evaluated as CloudFormation would for some parameter values;
+//! - [`template`]: template.yaml evaluated as CloudFormation would for some parameter values (a
+//!   re-export of `flowiq_template`, the template's one reader);
 //! - [`test_table`]: a fresh table per test, with clients configured like the function's.
 //!
 //! Binaries: `runtime-emulator` (the Lambda Runtime API, for cold starts and CPU per warm
@@ -18,11 +19,11 @@
 pub mod capacity_meter;
 pub mod captured_writer;
 pub mod dynamodb_local;
+pub mod events_table;
 pub mod fault_proxy;
 pub mod moto_server;
 pub mod runtime_api;
 pub mod simulation;
 pub mod stats;
-pub mod table_definition;
 pub mod template;
 pub mod test_table;

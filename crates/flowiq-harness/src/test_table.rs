@@ -18,8 +18,7 @@ use flowiq_webhooks::store::dynamodb::{DynamoDbEventStore, retry_config, timeout
 use flowiq_webhooks::webhook_tokens::WebhookTokens;
 
 use crate::capacity_meter::CapacityMeter;
-use crate::dynamodb_local;
-use crate::table_definition::TableDefinition;
+use crate::{dynamodb_local, events_table};
 
 /// The development token in events/ (public, for local use only).
 pub const DEV_TOKEN: &str = "local-dev-token-not-a-secret-0123456789";
@@ -79,11 +78,7 @@ impl TestTable {
         );
         // Names are unique; `Ok(false)` (already exists) only when an SDK retry of the create
         // found the table its own first attempt made.
-        TableDefinition::from_repository_template()
-            .unwrap()
-            .create(&client, &name)
-            .await
-            .unwrap();
+        events_table::create(&client, &name).await.unwrap();
         TestTable { client, name }
     }
 

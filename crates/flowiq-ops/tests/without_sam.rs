@@ -20,10 +20,11 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use flowiq_harness::moto_server::MotoServer;
-use flowiq_harness::table_definition::TableDefinition;
 use flowiq_ops::exit_status::ExitStatus;
 use flowiq_ops::provision::template::Template;
 use flowiq_ops::provision::{Clients, Names, ProvisionError, Provisioned, provision};
+use flowiq_template::Attributes;
+use flowiq_template::events_table::KeyElement;
 use serde_json::{Value, json};
 use wiremock::matchers::{any, body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -59,96 +60,36 @@ async fn clients() -> Clients {
     }
 }
 
-fn template_yaml() -> serde_norway::Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml");
-    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// A resource's `Properties` in template.yaml as JSON, each `!GetAtt X.Arn` and `!Ref X` of a
-/// resource replaced by `arns[X]`, `!If [Condition, a, b]` decided with every parameter at its
-/// default (conditions of the form `!Equals [!Ref Parameter, value]`), `!Ref AWS::NoValue` dropped
-/// (this test's own reading of the template, to hold the tool's against).
+/// A resource's `Properties` in template.yaml at the parameters' defaults, evaluated by the
+/// template's one reader with exactly the values this test names: each `!GetAtt X.Arn` is
+/// `arns[X]`, the token secret's `!Ref` its ARN (the test's own mapping, to hold the tool's
+/// against; anything else the template refers to is an error).
 fn properties(logical_id: &str, arns: &BTreeMap<&str, String>) -> Value {
-    fn holds(template: &serde_norway::Value, condition: &str) -> bool {
-        let serde_norway::Value::Tagged(equals) = &template["Conditions"][condition] else {
-            panic!("condition {condition} is not !Equals");
-        };
-        assert_eq!(equals.tag, "Equals", "{condition}");
-        let [reference, value] = [&equals.value[0], &equals.value[1]];
-        let serde_norway::Value::Tagged(reference) = reference else {
-            panic!("{condition}: not !Equals [!Ref ...]");
-        };
-        let parameter = reference.value.as_str().unwrap();
-        let default = &template["Parameters"][parameter]["Default"];
-        default == value
-    }
-    fn convert(
-        template: &serde_norway::Value,
-        value: &serde_norway::Value,
-        arns: &BTreeMap<&str, String>,
-    ) -> Option<Value> {
-        Some(match value {
-            serde_norway::Value::Tagged(tagged) if tagged.tag == "GetAtt" => {
-                let target = tagged.value.as_str().unwrap();
-                json!(arns[target.strip_suffix(".Arn").unwrap()])
-            }
-            serde_norway::Value::Tagged(tagged) if tagged.tag == "If" => {
-                let branches = tagged.value.as_sequence().unwrap();
-                let condition = branches[0].as_str().unwrap();
-                let branch = if holds(template, condition) {
-                    &branches[1]
-                } else {
-                    &branches[2]
-                };
-                return convert(template, branch, arns);
-            }
-            serde_norway::Value::Tagged(tagged)
-                if tagged.tag == "Ref"
-                    && tagged.value.as_str().is_some_and(|r| arns.contains_key(r)) =>
-            {
-                json!(arns[tagged.value.as_str().unwrap()])
-            }
-            serde_norway::Value::Tagged(tagged)
-                if tagged.tag == "Ref" && tagged.value.as_str() == Some("AWS::NoValue") =>
-            {
-                return None;
-            }
-            serde_norway::Value::Sequence(items) => Value::Array(
-                items
-                    .iter()
-                    .filter_map(|i| convert(template, i, arns))
-                    .collect(),
-            ),
-            serde_norway::Value::Mapping(mapping) => Value::Object(
-                mapping
-                    .iter()
-                    .filter_map(|(k, v)| {
-                        Some((k.as_str().unwrap().to_owned(), convert(template, v, arns)?))
-                    })
-                    .collect(),
-            ),
-            other => serde_json::to_value(other).unwrap(),
-        })
-    }
-    let template = template_yaml();
-    convert(
-        &template,
-        &template["Resources"][logical_id]["Properties"],
-        arns,
-    )
-    .unwrap()
+    let mut known: BTreeMap<String, String> = arns
+        .iter()
+        .map(|(name, arn)| (format!("{name}.Arn"), arn.clone()))
+        .collect();
+    known.insert(
+        "WebhookTokenSecret".to_owned(),
+        arns["WebhookTokenSecret"].clone(),
+    );
+    let template = flowiq_template::Template::repository();
+    let scope = template.scope(&[], Attributes::Known(known)).unwrap();
+    scope.properties(logical_id).unwrap()
 }
 
 mod provisioning {
     use super::*;
 
-    /// The table as DescribeTable and friends report it, held against the template as the
-    /// harness reads it (another reader of the same file).
+    /// The table as DescribeTable and friends report it, held against the template's
+    /// `EventsTable` (as the harness's tables read it).
     async fn assert_table_is_the_templates(clients: &Clients, table: &str) {
         let dynamodb = &clients.dynamodb;
         let described = dynamodb.describe_table().table_name(table).send().await;
         let described = described.unwrap().table.unwrap();
-        let template = TableDefinition::from_repository_template().unwrap();
+        let template = flowiq_template::Template::repository()
+            .events_table()
+            .unwrap();
         let keys = |elements: &[KeySchemaElement]| -> Vec<(String, String)> {
             elements
                 .iter()
@@ -160,7 +101,7 @@ mod provisioning {
                 })
                 .collect()
         };
-        let template_keys = |elements: &[flowiq_harness::table_definition::KeyElement]| {
+        let template_keys = |elements: &[KeyElement]| {
             elements
                 .iter()
                 .map(|k| (k.attribute_name.clone(), k.key_type.clone()))
@@ -306,9 +247,9 @@ mod provisioning {
                         // RedrivePolicy: its ARN, and the count at the parameter's default.
                         let found: Value = serde_json::from_str(attribute).unwrap();
                         assert_eq!(found["deadLetterTargetArn"], json!(dead_letter_arn));
-                        let count =
-                            &template_yaml()["Parameters"]["SpillMaxReceiveCount"]["Default"];
-                        let count = count.as_u64().unwrap().to_string();
+                        let template = flowiq_template::Template::repository();
+                        let defaults = template.scope(&[], Attributes::Placeholders).unwrap();
+                        let count = defaults.parameters()["SpillMaxReceiveCount"].clone();
                         let found_count = &found["maxReceiveCount"];
                         assert_eq!(
                             found_count

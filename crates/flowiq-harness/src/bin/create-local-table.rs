@@ -3,7 +3,7 @@
 //! `TABLE_NAME=flowiq-events AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000 cargo run -p flowiq-harness --bin create-local-table`
 
 use anyhow::{Context as _, bail};
-use flowiq_harness::table_definition::TableDefinition;
+use flowiq_harness::events_table;
 use flowiq_webhooks::store::dynamodb::load_client;
 
 #[tokio::main]
@@ -14,8 +14,7 @@ async fn main() -> anyhow::Result<()> {
             "AWS_ENDPOINT_URL_DYNAMODB is not set: this tool is for DynamoDB Local; deploy with `sam deploy` for AWS"
         );
     }
-    let definition = TableDefinition::from_repository_template()?;
-    let created = definition.create(&load_client().await, &table).await?;
+    let created = events_table::create(&load_client().await, &table).await?;
     println!(
         "table {table}: {}",
         if created {

@@ -1,9 +1,11 @@
 //! `flowiq-provision`: what the webhook function needs when it is deployed without SAM (with
 //! `cargo lambda deploy`), created from template.yaml in one idempotent run: the events table
 //! ([`table`]), the spill queue and its dead-letter queue ([`queues`]) and the function's role
-//! ([`role`]), each evaluated from the template by [`template`]. It prints the values
-//! `cargo lambda deploy` needs as shell assignments. User docs: README, "Without SAM".
+//! ([`role`]), each evaluated from the template by [`template`] (with `flowiq_template`, the
+//! template's one reader); [`create_table`] is the table's `CreateTable` request. It prints the
+//! values `cargo lambda deploy` needs as shell assignments. User docs: README, "Without SAM".
 
+pub mod create_table;
 pub mod queues;
 pub mod role;
 pub mod table;

@@ -9,8 +9,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters as _;
 use aws_sdk_dynamodb::types::{
-    self as ddb, BillingMode, KeyType, PointInTimeRecoveryStatus, ProjectionType,
-    ScalarAttributeType, SseStatus, SseType, StreamViewType, TableDescription, TimeToLiveStatus,
+    self as ddb, BillingMode, PointInTimeRecoveryStatus, ProjectionType, SseStatus, SseType,
+    StreamViewType, TableDescription, TimeToLiveStatus,
 };
 
 use super::ProvisionError::{self, Differs};
@@ -180,76 +180,14 @@ async fn describe(client: &Client, name: &str) -> Result<Option<TableDescription
 }
 
 async fn create(client: &Client, name: &str, spec: &TableProperties) -> Result<(), ProvisionError> {
-    let built = |e: aws_sdk_dynamodb::error::BuildError| ProvisionError::Aws(e.to_string());
-    let mut request = client
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::from(spec.billing_mode.as_str()))
-        .set_key_schema(Some(key_schema(&spec.key_schema).map_err(built)?));
-    for attribute in &spec.attribute_definitions {
-        request = request.attribute_definitions(
-            ddb::AttributeDefinition::builder()
-                .attribute_name(&attribute.attribute_name)
-                .attribute_type(ScalarAttributeType::from(attribute.attribute_type.as_str()))
-                .build()
-                .map_err(built)?,
-        );
-    }
-    for index in &spec.global_secondary_indexes {
-        let projection = ddb::Projection::builder()
-            .projection_type(ProjectionType::from(
-                index.projection.projection_type.as_str(),
-            ))
-            .set_non_key_attributes(
-                (!index.projection.non_key_attributes.is_empty())
-                    .then(|| index.projection.non_key_attributes.clone()),
-            )
-            .build();
-        request = request.global_secondary_indexes(
-            ddb::GlobalSecondaryIndex::builder()
-                .index_name(&index.index_name)
-                .set_key_schema(Some(key_schema(&index.key_schema).map_err(built)?))
-                .projection(projection)
-                .build()
-                .map_err(built)?,
-        );
-    }
-    if let Some(stream) = &spec.stream_specification {
-        request = request.stream_specification(
-            ddb::StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::from(stream.stream_view_type.as_str()))
-                .build()
-                .map_err(built)?,
-        );
-    }
-    if let Some(sse) = &spec.sse_specification {
-        request = request.sse_specification(
-            ddb::SseSpecification::builder()
-                .enabled(sse.sse_enabled)
-                .build(),
-        );
-    }
+    let request = super::create_table::request(client, name, spec);
+    let request = request.map_err(|e| ProvisionError::Aws(e.to_string()))?;
     tracing::info!("creating table {name} (it takes a moment to become active)");
     request
         .send()
         .await
         .map_err(|e| aws_error(&format!("create table {name}"), &e))?;
     Ok(())
-}
-
-fn key_schema(
-    elements: &[KeyElement],
-) -> Result<Vec<ddb::KeySchemaElement>, aws_sdk_dynamodb::error::BuildError> {
-    elements
-        .iter()
-        .map(|k| {
-            ddb::KeySchemaElement::builder()
-                .attribute_name(&k.attribute_name)
-                .key_type(KeyType::from(k.key_type.as_str()))
-                .build()
-        })
-        .collect()
 }
 
 /// `pk HASH, sk RANGE`
@@ -396,6 +334,7 @@ pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<Stri
 mod tests {
     use super::*;
     use crate::provision::template::Template;
+    use aws_sdk_dynamodb::types::{KeyType, ScalarAttributeType};
 
     fn key(name: &str, key_type: KeyType) -> ddb::KeySchemaElement {
         ddb::KeySchemaElement::builder()
