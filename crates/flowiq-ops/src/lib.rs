@@ -2,6 +2,7 @@
 //! - [`bootstrap`]: registers the deployed URL with FlowIQ (`flowiq-bootstrap`);
 //! - [`events`]: inspects, replays, reprocesses and drains what the receiver stored
 //!   (`flowiq-events`);
+//! - [`contact_key_args`]: where the CLIs get the contact key (never a flag's value);
 //! - [`deployment`]: finding the deployed stack, its outputs and table (shared by the CLIs);
 //! - [`provision`]: the table, spill queues and function role from template.yaml, for a
 //!   deployment without SAM (`flowiq-provision`);
@@ -11,6 +12,7 @@
 
 pub mod bootstrap;
 pub mod cli_logs;
+pub mod contact_key_args;
 pub mod deployment;
 pub mod events;
 pub mod provision;
