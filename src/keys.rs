@@ -67,7 +67,7 @@ pub fn event_key(
 }
 
 /// The contact a conversation is keyed by: the WhatsApp number, as its keyed hash
-/// (`CONTACT#<org>#wa-hmac:<digest>`, [`ContactKey`]), or FlowIQ's contact id when the event has
+/// (`CONTACT#<org>#wah:<digest>`, [`ContactKey`]), or FlowIQ's contact id when the event has
 /// no number (web chat; an opaque id FlowIQ assigns, kept as it is: docs/security.md#contact-keys).
 pub fn contact_pk(
     key: &ContactKey,
@@ -92,7 +92,7 @@ pub fn whatsapp_contact_pk(key: &ContactKey, organization_id: &str, number: &str
     [
         "CONTACT#",
         organization_id,
-        "#wa-hmac:",
+        "#wah:",
         &key.whatsapp_digest(organization_id, number),
     ]
     .concat()
@@ -159,10 +159,7 @@ mod tests {
         let hashed = contact_pk(&key, "o", Some("27830000001"), Some("c")).unwrap();
         assert_eq!(
             hashed,
-            format!(
-                "CONTACT#o#wa-hmac:{}",
-                key.whatsapp_digest("o", "27830000001")
-            )
+            format!("CONTACT#o#wah:{}", key.whatsapp_digest("o", "27830000001"))
         );
         assert_eq!(hashed, whatsapp_contact_pk(&key, "o", "27830000001"));
         assert!(!hashed.contains("27830000001"));
