@@ -7,6 +7,7 @@
 //! (docs/security.md#contact-keys).
 
 use aws_sdk_secretsmanager::Client;
+use aws_sdk_secretsmanager::operation::create_secret::CreateSecretError;
 use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
 
 use super::{ProvisionError, aws_error};
@@ -98,10 +99,25 @@ pub async fn ensure(
         .description(kind.description())
         .secret_string(kind.secret_string(&value))
         .send()
-        .await
-        .map_err(|err| aws_error(&format!("create secret {name}"), &err))?;
-    Ok(Secret {
-        arn: created.arn.unwrap_or_default(),
-        created: true,
-    })
+        .await;
+    match created {
+        Ok(created) => Ok(Secret {
+            arn: created.arn.unwrap_or_default(),
+            created: true,
+        }),
+        // Created meanwhile by another run: that one's value stands.
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(CreateSecretError::is_resource_exists_exception) =>
+        {
+            let found = client.describe_secret().secret_id(name).send().await;
+            let found = found.map_err(|err| aws_error(&format!("describe secret {name}"), &err))?;
+            Ok(Secret {
+                arn: found.arn.unwrap_or_default(),
+                created: false,
+            })
+        }
+        Err(err) => Err(aws_error(&format!("create secret {name}"), &err)),
+    }
 }
