@@ -532,7 +532,7 @@ async fn the_contact_key_comes_from_the_environment_or_a_file_and_is_never_print
         ),
     ] {
         let output = run(env.clone(), extra.clone());
-        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
         let stderr = stderr(&output);
         assert_eq!(
             output.status.code(),

@@ -443,6 +443,8 @@ mod tests {
                 role: "flowiq-webhooks-webhook-function".into(),
                 function: "flowiq-webhook".into(),
                 drain_role: "flowiq-webhooks-spill-drain".into(),
+                token_secret: "flowiq-webhook-token".into(),
+                contact_key_secret: "flowiq-webhook-contact-key".into(),
             }
         );
         for flags in [
@@ -499,12 +501,15 @@ mod tests {
             queue_url: "https://q/1".into(),
             dead_letter_queue_url: String::new(),
             role_arn: "it's".into(),
+            token_secret_arn: "arn:t".into(),
+            contact_key_secret_arn: "arn:c".into(),
             role_created: false,
             changes: vec![],
         };
         assert_eq!(
             provisioned.shell_assignments(),
-            "TABLE_NAME='t'\nSPILL_QUEUE_URL='https://q/1'\nROLE_ARN='it'\\''s'\n"
+            "TABLE_NAME='t'\nSPILL_QUEUE_URL='https://q/1'\nROLE_ARN='it'\\''s'\n\
+             WEBHOOK_TOKEN_SECRET='arn:t'\nCONTACT_KEY_SECRET='arn:c'\n"
         );
     }
 }
