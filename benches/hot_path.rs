@@ -86,7 +86,13 @@ fn hot_path(tokens: &WebhookTokens, path: &str, body: &[u8]) -> HashMap<String, 
     let received = Received::now();
     let event = WebhookEvent::parse(platform, body).unwrap();
     let body = std::str::from_utf8(body).unwrap();
-    let item = event_records(event, body, &received, Retention(None));
+    let item = event_records(
+        event,
+        body,
+        &received,
+        Retention(None),
+        &flowiq_webhooks::contact_key::ContactKey::local_dev(),
+    );
     serde_dynamo::to_item(item).unwrap()
 }
 
@@ -138,6 +144,7 @@ fn benches(c: &mut Criterion) {
         NoStore,
         WebhookTokens::parse(TOKENS).unwrap(),
         Retention(None),
+        flowiq_webhooks::contact_key::ContactKey::local_dev(),
     );
     let mut group = c.benchmark_group("handler");
     for sample in &samples {

@@ -6,6 +6,7 @@
 
 use std::time::Duration;
 
+use crate::contact_key::ContactKey;
 use crate::event_id::EventId;
 use crate::platform::Platform;
 use crate::queued_delivery::{QueuedBody, QueuedDelivery, QueuedDeliveryError};
@@ -75,6 +76,8 @@ pub enum Attempted {
 pub struct Acceptor<S> {
     store: S,
     retention: Retention,
+    /// Turns WhatsApp numbers into `by-contact` keys (src/contact_key.rs).
+    contact_key: ContactKey,
     rejected_retention: RejectedRetention,
     budget: Duration,
 }
@@ -82,10 +85,11 @@ pub struct Acceptor<S> {
 impl<S: EventStore> Acceptor<S> {
     /// Rejected bodies get the default rejected retention
     /// ([`crate::records::DEFAULT_REJECTED_RETENTION_DAYS`], never longer than `retention`).
-    pub fn new(store: S, retention: Retention) -> Self {
+    pub fn new(store: S, retention: Retention, contact_key: ContactKey) -> Self {
         Self {
             store,
             retention,
+            contact_key,
             rejected_retention: RejectedRetention::default_for(retention),
             budget: STORE_BUDGET,
         }
@@ -132,7 +136,7 @@ impl<S: EventStore> Acceptor<S> {
         // Parsing succeeded, so the body is UTF-8.
         let body = std::str::from_utf8(delivery.body).expect("a parsed body is UTF-8");
         let event_id = event.event_id.clone();
-        let item = event_records(event, body, received, self.retention);
+        let item = event_records(event, body, received, self.retention, &self.contact_key);
         let event_type = item.event_type.clone();
         // One conditional PutItem: the event is the record, a duplicate is that put failing its
         // condition, and a message's state is derived from its events.

@@ -1,5 +1,6 @@
 //! The function's settings, read once at start-up from the environment.
 
+use crate::contact_key::{ContactKey, ContactKeyError};
 use crate::records::{DEFAULT_REJECTED_RETENTION_DAYS, Retention};
 use crate::webhook_tokens::{TokenConfigError, WebhookTokens};
 
@@ -13,6 +14,12 @@ pub enum ConfigError {
         "both WEBHOOK_TOKEN_SECRET and WEBHOOK_TOKENS are set: set WEBHOOK_TOKEN_SECRET (the secret holding the token) in AWS, WEBHOOK_TOKENS only for local runs"
     )]
     TwoTokenSources,
+    #[error("CONTACT_KEY: {0}")]
+    ContactKey(#[source] ContactKeyError),
+    #[error(
+        "both CONTACT_KEY_SECRET and CONTACT_KEY are set: set CONTACT_KEY_SECRET (the secret holding the contact key) in AWS, CONTACT_KEY only for local runs"
+    )]
+    TwoContactKeySources,
     #[error(
         "RETENTION_DAYS must be a whole number of days (0 or unset keeps items forever), got {0:?}"
     )]
@@ -33,10 +40,45 @@ pub enum TokenSource {
     List(WebhookTokens),
 }
 
+/// Where the contact key comes from (src/contact_key.rs).
+#[derive(Debug)]
+pub enum ContactKeySource {
+    /// `CONTACT_KEY_SECRET`: the Secrets Manager secret (ARN or name) whose string is the key,
+    /// read once at start (src/contact_key_secret.rs).
+    Secret(String),
+    /// `CONTACT_KEY`: the key itself (local runs, tests).
+    Key(ContactKey),
+}
+
+impl ContactKeySource {
+    /// The webhook function and the spill drain, which write contact keys (the projection
+    /// copies them from the event items and needs no key).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|name| std::env::var(name).ok())
+    }
+
+    /// From `CONTACT_KEY_SECRET` or `CONTACT_KEY` (exactly one).
+    pub fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let secret = lookup("CONTACT_KEY_SECRET").filter(|s| !s.trim().is_empty());
+        match (secret, lookup("CONTACT_KEY")) {
+            (Some(_), Some(_)) => Err(ConfigError::TwoContactKeySources),
+            (Some(secret), None) => Ok(ContactKeySource::Secret(secret.trim().to_owned())),
+            (None, Some(key)) => ContactKey::new(&key)
+                .map(ContactKeySource::Key)
+                .map_err(ConfigError::ContactKey),
+            (None, None) => Err(ConfigError::Missing(
+                "CONTACT_KEY_SECRET",
+                "set it to the Secrets Manager secret holding the contact key, which turns WhatsApp numbers into index keys (or, for local runs, CONTACT_KEY to a key of at least 32 characters)",
+            )),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Config {
     pub table_name: String,
     pub tokens: TokenSource,
+    pub contact_key: ContactKeySource,
     pub retention: Retention,
     /// `REJECTED_RETENTION_DAYS`: how long `rejected` items are kept (capped by `retention`).
     pub rejected_retention: Retention,
@@ -119,12 +161,14 @@ impl Config {
                 ));
             }
         };
+        let contact_key = ContactKeySource::from_lookup(&lookup)?;
         let retention = retention(&lookup)?;
         let rejected_retention = rejected_retention(&lookup)?;
         let spill_queue_url = lookup("SPILL_QUEUE_URL").filter(|url| !url.trim().is_empty());
         Ok(Config {
             table_name,
             tokens,
+            contact_key,
             retention,
             rejected_retention,
             spill_queue_url,
@@ -138,12 +182,52 @@ mod tests {
 
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
+    /// With the development contact key unless `vars` set one.
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_lookup(|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
+            let given = vars.iter().find(|(k, _)| *k == name);
+            let dev_key = (name == "CONTACT_KEY"
+                && !vars.iter().any(|(k, _)| k.starts_with("CONTACT_KEY")))
+            .then_some(&("CONTACT_KEY", crate::contact_key::LOCAL_DEV_CONTACT_KEY));
+            given.or(dev_key).map(|(_, v)| v.to_string())
         })
+    }
+
+    #[test]
+    fn the_contact_key_comes_from_its_secret_or_the_environment_never_both() {
+        let source = |vars: &[(&str, &str)]| {
+            ContactKeySource::from_lookup(&|name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            })
+        };
+        let dev = crate::contact_key::LOCAL_DEV_CONTACT_KEY;
+        assert!(matches!(
+            source(&[("CONTACT_KEY_SECRET", " arn:s ")]),
+            Ok(ContactKeySource::Secret(id)) if id == "arn:s"
+        ));
+        assert!(matches!(
+            source(&[("CONTACT_KEY", dev)]),
+            Ok(ContactKeySource::Key(_))
+        ));
+        let err = source(&[]).unwrap_err().to_string();
+        assert!(err.starts_with("CONTACT_KEY_SECRET is not set"), "{err}");
+        let err = source(&[("CONTACT_KEY", dev), ("CONTACT_KEY_SECRET", "s")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("both CONTACT_KEY_SECRET and CONTACT_KEY"),
+            "{err}"
+        );
+        let err = source(&[("CONTACT_KEY", "short-contact-key")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("CONTACT_KEY: the contact key is 17 characters long")
+                && !err.contains("short-contact"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::{PoisonError, RwLock};
 
 use crate::acceptance::{Accepted, Acceptor, Attempted, AuthenticatedDelivery};
 pub use crate::acceptance::{Rejection, RejectionReply};
+use crate::contact_key::ContactKey;
 use crate::event_id::EventId;
 use crate::platform::Platform;
 use crate::queued_delivery::QueuedDelivery;
@@ -60,9 +61,14 @@ pub struct Receiver<S, Q = NoSpill> {
 }
 
 impl<S: EventStore> Receiver<S, NoSpill> {
-    pub fn new(store: S, tokens: WebhookTokens, retention: Retention) -> Self {
+    pub fn new(
+        store: S,
+        tokens: WebhookTokens,
+        retention: Retention,
+        contact_key: ContactKey,
+    ) -> Self {
         Self {
-            acceptor: Acceptor::new(store, retention),
+            acceptor: Acceptor::new(store, retention, contact_key),
             tokens: RwLock::new(tokens),
             spill: NoSpill,
         }
@@ -173,7 +179,12 @@ mod tests {
 
     fn receiver() -> Receiver<InMemoryEventStore> {
         let tokens = WebhookTokens::parse(TOKEN).unwrap();
-        Receiver::new(InMemoryEventStore::default(), tokens, Retention(None))
+        Receiver::new(
+            InMemoryEventStore::default(),
+            tokens,
+            Retention(None),
+            ContactKey::local_dev(),
+        )
     }
 
     fn receipt(status: &str, at: &str) -> String {
@@ -391,7 +402,11 @@ mod tests {
         deliver(&receiver, TOKEN, &body).await;
         let queued = receiver.spill().queued().remove(0);
         // The drain's view: the same acceptor, twice (SQS delivers at least once).
-        let acceptor = Acceptor::new(InMemoryEventStore::default(), Retention(None));
+        let acceptor = Acceptor::new(
+            InMemoryEventStore::default(),
+            Retention(None),
+            ContactKey::local_dev(),
+        );
         for expected in [PutOutcome::Stored, PutOutcome::Duplicate] {
             let accepted = acceptor.accept_queued(&queued).await.unwrap();
             assert!(

@@ -168,7 +168,13 @@ mod tests {
     fn stored(platform: Platform, body: &str) -> EventItem {
         let event = WebhookEvent::parse(platform, body.as_bytes()).unwrap();
         let received = Received::at(time::macros::datetime!(2026-03-07 10:00:00 UTC));
-        event_records(event, body, &received, Retention(None))
+        event_records(
+            event,
+            body,
+            &received,
+            Retention(None),
+            &crate::contact_key::ContactKey::local_dev(),
+        )
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //!
 //! - Base table `pk`/`sk`: a message's events and its state share one partition (`MSG#<wamid>`),
 //!   so "a message's events in time order" and "a message's state" are single-partition reads.
-//! - `by-contact`: a contact's conversation in time order (organization + WhatsApp number).
+//! - `by-contact`: a contact's conversation in time order (organization + a keyed hash of the
+//!   WhatsApp number, or FlowIQ's contact id).
 //! - `by-organization`: an organization's events by time, sharded over [`ORGANIZATION_SHARDS`]
 //!   partitions so a one-organization broadcast burst has no hot key.
 
+use crate::contact_key::ContactKey;
 use crate::event_id::EventId;
 
 pub const PK: &str = "pk";
@@ -64,18 +66,42 @@ pub fn event_key(
     (pk, sk)
 }
 
-/// The contact a conversation is keyed by: the WhatsApp number, or FlowIQ's contact id when the
-/// event has no number (web chat).
+/// The contact a conversation is keyed by: the WhatsApp number, as its keyed hash
+/// (`CONTACT#<org>#wah:<digest>`, [`ContactKey`]), or FlowIQ's contact id when the event has
+/// no number (web chat; an opaque id FlowIQ assigns, kept as it is: docs/security.md#contact-keys).
 pub fn contact_pk(
+    key: &ContactKey,
     organization_id: &str,
     whatsapp_id: Option<&str>,
     contact_id: Option<&str>,
 ) -> Option<String> {
     match (whatsapp_id, contact_id) {
-        (Some(number), _) => Some(["CONTACT#", organization_id, "#wa:", number].concat()),
-        (None, Some(contact)) => Some(["CONTACT#", organization_id, "#id:", contact].concat()),
+        (Some(number), _) => Some(whatsapp_contact_pk(key, organization_id, number)),
+        (None, Some(contact)) => Some(contact_id_pk(organization_id, contact)),
         (None, None) => None,
     }
+}
+
+/// The `by-contact` key of a contact known only by FlowIQ's contact id.
+pub fn contact_id_pk(organization_id: &str, contact_id: &str) -> String {
+    ["CONTACT#", organization_id, "#id:", contact_id].concat()
+}
+
+/// A WhatsApp number's `by-contact` key.
+pub fn whatsapp_contact_pk(key: &ContactKey, organization_id: &str, number: &str) -> String {
+    [
+        "CONTACT#",
+        organization_id,
+        "#wah:",
+        &key.whatsapp_digest(organization_id, number),
+    ]
+    .concat()
+}
+
+/// The key items written before contact keys were hashed carry (`CONTACT#<org>#wa:<number>`):
+/// only readers use it, to find those items; nothing writes it any more.
+pub fn plain_whatsapp_contact_pk(organization_id: &str, number: &str) -> String {
+    ["CONTACT#", organization_id, "#wa:", number].concat()
 }
 
 pub fn organization_pk(organization_id: &str, event_id: &EventId) -> String {
@@ -128,13 +154,24 @@ mod tests {
     }
 
     #[test]
-    fn contacts_prefer_the_whatsapp_number() {
+    fn contacts_prefer_the_whatsapp_number_as_its_keyed_hash() {
+        let key = ContactKey::new(crate::contact_key::LOCAL_DEV_CONTACT_KEY).unwrap();
+        let hashed = contact_pk(&key, "o", Some("27830000001"), Some("c")).unwrap();
         assert_eq!(
-            contact_pk("o", Some("27"), Some("c")).unwrap(),
-            "CONTACT#o#wa:27"
+            hashed,
+            format!("CONTACT#o#wah:{}", key.whatsapp_digest("o", "27830000001"))
         );
-        assert_eq!(contact_pk("o", None, Some("c")).unwrap(), "CONTACT#o#id:c");
-        assert_eq!(contact_pk("o", None, None), None);
+        assert_eq!(hashed, whatsapp_contact_pk(&key, "o", "27830000001"));
+        assert!(!hashed.contains("27830000001"));
+        assert_eq!(
+            plain_whatsapp_contact_pk("o", "27830000001"),
+            "CONTACT#o#wa:27830000001"
+        );
+        assert_eq!(
+            contact_pk(&key, "o", None, Some("c")).unwrap(),
+            "CONTACT#o#id:c"
+        );
+        assert_eq!(contact_pk(&key, "o", None, None), None);
     }
 
     #[test]

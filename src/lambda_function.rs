@@ -14,7 +14,9 @@ use lambda_http::tower::ServiceExt as _;
 use lambda_http::{Adapter, Request, service_fn};
 
 use crate::acceptance::Acceptor;
-use crate::config::{Config, StoreConfig, TokenSource};
+use crate::config::{Config, ContactKeySource, StoreConfig, TokenSource};
+use crate::contact_key::ContactKey;
+use crate::contact_key_secret::{ContactKeySecretError, read_contact_key};
 use crate::delivery::Receiver;
 use crate::pipe_enrichment;
 use crate::spill::Spill;
@@ -28,13 +30,17 @@ use crate::{http_event, http_handler};
 
 /// Runs the webhook function until the runtime stops it. The DynamoDB connection is opened during
 /// init ([`DynamoDbEventStore::warm_up`]), chosen by measurement (docs/performance.md#cold-start),
-/// at the same time as the token secret is read; the SQS client makes no request until a
-/// delivery is spilled.
+/// at the same time as the token secret and the contact key are read; the SQS client makes no
+/// request until a delivery is spilled.
 pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
     let sdk_config = load_sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk_config);
     let store = DynamoDbEventStore::new(client, config.table_name);
-    let (warm_up, tokens) = tokio::join!(store.warm_up(), read_tokens(config.tokens, &sdk_config));
+    let (warm_up, tokens, contact_key) = tokio::join!(
+        store.warm_up(),
+        read_tokens(config.tokens, &sdk_config),
+        contact_key(config.contact_key, &sdk_config)
+    );
     // Never fatal: a failure here only means the first delivery opens the connection itself
     // (and is spilled if the problem persists).
     if let Err(err) = warm_up {
@@ -42,7 +48,9 @@ pub async fn run(config: Config) -> Result<(), lambda_http::Error> {
     }
     // Fatal: without its tokens the function cannot tell FlowIQ from anyone else.
     let (tokens, refresh) = tokens?;
-    let receiver = Receiver::new(store, tokens, config.retention)
+    // Fatal too: without it, conversations would be stored under keys nobody can find.
+    let contact_key = contact_key?;
+    let receiver = Receiver::new(store, tokens, config.retention, contact_key)
         .with_rejected_retention(config.rejected_retention);
     match config.spill_queue_url {
         Some(queue_url) => {
@@ -69,6 +77,20 @@ pub async fn read_tokens(
             let secret = TokenSecret::new(sdk_config, secret_id);
             let tokens = secret.fetch().await?;
             Ok((tokens, Some(TokenRefresh::new(secret, Instant::now()))))
+        }
+    }
+}
+
+/// The contact key, from its secret (one `GetSecretValue`, during init only) or the environment.
+pub async fn contact_key(
+    source: ContactKeySource,
+    sdk_config: &SdkConfig,
+) -> Result<ContactKey, ContactKeySecretError> {
+    match source {
+        ContactKeySource::Key(key) => Ok(key),
+        ContactKeySource::Secret(secret_id) => {
+            let client = aws_sdk_secretsmanager::Client::new(sdk_config);
+            read_contact_key(&client, &secret_id).await
         }
     }
 }
@@ -120,12 +142,18 @@ pub async fn refresh_tokens<S: EventStore, Q: Spill>(
 }
 
 /// Runs the spill drain (an SQS event source) until the runtime stops it.
-pub async fn run_drain(config: StoreConfig) -> Result<(), lambda_runtime::Error> {
-    let client = aws_sdk_dynamodb::Client::new(&load_sdk_config().await);
+pub async fn run_drain(
+    config: StoreConfig,
+    contact_key_source: ContactKeySource,
+) -> Result<(), lambda_runtime::Error> {
+    let sdk_config = load_sdk_config().await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config);
+    let contact_key = contact_key(contact_key_source, &sdk_config).await?;
     let acceptor = Arc::new(
         Acceptor::new(
             DynamoDbEventStore::new(client, config.table_name),
             config.retention,
+            contact_key,
         )
         .with_rejected_retention(config.rejected_retention),
     );

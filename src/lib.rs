@@ -18,6 +18,8 @@
 pub mod acceptance;
 pub mod clock;
 pub mod config;
+pub mod contact_key;
+pub mod contact_key_secret;
 pub mod delivery;
 pub mod event_detail;
 pub mod event_id;

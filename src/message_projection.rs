@@ -31,7 +31,7 @@ pub async fn project<S: EventStore>(store: &S, change: TableChange) -> Result<()
             event_id: item.event_id.clone(),
             source,
         })?;
-    if let Some(update) = message_update(&event, item.expires_at) {
+    if let Some(update) = message_update(&event, item.contact_pk.as_deref(), item.expires_at) {
         store.update_message(&update).await?;
     }
     Ok(())
@@ -57,7 +57,13 @@ mod tests {
                 let event =
                     WebhookEvent::parse(crate::platform::Platform::Whatsapp, body.as_bytes())
                         .unwrap();
-                event_records(event, body, &Received::now(), Retention(None))
+                event_records(
+                    event,
+                    body,
+                    &Received::now(),
+                    Retention(None),
+                    &crate::contact_key::ContactKey::local_dev(),
+                )
             })
             .collect();
         for item in items.iter().chain(&items) {

@@ -54,7 +54,8 @@ pub fn derive<'a>(
             continue;
         }
         let event = item.webhook_event()?;
-        let Some(update) = message_update(&event, item.expires_at) else {
+        let Some(update) = message_update(&event, item.contact_pk.as_deref(), item.expires_at)
+        else {
             continue;
         };
         fold.get_or_insert_with(|| Fold::new(&update, item.platform))
@@ -180,7 +181,13 @@ mod tests {
                 Platform::Whatsapp
             };
             let event = WebhookEvent::parse(platform, body.as_bytes()).unwrap();
-            let item = event_records(event, &body, &Received::now(), Retention(Some(30)));
+            let item = event_records(
+                event,
+                &body,
+                &Received::now(),
+                Retention(Some(30)),
+                &crate::contact_key::ContactKey::local_dev(),
+            );
             if let Some(wamid) = item.whatsapp_message_id.clone() {
                 messages.entry(wamid).or_default().push(item);
             }
@@ -191,7 +198,7 @@ mod tests {
     /// What the Python reference gets to see of an item: its stored attributes.
     fn as_input(item: &EventItem) -> Value {
         let mut input = json!({"platform": item.platform, "occurred_at": item.occurred_at,
-            "expires_at": item.expires_at});
+            "expires_at": item.expires_at, "contact_pk": item.contact_pk});
         match (&item.body, &item.body_zd1) {
             (Some(text), _) => input["body"] = json!(text),
             (None, Some(bytes)) => input["body_zd1"] = json!(STANDARD.encode(bytes)),

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::clock::format_sortable;
+use crate::contact_key::ContactKey;
 use crate::keys;
 use crate::message_status::{Direction, MessageStatus, StatusFact};
 use crate::platform::Platform;
@@ -300,6 +301,7 @@ pub fn event_records(
     body: &str,
     received: &Received,
     retention: Retention,
+    contact_key: &ContactKey,
 ) -> EventItem {
     let expires_at = retention.expires_at(received.at);
     let (pk, sk) = keys::event_key(
@@ -317,7 +319,11 @@ pub fn event_records(
         EventDetails::Inbound(_) | EventDetails::Outbound(_)
     ) || event.whatsapp_message_id.is_none()
         || StatusFact::of(&event.event_type, &event.details).is_none();
-    let contact_pk = if listed { contact_pk(&event) } else { None };
+    let contact_pk = if listed {
+        contact_pk(&event, contact_key)
+    } else {
+        None
+    };
     let org_pk = event
         .organization_id
         .as_deref()
@@ -354,9 +360,10 @@ pub fn event_records(
     }
 }
 
-fn contact_pk(event: &WebhookEvent) -> Option<String> {
+fn contact_pk(event: &WebhookEvent, contact_key: &ContactKey) -> Option<String> {
     let org = event.organization_id.as_deref()?;
     keys::contact_pk(
+        contact_key,
         org,
         event.whatsapp_id.as_deref(),
         event.contact_id.as_deref(),
@@ -365,8 +372,13 @@ fn contact_pk(event: &WebhookEvent) -> Option<String> {
 
 /// The merge of one event into its message's state: what the optional stored projection writes
 /// to the `message` item (docs/data-model.md), and what [`crate::message_view`] folds. `None`
-/// for events that belong to no message.
-pub fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<MessageUpdate> {
+/// for events that belong to no message. `contact_pk` is the event item's: copied, not computed,
+/// so the projection needs no contact key.
+pub fn message_update(
+    event: &WebhookEvent,
+    contact_pk: Option<&str>,
+    expires_at: Option<i64>,
+) -> Option<MessageUpdate> {
     let wamid = event.whatsapp_message_id.clone()?;
     let fact = StatusFact::of(&event.event_type, &event.details)?;
     let direction = Direction::of(&event.event_type);
@@ -394,8 +406,8 @@ pub fn message_update(event: &WebhookEvent, expires_at: Option<i64>) -> Option<M
     if let EventDetails::Inbound(_) | EventDetails::Outbound(_) = &event.details {
         // Only the content event (one per message) places the message in its contact's
         // conversation: receipts never move it, so the index entry is written once.
-        if let Some(pk) = contact_pk(event) {
-            identity.push((keys::CONTACT_PK, pk));
+        if let Some(pk) = contact_pk {
+            identity.push((keys::CONTACT_PK, pk.to_owned()));
             identity.push((keys::CONTACT_SK, [&occurred_at, "#", &wamid].concat()));
         }
     }

@@ -142,7 +142,11 @@ mod tests {
 
     #[tokio::test]
     async fn only_the_poison_message_and_what_could_not_be_stored_are_reported() {
-        let acceptor = Acceptor::new(InMemoryEventStore::default(), Retention(None));
+        let acceptor = Acceptor::new(
+            InMemoryEventStore::default(),
+            Retention(None),
+            crate::contact_key::ContactKey::local_dev(),
+        );
         let receipt = r#"{"event_type":"message_read","whatsapp_message_id":"wamid.q","organization_id":"o","status":"read","timestamp":"2026-03-07T10:00:03Z","whatsapp_id":"27830000001"}"#;
         let mut event = SqsEvent::default();
         event.records = vec![
@@ -172,7 +176,11 @@ mod tests {
         let event: SqsEvent =
             serde_json::from_str(include_str!("../events/spill-drain/batch-with-poison.json"))
                 .unwrap();
-        let acceptor = Acceptor::new(InMemoryEventStore::default(), Retention(None));
+        let acceptor = Acceptor::new(
+            InMemoryEventStore::default(),
+            Retention(None),
+            crate::contact_key::ContactKey::local_dev(),
+        );
         let response = drain_batch(&acceptor, &event).await;
         assert_eq!(failed(&response), ["c5e8-poison"]);
         let events = acceptor.store().events();

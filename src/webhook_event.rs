@@ -354,7 +354,7 @@ impl WebhookEvent {
     }
 }
 
-/// Ids become parts of table keys (`MSG#<id>`, `CONTACT#<org>#wa:<number>`): a `#` could make two
+/// Ids become parts of table keys (`MSG#<id>`, `CONTACT#<org>#…`): a `#` could make two
 /// contacts' keys collide, and DynamoDB limits key sizes. FlowIQ's ids (UUIDs, `wamid.` base64,
 /// phone numbers) fit easily.
 const MAX_IDENTIFIER_LENGTH: usize = 256;

@@ -37,6 +37,8 @@ async fn logs_are_json_with_outcomes_and_leak_no_secrets_or_personal_data() {
         DEV_TOKEN.to_owned(),
         OTHER_TOKEN.to_owned(),
         "wrong-token-but-long-enough-0123456789".to_owned(),
+        // The receiver's contact key (table.receiver uses the development key).
+        flowiq_webhooks::contact_key::LOCAL_DEV_CONTACT_KEY.to_owned(),
     ];
     for file in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/events")).unwrap() {
         let name = file.unwrap().file_name().into_string().unwrap();

@@ -6,7 +6,7 @@ Derives a WhatsApp message's state from its stored `event` items, as flowiq-webh
 3.9+, standard library only.
 
 Input on stdin: a JSON list of the message's event items, each with `platform`, `occurred_at`
-(absent for undated events), optionally `expires_at`, and its body as `body` (text), `body_zd1` or
+(absent for undated events), optionally `expires_at` and `contact_pk` (copied as stored), and its body as `body` (text), `body_zd1` or
 `body_deflate` (base64 of the binary attribute, as the AWS CLI prints it). Output on stdout: the
 state as JSON, with the attribute names of the `message` item (`null` when no event has a status
 fact).
@@ -95,11 +95,9 @@ def derive(items):
         occurred_at = item.get("occurred_at") or "undated"
         identity = {k: event.get(k) for k in ("organization_id", "whatsapp_id", "contact_id")}
         if event["event_type"] in ("message_received", "sent_message"):
-            org, number, contact = (identity[k] for k in ("organization_id", "whatsapp_id",
-                                                          "contact_id"))
-            if org and (number or contact):
-                where = f"wa:{number}" if number else f"id:{contact}"
-                identity["contact_pk"] = f"CONTACT#{org}#{where}"
+            # The event item's contact key, as written (a number's is keyed: contact_key.py).
+            if item.get("contact_pk"):
+                identity["contact_pk"] = item["contact_pk"]
                 identity["contact_sk"] = f"{occurred_at}#{wamid}"
             content = {name: event.get(field) for name, field in CONTENT}
             content["media_file_name"] = event.get("media_file_name") or event.get("file_name")

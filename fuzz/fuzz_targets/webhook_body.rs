@@ -29,6 +29,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use flowiq_webhooks::contact_key::ContactKey;
 use flowiq_webhooks::event_id::EventId;
 use flowiq_webhooks::keys;
 use flowiq_webhooks::platform::Platform;
@@ -120,10 +121,11 @@ fn check_accepted(platform: Platform, body: &[u8], event: &WebhookEvent) {
         text,
         &received,
         Retention(Some(RETENTION_DAYS)),
+        &ContactKey::local_dev(),
     );
     check_event_item(event, text, &received, &item);
     check_stored(event, text, &item);
-    if let Some(update) = message_update(event, item.expires_at) {
+    if let Some(update) = message_update(event, item.contact_pk.as_deref(), item.expires_at) {
         check_message_update(event, &item, &update);
     }
 }
@@ -293,6 +295,10 @@ fn check_event_item(event: &WebhookEvent, text: &str, received: &Received, item:
         );
         if let (Some(pk), Some(sk)) = (pk, sk) {
             check_partition_key(pk);
+            // A number is only ever in a contact key as its keyed hash.
+            if let Some(number) = event.whatsapp_id.as_deref().filter(|n| n.len() >= 4) {
+                assert!(!pk.contains(&format!("#wa:{number}")), "a plain number in {pk}");
+            }
             check_sort_key(sk);
         }
     }

@@ -6,12 +6,13 @@
 #![recursion_limit = "256"]
 
 use anyhow::Context as _;
-use flowiq_webhooks::config::StoreConfig;
+use flowiq_webhooks::config::{ContactKeySource, StoreConfig};
 use flowiq_webhooks::lambda_function;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     flowiq_webhooks::telemetry::init();
     let config = StoreConfig::from_env().context("invalid configuration")?;
-    lambda_function::run_drain(config).await
+    let contact_key = ContactKeySource::from_env().context("invalid configuration")?;
+    lambda_function::run_drain(config, contact_key).await
 }

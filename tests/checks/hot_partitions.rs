@@ -51,7 +51,13 @@ fn a_one_organization_broadcast_has_no_hot_partition() {
         for body in bodies {
             let text = body.to_string();
             let event = WebhookEvent::parse(Platform::Whatsapp, text.as_bytes()).unwrap();
-            let item = event_records(event, &text, &received, Retention(None));
+            let item = event_records(
+                event,
+                &text,
+                &received,
+                Retention(None),
+                &flowiq_webhooks::contact_key::ContactKey::local_dev(),
+            );
             // One write per delivery: the event, and its index entries. The conversation
             // index lists the content event (sent_message) only.
             table.add(&item.pk);

@@ -3,8 +3,15 @@
 
 use std::process::Command;
 
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+const SHORT_KEY: &str = "contact-key-too-short";
+
 fn start(vars: &[(&str, &str)]) -> (bool, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_flowiq-webhook"))
+    start_binary(env!("CARGO_BIN_EXE_flowiq-webhook"), vars)
+}
+
+fn start_binary(binary: &str, vars: &[(&str, &str)]) -> (bool, String) {
+    let output = Command::new(binary)
         .env_clear()
         .envs(vars.iter().copied())
         .output()
@@ -62,6 +69,46 @@ fn start_up_refuses_weak_or_missing_settings() {
                     assert!(
                         !stderr.contains(&part),
                         "{vars:?}: {part:?} of a token is echoed: {stderr}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn start_up_refuses_a_missing_short_or_doubled_contact_key_without_echoing_it() {
+    let base = [("TABLE_NAME", "t"), ("WEBHOOK_TOKENS", TOKEN)];
+    let drain = env!("CARGO_BIN_EXE_flowiq-spill-drain");
+    let webhook = env!("CARGO_BIN_EXE_flowiq-webhook");
+    for (extra, expected) in [
+        (vec![], "CONTACT_KEY_SECRET is not set"),
+        (
+            vec![("CONTACT_KEY", SHORT_KEY)],
+            "CONTACT_KEY: the contact key is 21 characters long; it needs at least 32",
+        ),
+        (
+            vec![
+                (
+                    "CONTACT_KEY",
+                    "local-dev-contact-key-not-a-secret-0123456789",
+                ),
+                ("CONTACT_KEY_SECRET", "flowiq-contact-key"),
+            ],
+            "both CONTACT_KEY_SECRET and CONTACT_KEY are set",
+        ),
+    ] {
+        let vars: Vec<_> = base.iter().copied().chain(extra.iter().copied()).collect();
+        // Both functions that write contact keys refuse alike.
+        for binary in [webhook, drain] {
+            let (started, stderr) = start_binary(binary, &vars);
+            assert!(!started, "{binary} {vars:?} must not start");
+            assert!(stderr.contains(expected), "{binary} {vars:?}: {stderr}");
+            for (_, value) in &extra {
+                if value.contains("contact-key") {
+                    assert!(
+                        !stderr.contains(value),
+                        "{binary}: the key is echoed: {stderr}"
                     );
                 }
             }

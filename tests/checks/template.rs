@@ -251,7 +251,7 @@ AccessLogs=false | WebhookApi5xxAlarm | +
 - ; @url ; @all | WebhookFunction.Properties.Environment.Variables.SPILL_QUEUE_URL | SpillQueue
 - ; @url ; @all | Outputs.SpillQueueUrl | SpillQueue
 - ; @url ; @all | Outputs.SpillDeadLetterQueueUrl | SpillDeadLetterQueue
-- | SpillDrainFunction.Properties.Environment.Variables.* | #4
+- | SpillDrainFunction.Properties.Environment.Variables.* | #5
 - | SpillDrainFunction.Properties.Environment.Variables.TABLE_NAME | EventsTable
 - | SpillDrainFunction.Properties.Environment.Variables.RETENTION_DAYS | +
 - | SpillDrainFunction.Properties.LoggingConfig.LogFormat | JSON
@@ -336,6 +336,15 @@ MetricsNamespace=Acme/FlowIQ | ThrottledDeliveriesAlarm.Properties.Namespace | A
 # The token: the function names its secret (docs/security.md#the-token), never the token.
 - ; @url ; @all | WebhookFunction.Properties.Environment.Variables.WEBHOOK_TOKEN_SECRET | WebhookTokenSecret
 - ; @url ; @all | WebhookFunction.Properties.Environment.Variables.WEBHOOK_TOKENS | ~
+# The contact key: both functions that write contact keys name its secret, which is retained
+# (docs/security.md#contact-keys); the CLI finds it in the stack's outputs.
+- ; @url ; @all | WebhookFunction.Properties.Environment.Variables.CONTACT_KEY_SECRET | ContactKeySecret
+- ; @url ; @all | SpillDrainFunction.Properties.Environment.Variables.CONTACT_KEY_SECRET | ContactKeySecret
+- ; @url ; @all | WebhookFunction.Properties.Environment.Variables.CONTACT_KEY | ~
+- ; @url ; @all | ContactKeySecret.DeletionPolicy | Retain
+- ; @url ; @all | ContactKeySecret.UpdateReplacePolicy | Retain
+- ; @url ; @all | ContactKeySecret.Properties.GenerateSecretString.PasswordLength | 64
+- ; @url ; @all | Outputs.ContactKeySecretArn | ContactKeySecret
 # Rejected bodies have a retention of their own (docs/security.md#storage-abuse), the same in the
 # function and the drain (both write rejected items); its default is the code's
 # (DEFAULT_REJECTED_RETENTION_DAYS).
@@ -415,9 +424,9 @@ fn check_row(row: &str) -> Result<(), String> {
 
 /// Every grant of the roles whose functions this crate builds, `role action resource`: what the
 /// code calls and nothing else. Webhook function: storage contract v2's one conditional PutItem
-/// per delivery (and the init warm-up, a PutItem that never applies), the spill's SendMessage.
-/// Spill drain: the same PutItem, and what the SQS mapping does with the function's role plus the
-/// drain's own visibility changes. Message projection: the merge into the `message` item, the
+/// per delivery (and the init warm-up, a PutItem that never applies), the spill's SendMessage,
+/// its token secret and the contact key. Spill drain: the same PutItem, what the SQS mapping
+/// does with the function's role plus the drain's own visibility changes, the contact key. Message projection: the merge into the `message` item, the
 /// stream, its failure queue. Pipe enrichment: its logs only (the stream record holds the item).
 /// The Pipe: the stream, invoking the enrichment's alias (and no other function), the bus, its
 /// failure queue. The pre-traffic hook: invoking the webhook function's versions (the one to check
@@ -428,6 +437,7 @@ WebhookFunctionRole logs:PutLogEvents WebhookFunctionLogGroup.Arn
 WebhookFunctionRole dynamodb:PutItem EventsTable.Arn
 WebhookFunctionRole sqs:SendMessage SpillQueue.Arn
 WebhookFunctionRole secretsmanager:GetSecretValue WebhookTokenSecret
+WebhookFunctionRole secretsmanager:GetSecretValue ContactKeySecret
 SpillDrainFunctionRole logs:CreateLogStream SpillDrainFunctionLogGroup.Arn
 SpillDrainFunctionRole logs:PutLogEvents SpillDrainFunctionLogGroup.Arn
 SpillDrainFunctionRole dynamodb:PutItem EventsTable.Arn
@@ -435,6 +445,7 @@ SpillDrainFunctionRole sqs:ReceiveMessage SpillQueue.Arn
 SpillDrainFunctionRole sqs:DeleteMessage SpillQueue.Arn
 SpillDrainFunctionRole sqs:GetQueueAttributes SpillQueue.Arn
 SpillDrainFunctionRole sqs:ChangeMessageVisibility SpillQueue.Arn
+SpillDrainFunctionRole secretsmanager:GetSecretValue ContactKeySecret
 MessageProjectionFunctionRole logs:CreateLogStream MessageProjectionFunctionLogGroup.Arn
 MessageProjectionFunctionRole logs:PutLogEvents MessageProjectionFunctionLogGroup.Arn
 MessageProjectionFunctionRole dynamodb:UpdateItem EventsTable.Arn

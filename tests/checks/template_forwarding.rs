@@ -204,12 +204,12 @@ fn the_connection_takes_its_credentials_from_the_users_secret() {
         let connection = stack.properties("ForwardingConnection");
         assert_eq!(connection["AuthorizationType"], kind);
         assert_eq!(connection["AuthParameters"], expected, "{kind}");
-        // The stack's only secret is the webhook token's.
+        // The stack's only secrets are its own: the webhook token's and the contact key's.
         let secrets: Vec<&str> = stack
             .of_type("AWS::SecretsManager::Secret")
             .map(|(id, _)| id)
             .collect();
-        assert_eq!(secrets, ["WebhookTokenSecret"]);
+        assert_eq!(secrets, ["ContactKeySecret", "WebhookTokenSecret"]);
         // No output carries a credential.
         for value in stack.outputs.as_object().unwrap().values() {
             assert!(!text(value).unwrap().contains("resolve:"), "{value}");

@@ -465,7 +465,7 @@ const EVERYTHING: [(&str, &str); 4] = [
 ];
 
 /// Where the stack keeps personal data: the table (and its stream), the spill queues, the log
-/// groups and the token secret.
+/// groups and the secrets (the token and the contact key).
 fn encrypted_with(stack: &Stack) -> Vec<(String, Value)> {
     let mut found = vec![(
         "EventsTable".to_owned(),
@@ -484,10 +484,9 @@ fn encrypted_with(stack: &Stack) -> Vec<(String, Value)> {
     for (name, body) in stack.of_type("AWS::Logs::LogGroup") {
         found.push((name.to_owned(), body["Properties"]["KmsKeyId"].clone()));
     }
-    found.push((
-        "WebhookTokenSecret".to_owned(),
-        stack.properties("WebhookTokenSecret")["KmsKeyId"].clone(),
-    ));
+    for (name, body) in stack.of_type("AWS::SecretsManager::Secret") {
+        found.push((name.to_owned(), body["Properties"]["KmsKeyId"].clone()));
+    }
     found
 }
 
@@ -502,7 +501,7 @@ fn the_customer_managed_key_protects_the_table_queues_logs_and_secret_only_when_
                 serde_json::json!({"SSEEnabled": true, "SSEType": "KMS", "KMSMasterKeyId": "DataKey"})
             }
             "SpillQueue" | "SpillDeadLetterQueue" => serde_json::json!(["DataKey", null]),
-            "WebhookTokenSecret" => serde_json::json!("DataKey"),
+            "WebhookTokenSecret" | "ContactKeySecret" => serde_json::json!("DataKey"),
             _ => serde_json::json!("DataKey.Arn"),
         };
         assert_eq!(value, &expected, "{resource}");
@@ -612,6 +611,115 @@ fn every_role_that_touches_encrypted_data_may_use_the_key() {
     for statement in each(&policy["PolicyDocument"], "Statement.*") {
         assert_eq!(text_of(&statement["Resource"]), "DataKey.Arn");
         assert!(!strings(&statement["Condition"]["StringEquals"]["kms:ViaService"]).is_empty());
+    }
+}
+
+/// Every statement of a role's policies: its inline ones and the stack's `AWS::IAM::Policy`s
+/// attached to it.
+fn role_statements<'a>(stack: &'a Stack, role: &str) -> Vec<&'a Value> {
+    let mut statements = each(
+        &stack.resources[role]["Properties"],
+        "Policies.*.PolicyDocument.Statement.*",
+    );
+    for (_, policy) in stack.of_type("AWS::IAM::Policy") {
+        if strings(&policy["Properties"]["Roles"])
+            .iter()
+            .any(|r| r == role)
+        {
+            statements.extend(each(&policy["Properties"], "PolicyDocument.Statement.*"));
+        }
+    }
+    statements
+}
+
+/// Whether `role`'s IAM policies let it decrypt `secret` with the data key: kms:Decrypt on
+/// DataKey through Secrets Manager, unless the encryption context names another secret.
+fn may_decrypt_secret(stack: &Stack, role: &str, secret: &str) -> bool {
+    role_statements(stack, role).into_iter().any(|statement| {
+        let condition = &statement["Condition"]["StringEquals"];
+        statement["Effect"] == "Allow"
+            && strings(&statement["Action"])
+                .iter()
+                .any(|a| a == "kms:Decrypt")
+            && strings(&statement["Resource"]) == ["DataKey.Arn"]
+            && strings(&condition["kms:ViaService"])
+                .iter()
+                .any(|s| s == "secretsmanager.eu-west-1.amazonaws.com")
+            && (condition["kms:EncryptionContext:SecretARN"].is_null()
+                || text_of(&condition["kms:EncryptionContext:SecretARN"]) == secret)
+    })
+}
+
+/// Whether `role` may call GetSecretValue on `secret`.
+fn reads_secret(stack: &Stack, role: &str, secret: &str) -> bool {
+    role_statements(stack, role).into_iter().any(|statement| {
+        statement["Effect"] == "Allow"
+            && strings(&statement["Action"])
+                .iter()
+                .any(|a| a == "secretsmanager:GetSecretValue")
+            && strings(&statement["Resource"]).iter().any(|r| r == secret)
+    })
+}
+
+/// With the data key, each secret is readable exactly by the roles granted GetSecretValue on it:
+/// each of them may decrypt it (the key policy lets the account's principals use the key through
+/// Secrets Manager, and the role's IAM grants kms:Decrypt for that secret), and no other role of
+/// the stack may decrypt it, whatever else it may do with the key.
+#[test]
+fn each_secret_is_decryptable_by_the_roles_that_read_it_and_by_no_other() {
+    let stack = deploy(&EVERYTHING);
+    let key_policy = &stack.properties("DataKey")["KeyPolicy"];
+    let through_secrets_manager = each(key_policy, "Statement.*")
+        .into_iter()
+        .any(|statement| {
+            strings(&statement["Principal"]["AWS"]) == [ACCOUNT_ROOT]
+                && strings(&statement["Action"])
+                    .iter()
+                    .any(|a| a == "kms:Decrypt")
+                && strings(&statement["Condition"]["StringEquals"]["kms:ViaService"])
+                    .iter()
+                    .any(|s| s == "secretsmanager.eu-west-1.amazonaws.com")
+        });
+    assert!(through_secrets_manager, "{key_policy}");
+    let secrets: Vec<&str> = stack
+        .of_type("AWS::SecretsManager::Secret")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(secrets, ["ContactKeySecret", "WebhookTokenSecret"]);
+    let roles: Vec<&str> = stack.of_type("AWS::IAM::Role").map(|(id, _)| id).collect();
+    assert!(roles.len() >= 5, "{roles:?}");
+    let mut readers = Vec::new();
+    for secret in &secrets {
+        for role in &roles {
+            let reads = reads_secret(&stack, role, secret);
+            assert_eq!(
+                may_decrypt_secret(&stack, role, secret),
+                reads,
+                "{role} on {secret}: reads it {reads}"
+            );
+            if reads {
+                readers.push(format!("{role} {secret}"));
+            }
+        }
+    }
+    assert_eq!(
+        readers,
+        [
+            "SpillDrainFunctionRole ContactKeySecret",
+            "WebhookFunctionRole ContactKeySecret",
+            "WebhookFunctionRole WebhookTokenSecret",
+        ]
+    );
+    // Without the data key, no role has a KMS grant at all.
+    let stack = deploy(&EVERYTHING[1..]);
+    for (role, _) in stack.of_type("AWS::IAM::Role") {
+        for statement in role_statements(&stack, role) {
+            let actions = strings(&statement["Action"]);
+            assert!(
+                !actions.iter().any(|a| a.starts_with("kms:")),
+                "{role}: {statement}"
+            );
+        }
     }
 }
 

@@ -120,6 +120,7 @@ async fn storage_that_hangs_gets_a_503_well_before_api_gateways_30_seconds() {
         DynamoDbEventStore::new(client_for(&format!("http://127.0.0.1:{port}")), "hanging"),
         WebhookTokens::parse(DEV_TOKEN).unwrap(),
         Retention(None),
+        flowiq_webhooks::contact_key::ContactKey::local_dev(),
     );
     let started = Instant::now();
     let answer = send(&receiver, request(&sample("whatsapp-message-read.json"))).await;
@@ -188,6 +189,7 @@ async fn a_crash_after_the_write_is_a_duplicate_on_redelivery_and_the_state_is_w
         store,
         WebhookTokens::parse(DEV_TOKEN).unwrap(),
         Retention(None),
+        flowiq_webhooks::contact_key::ContactKey::local_dev(),
     );
     for file in files {
         let answer = send_to(&receiver, request(&sample(file))).await;

@@ -22,6 +22,7 @@ async fn dynamodb_unreachable_gives_503_never_2xx() {
         DynamoDbEventStore::new(client, "no-such-table"),
         WebhookTokens::parse(DEV_TOKEN).unwrap(),
         Retention(None),
+        flowiq_webhooks::contact_key::ContactKey::local_dev(),
     );
     for file in ["whatsapp-message-received.json", "whatsapp-call.json"] {
         let answer = send(&receiver, request(&sample(file))).await;
@@ -48,6 +49,7 @@ async fn a_missing_table_is_a_503_too() {
         DynamoDbEventStore::new(table.client.clone(), "flowiq-table-that-does-not-exist"),
         WebhookTokens::parse(DEV_TOKEN).unwrap(),
         Retention(None),
+        flowiq_webhooks::contact_key::ContactKey::local_dev(),
     );
     let answer = send(&receiver, request(&sample("whatsapp-message-sent.json"))).await;
     assert_eq!(answer.status, 503);

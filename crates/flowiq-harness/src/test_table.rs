@@ -205,13 +205,18 @@ fn derived_message(items: &[Item]) -> Option<Item> {
     Some(serde_dynamo::to_item(view).expect("a view serialises"))
 }
 
-/// The receiver with the development tokens (both, as during a rotation).
+/// The receiver with the development tokens (both, as during a rotation) and contact key.
 pub fn receiver<S>(store: S, retention: Retention) -> Receiver<S>
 where
     S: flowiq_webhooks::store::EventStore,
 {
     let tokens = WebhookTokens::parse(&format!("{DEV_TOKEN},{OTHER_TOKEN}")).unwrap();
-    Receiver::new(store, tokens, retention)
+    Receiver::new(
+        store,
+        tokens,
+        retention,
+        flowiq_webhooks::contact_key::ContactKey::local_dev(),
+    )
 }
 
 /// A string attribute, or "" when absent.

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::AttributeValue;
+use flowiq_webhooks::contact_key::ContactKey;
 use flowiq_webhooks::keys;
 use flowiq_webhooks::message_view;
 use flowiq_webhooks::records::EventItem;
@@ -33,6 +34,12 @@ pub enum QueryError {
         sk: String,
         problem: String,
     },
+    /// A WhatsApp number's conversation was asked for without the contact key (a bug: the CLI
+    /// reads the key before such a query).
+    #[error(
+        "finding a WhatsApp number's conversation needs the contact key (CONTACT_KEY_SECRET, CONTACT_KEY_FILE or CONTACT_KEY)"
+    )]
+    NoContactKey,
 }
 
 /// The events table, read by access pattern.
@@ -40,6 +47,8 @@ pub enum QueryError {
 pub struct EventQueries {
     client: Client,
     table_name: String,
+    /// Needed only to find a WhatsApp number's conversation.
+    contact_key: Option<ContactKey>,
 }
 
 impl EventQueries {
@@ -47,7 +56,15 @@ impl EventQueries {
         Self {
             client,
             table_name: table_name.into(),
+            contact_key: None,
         }
+    }
+
+    /// With the contact key (src/contact_key.rs of the receiver), for WhatsApp numbers'
+    /// conversations.
+    pub fn with_contact_key(mut self, contact_key: ContactKey) -> Self {
+        self.contact_key = Some(contact_key);
+        self
     }
 
     pub fn table_name(&self) -> &str {
@@ -144,23 +161,32 @@ impl EventQueries {
         whatsapp_id: &str,
     ) -> Result<Vec<Item>, QueryError> {
         let contact = Contact::WhatsappId(whatsapp_id.to_owned());
-        self.all_pages(self.conversation_query(organization_id, &contact))
-            .await
+        self.conversation_of(organization_id, &contact).await
     }
 
     /// The whole conversation with a contact (a WhatsApp number or, for web chat, FlowIQ's
-    /// contact id), oldest first: `by-contact` index entries.
+    /// contact id), oldest first: `by-contact` index entries, under the number's keyed hash and
+    /// under the plain key of items stored before it ([`ContactPartitions`]).
     pub async fn conversation_of(
         &self,
         organization_id: &str,
         contact: &Contact,
     ) -> Result<Vec<Item>, QueryError> {
-        self.all_pages(self.conversation_query(organization_id, contact))
-            .await
+        let partitions = self.contact_partitions(organization_id, contact)?;
+        let mut items = Vec::new();
+        for pk in partitions.all() {
+            items.extend(self.all_pages(self.conversation_query(pk)).await?);
+        }
+        if partitions.plain.is_some() {
+            items.sort_by(|a, b| text(a, keys::CONTACT_SK).cmp(text(b, keys::CONTACT_SK)));
+        }
+        Ok(items)
     }
 
     /// One page of a contact's conversation, newest first: at most `limit` `by-contact` index
-    /// entries after `start` (the previous page's [`Page::next`]).
+    /// entries after `start` (the previous page's [`Page::next`]). A WhatsApp number's entries
+    /// under its keyed hash come first, then those stored under the plain key before the upgrade
+    /// (a page may hold the end of one and the start of the other).
     pub async fn conversation_page(
         &self,
         organization_id: &str,
@@ -168,8 +194,39 @@ impl EventQueries {
         limit: i32,
         start: Option<Item>,
     ) -> Result<Page, QueryError> {
+        let partitions = self.contact_partitions(organization_id, contact)?;
+        let in_plain = |key: &Item| {
+            partitions
+                .plain
+                .as_deref()
+                .is_some_and(|plain| text(key, keys::CONTACT_PK) == plain)
+        };
+        let (pk, start) = match start {
+            Some(key) if in_plain(&key) => {
+                (partitions.plain.as_deref().expect("in plain"), Some(key))
+            }
+            start => (partitions.current.as_str(), start),
+        };
+        let mut page = self.conversation_query_page(pk, limit, start).await?;
+        let remaining = limit - page.items.len() as i32;
+        if let (None, Some(plain), true) = (&page.next, &partitions.plain, pk == partitions.current)
+            && remaining > 0
+        {
+            let rest = self.conversation_query_page(plain, remaining, None).await?;
+            page.items.extend(rest.items);
+            page.next = rest.next;
+        }
+        Ok(page)
+    }
+
+    async fn conversation_query_page(
+        &self,
+        contact_pk: &str,
+        limit: i32,
+        start: Option<Item>,
+    ) -> Result<Page, QueryError> {
         let output = self
-            .conversation_query(organization_id, contact)
+            .conversation_query(contact_pk)
             .table_name(&self.table_name)
             .scan_index_forward(false)
             .limit(limit)
@@ -183,18 +240,34 @@ impl EventQueries {
         })
     }
 
-    fn conversation_query(&self, organization_id: &str, contact: &Contact) -> QueryFluentBuilder {
-        let pk = match contact {
-            Contact::WhatsappId(number) => keys::contact_pk(organization_id, Some(number), None),
-            Contact::ContactId(id) => keys::contact_pk(organization_id, None, Some(id)),
-        }
-        .expect("a contact");
+    /// Where a contact's conversation is: a number needs the contact key.
+    pub fn contact_partitions(
+        &self,
+        organization_id: &str,
+        contact: &Contact,
+    ) -> Result<ContactPartitions, QueryError> {
+        Ok(match contact {
+            Contact::WhatsappId(number) => {
+                let key = self.contact_key.as_ref().ok_or(QueryError::NoContactKey)?;
+                ContactPartitions {
+                    current: keys::whatsapp_contact_pk(key, organization_id, number),
+                    plain: Some(keys::plain_whatsapp_contact_pk(organization_id, number)),
+                }
+            }
+            Contact::ContactId(id) => ContactPartitions {
+                current: keys::contact_id_pk(organization_id, id),
+                plain: None,
+            },
+        })
+    }
+
+    fn conversation_query(&self, contact_pk: &str) -> QueryFluentBuilder {
         self.client
             .query()
             .index_name(keys::BY_CONTACT_INDEX)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", keys::CONTACT_PK)
-            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":pk", s(contact_pk))
     }
 
     /// An organization's events with `from <= time < to` (sortable UTC strings, see
@@ -340,6 +413,21 @@ impl EventQueries {
 pub enum Contact {
     WhatsappId(String),
     ContactId(String),
+}
+
+/// The `by-contact` partitions of one contact: `current`, the key the receiver writes now, and
+/// for a WhatsApp number `plain`, the key of items stored before numbers were hashed
+/// (`CONTACT#<org>#wa:<number>`), which nothing migrates (docs/security.md#contact-keys).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactPartitions {
+    pub current: String,
+    pub plain: Option<String>,
+}
+
+impl ContactPartitions {
+    fn all(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.current.as_str()).chain(self.plain.as_deref())
+    }
 }
 
 /// One page of a paginated query.

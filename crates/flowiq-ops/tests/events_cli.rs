@@ -26,6 +26,9 @@ fn flowiq_events_command(table: Option<&TestTable>, args: &[&str]) -> Command {
         "TABLE_NAME",
         "AWS_DEFAULT_REGION",
         "FLOWIQ_REPLAY_TO_URL",
+        "CONTACT_KEY",
+        "CONTACT_KEY_FILE",
+        "CONTACT_KEY_SECRET",
     ] {
         command.env_remove(name);
     }
@@ -466,4 +469,93 @@ async fn a_replay_to_a_receivers_url_never_prints_its_token() {
     for output in [&sent, &failed] {
         assert_no_token(output);
     }
+}
+
+/// A number's conversation needs the contact key: from the environment or a file (never a flag's
+/// value), refused with exit 2 when short or given twice, and never printed; a contact id's needs
+/// none.
+#[tokio::test]
+async fn the_contact_key_comes_from_the_environment_or_a_file_and_is_never_printed() {
+    use flowiq_webhooks::contact_key::LOCAL_DEV_CONTACT_KEY;
+    let table = TestTable::new().await;
+    let body = json!({"event_type": "message_received", "whatsapp_message_id": "wamid.key",
+        "organization_id": "org-key", "timestamp": "2026-03-07T10:00:00Z",
+        "whatsapp_id": "27830000001", "message": "Hi", "message_type": "text"});
+    table.store_delivery(&body.to_string()).await;
+    let file = std::env::temp_dir().join(format!("events-cli-key-{}", std::process::id()));
+    std::fs::write(&file, format!("{LOCAL_DEV_CONTACT_KEY}\n")).unwrap();
+    let args = [
+        "conversation",
+        "--org",
+        "org-key",
+        "--contact",
+        "27830000001",
+        "--json",
+    ];
+    let short = "short-contact-key-value";
+    let run = |env: Vec<(&'static str, String)>, extra: Vec<String>| {
+        let mut command = flowiq_events_command(Some(&table), &args);
+        command.args(extra).envs(env);
+        command.output().unwrap()
+    };
+    let file_arg = file.to_str().unwrap().to_owned();
+    for (env, extra, code, expected) in [
+        (
+            vec![("CONTACT_KEY", LOCAL_DEV_CONTACT_KEY.to_owned())],
+            vec![],
+            0,
+            "wamid.key",
+        ),
+        (
+            vec![("CONTACT_KEY_FILE", file_arg.clone())],
+            vec![],
+            0,
+            "wamid.key",
+        ),
+        (
+            vec![],
+            vec!["--contact-key-file".to_owned(), file_arg.clone()],
+            0,
+            "wamid.key",
+        ),
+        (
+            vec![("CONTACT_KEY", short.to_owned())],
+            vec![],
+            2,
+            "CONTACT_KEY: the contact key is 23 characters long",
+        ),
+        (
+            vec![("CONTACT_KEY", LOCAL_DEV_CONTACT_KEY.to_owned())],
+            vec!["--contact-key-file".to_owned(), file_arg.clone()],
+            2,
+            "give the contact key once",
+        ),
+    ] {
+        let output = run(env.clone(), extra.clone());
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = stderr(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(code),
+            "{env:?} {extra:?}: {stderr}"
+        );
+        let shown = if code == 0 { &stdout } else { &stderr };
+        assert!(
+            shown.contains(expected),
+            "{env:?} {extra:?}: {stdout} {stderr}"
+        );
+        for secret in [LOCAL_DEV_CONTACT_KEY, short] {
+            assert!(
+                !stdout.contains(secret) && !stderr.contains(secret),
+                "{env:?}: the key is printed"
+            );
+        }
+    }
+    // FlowIQ's contact id is not hashed: no key is read (none is set, and no stack either).
+    let output = flowiq_events(
+        Some(&table),
+        &["conversation", "--org", "org-key", "--contact", "id:c-none"],
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    std::fs::remove_file(&file).unwrap();
 }

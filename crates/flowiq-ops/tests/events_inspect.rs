@@ -4,14 +4,16 @@
 mod support;
 use support::context;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use clap::Parser as _;
-use flowiq_harness::test_table::{DEV_TOKEN, TestTable};
+use flowiq_harness::test_table::{DEV_TOKEN, TestTable, s};
 use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::run;
 use flowiq_ops::events::error::EventsError;
 use flowiq_ops::events::output::Format;
 use flowiq_ops::exit_status::ExitStatus;
 use flowiq_webhooks::delivery::{Delivery, Reply};
+use flowiq_webhooks::keys;
 use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::Retention;
 use serde_json::{Value, json};
@@ -448,4 +450,85 @@ async fn an_item_that_cannot_be_shown_is_an_error_naming_it() {
             "{message}"
         );
     }
+}
+
+/// A number's conversation is found under its keyed hash (what the receiver writes now) and under
+/// the plain key of items stored before numbers were hashed (nothing migrates them): newest
+/// first, the hashed partition's entries, then the plain one's, pages crossing from one to the
+/// other. No index key holds the number.
+#[tokio::test]
+async fn a_number_is_found_under_its_keyed_hash_and_under_its_old_plain_key() {
+    let table = TestTable::new().await;
+    for (wamid, at) in [
+        ("wamid.new", "2026-03-07T11:00:00Z"),
+        ("wamid.old1", "2026-03-07T09:00:00Z"),
+        ("wamid.old2", "2026-03-07T08:00:00Z"),
+    ] {
+        deliver(&table, &sent_message(wamid, at, "hello")).await;
+    }
+    let plain = keys::plain_whatsapp_contact_pk(ORG, ALICE);
+    for item in table.items_of_type("event").await {
+        assert!(!s(&item, "contact_pk").contains(ALICE), "{item:?}");
+        assert!(s(&item, "contact_pk").contains("#wah:"), "{item:?}");
+        if s(&item, "whatsapp_message_id").starts_with("wamid.old") {
+            // As the receiver stored it before the upgrade.
+            table
+                .client
+                .update_item()
+                .table_name(&table.name)
+                .key("pk", AttributeValue::S(s(&item, "pk").to_owned()))
+                .key("sk", AttributeValue::S(s(&item, "sk").to_owned()))
+                .update_expression("SET contact_pk = :plain")
+                .expression_attribute_values(":plain", AttributeValue::S(plain.clone()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    let wamids = |page: &[Value]| -> Vec<String> {
+        page.iter()
+            .filter(|l| field(l, "kind") == "conversation_item")
+            .map(|l| field(l, "whatsapp_message_id").to_owned())
+            .collect()
+    };
+    let contact = [
+        "conversation",
+        "--org",
+        ORG,
+        "--contact",
+        ALICE,
+        "--limit",
+        "2",
+    ];
+    let (result, page1) = events(&table, &contact).await;
+    assert_eq!(result.unwrap(), ExitStatus::Success);
+    assert_eq!(wamids(&page1), ["wamid.new", "wamid.old1"]);
+    let cursor = field(page1.last().unwrap(), "next_cursor").to_owned();
+    let mut next = contact.to_vec();
+    next.extend(["--cursor", &cursor]);
+    let (result, page2) = events(&table, &next).await;
+    assert_eq!(result.unwrap(), ExitStatus::Success);
+    assert_eq!(wamids(&page2), ["wamid.old2"]);
+    if let Some(cursor) = page2.last().unwrap()["next_cursor"].as_str() {
+        let mut next = contact.to_vec();
+        next.extend(["--cursor", cursor]);
+        assert!(wamids(&events(&table, &next).await.1).is_empty());
+    }
+    // All pages at once (what a replay of the conversation selects): oldest first, both keys.
+    let queries = support::context(&table).queries;
+    let all = queries
+        .conversation(ORG, ALICE)
+        .await
+        .unwrap()
+        .iter()
+        .map(|i| s(i, "whatsapp_message_id").to_owned())
+        .collect::<Vec<_>>();
+    assert_eq!(all, ["wamid.old2", "wamid.old1", "wamid.new"]);
+
+    // Another key finds only the old plain entries: the hashed ones need this stack's key.
+    let other = flowiq_ops::queries::EventQueries::new(table.client.clone(), &table.name)
+        .with_contact_key(flowiq_webhooks::contact_key::ContactKey::new(&"x".repeat(40)).unwrap());
+    let found = other.conversation(ORG, ALICE).await.unwrap();
+    assert_eq!(found.len(), 2);
 }

@@ -67,7 +67,9 @@ async fn each_access_pattern_is_one_query_in_time_order() {
         post(&receiver, body).await;
     }
 
-    let store = EventQueries::new(table.client.clone(), &table.name);
+    // The receiver's test tables use the development contact key.
+    let store = EventQueries::new(table.client.clone(), &table.name)
+        .with_contact_key(flowiq_webhooks::contact_key::ContactKey::local_dev());
     let events = store.message_events("wamid.a").await.unwrap();
     let types: Vec<&str> = events.iter().map(|e| s(e, "event_type")).collect();
     assert_eq!(

@@ -157,8 +157,13 @@ impl Setup {
     /// The webhook's receiver: the store through the proxy, spilling to the queue.
     fn receiver(&self) -> Receiver<DynamoDbEventStore, SqsSpill> {
         let tokens = WebhookTokens::parse(DEV_TOKEN).unwrap();
-        Receiver::new(self.store(), tokens, Retention(None))
-            .with_spill(SqsSpill::new(&self.sdk, &self.queue_url))
+        Receiver::new(
+            self.store(),
+            tokens,
+            Retention(None),
+            flowiq_webhooks::contact_key::ContactKey::local_dev(),
+        )
+        .with_spill(SqsSpill::new(&self.sdk, &self.queue_url))
     }
 }
 
@@ -236,7 +241,11 @@ async fn nothing_is_lost_when_dynamodb_cannot_take_deliveries() {
     let report = drain(
         sqs,
         queue_url,
-        &Acceptor::new(failing_store, Retention(None)),
+        &Acceptor::new(
+            failing_store,
+            Retention(None),
+            flowiq_webhooks::contact_key::ContactKey::local_dev(),
+        ),
     )
     .await
     .unwrap();
@@ -246,9 +255,17 @@ async fn nothing_is_lost_when_dynamodb_cannot_take_deliveries() {
     // DynamoDB is back: the drain applies everything, the queue is empty.
     proxy.set(Fault::None);
     let store = setup.store();
-    let report = drain(sqs, queue_url, &Acceptor::new(store, Retention(None)))
-        .await
-        .unwrap();
+    let report = drain(
+        sqs,
+        queue_url,
+        &Acceptor::new(
+            store,
+            Retention(None),
+            flowiq_webhooks::contact_key::ContactKey::local_dev(),
+        ),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (
             report.exit_status(),
@@ -266,6 +283,7 @@ async fn nothing_is_lost_when_dynamodb_cannot_take_deliveries() {
         &Acceptor::new(
             DynamoDbEventStore::new(table.client.clone(), &table.name),
             Retention(None),
+            flowiq_webhooks::contact_key::ContactKey::local_dev(),
         ),
     )
     .await
@@ -298,6 +316,7 @@ async fn nothing_is_lost_when_dynamodb_cannot_take_deliveries() {
         DynamoDbEventStore::new(client_for(&proxy.endpoint()), &table.name),
         WebhookTokens::parse(DEV_TOKEN).unwrap(),
         Retention(None),
+        flowiq_webhooks::contact_key::ContactKey::local_dev(),
     )
     .with_spill(SqsSpill::new(
         &sdk_config("http://127.0.0.1:9"),
@@ -370,9 +389,17 @@ async fn a_failure_window_mid_load_loses_nothing_and_doubles_nothing() {
     assert!(queued > 100, "the window was felt: {queued} queued");
 
     let store = DynamoDbEventStore::new(table.client.clone(), &table.name);
-    let report = drain(sqs, queue_url, &Acceptor::new(store, Retention(None)))
-        .await
-        .unwrap();
+    let report = drain(
+        sqs,
+        queue_url,
+        &Acceptor::new(
+            store,
+            Retention(None),
+            flowiq_webhooks::contact_key::ContactKey::local_dev(),
+        ),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.exit_status(), ExitStatus::Success, "{report:?}");
     assert_eq!(report.stored + report.duplicates, queued);
 
@@ -458,7 +485,11 @@ async fn a_soak_with_random_faults_loses_nothing_and_doubles_nothing() {
     };
     let drained: Mutex<BTreeMap<&'static str, usize>> = Mutex::new(BTreeMap::new());
     let drain = async {
-        let acceptor = Acceptor::new(setup.store(), Retention(None));
+        let acceptor = Acceptor::new(
+            setup.store(),
+            Retention(None),
+            flowiq_webhooks::contact_key::ContactKey::local_dev(),
+        );
         loop {
             let received = sqs
                 .receive_message()

@@ -57,21 +57,29 @@ async fn clients() -> Clients {
         dynamodb: aws_sdk_dynamodb::Client::new(&config),
         sqs: aws_sdk_sqs::Client::new(&config),
         iam: aws_sdk_iam::Client::new(&config),
+        secrets_manager: aws_sdk_secretsmanager::Client::new(&config),
     }
 }
 
+/// A secret's current string.
+async fn secret_string(clients: &Clients, arn: &str) -> String {
+    let value = clients.secrets_manager.get_secret_value().secret_id(arn);
+    value.send().await.unwrap().secret_string.unwrap()
+}
+
 /// A resource's `Properties` in template.yaml at the parameters' defaults, evaluated by the
-/// template's one reader with exactly the values this test names: each `!GetAtt X.Arn` is
-/// `arns[X]`, the token secret's `!Ref` its ARN (the test's own mapping, to hold the tool's
-/// against; anything else the template refers to is an error).
+/// template's one reader with exactly the values this test names: each `!GetAtt X.Arn` and
+/// `!Ref X` of a resource is `arns[X]` (the test's own mapping, to hold the tool's against;
+/// anything else the template refers to is an error).
 fn properties(logical_id: &str, arns: &BTreeMap<&str, String>) -> Value {
     let mut known: BTreeMap<String, String> = arns
         .iter()
         .map(|(name, arn)| (format!("{name}.Arn"), arn.clone()))
         .collect();
-    known.insert(
-        "WebhookTokenSecret".to_owned(),
-        arns["WebhookTokenSecret"].clone(),
+    // A secret's `!Ref` is its ARN.
+    known.extend(
+        arns.iter()
+            .map(|(name, arn)| ((*name).to_owned(), arn.clone())),
     );
     let template = flowiq_template::Template::repository();
     let scope = template.scope(&[], Attributes::Known(known)).unwrap();
@@ -225,12 +233,10 @@ mod provisioning {
                     names.function
                 ),
             ),
+            ("WebhookTokenSecret", provisioned.token_secret_arn.clone()),
             (
-                "WebhookTokenSecret",
-                format!(
-                    "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{}-token-??????",
-                    names.function
-                ),
+                "ContactKeySecret",
+                provisioned.contact_key_secret_arn.clone(),
             ),
         ]
         .into_iter()
@@ -346,6 +352,8 @@ mod provisioning {
             "table provision-twice-events",
             "queue provision-twice-spill-dead-letter",
             "queue provision-twice-spill",
+            "secret provision-twice-fn-token",
+            "secret provision-twice-fn-contact-key",
             "role provision-twice-webhook-function",
         ] {
             assert!(
@@ -356,8 +364,49 @@ mod provisioning {
         }
         assert_table_is_the_templates(&clients, &names.table).await;
         assert_queues_and_role_are_the_templates(&clients, &names, &first).await;
+        // The secrets: generated values of the template's form, named after the function; only
+        // their ARNs are printed.
+        let prefix =
+            format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:provision-twice-fn-");
+        assert!(
+            first
+                .token_secret_arn
+                .starts_with(&format!("{prefix}token-"))
+        );
+        assert!(
+            first
+                .contact_key_secret_arn
+                .starts_with(&format!("{prefix}contact-key-"))
+        );
+        let token_secret = secret_string(&clients, &first.token_secret_arn).await;
+        let token: Value = serde_json::from_str(&token_secret).unwrap();
+        let token = token["token"].as_str().unwrap().to_owned();
+        let contact_key = secret_string(&clients, &first.contact_key_secret_arn).await;
+        for (value, length) in [(&token, 48), (&contact_key, 64)] {
+            assert_eq!(value.len(), length);
+            assert!(value.bytes().all(|b| b.is_ascii_alphanumeric()));
+            assert!(!first.shell_assignments().contains(value.as_str()));
+        }
+        assert!(flowiq_webhooks::contact_key::ContactKey::new(&contact_key).is_ok());
+        let assignments = first.shell_assignments();
+        for line in [
+            format!("WEBHOOK_TOKEN_SECRET='{}'", first.token_secret_arn),
+            format!("CONTACT_KEY_SECRET='{}'", first.contact_key_secret_arn),
+        ] {
+            assert!(assignments.contains(&line), "{assignments}");
+        }
 
         let second = provision(&clients, &names, &template).await.unwrap();
+        // An existing secret is never changed (the token may have been rotated since; the contact
+        // key must never change).
+        assert_eq!(
+            secret_string(&clients, &first.token_secret_arn).await,
+            token_secret
+        );
+        assert_eq!(
+            secret_string(&clients, &first.contact_key_secret_arn).await,
+            contact_key
+        );
         assert_eq!(second.changes, vec![]);
         assert!(!second.role_created);
         assert_eq!(
@@ -838,16 +887,14 @@ mod bootstrap_function_name {
         let provisioned = provision(&clients().await, &names, &Template::repository())
             .await
             .unwrap();
+        // The secret provision created, with a token this test knows (as after a rotation).
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
-        let arn = (secrets
-            .create_secret()
-            .name(format!("{}-token", names.function)))
-        .secret_string(format!(r#"{{"token":"{TOKEN}"}}"#))
-        .send()
-        .await
-        .unwrap()
-        .arn
-        .unwrap();
+        let arn = provisioned.token_secret_arn.clone();
+        (secrets.put_secret_value().secret_id(&arn))
+            .secret_string(format!(r#"{{"token":"{TOKEN}"}}"#))
+            .send()
+            .await
+            .unwrap();
         let variables = [
             ("TABLE_NAME", names.table.as_str()),
             ("WEBHOOK_TOKEN_SECRET", arn.as_str()),
@@ -1124,11 +1171,20 @@ mod readme {
             .variables()
             .unwrap()
             .clone();
-        let token = variables["WEBHOOK_TOKENS"].clone();
+        // Only the secrets' ARNs in the configuration: the token and the contact key are in
+        // the secrets provision generated, and never on a command line of the block.
+        assert!(!variables.contains_key("WEBHOOK_TOKENS"), "{variables:?}");
+        assert!(!blocks[0].contains("WEBHOOK_TOKENS") && !blocks[0].contains("CONTACT_KEY="));
+        let clients = clients().await;
+        let token_secret = secret_string(&clients, &variables["WEBHOOK_TOKEN_SECRET"]).await;
+        let token: Value = serde_json::from_str(&token_secret).unwrap();
+        let token = token["token"].as_str().unwrap().to_owned();
         assert!(
             token.len() == 48 && token.bytes().all(|b| b.is_ascii_alphanumeric()),
             "a generated 48-character token"
         );
+        let contact_key = secret_string(&clients, &variables["CONTACT_KEY_SECRET"]).await;
+        assert_eq!(contact_key.len(), 64);
         assert_eq!(variables["TABLE_NAME"], "flowiq-webhooks-events");
         assert!(
             variables["SPILL_QUEUE_URL"].ends_with("/flowiq-webhooks-spill"),
@@ -1190,7 +1246,9 @@ mod readme {
             stdout.contains("all (whatsapp): registered, webhook id wh-readme"),
             "{stdout}"
         );
-        assert!(!stdout.contains(&token) && !stderr.contains(&token));
+        for secret in [&token, &contact_key] {
+            assert!(!stdout.contains(secret.as_str()) && !stderr.contains(secret.as_str()));
+        }
 
         // A later deploy of new code: the configuration, token included, stays; running the
         // first block's provisioning and registration again changes and registers nothing.

@@ -5,7 +5,7 @@
 use anyhow::Context as _;
 use flowiq_webhooks::config::Config;
 use flowiq_webhooks::delivery::Receiver;
-use flowiq_webhooks::lambda_function::{read_tokens, serve_refreshing};
+use flowiq_webhooks::lambda_function::{contact_key, read_tokens, serve_refreshing};
 use flowiq_webhooks::store::dynamodb::{DynamoDbEventStore, load_sdk_config};
 
 #[tokio::main(flavor = "current_thread")]
@@ -15,8 +15,12 @@ async fn main() -> Result<(), lambda_http::Error> {
     let sdk_config = load_sdk_config().await;
     let client = aws_sdk_dynamodb::Client::new(&sdk_config);
     let store = DynamoDbEventStore::new(client, config.table_name);
-    let (tokens, refresh) = read_tokens(config.tokens, &sdk_config).await?;
-    let receiver = Receiver::new(store, tokens, config.retention)
+    let (tokens, contact_key) = tokio::join!(
+        read_tokens(config.tokens, &sdk_config),
+        contact_key(config.contact_key, &sdk_config)
+    );
+    let (tokens, refresh) = tokens?;
+    let receiver = Receiver::new(store, tokens, config.retention, contact_key?)
         .with_rejected_retention(config.rejected_retention);
     serve_refreshing(receiver, refresh).await
 }

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use clap::{Args, Parser, Subcommand};
 use flowiq_harness::runtime_api::RuntimeApi;
 use flowiq_harness::stats::percentile;
+use flowiq_webhooks::contact_key::LOCAL_DEV_CONTACT_KEY;
 use serde_json::{Value, json};
 
 const DEV_TOKEN: &str = "local-dev-token-not-a-secret-0123456789";
@@ -250,10 +251,11 @@ fn spawn(function: &Function, api: &RuntimeApi, cpu: Option<&CpuLimit>) -> Resul
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("TABLE_NAME", "flowiq-bench")
         .env("WEBHOOK_TOKENS", DEV_TOKEN)
+        .env("CONTACT_KEY", LOCAL_DEV_CONTACT_KEY)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null());
     for (key, value) in &function.env {
-        // `KEY=` removes a default above (e.g. WEBHOOK_TOKENS, to read the token secret).
+        // `KEY=` removes a default above (e.g. WEBHOOK_TOKENS or CONTACT_KEY, to read a secret).
         if value.is_empty() {
             command.env_remove(key);
         } else {

@@ -193,6 +193,7 @@ async fn simulate(
         FaultyStore::new(Arc::clone(&table), Arc::clone(&world)),
         tokens,
         Retention(None),
+        flowiq_webhooks::contact_key::ContactKey::local_dev(),
     )
     .with_spill(QueueSpill {
         queue: Arc::clone(&queue),
@@ -208,6 +209,7 @@ async fn simulate(
     let acceptor = Arc::new(Acceptor::new(
         FaultyStore::new(Arc::clone(&table), Arc::clone(&world)),
         Retention(None),
+        flowiq_webhooks::contact_key::ContactKey::local_dev(),
     ));
 
     let senders: Vec<_> = (0..traffic.deliveries.len())

@@ -7,9 +7,14 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser as _;
+use flowiq_ops::contact_key_args::{
+    CONTACT_KEY_SECRET_OUTPUT, ContactKeyArgsError, ContactKeySource, contact_key_source,
+};
 use flowiq_ops::deployment::{Deployment, DeploymentError, load_sdk_config};
 use flowiq_ops::events::cli::{Args, Command};
-use flowiq_ops::events::commands::{Context, run, run_analytics_query, validate};
+use flowiq_ops::events::commands::{
+    Context, needs_contact_key, run, run_analytics_query, validate,
+};
 use flowiq_ops::events::error::EventsError;
 use flowiq_ops::events::forwarding_commands::{
     DEAD_LETTER_QUEUE_OUTPUT, ENDPOINT_OUTPUT, ForwardingDeployment,
@@ -17,6 +22,7 @@ use flowiq_ops::events::forwarding_commands::{
 use flowiq_ops::events::output::Format;
 use flowiq_ops::exit_status::ExitStatus;
 use flowiq_ops::queries::EventQueries;
+use flowiq_webhooks::contact_key_secret::read_contact_key;
 
 /// The stack output naming the spill queue (template.yaml).
 const SPILL_QUEUE_URL_OUTPUT: &str = "SpillQueueUrl";
@@ -43,6 +49,15 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
     if let Err(error) = validate(&args.command) {
         return report(error);
     }
+    // A key given wrong is a usage error before any AWS call.
+    let contact_key_source = if needs_contact_key(&args.command) {
+        match contact_key_source(&args.contact_key, |name| std::env::var(name).ok()) {
+            Ok(source) => Some(source),
+            Err(error) => return report(error.into()),
+        }
+    } else {
+        None
+    };
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -109,9 +124,33 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
                 _ => None,
             };
         }
+        let contact_key = match contact_key_source {
+            None => None,
+            Some(ContactKeySource::Local(key)) => Some(key),
+            Some(ContactKeySource::Secret(secret)) => {
+                let secret = match secret {
+                    Some(secret) => secret,
+                    None => deployment
+                        .outputs()
+                        .await?
+                        .require(CONTACT_KEY_SECRET_OUTPUT, "--contact-key-secret")?
+                        .to_owned(),
+                };
+                let client = aws_sdk_secretsmanager::Client::new(&config);
+                let key = read_contact_key(&client, &secret)
+                    .await
+                    .map_err(ContactKeyArgsError::from)?;
+                Some(key)
+            }
+        };
         let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let mut queries = EventQueries::new(dynamodb.clone(), table_name);
+        if let Some(key) = &contact_key {
+            queries = queries.with_contact_key(key.clone());
+        }
         let context = Context {
-            queries: EventQueries::new(dynamodb.clone(), table_name),
+            queries,
+            contact_key,
             dynamodb,
             eventbridge: aws_sdk_eventbridge::Client::new(&config),
             sqs: aws_sdk_sqs::Client::new(&config),

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use super::contact::parse_contact;
 use super::cursor::{ReplayCursor, parse_page_cursor, parse_replay_cursor};
 use super::time_arg::{TimeArg, parse_time_arg};
+use crate::contact_key_args::ContactKeyArgs;
 use crate::deployment::DeploymentArgs;
 use crate::exit_status::Tool;
 use crate::queries::{Contact, Item};
@@ -53,6 +54,11 @@ pub struct Args {
     /// Which deployment (as flowiq-bootstrap finds it). Give these before the subcommand.
     #[command(flatten)]
     pub deployment: DeploymentArgs,
+
+    /// The contact key: read only by commands that need it (a WhatsApp number's conversation,
+    /// reprocess-rejected, drain).
+    #[command(flatten)]
+    pub contact_key: ContactKeyArgs,
 
     /// JSON lines on stdout (the default when stdout is not a terminal)
     #[arg(long, global = true)]

@@ -8,12 +8,14 @@ use serde::Serialize;
 use serde_json::json;
 
 use flowiq_webhooks::acceptance::Acceptor;
+use flowiq_webhooks::contact_key::ContactKey;
 use flowiq_webhooks::records::Retention;
 use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 
 use super::analytics_query::{find_named_query, run_query};
 use super::cli::{
-    Command, DrainArgs, QueryArgs, ReplayArgs, ReplaySelection, ReprocessArgs, TargetArgs,
+    Command, DrainArgs, ForwardingCommand, QueryArgs, ReplayArgs, ReplaySelection, ReprocessArgs,
+    TargetArgs,
 };
 use super::drain::drain;
 use super::error::EventsError;
@@ -28,12 +30,15 @@ use super::reprocess::{Detail, Reprocessed, Reprocessor, skip_reason};
 use super::selection::Selection;
 use super::time_arg::TimeArg;
 use crate::exit_status::ExitStatus;
-use crate::queries::{EventQueries, Item};
+use crate::queries::{Contact, EventQueries, Item};
 use crate::retry::RetryPolicy;
 
 /// The clients a run uses (built once from the operator's AWS configuration).
 pub struct Context {
+    /// The table's queries, with the contact key when the command needs it.
     pub queries: EventQueries,
+    /// The contact key, read when the command needs it ([`needs_contact_key`]).
+    pub contact_key: Option<ContactKey>,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub eventbridge: aws_sdk_eventbridge::Client,
     pub sqs: aws_sdk_sqs::Client,
@@ -116,6 +121,31 @@ pub fn replay_selection(selection: &ReplaySelection) -> Selection {
             types: args.types.clone(),
         },
     }
+}
+
+/// Whether the command needs the contact key: to find a WhatsApp number's conversation, or to
+/// store events (their `by-contact` keys).
+pub fn needs_contact_key(command: &Command) -> bool {
+    let number = |selection: &ReplaySelection| {
+        matches!(selection, ReplaySelection::Conversation(args)
+            if matches!(args.contact, Contact::WhatsappId(_)))
+    };
+    match command {
+        Command::Conversation(args) => matches!(args.contact.contact, Contact::WhatsappId(_)),
+        Command::Replay(args) => number(&args.selection),
+        Command::Forwarding(ForwardingCommand::Replay(args)) => number(&args.selection),
+        Command::ReprocessRejected(args) => !args.dry_run,
+        Command::Drain(_) => true,
+        _ => false,
+    }
+}
+
+/// The contact key of a command that needs one (the binary reads it first).
+fn required_contact_key(context: &Context) -> Result<ContactKey, EventsError> {
+    context
+        .contact_key
+        .clone()
+        .ok_or(EventsError::Query(crate::queries::QueryError::NoContactKey))
 }
 
 /// Checks what can be checked without AWS (a replay's target): a usage error exits before any
@@ -424,6 +454,7 @@ pub async fn run_reprocess(
         context.dynamodb.clone(),
         context.queries.table_name(),
         args.retention_days,
+        required_contact_key(context)?,
     );
     let mut results: Vec<Reprocessed> = Vec::new();
     let progress = Progress::new(todo.len() as u64, "reprocessing");
@@ -553,6 +584,7 @@ pub async fn run_drain(
     let acceptor = Acceptor::new(
         store,
         Retention(args.retention_days.filter(|days| *days > 0)),
+        required_contact_key(context)?,
     );
     let report = drain(&context.sqs, queue_url, &acceptor).await?;
     let status = report.exit_status();

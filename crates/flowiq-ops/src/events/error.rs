@@ -1,6 +1,7 @@
 //! What can go wrong in a `flowiq-events` run, each with the exit code it maps to and a message
 //! the operator can act on. Messages never quote a body, a phone number or message text.
 
+use crate::contact_key_args::ContactKeyArgsError;
 use crate::deployment::DeploymentError;
 use crate::exit_status::ExitStatus;
 use crate::queries::QueryError;
@@ -18,6 +19,9 @@ pub enum EventsError {
     /// Finding the stack or its table (shared with flowiq-bootstrap).
     #[error(transparent)]
     Deployment(#[from] DeploymentError),
+    /// The contact key: not given right (usage), or its secret unreadable (AWS).
+    #[error(transparent)]
+    ContactKey(#[from] ContactKeyArgsError),
     /// A write of `reprocess-rejected` or an EventBridge call outside a replay batch.
     #[error("{operation} failed: {message}")]
     Aws {
@@ -52,13 +56,16 @@ impl EventsError {
             EventsError::Usage(_) => ExitStatus::Usage,
             EventsError::NotFound(_) => ExitStatus::NotFound,
             EventsError::Deployment(e) if e.is_configuration() => ExitStatus::Usage,
+            EventsError::ContactKey(e) if e.is_aws() => ExitStatus::Aws,
+            EventsError::ContactKey(_) => ExitStatus::Usage,
             EventsError::Query(QueryError::Request { .. })
             | EventsError::Deployment(_)
             | EventsError::Aws { .. }
             | EventsError::QueryFailed { .. } => ExitStatus::Aws,
             EventsError::Output(_)
             | EventsError::Unreadable { .. }
-            | EventsError::Query(QueryError::Unreadable { .. }) => ExitStatus::Unexpected,
+            | EventsError::Query(QueryError::Unreadable { .. })
+            | EventsError::Query(QueryError::NoContactKey) => ExitStatus::Unexpected,
         }
     }
 }

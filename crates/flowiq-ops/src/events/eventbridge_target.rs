@@ -174,7 +174,13 @@ mod tests {
         );
         let event = WebhookEvent::parse(Platform::Whatsapp, body.as_bytes()).unwrap();
         let received = Received::at(time::OffsetDateTime::UNIX_EPOCH);
-        let stored = event_records(event, &body, &received, Retention(None));
+        let stored = event_records(
+            event,
+            &body,
+            &received,
+            Retention(None),
+            &flowiq_webhooks::contact_key::ContactKey::local_dev(),
+        );
         let item = serde_dynamo::to_item(stored).unwrap();
         ReplayItem::from_item(&item).unwrap().unwrap()
     }

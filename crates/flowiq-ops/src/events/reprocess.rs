@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::AttributeValue;
 use flowiq_webhooks::acceptance::{Accepted, Acceptor, AuthenticatedDelivery};
 use flowiq_webhooks::clock::now_sortable;
+use flowiq_webhooks::contact_key::ContactKey;
 use flowiq_webhooks::keys;
 use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::{EventItem, MessageUpdate, Received, RejectedItem, Retention};
@@ -110,14 +111,22 @@ pub struct Reprocessor {
     table_name: String,
     /// Overrides the retention derived from each rejected item.
     retention_days: Option<u32>,
+    /// The stored events' contact keys are the receiver's.
+    contact_key: ContactKey,
 }
 
 impl Reprocessor {
-    pub fn new(client: Client, table_name: impl Into<String>, retention_days: Option<u32>) -> Self {
+    pub fn new(
+        client: Client,
+        table_name: impl Into<String>,
+        retention_days: Option<u32>,
+        contact_key: ContactKey,
+    ) -> Self {
         Reprocessor {
             client,
             table_name: table_name.into(),
             retention_days,
+            contact_key,
         }
     }
 
@@ -125,7 +134,8 @@ impl Reprocessor {
     fn acceptor(&self, retention: Retention) -> Acceptor<NoRejectedWrites> {
         let store = DynamoDbEventStore::new(self.client.clone(), &self.table_name);
         // No sender is waiting: the SDK's own timeouts bound each write.
-        Acceptor::new(NoRejectedWrites(store), retention).with_budget(REPROCESS_BUDGET)
+        Acceptor::new(NoRejectedWrites(store), retention, self.contact_key.clone())
+            .with_budget(REPROCESS_BUDGET)
     }
 
     /// Reprocesses one rejected item (with its body) and records the outcome on it.

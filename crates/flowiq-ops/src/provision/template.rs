@@ -31,6 +31,8 @@ pub const PSEUDO_PARAMETERS: [&str; 3] = ["AWS::Partition", "AWS::Region", "AWS:
 pub const WEBHOOK_FUNCTION_LOG_GROUP: &str = "WebhookFunctionLogGroup";
 /// Without SAM, a secret named `<function>-token` plays its part (`!Ref` of a secret is its ARN).
 pub const WEBHOOK_TOKEN_SECRET: &str = "WebhookTokenSecret";
+/// Without SAM, a secret named `<function>-contact-key` plays its part.
+pub const CONTACT_KEY_SECRET: &str = "ContactKeySecret";
 
 /// The ARN each `!GetAtt <logical id>.Arn` stands for (and the token secret's `!Ref`), and the
 /// value of each pseudo parameter ([`PSEUDO_PARAMETERS`]).
@@ -188,6 +190,7 @@ mod tests {
             (SPILL_DEAD_LETTER_QUEUE, "arn:dlq"),
             (WEBHOOK_FUNCTION_LOG_GROUP, "arn:logs:*"),
             (WEBHOOK_TOKEN_SECRET, "arn:secret"),
+            (CONTACT_KEY_SECRET, "arn:contact-key"),
         ]
         .into_iter()
         .map(|(k, v)| (k, v.to_owned()))

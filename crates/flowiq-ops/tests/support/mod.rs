@@ -24,8 +24,12 @@ pub fn context(table: &TestTable) -> Context {
             .endpoint_url(UNREACHABLE)
             .build(),
     );
+    // The receiver's test tables are written with the development contact key.
+    let contact_key = flowiq_webhooks::contact_key::ContactKey::local_dev();
     Context {
-        queries: EventQueries::new(table.client.clone(), &table.name),
+        queries: EventQueries::new(table.client.clone(), &table.name)
+            .with_contact_key(contact_key.clone()),
+        contact_key: Some(contact_key),
         dynamodb: table.client.clone(),
         eventbridge,
         sqs,
