@@ -120,12 +120,18 @@ async fn run_hook(
     hook.run(&event).await.map_err(|e| e.to_string())
 }
 
-/// The environment of a deployed version: its tokens in the secret `secret_id` of moto's Secrets
-/// Manager, its table on DynamoDB Local.
-fn deployed_env(moto: &MotoServer, table: &TestTable, secret_id: &str) -> Vec<(String, String)> {
+/// The environment of a deployed version: its tokens in the secret `secret_id` and its contact
+/// key in `contact_key_secret`, both in moto's Secrets Manager, its table on DynamoDB Local.
+fn deployed_env(
+    moto: &MotoServer,
+    table: &TestTable,
+    secret_id: &str,
+    contact_key_secret: &str,
+) -> Vec<(String, String)> {
     [
         ("TABLE_NAME", table.name.as_str()),
         ("WEBHOOK_TOKEN_SECRET", secret_id),
+        ("CONTACT_KEY_SECRET", contact_key_secret),
         ("AWS_ENDPOINT_URL_SECRETS_MANAGER", moto.endpoint().as_str()),
         ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb_local::endpoint()),
         ("AWS_ACCESS_KEY_ID", "local"),
@@ -147,11 +153,19 @@ async fn a_version_that_starts_and_refuses_the_probe_passes_and_nothing_is_store
         .send()
         .await
         .unwrap();
+    let contact_key = secrets
+        .create_secret()
+        .name("ContactKeySecret-hook")
+        .secret_string("k".repeat(64))
+        .send()
+        .await
+        .unwrap();
+    let contact_key = contact_key.arn().unwrap();
     let table = TestTable::new().await;
     let codedeploy = codedeploy().await;
 
     let healthy = WebhookVersion {
-        env: deployed_env(&moto, &table, secret.arn().unwrap()),
+        env: deployed_env(&moto, &table, secret.arn().unwrap(), contact_key),
     };
     assert_eq!(run_hook(healthy, &codedeploy).await, Ok(Verdict::Succeeded));
     assert_eq!(
@@ -168,7 +182,7 @@ async fn a_version_that_starts_and_refuses_the_probe_passes_and_nothing_is_store
     // starts: Failed, with Lambda's reason.
     let codedeploy = self::codedeploy().await;
     let no_secret = WebhookVersion {
-        env: deployed_env(&moto, &table, "WebhookTokenSecret-missing"),
+        env: deployed_env(&moto, &table, "WebhookTokenSecret-missing", contact_key),
     };
     let verdict = run_hook(no_secret, &codedeploy).await.unwrap();
     let Verdict::Failed(why) = verdict else {

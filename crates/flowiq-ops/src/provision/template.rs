@@ -1,7 +1,7 @@
 //! The resources `flowiq-provision` creates, read from template.yaml (the single source of truth;
 //! nothing here repeats their shape) by the one evaluator of the template (`flowiq_template`),
 //! strictly: every parameter at its default (or a value the tool's flags set), `!GetAtt R.Arn`
-//! the ARN of a resource this tool created (or will name), `!Ref` of the token secret its ARN,
+//! the ARN of a resource this tool created (or will name), `!Ref` of a secret its ARN,
 //! the pseudo parameters the account's. Any other reference, an intrinsic the evaluator does not
 //! know, or a property the tool does not apply is an error: a template change never goes
 //! unnoticed.
@@ -34,7 +34,7 @@ pub const WEBHOOK_TOKEN_SECRET: &str = "WebhookTokenSecret";
 /// Without SAM, a secret named `<function>-contact-key` plays its part.
 pub const CONTACT_KEY_SECRET: &str = "ContactKeySecret";
 
-/// The ARN each `!GetAtt <logical id>.Arn` stands for (and the token secret's `!Ref`), and the
+/// The ARN each `!GetAtt <logical id>.Arn` stands for (and the secrets' `!Ref`), and the
 /// value of each pseudo parameter ([`PSEUDO_PARAMETERS`]).
 pub type Arns = BTreeMap<&'static str, String>;
 
@@ -85,11 +85,13 @@ impl Template {
         self.template.scope(&overrides, attributes)
     }
 
-    /// Exactly what `arns` says: `!GetAtt X.Arn`, the secret's `!Ref`, the pseudo parameters.
+    /// Exactly what `arns` says: `!GetAtt X.Arn`, the secrets' `!Ref`, the pseudo parameters.
     fn known(&self, arns: &Arns) -> Result<Scope<'_>, TemplateError> {
         let mut known = BTreeMap::new();
         for (&name, value) in arns {
-            if name.starts_with("AWS::") || name == WEBHOOK_TOKEN_SECRET {
+            if name.starts_with("AWS::")
+                || [WEBHOOK_TOKEN_SECRET, CONTACT_KEY_SECRET].contains(&name)
+            {
                 known.insert(name.to_owned(), value.clone());
             }
             if !name.starts_with("AWS::") {
