@@ -297,7 +297,10 @@ fn check_event_item(event: &WebhookEvent, text: &str, received: &Received, item:
             check_partition_key(pk);
             // A number is only ever in a contact key as its keyed hash.
             if let Some(number) = event.whatsapp_id.as_deref().filter(|n| n.len() >= 4) {
-                assert!(!pk.contains(&format!("#wa:{number}")), "a plain number in {pk}");
+                assert!(
+                    !pk.contains(&format!("#wa:{number}")),
+                    "a plain number in {pk}"
+                );
             }
             check_sort_key(sk);
         }
