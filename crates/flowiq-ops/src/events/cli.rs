@@ -173,28 +173,8 @@ pub struct ForwardingReplayArgs {
     #[command(flatten)]
     pub endpoint: EndpointArgs,
 
-    /// At most this many events started per second
-    #[arg(long, value_name = "PER_SECOND", default_value_t = 10.0, global = true,
-          value_parser = parse_rate)]
-    pub rate: f64,
-
-    /// Sends in flight at once (1 keeps strict time order at the endpoint)
-    #[arg(long, value_name = "N", default_value_t = 1, global = true,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: u16,
-
-    /// Attempts per send, the first included (retries: connection errors, timeouts, 429, 5xx)
-    #[arg(long, value_name = "N", default_value_t = 5, global = true,
-          value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub max_attempts: u32,
-
-    /// Continue strictly after this cursor (printed by an earlier run)
-    #[arg(long, value_name = "CURSOR", global = true, value_parser = parse_replay_cursor)]
-    pub resume: Option<ReplayCursor>,
-
-    /// Count what would be sent; send nothing
-    #[arg(long, global = true)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub pacing: ReplayPacingArgs,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -276,6 +256,33 @@ pub struct ListArgs {
     pub types: Vec<String>,
 }
 
+/// How a replay sends: the same flags for `replay` and `forwarding replay`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplayPacingArgs {
+    /// At most this many events started per second
+    #[arg(long, value_name = "PER_SECOND", default_value_t = 10.0, global = true,
+          value_parser = parse_rate)]
+    pub rate: f64,
+
+    /// Sends in flight at once (1 keeps strict time order where they arrive)
+    #[arg(long, value_name = "N", default_value_t = 1, global = true,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
+
+    /// Attempts per send, the first included (retries: connection errors, timeouts, 429, 5xx)
+    #[arg(long, value_name = "N", default_value_t = 5, global = true,
+          value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub max_attempts: u32,
+
+    /// Continue strictly after this cursor (printed by an earlier run)
+    #[arg(long, value_name = "CURSOR", global = true, value_parser = parse_replay_cursor)]
+    pub resume: Option<ReplayCursor>,
+
+    /// Count what would be sent; send nothing
+    #[arg(long, global = true)]
+    pub dry_run: bool,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReplayArgs {
     #[command(subcommand)]
@@ -330,28 +337,8 @@ pub struct TargetArgs {
     #[arg(long, global = true)]
     pub allow_http: bool,
 
-    /// At most this many events started per second
-    #[arg(long, value_name = "PER_SECOND", default_value_t = 10.0, global = true,
-          value_parser = parse_rate)]
-    pub rate: f64,
-
-    /// Sends in flight at once (1 keeps strict time order at the target)
-    #[arg(long, value_name = "N", default_value_t = 1, global = true,
-          value_parser = clap::value_parser!(u16).range(1..=64))]
-    pub concurrency: u16,
-
-    /// Attempts per send, the first included (retries: connection errors, timeouts, 429, 5xx)
-    #[arg(long, value_name = "N", default_value_t = 5, global = true,
-          value_parser = clap::value_parser!(u32).range(1..=20))]
-    pub max_attempts: u32,
-
-    /// Continue strictly after this cursor (printed by an earlier run)
-    #[arg(long, value_name = "CURSOR", global = true, value_parser = parse_replay_cursor)]
-    pub resume: Option<ReplayCursor>,
-
-    /// Count what would be sent; send nothing
-    #[arg(long, global = true)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub pacing: ReplayPacingArgs,
 
     /// The value of the X-FlowIQ-Replay header [default: a new random id]
     #[arg(long, value_name = "ID", global = true)]

@@ -238,9 +238,9 @@ pub async fn run_replay(
 ) -> Result<ExitStatus, EventsError> {
     let spec = target_spec(&args.target)?;
     let options = ReplayOptions {
-        rate: Some(args.target.rate),
-        concurrency: usize::from(args.target.concurrency),
-        resume: args.target.resume.clone(),
+        rate: Some(args.target.pacing.rate),
+        concurrency: usize::from(args.target.pacing.concurrency),
+        resume: args.target.pacing.resume.clone(),
     };
     let run_id = args.target.run_id.clone().unwrap_or_else(new_run_id);
     let mut events = replay_selection(&args.selection)
@@ -255,7 +255,7 @@ pub async fn run_replay(
         }
     }
     let retry = RetryPolicy {
-        max_attempts: args.target.max_attempts,
+        max_attempts: args.target.pacing.max_attempts,
         ..RetryPolicy::default()
     };
     let target = match spec {
@@ -268,7 +268,7 @@ pub async fn run_replay(
             retry,
         )),
     };
-    let report = if args.target.dry_run {
+    let report = if args.target.pacing.dry_run {
         dry_run(&events, &options)
     } else {
         let progress = Progress::new((events.len()) as u64, "replaying");
@@ -278,7 +278,7 @@ pub async fn run_replay(
         &report,
         &target.describe(),
         &run_id,
-        args.target.dry_run,
+        args.target.pacing.dry_run,
         format,
         out,
     )?;

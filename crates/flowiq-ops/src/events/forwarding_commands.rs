@@ -168,7 +168,7 @@ async fn run_replay(
     out: &mut impl Write,
 ) -> Result<ExitStatus, EventsError> {
     let retry = RetryPolicy {
-        max_attempts: args.max_attempts,
+        max_attempts: args.pacing.max_attempts,
         ..RetryPolicy::default()
     };
     let target = ForwardTarget::new(
@@ -178,15 +178,15 @@ async fn run_replay(
     )
     .map_err(EventsError::Usage)?;
     let options = ReplayOptions {
-        rate: Some(args.rate),
-        concurrency: usize::from(args.concurrency),
-        resume: args.resume.clone(),
+        rate: Some(args.pacing.rate),
+        concurrency: usize::from(args.pacing.concurrency),
+        resume: args.pacing.resume.clone(),
     };
     let events = replay_selection(&args.selection)
         .events(&context.queries)
         .await?;
     let target = Target::Forward(target);
-    let report = if args.dry_run {
+    let report = if args.pacing.dry_run {
         dry_run(&events, &options)
     } else {
         let progress = Progress::new(events.len() as u64, "forwarding");
@@ -206,7 +206,7 @@ async fn run_replay(
         &report,
         &target.describe(),
         &run_id,
-        args.dry_run,
+        args.pacing.dry_run,
         format,
         out,
     )?;
