@@ -328,15 +328,23 @@ impl Deployment {
         self.outputs.as_ref().map(StackOutputs::stack_name)
     }
 
+    /// `given` (a flag's value), else the stack's `output`, which `flag` would replace.
+    pub async fn flag_or_output(
+        &mut self,
+        given: Option<&String>,
+        output: &str,
+        flag: &'static str,
+    ) -> Result<String, DeploymentError> {
+        match given {
+            Some(value) => Ok(value.clone()),
+            None => Ok(self.outputs().await?.require(output, flag)?.to_owned()),
+        }
+    }
+
     /// `--table-name` / `TABLE_NAME`, else the stack output `TableName`.
     pub async fn table_name(&mut self) -> Result<String, DeploymentError> {
-        if let Some(table) = &self.args.table_name {
-            return Ok(table.clone());
-        }
-        let outputs = self.outputs().await?;
-        Ok(outputs
-            .require(TABLE_NAME_OUTPUT, "--table-name")?
-            .to_owned())
+        let given = self.args.table_name.clone();
+        (self.flag_or_output(given.as_ref(), TABLE_NAME_OUTPUT, "--table-name")).await
     }
 }
 

@@ -71,49 +71,59 @@ pub async fn message(
                 write_json_line(out, &item_json("event", event)?)?;
             }
         }
-        Format::Table => {
-            if let Some(state) = &state {
-                let rows: Vec<Vec<String>> = MESSAGE_FIELDS
-                    .iter()
-                    .filter(|name| state.contains_key(**name))
-                    .map(|name| vec![(*name).to_owned(), text(state, name).to_owned()])
-                    .collect();
-                let columns = [Column::whole("attribute"), Column::cut("value", 200)];
-                write_table(out, &columns, &rows)?;
-                let mut history: Vec<&String> = state
-                    .get("status_history")
-                    .and_then(|v| v.as_ss().ok())
-                    .map(|set| set.iter().collect())
-                    .unwrap_or_default();
-                history.sort();
-                writeln!(out, "\nstatus history:")?;
-                for entry in history {
-                    writeln!(out, "  {entry}")?;
-                }
-            } else {
-                writeln!(out, "(no status: none of its events is a message status)")?;
-            }
-            writeln!(out, "\nevents ({}):", events.len())?;
-            let mut rows = Vec::with_capacity(events.len());
-            for event in typed_events(&events)? {
-                rows.push(vec![
-                    event.occurred_at,
-                    event.event_type,
-                    event.event_id,
-                    event.received_at,
-                    format!("{} bytes", event.body.len()),
-                ]);
-            }
-            let columns = [
-                "occurred_at",
-                "event_type",
-                "event_id",
-                "received_at",
-                "body",
-            ];
-            write_table(out, &columns.map(Column::whole), &rows)?;
-        }
+        Format::Table => message_table(state.as_ref(), &events, out)?,
     }
+    Ok(())
+}
+
+/// A message's state (its attributes, its status history), then its events, one a row.
+fn message_table(
+    state: Option<&Item>,
+    events: &[Item],
+    out: &mut impl Write,
+) -> Result<(), EventsError> {
+    if let Some(state) = state {
+        let rows: Vec<Vec<String>> = MESSAGE_FIELDS
+            .iter()
+            .filter(|name| state.contains_key(**name))
+            .map(|name| vec![(*name).to_owned(), text(state, name).to_owned()])
+            .collect();
+        let columns = [Column::whole("attribute"), Column::cut("value", 200)];
+        write_table(out, &columns, &rows)?;
+        let mut history: Vec<&String> = state
+            .get("status_history")
+            .and_then(|v| v.as_ss().ok())
+            .map(|set| set.iter().collect())
+            .unwrap_or_default();
+        history.sort();
+        writeln!(out, "\nstatus history:")?;
+        for entry in history {
+            writeln!(out, "  {entry}")?;
+        }
+    } else {
+        writeln!(out, "(no status: none of its events is a message status)")?;
+    }
+    writeln!(out, "\nevents ({}):", events.len())?;
+    let rows: Vec<Vec<String>> = (typed_events(events)?.into_iter())
+        .map(|event| {
+            let body = format!("{} bytes", event.body.len());
+            vec![
+                event.occurred_at,
+                event.event_type,
+                event.event_id,
+                event.received_at,
+                body,
+            ]
+        })
+        .collect();
+    let columns = [
+        "occurred_at",
+        "event_type",
+        "event_id",
+        "received_at",
+        "body",
+    ];
+    write_table(out, &columns.map(Column::whole), &rows)?;
     Ok(())
 }
 
@@ -147,29 +157,10 @@ pub async fn conversation(
             write_json_line(out, &json!({"kind": "page", "next_cursor": next_cursor}))?;
         }
         Format::Table => {
-            let rows = full
+            let rows: Vec<Vec<String>> = full
                 .iter()
-                .map(|item| {
-                    let time = text(item, keys::CONTACT_SK)
-                        .split('#')
-                        .next()
-                        .unwrap_or("")
-                        .to_owned();
-                    let kind = match text(item, "event_type") {
-                        "" => text(item, "message_type"),
-                        event_type => event_type,
-                    };
-                    Ok(vec![
-                        time,
-                        text(item, "item_type").to_owned(),
-                        text(item, "direction").to_owned(),
-                        text(item, "status").to_owned(),
-                        kind.to_owned(),
-                        text(item, "whatsapp_message_id").to_owned(),
-                        message_text(item)?,
-                    ])
-                })
-                .collect::<Result<Vec<Vec<String>>, EventsError>>()?;
+                .map(conversation_row)
+                .collect::<Result<_, _>>()?;
             let columns = [
                 Column::whole("time"),
                 Column::whole("item"),
@@ -187,6 +178,26 @@ pub async fn conversation(
         }
     }
     Ok(())
+}
+
+/// A conversation entry in a table: when, what, its status and type, and its text.
+fn conversation_row(item: &Item) -> Result<Vec<String>, EventsError> {
+    let time = text(item, keys::CONTACT_SK).split('#').next().unwrap_or("");
+    let kind = match text(item, "event_type") {
+        "" => text(item, "message_type"),
+        event_type => event_type,
+    };
+    let row = [
+        time,
+        text(item, "item_type"),
+        text(item, "direction"),
+        text(item, "status"),
+        kind,
+        text(item, "whatsapp_message_id"),
+    ];
+    let mut row = row.map(str::to_owned).to_vec();
+    row.push(message_text(item)?);
+    Ok(row)
 }
 
 pub async fn list(

@@ -275,40 +275,24 @@ pub async fn provision(
     names: &Names,
     template: &Template,
 ) -> Result<Provisioned, ProvisionError> {
-    let mut changes = Vec::new();
-    let mut record = |resource: String, resource_changes: Vec<String>| {
-        if resource_changes.is_empty() {
-            tracing::info!("{resource}: as template.yaml defines it, unchanged");
-        } else {
-            tracing::info!("{resource}: {}", resource_changes.join("; "));
-        }
-        changes.extend(resource_changes.into_iter().map(|c| (resource.clone(), c)));
-    };
+    let mut changes = Changes::default();
     let table = table::ensure(&clients.dynamodb, &names.table, &template.table()?).await?;
-    record(format!("table {}", names.table), table.changes);
+    changes.record(format!("table {}", names.table), table.changes);
 
     let mut arns = pseudo_parameters(&table.arn)?;
-    let dead_letter_attributes = template.queue(SPILL_DEAD_LETTER_QUEUE, &arns)?;
-    let dead_letter = queues::ensure(
-        &clients.sqs,
-        &names.dead_letter_queue,
-        &dead_letter_attributes,
-    )
-    .await?;
-    record(
-        format!("queue {}", names.dead_letter_queue),
-        dead_letter.changes,
-    );
-    arns.insert(SPILL_DEAD_LETTER_QUEUE, dead_letter.arn);
-
-    let queue = queues::ensure(
-        &clients.sqs,
-        &names.queue,
-        &template.queue(SPILL_QUEUE, &arns)?,
-    )
-    .await?;
-    record(format!("queue {}", names.queue), queue.changes);
-    arns.insert(SPILL_QUEUE, queue.arn);
+    let mut queues = Vec::new();
+    // The dead-letter queue first: the spill queue's redrive policy names it.
+    for (id, name) in [
+        (SPILL_DEAD_LETTER_QUEUE, &names.dead_letter_queue),
+        (SPILL_QUEUE, &names.queue),
+    ] {
+        let attributes = template.queue(id, &arns)?;
+        let queue = queues::ensure(&clients.sqs, name, &attributes).await?;
+        changes.record(format!("queue {name}"), queue.changes);
+        arns.insert(id, queue.arn);
+        queues.push(queue.url);
+    }
+    let [dead_letter_queue_url, queue_url] = <[String; 2]>::try_from(queues).expect("two queues");
     arns.insert(EVENTS_TABLE, table.arn.clone());
     arns.insert(
         WEBHOOK_FUNCTION_LOG_GROUP,
@@ -327,16 +311,15 @@ pub async fn provision(
         ),
     ] {
         let secret = secrets::ensure(&clients.secrets_manager, name, kind).await?;
-        let changes = match secret.created {
-            true => vec!["created, with a generated value".to_owned()],
-            false => Vec::new(),
-        };
-        record(format!("secret {name}"), changes);
+        let created = secret
+            .created
+            .then(|| "created, with a generated value".to_owned());
+        changes.record(format!("secret {name}"), created.into_iter().collect());
         arns.insert(id, secret.arn);
     }
 
     let role = role::ensure(&clients.iam, &names.role, &template.role(&arns)?).await?;
-    record(format!("role {}", names.role), role.changes);
+    changes.record(format!("role {}", names.role), role.changes);
 
     // The policies name the roles, so they come last; until then a new queue is empty.
     arns.insert(WEBHOOK_FUNCTION_ROLE, role.arn.clone());
@@ -347,29 +330,45 @@ pub async fn provision(
             SPILL_DEAD_LETTER_QUEUE_POLICY,
             SPILL_DEAD_LETTER_QUEUE,
             &names.dead_letter_queue,
-            &dead_letter.url,
+            &dead_letter_queue_url,
         ),
-        (SPILL_QUEUE_POLICY, SPILL_QUEUE, &names.queue, &queue.url),
+        (SPILL_QUEUE_POLICY, SPILL_QUEUE, &names.queue, &queue_url),
     ] {
         let policy = template.queue_policy(policy_id, &arns)?;
         if policy.queue != queue_id {
             let message = format!("{policy_id} is not {queue_id}'s policy any more");
             return Err(TemplateError::new(message).into());
         }
-        let changes = queues::ensure_policy(&clients.sqs, name, url, &policy.document).await?;
-        record(format!("queue {name}"), changes);
+        let policy_changes =
+            queues::ensure_policy(&clients.sqs, name, url, &policy.document).await?;
+        changes.record(format!("queue {name}"), policy_changes);
     }
     Ok(Provisioned {
         table_name: names.table.clone(),
         table_arn: table.arn,
-        queue_url: queue.url,
-        dead_letter_queue_url: dead_letter.url,
+        queue_url,
+        dead_letter_queue_url,
         role_arn: role.arn,
         token_secret_arn: arns[WEBHOOK_TOKEN_SECRET].clone(),
         contact_key_secret_arn: arns[CONTACT_KEY_SECRET].clone(),
         role_created: role.created,
-        changes,
+        changes: changes.0,
     })
+}
+
+/// A run's `(resource, change)` pairs; each resource's logged as it is checked.
+#[derive(Default)]
+struct Changes(Vec<(String, String)>);
+
+impl Changes {
+    fn record(&mut self, resource: String, changes: Vec<String>) {
+        if changes.is_empty() {
+            tracing::info!("{resource}: as template.yaml defines it, unchanged");
+        } else {
+            tracing::info!("{resource}: {}", changes.join("; "));
+        }
+        (self.0).extend(changes.into_iter().map(|c| (resource.clone(), c)));
+    }
 }
 
 /// How long a new role is given before the deploy that follows uses it: Lambda refuses a role IAM
