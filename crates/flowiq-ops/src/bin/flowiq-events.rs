@@ -11,7 +11,7 @@ use flowiq_ops::contact_key_args::{
     CONTACT_KEY_SECRET_OUTPUT, ContactKeyArgsError, ContactKeySource, contact_key_source,
 };
 use flowiq_ops::deployment::{Deployment, DeploymentError, load_sdk_config};
-use flowiq_ops::events::cli::{Args, Command};
+use flowiq_ops::events::cli::{Args, Command, ForwardingCommand};
 use flowiq_ops::events::commands::{
     Context, needs_contact_key, run, run_analytics_query, validate,
 };
@@ -115,19 +115,10 @@ async fn context(
         ),
         _ => None,
     };
-    let mut forwarding = ForwardingDeployment::default();
-    if let Command::Forwarding(command) = command {
-        // Read from the stack only when no flag gives them.
-        if let Some(None) = command.queue_url() {
-            forwarding.dead_letter_queue_url = Some(
-                (deployment.flag_or_output(None, DEAD_LETTER_QUEUE_OUTPUT, "--queue-url")).await?,
-            );
-        }
-        if command.endpoint().is_some_and(|e| e.to_url.is_none()) {
-            forwarding.endpoint_url =
-                Some((deployment.flag_or_output(None, ENDPOINT_OUTPUT, "--to-url")).await?);
-        }
-    }
+    let forwarding = match command {
+        Command::Forwarding(command) => forwarding_deployment(command, deployment).await?,
+        _ => ForwardingDeployment::default(),
+    };
     let contact_key = match contact_key_source {
         None => None,
         Some(ContactKeySource::Local(key)) => Some(key),
@@ -157,6 +148,24 @@ async fn context(
         spill_queue_url,
         forwarding,
     })
+}
+
+/// The forwarding dead-letter queue and endpoint, read from the stack only when no flag gives
+/// them.
+async fn forwarding_deployment(
+    command: &ForwardingCommand,
+    deployment: &mut Deployment,
+) -> Result<ForwardingDeployment, EventsError> {
+    let mut forwarding = ForwardingDeployment::default();
+    if let Some(None) = command.queue_url() {
+        let url = deployment.flag_or_output(None, DEAD_LETTER_QUEUE_OUTPUT, "--queue-url");
+        forwarding.dead_letter_queue_url = Some(url.await?);
+    }
+    if command.endpoint().is_some_and(|e| e.to_url.is_none()) {
+        let url = deployment.flag_or_output(None, ENDPOINT_OUTPUT, "--to-url");
+        forwarding.endpoint_url = Some(url.await?);
+    }
+    Ok(forwarding)
 }
 
 /// The error on stderr, with its exit code.

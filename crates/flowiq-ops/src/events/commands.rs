@@ -28,7 +28,6 @@ use super::progress::Progress;
 use super::replay::{ReplayOptions, ReplayReport, Target, dry_run, replay};
 use super::replay_item::ReplayItem;
 use super::reprocess::{Detail, Outcome, Reprocessed, Reprocessor, skip_reason};
-use super::selection::Selection;
 use super::time_arg::TimeArg;
 use crate::exit_status::ExitStatus;
 use crate::queries::{Contact, EventQueries, Item};
@@ -101,26 +100,6 @@ pub fn target_spec(args: &TargetArgs) -> Result<TargetSpec, EventsError> {
         (Some(_), Some(_)) => Err(EventsError::Usage(
             "give one target: --to-url or --to-eventbridge, not both".into(),
         )),
-    }
-}
-
-pub fn replay_selection(selection: &ReplaySelection) -> Selection {
-    match selection {
-        ReplaySelection::Message {
-            whatsapp_message_id,
-        } => Selection::Message {
-            whatsapp_message_id: whatsapp_message_id.clone(),
-        },
-        ReplaySelection::Conversation(args) => Selection::Conversation {
-            organization_id: args.organization_id.clone(),
-            contact: args.contact.clone(),
-        },
-        ReplaySelection::List(args) => Selection::List {
-            organization_id: args.organization_id.clone(),
-            since: args.since.clone(),
-            until: args.until.clone(),
-            types: args.types.clone(),
-        },
     }
 }
 
@@ -240,9 +219,7 @@ pub async fn run_replay(
     let spec = target_spec(&args.target)?;
     let pacing = &args.target.pacing;
     let run_id = args.target.run_id.clone().unwrap_or_else(new_run_id);
-    let mut events = replay_selection(&args.selection)
-        .events(&context.queries)
-        .await?;
+    let mut events = args.selection.events(&context.queries).await?;
     if let Some(platform) = &args.target.platform {
         events.retain(|event| &event.platform == platform);
         if events.is_empty() {

@@ -9,7 +9,7 @@ use reqwest::Url;
 use serde_json::json;
 
 use super::cli::{EndpointArgs, ForwardingCommand};
-use super::commands::{Context, replay_and_print, replay_selection};
+use super::commands::{Context, replay_and_print};
 use super::error::EventsError;
 use super::forward_target::{AUTH_ENV, EndpointAuth, ForwardTarget};
 use super::forwarding_dlq::{self, DeadLetter, RedriveReport};
@@ -130,9 +130,7 @@ pub async fn run_forwarding(
         }
         ForwardingCommand::Replay(args) => {
             let target = forward_target(&args.endpoint, context, args.pacing.max_attempts)?;
-            let events = replay_selection(&args.selection)
-                .events(&context.queries)
-                .await?;
+            let events = args.selection.events(&context.queries).await?;
             // Live forwarding sends no replay header: the run id only names the run here.
             let run_id = format!(
                 "forwarding-{}",

@@ -5,12 +5,12 @@ use std::io::Write;
 
 use serde_json::json;
 
-use super::cli::{ConversationArgs, ListArgs};
+use super::cli::{ConversationArgs, ListArgs, ReplaySelection};
 use super::cursor::encode_page_cursor;
 use super::error::EventsError;
 use super::output::{Column, Format, item_json, stored_body, write_json_line, write_table};
 use super::replay_item::ReplayItem;
-use super::selection::{END_OF_TIME, Selection, describe_contact};
+use super::selection::describe_contact;
 use super::time_arg::TimeArg;
 use crate::queries::{EventQueries, Item, text};
 use flowiq_webhooks::keys;
@@ -57,7 +57,7 @@ pub async fn message(
     let events = queries.message_events(whatsapp_message_id).await?;
     let state = queries.derived_message(&events)?;
     if state.is_none() && events.is_empty() {
-        let selection = Selection::Message {
+        let selection = ReplaySelection::Message {
             whatsapp_message_id: whatsapp_message_id.to_owned(),
         };
         return Err(EventsError::NotFound(selection.nothing_found()));
@@ -206,21 +206,9 @@ pub async fn list(
     format: Format,
     out: &mut impl Write,
 ) -> Result<(), EventsError> {
-    let entries = queries
-        .organization_events_of_types(
-            &args.organization_id,
-            args.since.as_str(),
-            args.until.as_ref().map_or(END_OF_TIME, TimeArg::as_str),
-            &args.types,
-        )
-        .await?;
+    let entries = args.entries(queries).await?;
     if entries.is_empty() {
-        let selection = Selection::List {
-            organization_id: args.organization_id.clone(),
-            since: args.since.clone(),
-            until: args.until.clone(),
-            types: args.types.clone(),
-        };
+        let selection = ReplaySelection::List(args.clone());
         return Err(EventsError::NotFound(selection.nothing_found()));
     }
     // Index entries project ids and times only: read the full items, so that every line has

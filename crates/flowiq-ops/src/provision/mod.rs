@@ -152,6 +152,19 @@ pub struct Names {
 }
 
 impl Names {
+    /// Each queue's logical id, its policy's, and its name: the dead-letter queue first (the
+    /// spill queue's redrive policy names it).
+    fn queues(&self) -> [(&'static str, &'static str, &String); 2] {
+        [
+            (
+                SPILL_DEAD_LETTER_QUEUE,
+                SPILL_DEAD_LETTER_QUEUE_POLICY,
+                &self.dead_letter_queue,
+            ),
+            (SPILL_QUEUE, SPILL_QUEUE_POLICY, &self.queue),
+        ]
+    }
+
     pub fn new(prefix: &str, function: &str) -> Self {
         Names {
             table: format!("{prefix}-events"),
@@ -280,24 +293,58 @@ pub async fn provision(
     changes.record(format!("table {}", names.table), table.changes);
 
     let mut arns = pseudo_parameters(&table.arn)?;
-    let mut queues = Vec::new();
-    // The dead-letter queue first: the spill queue's redrive policy names it.
-    for (id, name) in [
-        (SPILL_DEAD_LETTER_QUEUE, &names.dead_letter_queue),
-        (SPILL_QUEUE, &names.queue),
-    ] {
+    let queue_ids = names.queues();
+    let mut urls = Vec::new();
+    for (id, _, name) in queue_ids {
         let attributes = template.queue(id, &arns)?;
         let queue = queues::ensure(&clients.sqs, name, &attributes).await?;
         changes.record(format!("queue {name}"), queue.changes);
         arns.insert(id, queue.arn);
-        queues.push(queue.url);
+        urls.push(queue.url);
     }
-    let [dead_letter_queue_url, queue_url] = <[String; 2]>::try_from(queues).expect("two queues");
     arns.insert(EVENTS_TABLE, table.arn.clone());
-    arns.insert(
-        WEBHOOK_FUNCTION_LOG_GROUP,
-        log_group_arn(&table.arn, &names.function)?,
-    );
+    let log_group = log_group_arn(&table.arn, &names.function)?;
+    arns.insert(WEBHOOK_FUNCTION_LOG_GROUP, log_group);
+    ensure_secrets(clients, names, &mut arns, &mut changes).await?;
+    let role = role::ensure(&clients.iam, &names.role, &template.role(&arns)?).await?;
+    changes.record(format!("role {}", names.role), role.changes);
+
+    // The policies name the roles, so they come last; until then a new queue is empty.
+    arns.insert(WEBHOOK_FUNCTION_ROLE, role.arn.clone());
+    let drain_role = format!("{}:role/{}", role_prefix(&role.arn), names.drain_role);
+    arns.insert(SPILL_DRAIN_FUNCTION_ROLE, drain_role);
+    for ((queue_id, policy_id, name), url) in queue_ids.into_iter().zip(&urls) {
+        let policy = template.queue_policy(policy_id, &arns)?;
+        if policy.queue != queue_id {
+            let message = format!("{policy_id} is not {queue_id}'s policy any more");
+            return Err(TemplateError::new(message).into());
+        }
+        let policy_changes =
+            queues::ensure_policy(&clients.sqs, name, url, &policy.document).await?;
+        changes.record(format!("queue {name}"), policy_changes);
+    }
+    let [dead_letter_queue_url, queue_url] = <[String; 2]>::try_from(urls).expect("two queues");
+    Ok(Provisioned {
+        table_name: names.table.clone(),
+        table_arn: table.arn,
+        queue_url,
+        dead_letter_queue_url,
+        role_arn: role.arn,
+        token_secret_arn: arns[WEBHOOK_TOKEN_SECRET].clone(),
+        contact_key_secret_arn: arns[CONTACT_KEY_SECRET].clone(),
+        role_created: role.created,
+        changes: changes.0,
+    })
+}
+
+/// The token's and the contact key's secrets, created with generated values when missing; their
+/// ARNs go into `arns` (the role's policies name them).
+async fn ensure_secrets(
+    clients: &Clients,
+    names: &Names,
+    arns: &mut Arns,
+    changes: &mut Changes,
+) -> Result<(), ProvisionError> {
     for (id, name, kind) in [
         (
             WEBHOOK_TOKEN_SECRET,
@@ -311,49 +358,11 @@ pub async fn provision(
         ),
     ] {
         let secret = secrets::ensure(&clients.secrets_manager, name, kind).await?;
-        let created = secret
-            .created
-            .then(|| "created, with a generated value".to_owned());
+        let created = (secret.created).then(|| "created, with a generated value".to_owned());
         changes.record(format!("secret {name}"), created.into_iter().collect());
         arns.insert(id, secret.arn);
     }
-
-    let role = role::ensure(&clients.iam, &names.role, &template.role(&arns)?).await?;
-    changes.record(format!("role {}", names.role), role.changes);
-
-    // The policies name the roles, so they come last; until then a new queue is empty.
-    arns.insert(WEBHOOK_FUNCTION_ROLE, role.arn.clone());
-    let role_arn = |name: &str| format!("{}:role/{name}", role_prefix(&role.arn));
-    arns.insert(SPILL_DRAIN_FUNCTION_ROLE, role_arn(&names.drain_role));
-    for (policy_id, queue_id, name, url) in [
-        (
-            SPILL_DEAD_LETTER_QUEUE_POLICY,
-            SPILL_DEAD_LETTER_QUEUE,
-            &names.dead_letter_queue,
-            &dead_letter_queue_url,
-        ),
-        (SPILL_QUEUE_POLICY, SPILL_QUEUE, &names.queue, &queue_url),
-    ] {
-        let policy = template.queue_policy(policy_id, &arns)?;
-        if policy.queue != queue_id {
-            let message = format!("{policy_id} is not {queue_id}'s policy any more");
-            return Err(TemplateError::new(message).into());
-        }
-        let policy_changes =
-            queues::ensure_policy(&clients.sqs, name, url, &policy.document).await?;
-        changes.record(format!("queue {name}"), policy_changes);
-    }
-    Ok(Provisioned {
-        table_name: names.table.clone(),
-        table_arn: table.arn,
-        queue_url,
-        dead_letter_queue_url,
-        role_arn: role.arn,
-        token_secret_arn: arns[WEBHOOK_TOKEN_SECRET].clone(),
-        contact_key_secret_arn: arns[CONTACT_KEY_SECRET].clone(),
-        role_created: role.created,
-        changes: changes.0,
-    })
+    Ok(())
 }
 
 /// A run's `(resource, change)` pairs; each resource's logged as it is checked.
