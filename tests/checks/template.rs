@@ -1061,3 +1061,45 @@ fn rejected_bodies_default_retention_is_the_codes() {
         );
     }
 }
+
+/// The console's parameter groups (`Metadata: AWS::CloudFormation::Interface`) are the layout's
+/// index: every parameter is in exactly one group, and every grouped name is a parameter.
+#[test]
+fn every_parameter_is_in_exactly_one_group() {
+    let declared: BTreeSet<String> = TEMPLATE.yaml["Parameters"]
+        .as_mapping()
+        .expect("Parameters")
+        .keys()
+        .map(|name| name.as_str().expect("a parameter's name").to_owned())
+        .collect();
+    let mut grouped = Vec::new();
+    for group in TEMPLATE.yaml["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+        .as_sequence()
+        .expect("ParameterGroups")
+    {
+        let label = group["Label"]["default"].as_str().expect("a group's label");
+        let members = group["Parameters"].as_sequence().expect("its parameters");
+        assert!(!members.is_empty(), "group {label:?} is empty");
+        grouped.extend(
+            members
+                .iter()
+                .map(|p| p.as_str().expect("a name").to_owned()),
+        );
+    }
+    let unique: BTreeSet<String> = grouped.iter().cloned().collect();
+    assert_eq!(
+        unique.len(),
+        grouped.len(),
+        "a parameter in two groups: {grouped:?}"
+    );
+    assert_eq!(
+        declared.difference(&unique).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "parameters in no group"
+    );
+    assert_eq!(
+        unique.difference(&declared).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "grouped names that are no parameter"
+    );
+}

@@ -180,60 +180,9 @@ fn serve(stream: TcpStream, calls: Sender<Call>) {
         return;
     };
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        let at = Instant::now();
-        let mut parts = line.split_whitespace();
-        let (method, path) = match (parts.next(), parts.next()) {
-            (Some(m), Some(p)) => (m.to_owned(), p.to_owned()),
-            _ => return,
-        };
-        let mut headers = HashMap::new();
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
-            }
-        }
-        let Some(body) = read_body(&mut reader, &headers) else {
-            return;
-        };
+    while let Some((at, method, path, body)) = read_request(&mut reader) {
         let (reply, answer) = mpsc::channel();
-        let call = if method == "GET" && path.ends_with("/runtime/invocation/next") {
-            Call::Next { at, reply }
-        } else if method == "POST" && path.ends_with("/response") {
-            let request_id = path
-                .trim_end_matches("/response")
-                .rsplit('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            Call::Response {
-                at,
-                request_id,
-                body,
-                reply,
-            }
-        } else {
-            Call::Error {
-                at,
-                path,
-                body,
-                reply,
-            }
-        };
-        if calls.send(call).is_err() {
+        if calls.send(call(at, &method, path, body, reply)).is_err() {
             return;
         }
         // The controller drops the sender when it gives up on this call (a killed process).
@@ -242,6 +191,61 @@ fn serve(stream: TcpStream, calls: Sender<Call>) {
         };
         if writer.write_all(&bytes).is_err() {
             return;
+        }
+    }
+}
+
+/// The next request on the connection: when its first line arrived, its method, path and body
+/// (`None` once the connection closes or sends something that is not HTTP/1.1).
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<(Instant, String, String, Vec<u8>)> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        return None;
+    }
+    let at = Instant::now();
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
+    let mut headers = HashMap::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            return None;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_owned());
+        }
+    }
+    let body = read_body(reader, &headers)?;
+    Some((at, method, path, body))
+}
+
+/// Which Runtime API call a request is.
+fn call(at: Instant, method: &str, path: String, body: Vec<u8>, reply: Sender<Vec<u8>>) -> Call {
+    if method == "GET" && path.ends_with("/runtime/invocation/next") {
+        Call::Next { at, reply }
+    } else if method == "POST" && path.ends_with("/response") {
+        let request_id = path
+            .trim_end_matches("/response")
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Call::Response {
+            at,
+            request_id,
+            body,
+            reply,
+        }
+    } else {
+        Call::Error {
+            at,
+            path,
+            body,
+            reply,
         }
     }
 }

@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use clap::Parser;
 use flowiq_harness::stats;
@@ -95,14 +94,7 @@ async fn run(cli: Cli) -> Result<(), String> {
         .pool_max_idle_per_host(64)
         .build()
         .map_err(|e| e.to_string())?;
-    let dynamodb = Client::from_conf(
-        aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("local", "local", None, None, "bench"))
-            .endpoint_url(&cli.dynamodb)
-            .build(),
-    );
+    let dynamodb = flowiq_harness::test_table::test_client(&cli.dynamodb);
 
     // The function compiles or starts on the first request: not part of any run.
     let warmup = deliveries(&samples, "warmup", 1)?;
@@ -124,50 +116,56 @@ async fn run(cli: Cli) -> Result<(), String> {
     );
     let mut results = Vec::new();
     for &concurrency in &cli.concurrency {
-        let list = Arc::new(deliveries(
-            &samples,
-            &format!("{run_id}-c{concurrency}"),
-            cli.requests,
-        )?);
-        let started = Instant::now();
-        let outcome = send_all(
-            &http,
-            &cli.url,
-            Arc::clone(&list),
-            concurrency,
-            Duration::from_secs(cli.max_seconds),
-        )
-        .await;
-        let elapsed = started.elapsed().as_secs_f64();
-        let sent = outcome.latencies_ms.len() + outcome.errors;
-        let unique_sent: HashSet<_> = outcome.acknowledged.iter().cloned().collect();
-        let missing = missing_keys(&dynamodb, &cli.table, &unique_sent).await?;
-        let mut sorted = outcome.latencies_ms.clone();
-        sorted.sort_by(f64::total_cmp);
-        let result = json!({
-            "concurrency": concurrency,
-            "sent": sent,
-            "seconds": elapsed,
-            "deliveries_per_s": sent as f64 / elapsed,
-            "p50_ms": percentile(&sorted, 50.0),
-            "p99_ms": percentile(&sorted, 99.0),
-            "max_ms": sorted.last().copied().unwrap_or(f64::NAN),
-            "statuses": outcome.statuses,
-            "errors": outcome.errors + outcome.statuses.iter().filter(|(s, _)| !s.starts_with("200")).map(|(_, n)| n).sum::<usize>(),
-            "acknowledged_events": unique_sent.len(),
-            "lost": missing,
-        });
-        eprintln!(
-            "{concurrency:>3} senders: {sent} deliveries in {elapsed:.1} s = {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, statuses {:?}, lost {missing}",
-            sent as f64 / elapsed,
-            percentile(&sorted, 50.0),
-            percentile(&sorted, 99.0),
-            outcome.statuses
-        );
-        results.push(result);
+        let list = deliveries(&samples, &format!("{run_id}-c{concurrency}"), cli.requests)?;
+        results.push(one_run(&cli, &http, &dynamodb, list, concurrency).await?);
     }
     println!("RESULT {}", json!({ "mode": "load", "runs": results }));
     Ok(())
+}
+
+/// `list` sent by `concurrency` senders; then what was acknowledged but is not in the table.
+async fn one_run(
+    cli: &Cli,
+    http: &reqwest::Client,
+    dynamodb: &Client,
+    list: Vec<Delivery>,
+    concurrency: usize,
+) -> Result<Value, String> {
+    let started = Instant::now();
+    let outcome = send_all(
+        http,
+        &cli.url,
+        Arc::new(list),
+        concurrency,
+        Duration::from_secs(cli.max_seconds),
+    )
+    .await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let sent = outcome.latencies_ms.len() + outcome.errors;
+    let unique_sent: HashSet<_> = outcome.acknowledged.iter().cloned().collect();
+    let missing = missing_keys(dynamodb, &cli.table, &unique_sent).await?;
+    let mut sorted = outcome.latencies_ms.clone();
+    sorted.sort_by(f64::total_cmp);
+    eprintln!(
+        "{concurrency:>3} senders: {sent} deliveries in {elapsed:.1} s = {:.0}/s, p50 {:.1} ms, p99 {:.1} ms, statuses {:?}, lost {missing}",
+        sent as f64 / elapsed,
+        percentile(&sorted, 50.0),
+        percentile(&sorted, 99.0),
+        outcome.statuses
+    );
+    Ok(json!({
+        "concurrency": concurrency,
+        "sent": sent,
+        "seconds": elapsed,
+        "deliveries_per_s": sent as f64 / elapsed,
+        "p50_ms": percentile(&sorted, 50.0),
+        "p99_ms": percentile(&sorted, 99.0),
+        "max_ms": sorted.last().copied().unwrap_or(f64::NAN),
+        "statuses": outcome.statuses,
+        "errors": outcome.errors + outcome.statuses.iter().filter(|(s, _)| !s.starts_with("200")).map(|(_, n)| n).sum::<usize>(),
+        "acknowledged_events": unique_sent.len(),
+        "lost": missing,
+    }))
 }
 
 fn load_samples(paths: &[PathBuf]) -> Result<Vec<(Platform, Value)>, String> {

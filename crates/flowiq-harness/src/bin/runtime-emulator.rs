@@ -224,6 +224,41 @@ impl Function {
 /// Starts the function: under `cpu`'s limit from the start, unless `--init-burst` defers it.
 fn spawn(function: &Function, api: &RuntimeApi, cpu: Option<&CpuLimit>) -> Result<Child, String> {
     let cpu = cpu.filter(|_| !function.init_burst);
+    let mut command = lambda_command(function, api);
+    match &function.log {
+        Some(path) => {
+            let log = File::options()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            let log2 = log.try_clone().map_err(|e| e.to_string())?;
+            command.stdout(log).stderr(log2);
+        }
+        None => {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    if let Some(cpu) = cpu {
+        // Joins the cgroup between fork and exec, so all of the function runs throttled.
+        let procs = File::options()
+            .write(true)
+            .open(cpu.dir.join("cgroup.procs"))
+            .map_err(|e| e.to_string())?;
+        // SAFETY: the closure only calls write(2) on an open descriptor (async-signal-safe).
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
+                (&procs).write_all(b"0")
+            });
+        }
+    }
+    command
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", function.binary.display()))
+}
+
+/// The function's command with the environment Lambda gives it (and `--env` on top).
+fn lambda_command(function: &Function, api: &RuntimeApi) -> Command {
     let mut command = Command::new(&function.binary);
     command
         .env_clear()
@@ -262,36 +297,7 @@ fn spawn(function: &Function, api: &RuntimeApi, cpu: Option<&CpuLimit>) -> Resul
             command.env(key, value);
         }
     }
-    match &function.log {
-        Some(path) => {
-            let log = File::options()
-                .create(true)
-                .append(true)
-                .open(path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            let log2 = log.try_clone().map_err(|e| e.to_string())?;
-            command.stdout(log).stderr(log2);
-        }
-        None => {
-            command.stdout(Stdio::null()).stderr(Stdio::null());
-        }
-    }
-    if let Some(cpu) = cpu {
-        // Joins the cgroup between fork and exec, so all of the function runs throttled.
-        let procs = File::options()
-            .write(true)
-            .open(cpu.dir.join("cgroup.procs"))
-            .map_err(|e| e.to_string())?;
-        // SAFETY: the closure only calls write(2) on an open descriptor (async-signal-safe).
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut command, move || {
-                (&procs).write_all(b"0")
-            });
-        }
-    }
     command
-        .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", function.binary.display()))
 }
 
 /// CPU time (user + system) the process's live threads have used, from schedstat (ns).
@@ -425,49 +431,22 @@ fn cold(args: ColdArgs) -> Result<Value, String> {
         } else {
             event.clone()
         };
-        let bytes = event.to_string().into_bytes();
         let request_id = format!("{run}-cold-{start}");
-        let since = Instant::now();
-        let child = spawn(&args.function, &api, cpu.as_ref())?;
-        let pid = child.id();
-        let end_of_init = || args.function.end_init_burst(cpu.as_ref(), pid);
-        let outcome = api
-            .invoke(since, &request_id, &bytes, end_of_init)
-            .and_then(|(polled, answered)| {
-                api.response(since, &request_id)
-                    .map(|(done, response)| (polled, answered, done, response))
-            });
-        let (polled, answered, done, response) = match outcome {
-            Ok(outcome) => outcome,
-            Err(err) => {
-                stop(child);
-                return Err(err);
-            }
-        };
-        cpu_ms.push(ms(cpu_time(pid)));
-        rss.push(memory(pid).0 as f64 / 1024.0);
-        api.drain_next(since);
-        stop(child);
-        init.push(ms(polled - since));
-        first.push(ms(done - since));
-        handler.push(ms(done - answered));
-        let status = format!(
-            "{} {}",
-            response["statusCode"],
-            serde_json::from_str::<Value>(response["body"].as_str().unwrap_or("{}"))
-                .ok()
-                .and_then(|b| b.get("status").or(b.get("error")).cloned())
-                .unwrap_or_default()
-        );
-        *statuses.entry(status).or_default() += 1;
+        let measured = cold_start(&api, &args.function, cpu.as_ref(), &event, &request_id)?;
         eprintln!(
             "start {start:>3}: init {:7.2} ms, first response {:7.2} ms (handler {:6.2} ms), CPU {:6.2} ms, RSS {:5.1} MiB",
-            init.last().unwrap(),
-            first.last().unwrap(),
-            handler.last().unwrap(),
-            cpu_ms.last().unwrap(),
-            rss.last().unwrap()
+            measured.init_ms,
+            measured.first_response_ms,
+            measured.handler_ms,
+            measured.cpu_ms,
+            measured.rss_mib
         );
+        init.push(measured.init_ms);
+        first.push(measured.first_response_ms);
+        handler.push(measured.handler_ms);
+        cpu_ms.push(measured.cpu_ms);
+        rss.push(measured.rss_mib);
+        *statuses.entry(measured.status).or_default() += 1;
     }
     Ok(json!({
         "mode": "cold",
@@ -485,6 +464,65 @@ fn cold(args: ColdArgs) -> Result<Value, String> {
     }))
 }
 
+/// What one cold start measured.
+struct ColdStart {
+    init_ms: f64,
+    first_response_ms: f64,
+    handler_ms: f64,
+    cpu_ms: f64,
+    rss_mib: f64,
+    /// The status code and the body's `status` (or `error`).
+    status: String,
+}
+
+/// Starts the function, gives it `event` as its first invocation, and stops it.
+fn cold_start(
+    api: &RuntimeApi,
+    function: &Function,
+    cpu: Option<&CpuLimit>,
+    event: &Value,
+    request_id: &str,
+) -> Result<ColdStart, String> {
+    let bytes = event.to_string().into_bytes();
+    let since = Instant::now();
+    let child = spawn(function, api, cpu)?;
+    let pid = child.id();
+    let end_of_init = || function.end_init_burst(cpu, pid);
+    let outcome =
+        api.invoke(since, request_id, &bytes, end_of_init)
+            .and_then(|(polled, answered)| {
+                api.response(since, request_id)
+                    .map(|(done, response)| (polled, answered, done, response))
+            });
+    let (polled, answered, done, response) = match outcome {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            stop(child);
+            return Err(err);
+        }
+    };
+    let cpu_ms = ms(cpu_time(pid));
+    let rss_mib = memory(pid).0 as f64 / 1024.0;
+    api.drain_next(since);
+    stop(child);
+    let status = format!(
+        "{} {}",
+        response["statusCode"],
+        serde_json::from_str::<Value>(response["body"].as_str().unwrap_or("{}"))
+            .ok()
+            .and_then(|b| b.get("status").or(b.get("error")).cloned())
+            .unwrap_or_default()
+    );
+    Ok(ColdStart {
+        init_ms: ms(polled - since),
+        first_response_ms: ms(done - since),
+        handler_ms: ms(done - answered),
+        cpu_ms,
+        rss_mib,
+        status,
+    })
+}
+
 fn warm(args: WarmArgs) -> Result<Value, String> {
     let api = RuntimeApi::start().map_err(|e| e.to_string())?;
     let cpu = args.function.cpu_limit()?;
@@ -493,82 +531,113 @@ fn warm(args: WarmArgs) -> Result<Value, String> {
         .iter()
         .map(|p| load_event(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let run = run_id();
     let since = Instant::now();
     let child = spawn(&args.function, &api, cpu.as_ref())?;
     let pid = child.id();
-    let result = (|| {
-        let mut latencies = Vec::with_capacity(args.invocations);
-        let mut statuses = HashMap::<String, usize>::new();
-        let mut samples = Vec::new();
-        let mut after_warmup = None;
-        let mut previous = Vec::new();
-        let started = Instant::now();
-        for i in 0..args.invocations {
-            // Even: a new event; odd: FlowIQ redelivering the previous one.
-            let bytes = if i % 2 == 0 {
-                let event = fresh(&events[(i / 2) % events.len()], &format!("{run}-{i}"));
-                previous = event.to_string().into_bytes();
-                previous.clone()
-            } else {
-                previous.clone()
-            };
-            let request_id = format!("{run}-warm-{i}");
-            let end_of_init = || match i {
-                0 => args.function.end_init_burst(cpu.as_ref(), pid),
-                _ => Ok(()),
-            };
-            let (_, answered) = api.invoke(since, &request_id, &bytes, end_of_init)?;
-            let (done, response) = api.response(since, &request_id)?;
-            latencies.push(ms(done - answered));
-            let status = response["statusCode"].to_string();
-            *statuses.entry(status).or_default() += 1;
-            let n = i + 1;
-            if n == args.warmup || n % 1_000 == 0 || n == args.invocations {
-                let (rss, hwm) = memory(pid);
-                let cpu = cpu_time(pid);
-                samples.push(json!({
-                    "invocations": n,
-                    "rss_kib": rss,
-                    "hwm_kib": hwm,
-                    "cpu_ms": ms(cpu),
-                }));
-                eprintln!(
-                    "{n:>6} invocations: VmRSS {rss} KiB, VmHWM {hwm} KiB, CPU {:.0} ms",
-                    ms(cpu)
-                );
-                if n == args.warmup {
-                    after_warmup = Some((rss, hwm, cpu, latencies.len(), Instant::now()));
-                }
-            }
-        }
-        let elapsed = started.elapsed();
-        let (rss_end, hwm_end) = memory(pid);
-        let cpu_end = cpu_time(pid);
-        let (rss_warm, hwm_warm, cpu_warm, n_warm, t_warm) =
-            after_warmup.ok_or("--warmup must be below --invocations")?;
-        let measured = args.invocations - n_warm;
-        Ok(json!({
-            "mode": "warm",
-            "label": args.label,
-            "invocations": args.invocations,
-            "warmup": args.warmup,
-            "cpu_share": args.function.cpu_share,
-            "statuses": statuses,
-            "elapsed_s": elapsed.as_secs_f64(),
-            "invocations_per_s": measured as f64 / t_warm.elapsed().as_secs_f64(),
-            "latency_ms": summary(&latencies[n_warm..]),
-            "cpu_ms_per_invocation": ms(cpu_end.saturating_sub(cpu_warm)) / measured as f64,
-            "rss_kib_after_warmup": rss_warm,
-            "rss_kib_end": rss_end,
-            "hwm_kib_after_warmup": hwm_warm,
-            "hwm_kib_end": hwm_end,
-            "rss_growth_kib": rss_end as i64 - rss_warm as i64,
-            "samples": samples,
-        }))
-    })();
+    let result = invoke_warm(&args, &api, cpu.as_ref(), &events, pid, since)
+        .and_then(|run| warm_figures(&args, run, pid));
     stop(child);
     result
+}
+
+/// What a warm run recorded, invocation by invocation.
+struct WarmRun {
+    latencies: Vec<f64>,
+    statuses: HashMap<String, usize>,
+    samples: Vec<Value>,
+    /// RSS, high-water mark, CPU time, invocations and when, once the warm-up was done.
+    after_warmup: Option<(u64, u64, Duration, usize, Instant)>,
+    elapsed: Duration,
+}
+
+/// `--invocations` invocations of the running function: even ones a new event, odd ones FlowIQ
+/// redelivering the previous one; memory and CPU sampled every 1,000.
+fn invoke_warm(
+    args: &WarmArgs,
+    api: &RuntimeApi,
+    cpu: Option<&CpuLimit>,
+    events: &[Value],
+    pid: u32,
+    since: Instant,
+) -> Result<WarmRun, String> {
+    let run = run_id();
+    let mut recorded = WarmRun {
+        latencies: Vec::with_capacity(args.invocations),
+        statuses: HashMap::new(),
+        samples: Vec::new(),
+        after_warmup: None,
+        elapsed: Duration::ZERO,
+    };
+    let mut previous = Vec::new();
+    let started = Instant::now();
+    for i in 0..args.invocations {
+        let bytes = if i % 2 == 0 {
+            let event = fresh(&events[(i / 2) % events.len()], &format!("{run}-{i}"));
+            previous = event.to_string().into_bytes();
+            previous.clone()
+        } else {
+            previous.clone()
+        };
+        let request_id = format!("{run}-warm-{i}");
+        let end_of_init = || match i {
+            0 => args.function.end_init_burst(cpu, pid),
+            _ => Ok(()),
+        };
+        let (_, answered) = api.invoke(since, &request_id, &bytes, end_of_init)?;
+        let (done, response) = api.response(since, &request_id)?;
+        recorded.latencies.push(ms(done - answered));
+        let status = response["statusCode"].to_string();
+        *recorded.statuses.entry(status).or_default() += 1;
+        let n = i + 1;
+        if n == args.warmup || n % 1_000 == 0 || n == args.invocations {
+            let (rss, hwm) = memory(pid);
+            let cpu = cpu_time(pid);
+            recorded.samples.push(json!({
+                "invocations": n,
+                "rss_kib": rss,
+                "hwm_kib": hwm,
+                "cpu_ms": ms(cpu),
+            }));
+            eprintln!(
+                "{n:>6} invocations: VmRSS {rss} KiB, VmHWM {hwm} KiB, CPU {:.0} ms",
+                ms(cpu)
+            );
+            if n == args.warmup {
+                recorded.after_warmup =
+                    Some((rss, hwm, cpu, recorded.latencies.len(), Instant::now()));
+            }
+        }
+    }
+    recorded.elapsed = started.elapsed();
+    Ok(recorded)
+}
+
+/// The warm run's figures, counted from the end of the warm-up.
+fn warm_figures(args: &WarmArgs, run: WarmRun, pid: u32) -> Result<Value, String> {
+    let (rss_end, hwm_end) = memory(pid);
+    let cpu_end = cpu_time(pid);
+    let (rss_warm, hwm_warm, cpu_warm, n_warm, t_warm) = run
+        .after_warmup
+        .ok_or("--warmup must be below --invocations")?;
+    let measured = args.invocations - n_warm;
+    Ok(json!({
+        "mode": "warm",
+        "label": args.label,
+        "invocations": args.invocations,
+        "warmup": args.warmup,
+        "cpu_share": args.function.cpu_share,
+        "statuses": run.statuses,
+        "elapsed_s": run.elapsed.as_secs_f64(),
+        "invocations_per_s": measured as f64 / t_warm.elapsed().as_secs_f64(),
+        "latency_ms": summary(&run.latencies[n_warm..]),
+        "cpu_ms_per_invocation": ms(cpu_end.saturating_sub(cpu_warm)) / measured as f64,
+        "rss_kib_after_warmup": rss_warm,
+        "rss_kib_end": rss_end,
+        "hwm_kib_after_warmup": hwm_warm,
+        "hwm_kib_end": hwm_end,
+        "rss_growth_kib": rss_end as i64 - rss_warm as i64,
+        "samples": run.samples,
+    }))
 }
 
 fn invoke(args: InvokeArgs) -> Result<Value, String> {

@@ -85,40 +85,59 @@ pub fn traffic(rng: &mut fastrand::Rng, target: usize) -> Traffic {
                 lost: n > 0 && rng.u8(..40) == 0,
             };
             if !event.lost {
-                let at = rng.u64(..period);
-                deliveries.push(Delivery {
-                    at: Duration::from_millis(at),
-                    kind: Kind::Event(events.len()),
-                    path: path.clone(),
-                    body: event.body.clone(),
-                });
-                if rng.u8(..10) == 0 {
-                    // A redelivery: at the same moment (concurrent), soon after, or minutes
-                    // later.
-                    let later = match rng.u8(..3) {
-                        0 => 0,
-                        1 => rng.u64(..3_000),
-                        _ => rng.u64(..600_000),
-                    };
-                    deliveries.push(Delivery {
-                        at: Duration::from_millis(at + later),
-                        kind: Kind::Event(events.len()),
-                        path: path.clone(),
-                        body: event.body.clone(),
-                    });
-                }
+                deliveries.extend(deliveries_of(rng, events.len(), &event.body, &path));
             }
             events.push(event);
         }
     }
-    for n in 0..others {
-        let at = Duration::from_millis(rng.u64(..period));
-        let body = format!("{{not json {n}");
+    deliveries.extend(bad_bodies_and_strangers(rng, others, &path));
+    let poison = (0..rng.usize(..=3))
+        .map(|n| {
+            let at = Duration::from_millis(rng.u64(..period));
+            (at, format!("not a queued delivery {n}"))
+        })
+        .collect();
+    deliveries.sort_by_key(|d| d.at);
+    Traffic {
+        events,
+        deliveries,
+        poison,
+    }
+}
+
+/// The deliveries of FlowIQ's event `n`: one at a random moment, and one in ten delivered again
+/// at the same moment (concurrently), soon after, or minutes later.
+fn deliveries_of(rng: &mut fastrand::Rng, n: usize, body: &str, path: &str) -> Vec<Delivery> {
+    let at = rng.u64(..DELIVERY_PERIOD.as_millis() as u64);
+    let delivery = |at: u64| Delivery {
+        at: Duration::from_millis(at),
+        kind: Kind::Event(n),
+        path: path.to_owned(),
+        body: body.to_owned(),
+    };
+    let mut deliveries = vec![delivery(at)];
+    if rng.u8(..10) == 0 {
+        let later = match rng.u8(..3) {
+            0 => 0,
+            1 => rng.u64(..3_000),
+            _ => rng.u64(..600_000),
+        };
+        deliveries.push(delivery(at + later));
+    }
+    deliveries
+}
+
+/// `count` bad bodies (a 400, kept) and as many strangers (a wrong token: 401, or a platform
+/// that does not exist: 404), each pair at a random moment.
+fn bad_bodies_and_strangers(rng: &mut fastrand::Rng, count: usize, path: &str) -> Vec<Delivery> {
+    let mut deliveries = Vec::with_capacity(2 * count);
+    for n in 0..count {
+        let at = Duration::from_millis(rng.u64(..DELIVERY_PERIOD.as_millis() as u64));
         deliveries.push(Delivery {
             at,
             kind: Kind::BadBody,
-            path: path.clone(),
-            body,
+            path: path.to_owned(),
+            body: format!("{{not json {n}"),
         });
         let not_found = rng.bool();
         let stranger = format!("wamid.stranger-{n}");
@@ -133,18 +152,7 @@ pub fn traffic(rng: &mut fastrand::Rng, target: usize) -> Traffic {
             body: receipt(&stranger, "read", 1, 3).to_string(),
         });
     }
-    let poison = (0..rng.usize(..=3))
-        .map(|n| {
-            let at = Duration::from_millis(rng.u64(..period));
-            (at, format!("not a queued delivery {n}"))
-        })
-        .collect();
-    deliveries.sort_by_key(|d| d.at);
-    Traffic {
-        events,
-        deliveries,
-        poison,
-    }
+    deliveries
 }
 
 fn outbound(rng: &mut fastrand::Rng, wamid: &str, message: usize) -> Vec<Value> {

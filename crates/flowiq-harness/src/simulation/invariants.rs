@@ -36,17 +36,35 @@ pub struct Checked {
 /// `answers[i]` is what FlowIQ got for `traffic.deliveries[i]`.
 pub fn check(traffic: &Traffic, answers: &[Answer], end: &EndState) -> Checked {
     let mut violations = Vec::new();
-    let events = &end.events;
     let mut stored: HashMap<&str, usize> = HashMap::new();
-    for item in events {
+    for item in &end.events {
         *stored.entry(item.event_id.as_str()).or_default() += 1;
     }
     let mut kept: HashMap<&str, usize> = HashMap::new();
     for item in &end.rejected {
         *kept.entry(item.body.as_deref().unwrap_or("")).or_default() += 1;
     }
+    answered_is_kept(traffic, answers, &stored, &kept, &mut violations);
+    stored_once_as_sent(traffic, end, &stored, &kept, &mut violations);
+    let (messages_complete, messages_incomplete) =
+        derived_states_are_folds(traffic, &end.events, &mut violations);
+    queues_are_dry(end, &mut violations);
+    Checked {
+        violations,
+        events_stored: end.events.len() as u64,
+        messages_complete,
+        messages_incomplete,
+    }
+}
 
-    // 1 and 4.
+/// 1 (and 4): each event answered 200 is stored once, each bad body answered 400 kept once.
+fn answered_is_kept(
+    traffic: &Traffic,
+    answers: &[Answer],
+    stored: &HashMap<&str, usize>,
+    kept: &HashMap<&str, usize>,
+    violations: &mut Vec<String>,
+) {
     for (i, (delivery, answer)) in traffic.deliveries.iter().zip(answers).enumerate() {
         let Answer::Status(status, _) = answer else {
             continue;
@@ -72,15 +90,24 @@ pub fn check(traffic: &Traffic, answers: &[Answer], end: &EndState) -> Checked {
             _ => {}
         }
     }
-    // 2 (and 4: a stranger's event is no event FlowIQ sent).
+}
+
+/// 2 (and 4: a stranger's event is no event FlowIQ sent): nothing stored twice, and what is
+/// stored is what FlowIQ sent, byte for byte (so folding the stored events of a message that
+/// lost none is folding FlowIQ's).
+fn stored_once_as_sent(
+    traffic: &Traffic,
+    end: &EndState,
+    stored: &HashMap<&str, usize>,
+    kept: &HashMap<&str, usize>,
+    violations: &mut Vec<String>,
+) {
     let sent: HashMap<&str, &str> = traffic
         .events
         .iter()
         .map(|e| (e.event_id.as_str(), e.body.as_str()))
         .collect();
-    // What is stored is what FlowIQ sent, byte for byte (so folding the stored events of a
-    // message that lost none is folding FlowIQ's).
-    for item in events {
+    for item in &end.events {
         let body = item.body().expect("a stored body reads back");
         if sent.get(item.event_id.as_str()) != Some(&body.as_ref()) {
             violations.push(format!(
@@ -89,7 +116,7 @@ pub fn check(traffic: &Traffic, answers: &[Answer], end: &EndState) -> Checked {
             ));
         }
     }
-    for (event_id, copies) in &stored {
+    for (event_id, copies) in stored {
         if *copies != 1 {
             violations.push(format!("2: event {event_id} stored {copies} times"));
         }
@@ -105,15 +132,23 @@ pub fn check(traffic: &Traffic, answers: &[Answer], end: &EndState) -> Checked {
         .filter(|d| d.kind == Kind::BadBody)
         .map(|d| d.body.as_str())
         .collect();
-    for (body, copies) in &kept {
+    for (body, copies) in kept {
         if !bad_bodies.contains(body) {
             violations.push(format!("2/4: a rejected item nobody sent: {body:?}"));
         } else if *copies != 1 {
             violations.push(format!("2: a bad body kept {copies} times: {body:?}"));
         }
     }
+}
 
-    // 5.
+/// 5: each message's derived state is the fold of its stored events in another order: FlowIQ's
+/// (the true state) when every event FlowIQ made is stored, otherwise the table's in reverse.
+/// Returns how many messages were (complete, incomplete).
+fn derived_states_are_folds(
+    traffic: &Traffic,
+    events: &[EventItem],
+    violations: &mut Vec<String>,
+) -> (u64, u64) {
     let mut of_message: BTreeMap<&str, Vec<&EventItem>> = BTreeMap::new();
     for item in events {
         if let Some(wamid) = item.whatsapp_message_id.as_deref() {
@@ -134,8 +169,6 @@ pub fn check(traffic: &Traffic, answers: &[Answer], end: &EndState) -> Checked {
     for (wamid, all) in &truth {
         let items = of_message.get(wamid).cloned().unwrap_or_default();
         let derived = message_view::derive(items.iter().copied()).expect("stored bodies parse");
-        // The fold of the same events in another order: when every event FlowIQ made is
-        // stored, in FlowIQ's order (the true state); otherwise the table's in reverse.
         let (fold, what): (Vec<&EventItem>, _) = if items.len() == all.len() {
             complete += 1;
             let in_order = all.iter().filter_map(|id| by_id.get(id).copied()).collect();
@@ -154,8 +187,11 @@ pub fn check(traffic: &Traffic, answers: &[Answer], end: &EndState) -> Checked {
             ));
         }
     }
+    (complete, incomplete)
+}
 
-    // 6.
+/// 6: the spill queue is dry and the dead-letter queue holds only what cannot be read.
+fn queues_are_dry(end: &EndState, violations: &mut Vec<String>) {
     if end.queue_depth != 0 {
         violations.push(format!(
             "6: the spill queue still holds {} messages",
@@ -171,12 +207,5 @@ pub fn check(traffic: &Traffic, answers: &[Answer], end: &EndState) -> Checked {
                 queued.event_id
             ));
         }
-    }
-
-    Checked {
-        violations,
-        events_stored: events.len() as u64,
-        messages_complete: complete,
-        messages_incomplete: incomplete,
     }
 }

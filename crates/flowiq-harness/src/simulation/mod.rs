@@ -182,6 +182,32 @@ async fn simulate(
     deliveries: usize,
     bug: Option<PlantedBug>,
 ) -> (SimReport, Vec<String>) {
+    let (parts, table, drains) = build_world(seed, deliveries, bug);
+    let answers = run_until_quiet(&parts, &table, drains).await;
+    let mut violations = parts.world.take_violations();
+    let end = invariants::EndState {
+        events: table.events(),
+        rejected: table.rejected(),
+        queue_depth: parts.queue.depth(),
+        dead_letters: parts
+            .queue
+            .dead_letters()
+            .into_iter()
+            .map(|m| m.body)
+            .collect(),
+    };
+    let mut checked = invariants::check(&parts.traffic, &answers, &end);
+    violations.append(&mut checked.violations);
+    (report(seed, &answers, &checked, &parts), violations)
+}
+
+/// The seeded world: FlowIQ's traffic, 1-16 function instances, 1-2 drains, a queue that
+/// dead-letters after 3-10 receives, and the table behind the fault schedule.
+fn build_world(
+    seed: u64,
+    deliveries: usize,
+    bug: Option<PlantedBug>,
+) -> (Arc<Parts>, Arc<InMemoryEventStore>, usize) {
     let world = Arc::new(World::new(seed, bug));
     let traffic = Arc::new(world.with_rng(|rng| flowiq::traffic(rng, deliveries)));
     let (instances, drains, max_receive_count) =
@@ -200,26 +226,38 @@ async fn simulate(
         world: Arc::clone(&world),
     });
     let parts = Arc::new(Parts {
-        world: Arc::clone(&world),
-        traffic: Arc::clone(&traffic),
-        queue: Arc::clone(&queue),
+        world,
+        traffic,
+        queue,
         receiver,
         instances: Semaphore::new(instances),
     });
+    (parts, table, drains)
+}
+
+/// Every delivery sent and answered, the poison messages put on the queue, then the faults
+/// stopped and the drains run dry (or [`QUIESCE_LIMIT`] passed: a violation). Returns FlowIQ's
+/// answers in the order of `traffic.deliveries`.
+async fn run_until_quiet(
+    parts: &Arc<Parts>,
+    table: &Arc<InMemoryEventStore>,
+    drains: usize,
+) -> Vec<Answer> {
+    let (world, queue) = (&parts.world, &parts.queue);
     let acceptor = Arc::new(Acceptor::new(
-        FaultyStore::new(Arc::clone(&table), Arc::clone(&world)),
+        FaultyStore::new(Arc::clone(table), Arc::clone(world)),
         Retention(None),
         flowiq_webhooks::contact_key::ContactKey::local_dev(),
     ));
-
-    let senders: Vec<_> = (0..traffic.deliveries.len())
-        .map(|i| tokio::spawn(deliver(Arc::clone(&parts), i)))
+    let senders: Vec<_> = (0..parts.traffic.deliveries.len())
+        .map(|i| tokio::spawn(deliver(Arc::clone(parts), i)))
         .collect();
-    let poison: Vec<_> = traffic
+    let poison: Vec<_> = parts
+        .traffic
         .poison
         .iter()
         .map(|(at, body)| {
-            let (queue, body, at) = (Arc::clone(&queue), body.clone(), world.start + *at);
+            let (queue, body, at) = (Arc::clone(queue), body.clone(), world.start + *at);
             tokio::spawn(async move {
                 tokio::time::sleep_until(at).await;
                 queue.send(body, None);
@@ -229,8 +267,8 @@ async fn simulate(
     let pollers: Vec<_> = (0..drains)
         .map(|_| {
             tokio::spawn(poll(
-                Arc::clone(&world),
-                Arc::clone(&queue),
+                Arc::clone(world),
+                Arc::clone(queue),
                 Arc::clone(&acceptor),
             ))
         })
@@ -265,17 +303,16 @@ async fn simulate(
     }
     // Writes still in flight (slower than the budget) land.
     tokio::time::sleep(Duration::from_secs(10)).await;
+    answers
+}
 
-    let mut violations = world.take_violations();
-    let end = invariants::EndState {
-        events: table.events(),
-        rejected: table.rejected(),
-        queue_depth: queue.depth(),
-        dead_letters: queue.dead_letters().into_iter().map(|m| m.body).collect(),
-    };
-    let checked = invariants::check(&traffic, &answers, &end);
-    violations.extend(checked.violations);
-
+/// The seed's counts, and a digest of everything it did: a replay (`SIM_SEED`) must match it.
+fn report(
+    seed: u64,
+    answers: &[Answer],
+    checked: &invariants::Checked,
+    parts: &Parts,
+) -> SimReport {
     let mut report = SimReport {
         seeds: 1,
         deliveries: answers.len() as u64,
@@ -286,7 +323,7 @@ async fn simulate(
     };
     let mut digest = DefaultHasher::new();
     seed.hash(&mut digest);
-    for answer in &answers {
+    for answer in answers {
         answer.hash(&mut digest);
         let kind = match answer {
             Answer::Crashed => "crashed",
@@ -300,8 +337,8 @@ async fn simulate(
         };
         *report.answers.entry(kind).or_default() += 1;
     }
-    report.injected = world.injected().into_iter().collect();
-    let (sent, redriven, most_receives) = queue.counts();
+    report.injected = parts.world.injected().into_iter().collect();
+    let (sent, redriven, most_receives) = parts.queue.counts();
     (sent, redriven, most_receives, checked.events_stored).hash(&mut digest);
     report
         .injected
@@ -311,7 +348,7 @@ async fn simulate(
     report.dead_lettered = redriven;
     report.most_receives = most_receives;
     report.digest = digest.finish();
-    (report, violations)
+    report
 }
 
 /// One delivery from FlowIQ to the real HTTP handler, on one of the function's instances.
