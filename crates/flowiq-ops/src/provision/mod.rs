@@ -14,9 +14,9 @@ pub mod secrets;
 pub mod table;
 pub mod template;
 
-use aws_config::{BehaviorVersion, Region};
 use clap::Parser;
 
+use crate::deployment::load_aws_config;
 use crate::exit_status::{ExitStatus, Tool};
 use secrets::SecretKind;
 use template::{
@@ -224,14 +224,7 @@ pub struct Clients {
 impl Clients {
     /// The usual AWS configuration, with `--profile` and `--region`; an error without a region.
     pub async fn load(args: &Args) -> Result<Self, ProvisionError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(profile) = &args.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(region) = &args.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        let config = loader.load().await;
+        let config = load_aws_config(args.profile.as_ref(), args.region.as_ref()).await;
         if config.region().is_none() {
             return Err(ProvisionError::Usage(
                 "no AWS region configured: pass --region, set AWS_REGION, or set a region in \
