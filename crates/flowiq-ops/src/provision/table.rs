@@ -12,15 +12,19 @@ use aws_sdk_dynamodb::types::{
     self as ddb, BillingMode, PointInTimeRecoveryStatus, ProjectionType, SseStatus, SseType,
     StreamViewType, TableDescription, TimeToLiveStatus,
 };
+use backon::{ConstantBuilder, Retryable as _};
 
 use super::ProvisionError::{self, Differs};
 use super::aws_error;
 use super::template::{KeyElement, TableProperties};
 
 /// Point-in-time recovery can be enabled only once a new table's backups are available: tried
-/// every 5 s for up to 3 minutes.
-const BACKUPS_WAIT: Duration = Duration::from_secs(5);
-const BACKUPS_ATTEMPTS: u32 = 36;
+/// every 5 s for up to 3 minutes (36 retries).
+fn backups_wait() -> ConstantBuilder {
+    ConstantBuilder::default()
+        .with_delay(Duration::from_secs(5))
+        .with_max_times(36)
+}
 
 /// What [`ensure`] found or did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,31 +144,31 @@ async fn ensure_pitr(client: &Client, name: &str) -> Result<Option<String>, Prov
         .expect("the flag is set");
     // A new table's backups take a while to become available: DynamoDB answers
     // ContinuousBackupsUnavailableException until then.
-    let mut attempts = 0;
-    loop {
-        let updated = (client.update_continuous_backups().table_name(name))
+    let update = || {
+        (client.update_continuous_backups().table_name(name))
             .point_in_time_recovery_specification(specification.clone())
             .send()
-            .await;
-        match updated {
-            Ok(_) => return Ok(Some("point-in-time recovery enabled".to_owned())),
-            Err(e)
-                if attempts < BACKUPS_ATTEMPTS
-                    && e.as_service_error()
-                        .is_some_and(|e| e.is_continuous_backups_unavailable_exception()) =>
-            {
-                if attempts == 0 {
-                    tracing::info!("waiting for the backups of table {name} to be available");
-                }
-                attempts += 1;
-                tokio::time::sleep(BACKUPS_WAIT).await;
+    };
+    let mut waiting = false;
+    update
+        .retry(backups_wait())
+        .when(|e| {
+            e.as_service_error()
+                .is_some_and(|e| e.is_continuous_backups_unavailable_exception())
+        })
+        .notify(|_, _| {
+            if !std::mem::replace(&mut waiting, true) {
+                tracing::info!("waiting for the backups of table {name} to be available");
             }
-            Err(e) => {
-                let doing = format!("enable point-in-time recovery on table {name}");
-                return Err(aws_error(&doing, &e));
-            }
-        }
-    }
+        })
+        .await
+        .map_err(|e| {
+            aws_error(
+                &format!("enable point-in-time recovery on table {name}"),
+                &e,
+            )
+        })?;
+    Ok(Some("point-in-time recovery enabled".to_owned()))
 }
 
 async fn describe(client: &Client, name: &str) -> Result<Option<TableDescription>, ProvisionError> {
