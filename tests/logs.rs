@@ -40,11 +40,7 @@ async fn logs_are_json_with_outcomes_and_leak_no_secrets_or_personal_data() {
         // The receiver's contact key (table.receiver uses the development key).
         flowiq_webhooks::contact_key::LOCAL_DEV_CONTACT_KEY.to_owned(),
     ];
-    for file in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/events")).unwrap() {
-        let name = file.unwrap().file_name().into_string().unwrap();
-        if !name.ends_with(".json") || name.starts_with("dynamodb-stream") {
-            continue;
-        }
+    for name in flowiq_harness::samples::delivery_sample_files() {
         let event = sample(&name);
         let payload = sample_payload(&name);
         for field in ["whatsapp_id", "message"] {

@@ -288,13 +288,7 @@ struct Row {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_sample_costs_one_write_and_no_reads() {
     // Every sample but the stream record is in the list, so a new sample cannot be forgotten.
-    let mut samples: Vec<String> =
-        std::fs::read_dir(format!("{}/events", env!("CARGO_MANIFEST_DIR")))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|f| f.ends_with(".json") && f != "dynamodb-stream.json")
-            .collect();
-    samples.sort();
+    let samples = delivery_sample_files();
     let mut listed: Vec<String> = IN_ORDER.iter().map(|s| s.to_string()).collect();
     listed.sort();
     assert_eq!(listed, samples, "IN_ORDER lists every sample event");

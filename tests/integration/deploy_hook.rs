@@ -11,11 +11,10 @@
 
 use std::path::Path;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use flowiq_deploy_hook::lifecycle::{Hook, HookEvent, Verdict};
 use flowiq_harness::moto_server::MotoServer;
 use flowiq_harness::runtime_api::invoke_once;
+use flowiq_harness::test_table::sdk_config;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -27,17 +26,6 @@ const INVOKE_PATH: &str = "/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%
 const PUT_STATUS: &str = "CodeDeploy_20141006.PutLifecycleEventHookExecutionStatus";
 const DEPLOYMENT: &str = "d-PRETRAFFIC1";
 const EXECUTION: &str = "execution-0001";
-
-fn sdk_config(endpoint: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "local", "local", None, None, "tests",
-        )))
-        .endpoint_url(endpoint)
-        .build()
-}
 
 /// Lambda's Invoke for one version: a fresh process of the webhook binary with the version's
 /// environment, as Lambda starts one (an error at start is Lambda's `Unhandled` function error).

@@ -17,18 +17,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-/// Every sample of a FlowIQ delivery in events/ (API Gateway and function-URL events).
-fn delivery_samples() -> Vec<String> {
-    let dir = format!("{}/events", env!("CARGO_MANIFEST_DIR"));
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-        .filter(|name| name.ends_with(".json") && name != "dynamodb-stream.json")
-        .collect();
-    files.sort();
-    files
-}
-
 /// The published schema (docs/schema/flowiq-event.schema.json): the whole event, and its detail.
 fn validators() -> (jsonschema::Validator, jsonschema::Validator, Value) {
     let path = format!(
@@ -64,7 +52,7 @@ async fn every_stored_event_becomes_its_detail_with_the_event_as_sent() {
     let table = TestTable::new().await;
     let receiver = table.receiver(Retention(None));
     let mut sent = BTreeMap::new();
-    for file in delivery_samples() {
+    for file in delivery_sample_files() {
         let event = sample(&file);
         let answer = send(&receiver, request(&event)).await;
         assert_eq!(answer.status, 200, "{file}: {:?}", answer.json);

@@ -9,12 +9,7 @@ use serde_json::Value;
 use crate::support::*;
 
 fn sample_files() -> Vec<String> {
-    let mut files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/events"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|name| name.ends_with(".json") && !name.starts_with("dynamodb-stream"))
-        .collect();
-    files.sort();
+    let files = delivery_sample_files();
     assert!(
         files.len() >= 15,
         "events/ has a sample per event type and platform: {files:?}"

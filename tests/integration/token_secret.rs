@@ -3,9 +3,8 @@
 
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use flowiq_harness::moto_server::MotoServer;
+use flowiq_harness::test_table::sdk_config;
 use flowiq_webhooks::lambda_function::refresh_tokens;
 use flowiq_webhooks::records::Retention;
 use flowiq_webhooks::store::memory::InMemoryEventStore;
@@ -14,17 +13,6 @@ use flowiq_webhooks::token_secret::{REFRESH_AFTER, RETRY_AFTER, TokenRefresh, To
 use crate::support::*;
 
 const NEW_TOKEN: &str = "rotated-token-rotated-token-rotated-0001";
-
-fn sdk_config(endpoint: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "local", "local", None, None, "tests",
-        )))
-        .endpoint_url(endpoint)
-        .build()
-}
 
 async fn put(client: &aws_sdk_secretsmanager::Client, id: &str, value: &str) {
     client

@@ -4,6 +4,7 @@
 //! - [`fault_proxy`]: throttling, 500s, hanging and dropped connections in front of it;
 //! - [`moto_server`]: a moto server (AWS APIs on the wire) on a free port;
 //! - [`runtime_api`]: a local Lambda Runtime API, to run a function binary as Lambda does;
+//! - [`samples`]: the sample events in events/;
 //! - [`simulation`]: the delivery path's real code under a seeded, virtual-time fault schedule;
 //! - [`captured_writer`]: the log lines a test's subscriber wrote;
 //! - [`capacity_meter`]: the write units DynamoDB reports for each write of a client;
@@ -23,6 +24,7 @@ pub mod events_table;
 pub mod fault_proxy;
 pub mod moto_server;
 pub mod runtime_api;
+pub mod samples;
 pub mod simulation;
 pub mod stats;
 pub mod template;

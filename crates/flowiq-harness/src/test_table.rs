@@ -5,9 +5,10 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
+use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_dynamodb::types::AttributeValue;
 use flowiq_webhooks::delivery::{Delivery, Receiver, Reply};
 use flowiq_webhooks::keys;
@@ -26,6 +27,20 @@ pub const DEV_TOKEN: &str = "local-dev-token-not-a-secret-0123456789";
 pub const OTHER_TOKEN: &str = "rotation-token-also-not-secret-98765432";
 
 pub type Item = HashMap<String, AttributeValue>;
+
+/// The AWS configuration of a test's clients of any service at `endpoint` (DynamoDB Local, moto,
+/// a mock): region us-east-1 and the test credentials `local`, which DynamoDB Local's tables and
+/// moto accept; build a client with `<service>::Client::new(&sdk_config(endpoint))`.
+pub fn sdk_config(endpoint: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "local", "local", None, None, "tests",
+        )))
+        .endpoint_url(endpoint)
+        .build()
+}
 
 /// A client for an endpoint, configured like the function's (retries, timeouts): for tests of
 /// storage failures.

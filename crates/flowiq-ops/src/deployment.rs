@@ -42,7 +42,8 @@ pub struct DeploymentArgs {
     pub table_name: Option<String>,
 }
 
-fn non_empty(value: &str) -> Result<String, &'static str> {
+/// A flag's value, trimmed; an empty one is refused.
+pub(crate) fn non_empty(value: &str) -> Result<String, &'static str> {
     match value.trim() {
         "" => Err("the value is empty"),
         value => Ok(value.to_owned()),
@@ -115,11 +116,17 @@ fn samconfig_error(path: PathBuf, problem: &dyn std::fmt::Display) -> Deployment
 
 /// The usual AWS configuration (environment, profile, SSO, …), with `--profile` and `--region`.
 pub async fn load_sdk_config(args: &DeploymentArgs) -> SdkConfig {
+    load_aws_config(args.profile.as_ref(), args.region.as_ref()).await
+}
+
+/// The usual AWS configuration, with a profile and a region if given (every CLI's
+/// `--profile` and `--region`).
+pub async fn load_aws_config(profile: Option<&String>, region: Option<&String>) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
-    if let Some(profile) = &args.profile {
+    if let Some(profile) = profile {
         loader = loader.profile_name(profile);
     }
-    if let Some(region) = &args.region {
+    if let Some(region) = region {
         loader = loader.region(Region::new(region.clone()));
     }
     loader.load().await
@@ -328,15 +335,23 @@ impl Deployment {
         self.outputs.as_ref().map(StackOutputs::stack_name)
     }
 
+    /// `given` (a flag's value), else the stack's `output`, which `flag` would replace.
+    pub async fn flag_or_output(
+        &mut self,
+        given: Option<&String>,
+        output: &str,
+        flag: &'static str,
+    ) -> Result<String, DeploymentError> {
+        match given {
+            Some(value) => Ok(value.clone()),
+            None => Ok(self.outputs().await?.require(output, flag)?.to_owned()),
+        }
+    }
+
     /// `--table-name` / `TABLE_NAME`, else the stack output `TableName`.
     pub async fn table_name(&mut self) -> Result<String, DeploymentError> {
-        if let Some(table) = &self.args.table_name {
-            return Ok(table.clone());
-        }
-        let outputs = self.outputs().await?;
-        Ok(outputs
-            .require(TABLE_NAME_OUTPUT, "--table-name")?
-            .to_owned())
+        let given = self.args.table_name.clone();
+        (self.flag_or_output(given.as_ref(), TABLE_NAME_OUTPUT, "--table-name")).await
     }
 }
 

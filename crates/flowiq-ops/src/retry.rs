@@ -105,6 +105,16 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// The default backoff with `max_attempts` attempts (`--max-attempts`).
+    pub fn with_attempts(max_attempts: u32) -> Self {
+        RetryPolicy {
+            max_attempts,
+            ..RetryPolicy::default()
+        }
+    }
+}
+
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {

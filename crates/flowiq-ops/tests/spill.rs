@@ -5,13 +5,11 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::config::SharedCredentialsProvider;
+use aws_config::SdkConfig;
 use flowiq_harness::dynamodb_local;
 use flowiq_harness::fault_proxy::{Fault, FaultProxy};
 use flowiq_harness::moto_server::MotoServer;
-use flowiq_harness::test_table::{DEV_TOKEN, TestTable, client_for, s};
+use flowiq_harness::test_table::{DEV_TOKEN, TestTable, client_for, s, sdk_config};
 use flowiq_ops::events::drain::{DrainReport, drain, queue_depth};
 use flowiq_ops::exit_status::ExitStatus;
 use flowiq_webhooks::acceptance::Acceptor;
@@ -29,17 +27,6 @@ use serde_json::{Value, json};
 /// Every authenticated delivery is answered within this, whatever DynamoDB does.
 const ANSWER_BUDGET: Duration = Duration::from_secs(5);
 const ORG: &str = "org-spill";
-
-fn sdk_config(endpoint: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "local", "local", None, None, "tests",
-        )))
-        .endpoint_url(endpoint)
-        .build()
-}
 
 async fn spill_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
     sqs.create_queue()

@@ -5,6 +5,7 @@ pub mod scenario;
 
 pub use flowiq_harness::capacity_meter::CapacityMeter;
 pub use flowiq_harness::dynamodb_local;
+pub use flowiq_harness::samples::{delivery_sample_files, sample};
 pub use flowiq_harness::test_table::{
     DEV_TOKEN, Item, OTHER_TOKEN, TestTable, client_for, receiver, s, stored_body,
 };
@@ -13,13 +14,6 @@ use flowiq_webhooks::http_handler;
 use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 use lambda_http::{Body, Request, Response};
 use serde_json::{Value, json};
-
-/// A sample event from events/, as JSON.
-pub fn sample(file: &str) -> Value {
-    let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
-        .unwrap()
-}
 
 /// The sample's body (the FlowIQ payload), parsed.
 pub fn sample_payload(file: &str) -> Value {

@@ -11,7 +11,7 @@ use flowiq_ops::contact_key_args::{
     CONTACT_KEY_SECRET_OUTPUT, ContactKeyArgsError, ContactKeySource, contact_key_source,
 };
 use flowiq_ops::deployment::{Deployment, DeploymentError, load_sdk_config};
-use flowiq_ops::events::cli::{Args, Command};
+use flowiq_ops::events::cli::{Args, Command, ForwardingCommand};
 use flowiq_ops::events::commands::{
     Context, needs_contact_key, run, run_analytics_query, validate,
 };
@@ -71,100 +71,101 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
         }
         let cloudformation = aws_sdk_cloudformation::Client::new(&config);
         let mut deployment = Deployment::new(args.deployment.clone(), &cwd, cloudformation);
-        if let Command::Query(query) = &args.command {
-            // Athena only: no table is read.
-            let workgroup = match &query.workgroup {
-                Some(workgroup) => workgroup.clone(),
-                None => deployment
-                    .outputs()
-                    .await?
-                    .require(ANALYTICS_WORKGROUP_OUTPUT, "--workgroup")?
-                    .to_owned(),
-            };
-            let athena = aws_sdk_athena::Client::new(&config);
-            let mut stdout = std::io::stdout().lock();
-            let result =
-                run_analytics_query(query, &athena, &workgroup, format, &mut stdout, ATHENA_POLL)
-                    .await;
-            return stdout.flush().map_err(EventsError::Output).and(result);
-        }
-        let table_name = deployment.table_name().await?;
-        let spill_queue_url = match &args.command {
-            Command::Drain(drain) => Some(match &drain.queue_url {
-                Some(url) => url.clone(),
-                None => deployment
-                    .outputs()
-                    .await?
-                    .require(SPILL_QUEUE_URL_OUTPUT, "--queue-url")?
-                    .to_owned(),
-            }),
-            _ => None,
-        };
-        let mut forwarding = ForwardingDeployment::default();
-        if let Command::Forwarding(command) = &args.command {
-            // Read from the stack only when no flag gives them.
-            forwarding.dead_letter_queue_url = match command.queue_url() {
-                None | Some(Some(_)) => None,
-                Some(None) => Some(
-                    deployment
-                        .outputs()
-                        .await?
-                        .require(DEAD_LETTER_QUEUE_OUTPUT, "--queue-url")?
-                        .to_owned(),
-                ),
-            };
-            forwarding.endpoint_url = match command.endpoint() {
-                Some(endpoint) if endpoint.to_url.is_none() => Some(
-                    deployment
-                        .outputs()
-                        .await?
-                        .require(ENDPOINT_OUTPUT, "--to-url")?
-                        .to_owned(),
-                ),
-                _ => None,
-            };
-        }
-        let contact_key = match contact_key_source {
-            None => None,
-            Some(ContactKeySource::Local(key)) => Some(key),
-            Some(ContactKeySource::Secret(secret)) => {
-                let secret = match secret {
-                    Some(secret) => secret,
-                    None => deployment
-                        .outputs()
-                        .await?
-                        .require(CONTACT_KEY_SECRET_OUTPUT, "--contact-key-secret")?
-                        .to_owned(),
-                };
-                let client = aws_sdk_secretsmanager::Client::new(&config);
-                let key = read_contact_key(&client, &secret)
-                    .await
-                    .map_err(ContactKeyArgsError::from)?;
-                Some(key)
-            }
-        };
-        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
-        let mut queries = EventQueries::new(dynamodb.clone(), table_name);
-        if let Some(key) = &contact_key {
-            queries = queries.with_contact_key(key.clone());
-        }
-        let context = Context {
-            queries,
-            contact_key,
-            dynamodb,
-            eventbridge: aws_sdk_eventbridge::Client::new(&config),
-            sqs: aws_sdk_sqs::Client::new(&config),
-            spill_queue_url,
-            forwarding,
-        };
         let mut stdout = std::io::stdout().lock();
-        let result = run(&args.command, &context, format, &mut stdout).await;
+        let result = if let Command::Query(query) = &args.command {
+            // Athena only: no table is read.
+            let workgroup = (deployment.flag_or_output(
+                query.workgroup.as_ref(),
+                ANALYTICS_WORKGROUP_OUTPUT,
+                "--workgroup",
+            ))
+            .await?;
+            let athena = aws_sdk_athena::Client::new(&config);
+            run_analytics_query(query, &athena, &workgroup, format, &mut stdout, ATHENA_POLL).await
+        } else {
+            let context =
+                context(&args.command, &config, &mut deployment, contact_key_source).await?;
+            run(&args.command, &context, format, &mut stdout).await
+        };
         stdout.flush().map_err(EventsError::Output).and(result)
     });
     match result {
         Ok(status) => Ok(status),
         Err(error) => report(error),
     }
+}
+
+/// The table, queues, endpoint and key `command` works with: from its flags, else from the
+/// stack's outputs (read only when a flag is missing).
+async fn context(
+    command: &Command,
+    config: &aws_config::SdkConfig,
+    deployment: &mut Deployment,
+    contact_key_source: Option<ContactKeySource>,
+) -> Result<Context, EventsError> {
+    let table_name = deployment.table_name().await?;
+    let spill_queue_url = match command {
+        Command::Drain(drain) => Some(
+            (deployment.flag_or_output(
+                drain.queue_url.as_ref(),
+                SPILL_QUEUE_URL_OUTPUT,
+                "--queue-url",
+            ))
+            .await?,
+        ),
+        _ => None,
+    };
+    let forwarding = match command {
+        Command::Forwarding(command) => forwarding_deployment(command, deployment).await?,
+        _ => ForwardingDeployment::default(),
+    };
+    let contact_key = match contact_key_source {
+        None => None,
+        Some(ContactKeySource::Local(key)) => Some(key),
+        Some(ContactKeySource::Secret(secret)) => {
+            let secret = (deployment.flag_or_output(
+                secret.as_ref(),
+                CONTACT_KEY_SECRET_OUTPUT,
+                "--contact-key-secret",
+            ))
+            .await?;
+            let client = aws_sdk_secretsmanager::Client::new(config);
+            let key = read_contact_key(&client, &secret).await;
+            Some(key.map_err(ContactKeyArgsError::from)?)
+        }
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(config);
+    let mut queries = EventQueries::new(dynamodb.clone(), table_name);
+    if let Some(key) = &contact_key {
+        queries = queries.with_contact_key(key.clone());
+    }
+    Ok(Context {
+        queries,
+        contact_key,
+        dynamodb,
+        eventbridge: aws_sdk_eventbridge::Client::new(config),
+        sqs: aws_sdk_sqs::Client::new(config),
+        spill_queue_url,
+        forwarding,
+    })
+}
+
+/// The forwarding dead-letter queue and endpoint, read from the stack only when no flag gives
+/// them.
+async fn forwarding_deployment(
+    command: &ForwardingCommand,
+    deployment: &mut Deployment,
+) -> Result<ForwardingDeployment, EventsError> {
+    let mut forwarding = ForwardingDeployment::default();
+    if let Some(None) = command.queue_url() {
+        let url = deployment.flag_or_output(None, DEAD_LETTER_QUEUE_OUTPUT, "--queue-url");
+        forwarding.dead_letter_queue_url = Some(url.await?);
+    }
+    if command.endpoint().is_some_and(|e| e.to_url.is_none()) {
+        let url = deployment.flag_or_output(None, ENDPOINT_OUTPUT, "--to-url");
+        forwarding.endpoint_url = Some(url.await?);
+    }
+    Ok(forwarding)
 }
 
 /// The error on stderr, with its exit code.

@@ -208,52 +208,8 @@ async fn register(
     function: &mut Option<Function<'_>>,
     report: &mut Report,
 ) -> Result<(), BootstrapError> {
-    let base = match (&settings.base_url, function.as_mut()) {
-        (Some(base), _) => base.clone(),
-        (None, Some(function)) => {
-            function.environment(aws).await?;
-            let url = aws.function_url(function.name).await?;
-            let what = format!("the URL of Lambda function {}", function.name);
-            cli::base_url(&url, &what, settings.args.allow_http)?
-        }
-        (None, None) => {
-            let outputs = deployment.outputs().await?;
-            // A custom domain, when deployed, is the URL to give out.
-            let output = match outputs.get(CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT) {
-                Some(_) => CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT,
-                None => WEBHOOK_BASE_URL_OUTPUT,
-            };
-            let base = outputs.require(output, "--url")?;
-            cli::base_url(
-                base,
-                &format!("stack output {output}"),
-                settings.args.allow_http,
-            )?
-        }
-    };
-    let token = match (&settings.token, function.as_mut()) {
-        (Some(token), _) => token.clone(),
-        (None, Some(function)) => {
-            let name = function.name;
-            let environment = function.environment(aws).await?;
-            // A function with the token secret (as template.yaml deploys it) names the secret,
-            // never the token; one deployed by hand may still carry WEBHOOK_TOKENS.
-            match environment.get(aws::TOKEN_SECRET_VARIABLE) {
-                Some(secret_id) if !secret_id.trim().is_empty() => {
-                    let secret_id = secret_id.trim().to_owned();
-                    tracing::info!("reading the webhook token from secret {secret_id}");
-                    aws.webhook_token(&secret_id).await?
-                }
-                _ => aws::token_from_function(environment, name)?,
-            }
-        }
-        (None, None) => {
-            let outputs = deployment.outputs().await?;
-            let secret_id = outputs.require(WEBHOOK_TOKEN_SECRET_ARN_OUTPUT, "WEBHOOK_TOKEN")?;
-            tracing::info!("reading the webhook token from secret {secret_id}");
-            aws.webhook_token(secret_id).await?
-        }
-    };
+    let base = base_url(settings, aws, deployment, function.as_mut()).await?;
+    let token = token(settings, aws, deployment, function.as_mut()).await?;
     let platform = settings.args.platform;
     let url = WebhookUrl::new(&base, platform, token);
     report.url = Some(url.masked());
@@ -269,20 +225,7 @@ async fn register(
         return Ok(());
     }
 
-    let table = match (&settings.args.deployment.table_name, function.as_mut()) {
-        (None, Some(function)) => {
-            let name = function.name;
-            let table = function.environment(aws).await?.get("TABLE_NAME");
-            let table = table.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-                BootstrapError::Aws(format!(
-                    "Lambda function {name:?} has no TABLE_NAME in its environment: is it the \
-                     FlowIQ webhook function? Otherwise pass --table-name"
-                ))
-            })?;
-            table.clone()
-        }
-        _ => deployment.table_name().await?,
-    };
+    let table = table_name(settings, aws, deployment, function.as_mut()).await?;
     report.table = Some(table.clone());
     for &event_type in &settings.types {
         let pk = RegistrationRecord::pk(&url, event_type);
@@ -316,6 +259,93 @@ async fn register(
         })?;
     }
     Ok(())
+}
+
+/// The receiver's API root: `--url`, else the function's URL, else the stack's output (its
+/// custom domain's when deployed).
+async fn base_url(
+    settings: &Settings,
+    aws: &AwsClients,
+    deployment: &mut Deployment,
+    function: Option<&mut Function<'_>>,
+) -> Result<String, BootstrapError> {
+    let allow_http = settings.args.allow_http;
+    match (&settings.base_url, function) {
+        (Some(base), _) => Ok(base.clone()),
+        (None, Some(function)) => {
+            function.environment(aws).await?;
+            let url = aws.function_url(function.name).await?;
+            let what = format!("the URL of Lambda function {}", function.name);
+            cli::base_url(&url, &what, allow_http)
+        }
+        (None, None) => {
+            let outputs = deployment.outputs().await?;
+            // A custom domain, when deployed, is the URL to give out.
+            let output = match outputs.get(CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT) {
+                Some(_) => CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT,
+                None => WEBHOOK_BASE_URL_OUTPUT,
+            };
+            let base = outputs.require(output, "--url")?;
+            cli::base_url(base, &format!("stack output {output}"), allow_http)
+        }
+    }
+}
+
+/// The path token: `WEBHOOK_TOKEN`, else the function's (its secret's, or its environment's),
+/// else the stack's secret.
+async fn token(
+    settings: &Settings,
+    aws: &AwsClients,
+    deployment: &mut Deployment,
+    function: Option<&mut Function<'_>>,
+) -> Result<SecretString, BootstrapError> {
+    match (&settings.token, function) {
+        (Some(token), _) => Ok(token.clone()),
+        (None, Some(function)) => {
+            let name = function.name;
+            let environment = function.environment(aws).await?;
+            // A function with the token secret (as template.yaml deploys it) names the secret,
+            // never the token; one deployed by hand may still carry WEBHOOK_TOKENS.
+            match environment.get(aws::TOKEN_SECRET_VARIABLE) {
+                Some(secret_id) if !secret_id.trim().is_empty() => {
+                    let secret_id = secret_id.trim().to_owned();
+                    tracing::info!("reading the webhook token from secret {secret_id}");
+                    aws.webhook_token(&secret_id).await
+                }
+                _ => aws::token_from_function(environment, name),
+            }
+        }
+        (None, None) => {
+            let outputs = deployment.outputs().await?;
+            let secret_id = outputs.require(WEBHOOK_TOKEN_SECRET_ARN_OUTPUT, "WEBHOOK_TOKEN")?;
+            tracing::info!("reading the webhook token from secret {secret_id}");
+            aws.webhook_token(secret_id).await
+        }
+    }
+}
+
+/// The table of registration records: `--table-name`, else the function's `TABLE_NAME`, else
+/// the stack's.
+async fn table_name(
+    settings: &Settings,
+    aws: &AwsClients,
+    deployment: &mut Deployment,
+    function: Option<&mut Function<'_>>,
+) -> Result<String, BootstrapError> {
+    match (&settings.args.deployment.table_name, function) {
+        (None, Some(function)) => {
+            let name = function.name;
+            let table = function.environment(aws).await?.get("TABLE_NAME");
+            let table = table.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+                BootstrapError::Aws(format!(
+                    "Lambda function {name:?} has no TABLE_NAME in its environment: is it the \
+                     FlowIQ webhook function? Otherwise pass --table-name"
+                ))
+            })?;
+            Ok(table.clone())
+        }
+        _ => Ok(deployment.table_name().await?),
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,9 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_athena::Client;
-use aws_sdk_athena::types::{QueryExecutionContext, QueryExecutionState};
+use aws_sdk_athena::types::{
+    QueryExecution, QueryExecutionContext, QueryExecutionState, QueryExecutionStatus,
+};
 use serde_json::{Map, Value};
 
 use super::error::EventsError;
@@ -181,7 +183,7 @@ pub async fn run_query(
     parameters: Vec<String>,
     poll: Duration,
 ) -> Result<QueryResult, EventsError> {
-    let mut start = client
+    let started = client
         .start_query_execution()
         .work_group(workgroup)
         .query_string(&query.query_string)
@@ -189,11 +191,8 @@ pub async fn run_query(
             QueryExecutionContext::builder()
                 .database(&query.database)
                 .build(),
-        );
-    if !parameters.is_empty() {
-        start = start.set_execution_parameters(Some(parameters));
-    }
-    let started = start
+        )
+        .set_execution_parameters((!parameters.is_empty()).then_some(parameters))
         .send()
         .await
         .map_err(|e| athena_error("athena:StartQueryExecution", e))?;
@@ -201,109 +200,8 @@ pub async fn run_query(
         operation: "athena:StartQueryExecution",
         message: "no query execution id in the answer".into(),
     })?;
-
-    let spinner = Spinner::new(&format!("{} ({execution_id})", query.name));
-    let began = Instant::now();
-    let mut wait = poll;
-    let execution = loop {
-        let answer = client
-            .get_query_execution()
-            .query_execution_id(&execution_id)
-            .send()
-            .await
-            .map_err(|e| athena_error("athena:GetQueryExecution", e))?;
-        let execution = answer.query_execution.ok_or_else(|| EventsError::Aws {
-            operation: "athena:GetQueryExecution",
-            message: format!("no query execution {execution_id} in the answer"),
-        })?;
-        let status = execution.status.clone();
-        let state = status.as_ref().and_then(|s| s.state.clone());
-        let state = state.unwrap_or(QueryExecutionState::Queued);
-        let scanned = execution
-            .statistics
-            .as_ref()
-            .and_then(|s| s.data_scanned_in_bytes);
-        spinner.show(&format!(
-            "{} after {:.0?}, {} scanned",
-            state.as_str(),
-            began.elapsed(),
-            megabytes(scanned)
-        ));
-        match state {
-            QueryExecutionState::Succeeded => break execution,
-            QueryExecutionState::Failed | QueryExecutionState::Cancelled => {
-                spinner.finish();
-                let reason = status.as_ref().and_then(|s| s.state_change_reason.clone());
-                let athena = status.and_then(|s| s.athena_error?.error_message);
-                let (reason, athena) = (reason.unwrap_or_default(), athena.unwrap_or_default());
-                // Athena often says the same in both.
-                let athena = if athena == reason {
-                    String::new()
-                } else {
-                    athena
-                };
-                let detail = [reason, athena]
-                    .into_iter()
-                    .filter(|s| !s.is_empty())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                return Err(EventsError::QueryFailed {
-                    name: query.name.clone(),
-                    execution_id,
-                    state: state.as_str().to_owned(),
-                    reason: if detail.is_empty() {
-                        "Athena gave no reason".into()
-                    } else {
-                        detail
-                    },
-                });
-            }
-            _ => {}
-        }
-        tokio::time::sleep(wait).await;
-        wait = (wait * 2).min(Duration::from_secs(2));
-    };
-    spinner.finish();
-
-    let mut columns = Vec::new();
-    let mut rows = Vec::new();
-    let mut pages = client
-        .get_query_results()
-        .query_execution_id(&execution_id)
-        .into_paginator()
-        .send();
-    let mut first = true;
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| athena_error("athena:GetQueryResults", e))?;
-        let Some(set) = page.result_set else { continue };
-        if columns.is_empty() {
-            let info = set.result_set_metadata.and_then(|m| m.column_info);
-            columns = info
-                .unwrap_or_default()
-                .into_iter()
-                .map(|c| (c.name, c.r#type))
-                .collect();
-        }
-        for row in set.rows.unwrap_or_default() {
-            let cells: Vec<Option<String>> = row
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|d| d.var_char_value)
-                .collect();
-            // A SELECT's first row is its header: the column names again.
-            let header = first
-                && cells.len() == columns.len()
-                && cells
-                    .iter()
-                    .zip(&columns)
-                    .all(|(cell, (name, _))| cell.as_deref() == Some(name.as_str()));
-            first = false;
-            if !header {
-                rows.push(cells);
-            }
-        }
-    }
+    let execution = wait_until_done(client, query, &execution_id, poll).await?;
+    let (columns, rows) = results(client, &execution_id).await?;
     let data_scanned_bytes = execution.statistics.and_then(|s| s.data_scanned_in_bytes);
     Ok(QueryResult {
         execution_id,
@@ -312,6 +210,112 @@ pub async fn run_query(
         data_scanned_bytes,
     })
 }
+
+/// Polls the execution until it succeeds (its description) or fails or is cancelled (an error).
+async fn wait_until_done(
+    client: &Client,
+    query: &NamedQuery,
+    execution_id: &str,
+    poll: Duration,
+) -> Result<QueryExecution, EventsError> {
+    let spinner = Spinner::new(&format!("{} ({execution_id})", query.name));
+    let began = Instant::now();
+    let mut wait = poll;
+    loop {
+        let answer = client
+            .get_query_execution()
+            .query_execution_id(execution_id)
+            .send()
+            .await
+            .map_err(|e| athena_error("athena:GetQueryExecution", e))?;
+        let execution = answer.query_execution.ok_or_else(|| EventsError::Aws {
+            operation: "athena:GetQueryExecution",
+            message: format!("no query execution {execution_id} in the answer"),
+        })?;
+        let status = execution.status.as_ref();
+        let state = status.and_then(|s| s.state.clone());
+        let state = state.unwrap_or(QueryExecutionState::Queued);
+        let scanned = (execution.statistics.as_ref()).and_then(|s| s.data_scanned_in_bytes);
+        spinner.show(&format!(
+            "{} after {:.0?}, {} scanned",
+            state.as_str(),
+            began.elapsed(),
+            megabytes(scanned)
+        ));
+        match state {
+            QueryExecutionState::Succeeded => {
+                spinner.finish();
+                return Ok(execution);
+            }
+            QueryExecutionState::Failed | QueryExecutionState::Cancelled => {
+                spinner.finish();
+                return Err(EventsError::QueryFailed {
+                    name: query.name.clone(),
+                    execution_id: execution_id.to_owned(),
+                    state: state.as_str().to_owned(),
+                    reason: failure_reason(status),
+                });
+            }
+            _ => {}
+        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(2));
+    }
+}
+
+/// Athena's state-change reason and error message, once where they say the same.
+fn failure_reason(status: Option<&QueryExecutionStatus>) -> String {
+    let reason = status.and_then(|s| s.state_change_reason.clone());
+    let athena = status.and_then(|s| s.athena_error.as_ref()?.error_message.clone());
+    let (reason, athena) = (reason.unwrap_or_default(), athena.unwrap_or_default());
+    let mut detail = vec![reason];
+    if athena != detail[0] {
+        detail.push(athena);
+    }
+    detail.retain(|s| !s.is_empty());
+    if detail.is_empty() {
+        "Athena gave no reason".into()
+    } else {
+        detail.join("; ")
+    }
+}
+
+/// A finished query's columns (name, Athena type) and rows, without a SELECT's header row.
+async fn results(client: &Client, execution_id: &str) -> Result<ResultTable, EventsError> {
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    let mut pages = client
+        .get_query_results()
+        .query_execution_id(execution_id)
+        .into_paginator()
+        .send();
+    let mut first = true;
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| athena_error("athena:GetQueryResults", e))?;
+        let Some(set) = page.result_set else { continue };
+        if columns.is_empty() {
+            let info = set.result_set_metadata.and_then(|m| m.column_info);
+            let info = info.unwrap_or_default().into_iter();
+            columns = info.map(|c| (c.name, c.r#type)).collect();
+        }
+        for row in set.rows.unwrap_or_default() {
+            let cells = row.data.unwrap_or_default().into_iter();
+            let cells: Vec<Option<String>> = cells.map(|d| d.var_char_value).collect();
+            // A SELECT's first row is its header: the column names again.
+            let header = first
+                && cells.len() == columns.len()
+                && (cells.iter().zip(&columns))
+                    .all(|(cell, (name, _))| cell.as_deref() == Some(name.as_str()));
+            first = false;
+            if !header {
+                rows.push(cells);
+            }
+        }
+    }
+    Ok((columns, rows))
+}
+
+type ResultTable = (Vec<(String, String)>, Vec<Vec<Option<String>>>);
 
 fn megabytes(bytes: Option<i64>) -> String {
     match bytes {

@@ -8,7 +8,7 @@ use super::contact::parse_contact;
 use super::cursor::{ReplayCursor, parse_page_cursor, parse_replay_cursor};
 use super::time_arg::{TimeArg, parse_time_arg};
 use crate::contact_key_args::ContactKeyArgs;
-use crate::deployment::DeploymentArgs;
+use crate::deployment::{DeploymentArgs, non_empty};
 use crate::exit_status::Tool;
 use crate::queries::{Contact, Item};
 
@@ -202,13 +202,6 @@ pub struct DrainArgs {
     /// Retention of the stored events, in days, as the function's RETENTION_DAYS [default: none]
     #[arg(long, value_name = "DAYS")]
     pub retention_days: Option<u32>,
-}
-
-fn non_empty(value: &str) -> Result<String, &'static str> {
-    match value.trim() {
-        "" => Err("the value is empty"),
-        value => Ok(value.to_owned()),
-    }
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -14,8 +14,8 @@ use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 
 use super::analytics_query::{find_named_query, run_query};
 use super::cli::{
-    Command, DrainArgs, ForwardingCommand, QueryArgs, ReplayArgs, ReplaySelection, ReprocessArgs,
-    TargetArgs,
+    Command, DrainArgs, ForwardingCommand, QueryArgs, ReplayArgs, ReplayPacingArgs,
+    ReplaySelection, ReprocessArgs, TargetArgs,
 };
 use super::drain::drain;
 use super::error::EventsError;
@@ -26,8 +26,8 @@ use super::inspect::{self, REJECTED_COLUMNS, rejected_row};
 use super::output::{Column, Format, item_json, write_json_line, write_table, write_table_of};
 use super::progress::Progress;
 use super::replay::{ReplayOptions, ReplayReport, Target, dry_run, replay};
-use super::reprocess::{Detail, Reprocessed, Reprocessor, skip_reason};
-use super::selection::Selection;
+use super::replay_item::ReplayItem;
+use super::reprocess::{Detail, Outcome, Reprocessed, Reprocessor, skip_reason};
 use super::time_arg::TimeArg;
 use crate::exit_status::ExitStatus;
 use crate::queries::{Contact, EventQueries, Item};
@@ -100,26 +100,6 @@ pub fn target_spec(args: &TargetArgs) -> Result<TargetSpec, EventsError> {
         (Some(_), Some(_)) => Err(EventsError::Usage(
             "give one target: --to-url or --to-eventbridge, not both".into(),
         )),
-    }
-}
-
-pub fn replay_selection(selection: &ReplaySelection) -> Selection {
-    match selection {
-        ReplaySelection::Message {
-            whatsapp_message_id,
-        } => Selection::Message {
-            whatsapp_message_id: whatsapp_message_id.clone(),
-        },
-        ReplaySelection::Conversation(args) => Selection::Conversation {
-            organization_id: args.organization_id.clone(),
-            contact: args.contact.clone(),
-        },
-        ReplaySelection::List(args) => Selection::List {
-            organization_id: args.organization_id.clone(),
-            since: args.since.clone(),
-            until: args.until.clone(),
-            types: args.types.clone(),
-        },
     }
 }
 
@@ -237,15 +217,9 @@ pub async fn run_replay(
     out: &mut impl Write,
 ) -> Result<ExitStatus, EventsError> {
     let spec = target_spec(&args.target)?;
-    let options = ReplayOptions {
-        rate: Some(args.target.pacing.rate),
-        concurrency: usize::from(args.target.pacing.concurrency),
-        resume: args.target.pacing.resume.clone(),
-    };
+    let pacing = &args.target.pacing;
     let run_id = args.target.run_id.clone().unwrap_or_else(new_run_id);
-    let mut events = replay_selection(&args.selection)
-        .events(&context.queries)
-        .await?;
+    let mut events = args.selection.events(&context.queries).await?;
     if let Some(platform) = &args.target.platform {
         events.retain(|event| &event.platform == platform);
         if events.is_empty() {
@@ -254,10 +228,7 @@ pub async fn run_replay(
             )));
         }
     }
-    let retry = RetryPolicy {
-        max_attempts: args.target.pacing.max_attempts,
-        ..RetryPolicy::default()
-    };
+    let retry = RetryPolicy::with_attempts(pacing.max_attempts);
     let target = match spec {
         TargetSpec::Url(url) => {
             Target::Http(HttpTarget::new(url, &run_id, retry).map_err(EventsError::Usage)?)
@@ -268,20 +239,33 @@ pub async fn run_replay(
             retry,
         )),
     };
-    let report = if args.target.pacing.dry_run {
+    replay_and_print(events, &target, pacing, &run_id, "replaying", format, out).await
+}
+
+/// Replays `events` to `target` as `pacing` says (or counts them, in a dry run), prints the
+/// outcome, and gives its exit status.
+pub(super) async fn replay_and_print(
+    events: Vec<ReplayItem>,
+    target: &Target,
+    pacing: &ReplayPacingArgs,
+    run_id: &str,
+    doing: &str,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<ExitStatus, EventsError> {
+    let options = ReplayOptions {
+        rate: Some(pacing.rate),
+        concurrency: usize::from(pacing.concurrency),
+        resume: pacing.resume.clone(),
+    };
+    let report = if pacing.dry_run {
         dry_run(&events, &options)
     } else {
-        let progress = Progress::new((events.len()) as u64, "replaying");
-        replay(events, &target, &options, &progress, ctrl_c()).await
+        let progress = Progress::new(events.len() as u64, doing);
+        replay(events, target, &options, &progress, ctrl_c()).await
     };
-    print_replay(
-        &report,
-        &target.describe(),
-        &run_id,
-        args.target.pacing.dry_run,
-        format,
-        out,
-    )?;
+    let describe = target.describe();
+    print_replay(&report, &describe, run_id, pacing.dry_run, format, out)?;
     Ok(match &report.failure {
         Some((_, error)) => error.exit_status(),
         // Stopped before the end: resume from the printed cursor, as after a refusal.
@@ -324,7 +308,7 @@ struct ReplaySummary<'a> {
 
 /// The outcome, once: on a terminal the summary names the error (no log line repeats it); in
 /// JSON lines the summary has it and a log line on stderr tells whoever watches the run.
-pub(super) fn print_replay(
+fn print_replay(
     report: &ReplayReport,
     target: &str,
     run_id: &str,
@@ -332,7 +316,6 @@ pub(super) fn print_replay(
     format: Format,
     out: &mut impl Write,
 ) -> Result<(), EventsError> {
-    let remaining = report.selected - report.skipped;
     match format {
         Format::JsonLines => {
             if let Some((at, error)) = &report.failure {
@@ -345,7 +328,7 @@ pub(super) fn print_replay(
                 target,
                 selected: report.selected,
                 skipped_by_resume: report.skipped,
-                to_send: remaining,
+                to_send: report.selected - report.skipped,
                 sent: report.sent,
                 sent_after_failure: report.sent_after_failure,
                 retries: report.retries,
@@ -356,46 +339,53 @@ pub(super) fn print_replay(
             };
             write_json_line(out, &serde_json::to_value(summary).expect("serialises"))?;
         }
-        Format::Table if dry_run => writeln!(
+        Format::Table => print_replay_table(report, target, run_id, dry_run, out)?,
+    }
+    Ok(())
+}
+
+/// The outcome in words, and the cursor to resume from.
+fn print_replay_table(
+    report: &ReplayReport,
+    target: &str,
+    run_id: &str,
+    dry_run: bool,
+    out: &mut impl Write,
+) -> Result<(), EventsError> {
+    let remaining = report.selected - report.skipped;
+    if dry_run {
+        writeln!(
             out,
             "dry run: would send {remaining} of {} selected events to {target} ({} at or before \
              the resume cursor)",
             report.selected, report.skipped
-        )?,
-        Format::Table => {
+        )?;
+    } else {
+        let skipped = match report.skipped {
+            0 => String::new(),
+            n => format!(", {n} skipped: at or before the resume cursor"),
+        };
+        writeln!(
+            out,
+            "sent {} of {remaining} events to {target} (run {run_id}, {} retries{skipped})",
+            report.sent, report.retries,
+        )?;
+        if let Some((at, error)) = &report.failure {
+            writeln!(out, "stopped at {at}: {error}")?;
+        } else if report.interrupted && report.cursor.is_none() {
             writeln!(
                 out,
-                "sent {} of {remaining} events to {target} (run {run_id}, {} retries{})",
-                report.sent,
-                report.retries,
-                if report.skipped > 0 {
-                    format!(
-                        ", {} skipped: at or before the resume cursor",
-                        report.skipped
-                    )
-                } else {
-                    String::new()
-                }
+                "interrupted before any event was sent: nothing to resume from"
             )?;
-            if let Some((at, error)) = &report.failure {
-                writeln!(out, "stopped at {at}: {error}")?;
-            } else if report.interrupted && report.cursor.is_none() {
-                writeln!(
-                    out,
-                    "interrupted before any event was sent: nothing to resume from"
-                )?;
-            } else if report.interrupted {
-                writeln!(
-                    out,
-                    "interrupted: sends in flight were abandoned (they may have arrived; a resume \
-                     sends them again)"
-                )?;
-            }
+        } else if report.interrupted {
+            writeln!(
+                out,
+                "interrupted: sends in flight were abandoned (they may have arrived; a resume \
+                 sends them again)"
+            )?;
         }
     }
-    if let Some(cursor) = &report.cursor
-        && format == Format::Table
-    {
+    if let Some(cursor) = &report.cursor {
         writeln!(out, "cursor: {cursor}  (continue with --resume {cursor})")?;
     }
     Ok(())
@@ -446,8 +436,19 @@ pub async fn run_reprocess(
         .await?;
     let (todo, skipped): (Vec<_>, Vec<_>) =
         items.iter().partition(|item| skip_reason(item).is_none());
+    let mut summary = ReprocessSummary {
+        kind: "reprocess_summary",
+        dry_run: args.dry_run,
+        rejected: items.len(),
+        to_reprocess: todo.len(),
+        skipped: skipped.len(),
+        stored: 0,
+        duplicate: 0,
+        still_invalid: 0,
+        failed: 0,
+    };
     if args.dry_run {
-        print_reprocess_candidates(&todo, items.len(), skipped.len(), format, out)?;
+        print_reprocess_candidates(&todo, &summary, format, out)?;
         return Ok(ExitStatus::Success);
     }
     let reprocessor = Reprocessor::new(
@@ -463,79 +464,94 @@ pub async fn run_reprocess(
         progress.advance(1);
     }
     progress.finish();
-    let failed = results.iter().filter(|r| r.result.is_err()).count();
-    let count = |outcome: &str| {
-        results
-            .iter()
-            .filter(|r| matches!(&r.result, Ok((o, _)) if o.as_str() == outcome))
-            .count()
-    };
-    match format {
-        Format::JsonLines => {
-            for r in &results {
-                let line = serde_json::to_value(ReprocessedLine::new(r)).expect("serialises");
-                write_json_line(out, &line)?;
-            }
-            write_json_line(
-                out,
-                &json!({"kind": "reprocess_summary", "dry_run": false,
-                        "rejected": items.len(), "to_reprocess": todo.len(),
-                        "skipped": skipped.len(), "stored": count("stored"),
-                        "duplicate": count("duplicate"), "still_invalid": count("still_invalid"),
-                        "failed": failed}),
-            )?;
-        }
-        Format::Table => {
-            let rows: Vec<Vec<String>> = results
-                .iter()
-                .map(|r| {
-                    let line = ReprocessedLine::new(r);
-                    let why = line.reason.or(line.error).unwrap_or_default();
-                    [
-                        line.received_at,
-                        line.outcome,
-                        line.event_id.unwrap_or_default(),
-                        why,
-                    ]
-                    .map(str::to_owned)
-                    .to_vec()
-                })
-                .collect();
-            if !rows.is_empty() {
-                let columns = [
-                    Column::whole("received_at"),
-                    Column::whole("outcome"),
-                    Column::whole("event_id"),
-                    Column::cut("reason / error", 100),
-                ];
-                write_table(out, &columns, &rows)?;
-            }
-            writeln!(
-                out,
-                "{} rejected deliveries: {} stored, {} duplicate, {} still invalid, {} failed, {} \
-                 skipped (no body kept, or already stored)",
-                items.len(),
-                count("stored"),
-                count("duplicate"),
-                count("still_invalid"),
-                failed,
-                skipped.len()
-            )?;
+    for result in &results {
+        match &result.result {
+            Ok((Outcome::Stored, _)) => summary.stored += 1,
+            Ok((Outcome::Duplicate, _)) => summary.duplicate += 1,
+            Ok((Outcome::StillInvalid, _)) => summary.still_invalid += 1,
+            Err(_) => summary.failed += 1,
         }
     }
-    Ok(if failed > 0 {
+    print_reprocessed(&results, &summary, format, out)?;
+    Ok(if summary.failed > 0 {
         ExitStatus::Incomplete
     } else {
         ExitStatus::Success
     })
 }
 
+/// The `reprocess_summary` line: its counts also make the table's last line.
+#[derive(Serialize)]
+struct ReprocessSummary {
+    kind: &'static str,
+    dry_run: bool,
+    rejected: usize,
+    to_reprocess: usize,
+    skipped: usize,
+    stored: usize,
+    duplicate: usize,
+    still_invalid: usize,
+    failed: usize,
+}
+
+/// Each reprocessed delivery (a line, or a table row) and the counts.
+fn print_reprocessed(
+    results: &[Reprocessed],
+    summary: &ReprocessSummary,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<(), EventsError> {
+    if format == Format::JsonLines {
+        for r in results {
+            let line = serde_json::to_value(ReprocessedLine::new(r)).expect("serialises");
+            write_json_line(out, &line)?;
+        }
+        let line = serde_json::to_value(summary).expect("serialises");
+        return Ok(write_json_line(out, &line)?);
+    }
+    let rows: Vec<Vec<String>> = results
+        .iter()
+        .map(|r| {
+            let line = ReprocessedLine::new(r);
+            let why = line.reason.or(line.error).unwrap_or_default();
+            [
+                line.received_at,
+                line.outcome,
+                line.event_id.unwrap_or_default(),
+                why,
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        })
+        .collect();
+    if !rows.is_empty() {
+        let columns = [
+            Column::whole("received_at"),
+            Column::whole("outcome"),
+            Column::whole("event_id"),
+            Column::cut("reason / error", 100),
+        ];
+        write_table(out, &columns, &rows)?;
+    }
+    writeln!(
+        out,
+        "{} rejected deliveries: {} stored, {} duplicate, {} still invalid, {} failed, {} \
+         skipped (no body kept, or already stored)",
+        summary.rejected,
+        summary.stored,
+        summary.duplicate,
+        summary.still_invalid,
+        summary.failed,
+        summary.skipped
+    )?;
+    Ok(())
+}
+
 /// `reprocess-rejected --dry-run`: each delivery that would be reprocessed, as `rejected` shows
 /// it (JSON: the item without its body, kind `reprocess_candidate`), then the counts.
 fn print_reprocess_candidates(
     todo: &[&Item],
-    rejected: usize,
-    skipped: usize,
+    summary: &ReprocessSummary,
     format: Format,
     out: &mut impl Write,
 ) -> Result<(), EventsError> {
@@ -547,12 +563,8 @@ fn print_reprocess_candidates(
                 item.remove("body_bytes");
                 write_json_line(out, &item_json("reprocess_candidate", &item)?)?;
             }
-            write_json_line(
-                out,
-                &json!({"kind": "reprocess_summary", "dry_run": true, "rejected": rejected,
-                        "to_reprocess": todo.len(), "skipped": skipped, "stored": 0,
-                        "duplicate": 0, "still_invalid": 0, "failed": 0}),
-            )?;
+            let line = serde_json::to_value(summary).expect("serialises");
+            write_json_line(out, &line)?;
         }
         Format::Table => {
             if !todo.is_empty() {
@@ -561,9 +573,9 @@ fn print_reprocess_candidates(
             }
             writeln!(
                 out,
-                "dry run: would reprocess {} of {rejected} rejected deliveries ({skipped} skipped: \
+                "dry run: would reprocess {} of {} rejected deliveries ({} skipped: \
                  no body kept, or already stored)",
-                todo.len(),
+                summary.to_reprocess, summary.rejected, summary.skipped,
             )?;
         }
     }

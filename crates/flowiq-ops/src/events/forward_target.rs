@@ -8,16 +8,16 @@
 //! sensitive and messages name only the endpoint's scheme, host and port.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
-use reqwest::Url;
-use reqwest::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::{RequestBuilder, Url};
 use secrecy::{ExposeSecret as _, SecretString};
 
 use super::forwarded_event::{EVENT_ID_HEADER, ForwardedEvent};
-use super::http_target::{classify, endpoint, http_client, without_url};
+use super::http_target::PostTarget;
 use super::send_error::SendError;
-use crate::retry::{RetryPolicy, Transient, retry_after};
+use crate::retry::RetryPolicy;
 
 /// The environment variable that may hold the credential header's value.
 pub const AUTH_ENV: &str = "FLOWIQ_FORWARDING_AUTH";
@@ -69,82 +69,38 @@ impl EndpointAuth {
 }
 
 pub struct ForwardTarget {
-    client: reqwest::Client,
-    url: Url,
+    target: PostTarget,
     auth: Option<EndpointAuth>,
-    retry: RetryPolicy,
 }
 
 impl ForwardTarget {
     pub fn new(url: Url, auth: Option<EndpointAuth>, retry: RetryPolicy) -> Result<Self, String> {
-        let client = http_client()?;
-        Ok(ForwardTarget {
-            client,
-            url,
-            auth,
-            retry,
-        })
+        let target = PostTarget::new(url, retry)?;
+        Ok(ForwardTarget { target, auth })
     }
 
     /// The endpoint without path, query or credentials (for messages).
     pub fn describe(&self) -> String {
-        endpoint(&self.url)
+        self.target.describe()
     }
 
     /// POSTs `event` until a final answer or the attempts run out; `Ok` only on a 2xx.
     pub async fn send(&self, event: &ForwardedEvent, retries: &AtomicU64) -> Result<(), SendError> {
-        let outcome = self
-            .retry
-            .run(
-                || self.post(event),
-                |failure, attempt, wait| {
-                    tracing::warn!(
-                        event_id = %event.event_id,
-                        "{}; retrying in {} ms (attempt {} of {})",
-                        failure.problem,
-                        wait.as_millis(),
-                        attempt + 1,
-                        self.retry.max_attempts
-                    );
-                    retries.fetch_add(1, Ordering::Relaxed);
-                },
-            )
-            .await;
-        outcome.unwrap_or_else(|exhausted| Err(SendError::exhausted(&self.describe(), exhausted)))
-    }
-
-    async fn post(&self, event: &ForwardedEvent) -> Result<Result<(), SendError>, Transient> {
         let Ok(event_id) = HeaderValue::from_str(&event.event_id) else {
             let problem = format!("event id {:?} cannot be a header value", event.event_id);
-            return Ok(Err(SendError::Refused(problem)));
+            return Err(SendError::Refused(problem));
         };
-        let mut request = self
-            .client
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(EVENT_ID_HEADER, event_id);
-        if let Some(auth) = &self.auth {
-            let mut value = HeaderValue::from_str(auth.value.expose_secret())
-                .expect("checked when it was read");
-            value.set_sensitive(true);
-            request = request.header(auth.header.clone(), value);
-        }
-        match request.body(event.body.clone()).send().await {
-            Ok(response) => classify(response.status(), retry_after(response.headers())),
-            Err(err) if err.is_connect() => Err(Transient::new(format!(
-                "cannot connect to {}",
-                self.describe()
-            ))),
-            Err(err) if err.is_timeout() => Err(Transient::new(format!(
-                "no answer from {} in time",
-                self.describe()
-            ))),
-            Err(err) => Err(Transient::new(format!(
-                "request to {} failed: {}",
-                self.describe(),
-                without_url(&err)
-            ))),
-        }
+        let request = |mut request: RequestBuilder| {
+            request = request.header(EVENT_ID_HEADER, event_id.clone());
+            if let Some(auth) = &self.auth {
+                let mut value = HeaderValue::from_str(auth.value.expose_secret())
+                    .expect("checked when it was read");
+                value.set_sensitive(true);
+                request = request.header(auth.header.clone(), value);
+            }
+            request.body(event.body.clone())
+        };
+        self.target.send(&event.event_id, retries, request).await
     }
 }
 

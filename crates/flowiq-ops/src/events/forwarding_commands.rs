@@ -8,15 +8,14 @@ use std::io::Write;
 use reqwest::Url;
 use serde_json::json;
 
-use super::cli::{EndpointArgs, ForwardingCommand, ForwardingReplayArgs};
-use super::commands::{Context, print_replay, replay_selection};
+use super::cli::{EndpointArgs, ForwardingCommand};
+use super::commands::{Context, replay_and_print};
 use super::error::EventsError;
 use super::forward_target::{AUTH_ENV, EndpointAuth, ForwardTarget};
-use super::forwarding_dlq::{self, DeadLetter};
+use super::forwarding_dlq::{self, DeadLetter, RedriveReport};
 use super::http_target::parse_target_url;
 use super::output::{Column, Format, write_json_line, write_table};
-use super::progress::Progress;
-use super::replay::{ReplayOptions, Target, dry_run, replay};
+use super::replay::Target;
 use crate::exit_status::ExitStatus;
 use crate::retry::RetryPolicy;
 
@@ -92,6 +91,21 @@ fn queue_url<'a>(flag: Option<&'a str>, context: &'a Context) -> Result<&'a str,
     url.ok_or_else(|| EventsError::Usage("give the dead-letter queue with --queue-url".into()))
 }
 
+/// The endpoint's target: its URL and credential, with `max_attempts` per send.
+fn forward_target(
+    endpoint: &EndpointArgs,
+    context: &Context,
+    max_attempts: u32,
+) -> Result<ForwardTarget, EventsError> {
+    let retry = RetryPolicy::with_attempts(max_attempts);
+    let target = ForwardTarget::new(
+        endpoint_url(endpoint, context)?,
+        endpoint_auth(endpoint)?,
+        retry,
+    );
+    target.map_err(EventsError::Usage)
+}
+
 pub async fn run_forwarding(
     command: &ForwardingCommand,
     context: &Context,
@@ -109,112 +123,75 @@ pub async fn run_forwarding(
         }
         ForwardingCommand::Redrive(args) => {
             let queue_url = queue_url(args.queue_url.as_deref(), context)?;
-            let retry = RetryPolicy {
-                max_attempts: args.max_attempts,
-                ..RetryPolicy::default()
-            };
-            let target = ForwardTarget::new(
-                endpoint_url(&args.endpoint, context)?,
-                endpoint_auth(&args.endpoint)?,
-                retry,
-            )
-            .map_err(EventsError::Usage)?;
+            let target = forward_target(&args.endpoint, context, args.max_attempts)?;
             let report = forwarding_dlq::redrive(&context.sqs, queue_url, &target).await?;
-            let failure = report.failure.as_ref();
-            match format {
-                Format::JsonLines => {
-                    if let Some((at, error)) = failure {
-                        tracing::error!(event_id = %at, "{error}");
-                    }
-                    let mut line = serde_json::to_value(&report).expect("a report serialises");
-                    line["kind"] = json!("redrive_summary");
-                    line["target"] = json!(target.describe());
-                    line["failed_at"] = json!(failure.map(|(at, _)| at));
-                    line["error"] = json!(failure.map(|(_, e)| e.to_string()));
-                    write_json_line(out, &line)?;
-                }
-                Format::Table => {
-                    writeln!(
-                        out,
-                        "sent {} events to {} ({} retries); {} left as not forwarded events; {} \
-                         still in the queue",
-                        report.sent,
-                        target.describe(),
-                        report.retries,
-                        report.unreadable.len(),
-                        report.remaining
-                    )?;
-                    for (message_id, why) in &report.unreadable {
-                        writeln!(out, "left message {message_id}: {why}")?;
-                    }
-                    if let Some((at, error)) = failure {
-                        writeln!(
-                            out,
-                            "stopped at event {at}: {error} (it stays in the queue)"
-                        )?;
-                    }
-                }
-            }
+            print_redrive(&report, &target.describe(), format, out)?;
             Ok(report.exit_status())
         }
-        ForwardingCommand::Replay(args) => run_replay(args, context, format, out).await,
+        ForwardingCommand::Replay(args) => {
+            let target = forward_target(&args.endpoint, context, args.pacing.max_attempts)?;
+            let events = args.selection.events(&context.queries).await?;
+            // Live forwarding sends no replay header: the run id only names the run here.
+            let run_id = format!(
+                "forwarding-{}",
+                time::OffsetDateTime::now_utc().unix_timestamp()
+            );
+            let target = Target::Forward(target);
+            replay_and_print(
+                events,
+                &target,
+                &args.pacing,
+                &run_id,
+                "forwarding",
+                format,
+                out,
+            )
+            .await
+        }
     }
 }
 
-async fn run_replay(
-    args: &ForwardingReplayArgs,
-    context: &Context,
+fn print_redrive(
+    report: &RedriveReport,
+    target: &str,
     format: Format,
     out: &mut impl Write,
-) -> Result<ExitStatus, EventsError> {
-    let retry = RetryPolicy {
-        max_attempts: args.pacing.max_attempts,
-        ..RetryPolicy::default()
-    };
-    let target = ForwardTarget::new(
-        endpoint_url(&args.endpoint, context)?,
-        endpoint_auth(&args.endpoint)?,
-        retry,
-    )
-    .map_err(EventsError::Usage)?;
-    let options = ReplayOptions {
-        rate: Some(args.pacing.rate),
-        concurrency: usize::from(args.pacing.concurrency),
-        resume: args.pacing.resume.clone(),
-    };
-    let events = replay_selection(&args.selection)
-        .events(&context.queries)
-        .await?;
-    let target = Target::Forward(target);
-    let report = if args.pacing.dry_run {
-        dry_run(&events, &options)
-    } else {
-        let progress = Progress::new(events.len() as u64, "forwarding");
-        let stop = async {
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
+) -> Result<(), EventsError> {
+    let failure = report.failure.as_ref();
+    match format {
+        Format::JsonLines => {
+            if let Some((at, error)) = failure {
+                tracing::error!(event_id = %at, "{error}");
             }
-        };
-        replay(events, &target, &options, &progress, stop).await
-    };
-    // Live forwarding sends no replay header: the run id only names the run here.
-    let run_id = format!(
-        "forwarding-{}",
-        time::OffsetDateTime::now_utc().unix_timestamp()
-    );
-    print_replay(
-        &report,
-        &target.describe(),
-        &run_id,
-        args.pacing.dry_run,
-        format,
-        out,
-    )?;
-    Ok(match &report.failure {
-        Some((_, error)) => error.exit_status(),
-        None if report.interrupted => ExitStatus::Incomplete,
-        None => ExitStatus::Success,
-    })
+            let mut line = serde_json::to_value(report).expect("a report serialises");
+            line["kind"] = json!("redrive_summary");
+            line["target"] = json!(target);
+            line["failed_at"] = json!(failure.map(|(at, _)| at));
+            line["error"] = json!(failure.map(|(_, e)| e.to_string()));
+            write_json_line(out, &line)?;
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "sent {} events to {target} ({} retries); {} left as not forwarded events; {} \
+                 still in the queue",
+                report.sent,
+                report.retries,
+                report.unreadable.len(),
+                report.remaining
+            )?;
+            for (message_id, why) in &report.unreadable {
+                writeln!(out, "left message {message_id}: {why}")?;
+            }
+            if let Some((at, error)) = failure {
+                writeln!(
+                    out,
+                    "stopped at event {at}: {error} (it stays in the queue)"
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 const DEAD_LETTER_COLUMNS: [Column; 6] = [

@@ -16,15 +16,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::Message;
 use serde::Serialize;
 
-use super::drain::queue_depth;
 use super::error::EventsError;
 use super::forward_target::ForwardTarget;
 use super::forwarded_event::ForwardedEvent;
 use super::send_error::SendError;
+use super::sqs_queue::{Handled, consume, queue_depth, receive, release};
 use crate::exit_status::ExitStatus;
 
 /// How long `list` hides each message it has seen, so that it sees each once.
@@ -72,24 +71,6 @@ impl DeadLetter {
             unreadable: event.err().map(|e| e.to_string()),
         }
     }
-}
-
-async fn receive(
-    sqs: &Client,
-    queue_url: &str,
-    visibility: i32,
-) -> Result<Vec<Message>, EventsError> {
-    let received = sqs
-        .receive_message()
-        .queue_url(queue_url)
-        .max_number_of_messages(10)
-        .wait_time_seconds(1)
-        .visibility_timeout(visibility)
-        .message_attribute_names("All")
-        .send()
-        .await
-        .map_err(|e| aws_error("SQS ReceiveMessage", &e))?;
-    Ok(received.messages.unwrap_or_default())
 }
 
 /// At most `limit` messages of the queue, in the order SQS returns them; the queue is unchanged.
@@ -164,79 +145,36 @@ pub async fn redrive(
     let mut report = RedriveReport::default();
     let retries = AtomicU64::new(0);
     // Unreadable messages stay hidden for the rest of the run, then are made visible again.
-    let mut unreadable_receipts = Vec::new();
-    'queue: loop {
-        let messages = receive(sqs, queue_url, REDRIVE_VISIBILITY_SECONDS).await?;
-        let fresh = messages.iter().any(|m| {
-            let id = m.message_id.as_deref().unwrap_or_default();
-            !report.unreadable.contains_key(id)
-        });
-        if messages.is_empty() || !fresh {
-            break;
-        }
-        let mut stopped = false;
-        for message in messages {
-            let receipt = message.receipt_handle.clone().unwrap_or_default();
-            let message_id = message.message_id.clone().unwrap_or_default();
-            if stopped {
-                release(sqs, queue_url, &receipt).await?;
-                continue;
-            }
+    consume(
+        sqs,
+        queue_url,
+        REDRIVE_VISIBILITY_SECONDS,
+        async |message| {
+            let message_id = message.message_id.unwrap_or_default();
             let event = match ForwardedEvent::from_bus_event(message.body.as_deref().unwrap_or(""))
             {
                 Ok(event) => event,
                 Err(problem) => {
                     tracing::warn!(message_id = %message_id, "left in the queue: {problem}");
                     report.unreadable.insert(message_id, problem.to_string());
-                    unreadable_receipts.push(receipt);
-                    continue;
+                    return Ok(Handled::Keep);
                 }
             };
             match target.send(&event, &retries).await {
                 Ok(()) => {
-                    sqs.delete_message()
-                        .queue_url(queue_url)
-                        .receipt_handle(&receipt)
-                        .send()
-                        .await
-                        .map_err(|e| aws_error("SQS DeleteMessage", &e))?;
                     report.sent += 1;
                     report.event_ids.push(event.event_id);
+                    Ok(Handled::Delete)
                 }
                 Err(error) => {
-                    release(sqs, queue_url, &receipt).await?;
                     report.failure = Some((event.event_id, error));
-                    stopped = true;
+                    Ok(Handled::Stop)
                 }
             }
-        }
-        if stopped {
-            break 'queue;
-        }
-    }
-    for receipt in &unreadable_receipts {
-        release(sqs, queue_url, receipt).await?;
-    }
+        },
+    )
+    .await?;
     report.retries = retries.load(Ordering::Relaxed);
     report.remaining = queue_depth(sqs, queue_url).await?;
     Ok(report)
-}
-
-/// Makes a message visible again at once.
-async fn release(sqs: &Client, queue_url: &str, receipt: &str) -> Result<(), EventsError> {
-    sqs.change_message_visibility()
-        .queue_url(queue_url)
-        .receipt_handle(receipt)
-        .visibility_timeout(0)
-        .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| aws_error("SQS ChangeMessageVisibility", &e))
-}
-
-fn aws_error<E: std::error::Error + 'static>(operation: &'static str, error: &E) -> EventsError {
-    EventsError::Aws {
-        operation,
-        message: DisplayErrorContext(error).to_string(),
-    }
 }

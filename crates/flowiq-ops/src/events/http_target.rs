@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
-use reqwest::{StatusCode, Url};
+use reqwest::{RequestBuilder, StatusCode, Url};
 
 use super::replay_item::ReplayItem;
 use super::send_error::SendError;
@@ -71,39 +71,40 @@ pub(super) fn endpoint(url: &Url) -> String {
     )
 }
 
-pub struct HttpTarget {
+/// A URL that events are POSTed to, as JSON, with retries: what the replay's and the
+/// forwarding's targets share.
+pub(super) struct PostTarget {
     client: reqwest::Client,
     url: Url,
-    run_id: HeaderValue,
     retry: RetryPolicy,
 }
 
-impl HttpTarget {
-    pub fn new(url: Url, run_id: &str, retry: RetryPolicy) -> Result<Self, String> {
+impl PostTarget {
+    pub(super) fn new(url: Url, retry: RetryPolicy) -> Result<Self, String> {
         let client = http_client()?;
-        let run_id = HeaderValue::from_str(run_id)
-            .map_err(|_| "the run id must be printable ASCII".to_owned())?;
-        Ok(HttpTarget {
-            client,
-            url,
-            run_id,
-            retry,
-        })
+        Ok(PostTarget { client, url, retry })
     }
 
-    /// Where events go, without query or credentials (for messages).
-    pub fn describe(&self) -> String {
+    /// The URL without path, query or credentials (for messages).
+    pub(super) fn describe(&self) -> String {
         endpoint(&self.url)
     }
 
-    pub async fn send(&self, item: &ReplayItem, retries: &AtomicU64) -> Result<(), SendError> {
+    /// POSTs the request `headers` completes (its own headers and body) until a final answer or
+    /// the attempts run out; `Ok` only on a 2xx.
+    pub(super) async fn send(
+        &self,
+        event_id: &str,
+        retries: &AtomicU64,
+        headers: impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<(), SendError> {
         let outcome = self
             .retry
             .run(
-                || self.post(item),
+                || self.post(&headers),
                 |failure, attempt, wait| {
                     tracing::warn!(
-                        event_id = %item.event_id,
+                        event_id = %event_id,
                         "{}; retrying in {} ms (attempt {} of {})",
                         failure.problem,
                         wait.as_millis(),
@@ -118,16 +119,13 @@ impl HttpTarget {
     }
 
     /// One POST: `Err` when worth another attempt, else the target's final answer.
-    async fn post(&self, item: &ReplayItem) -> Result<Result<(), SendError>, Transient> {
-        let response = self
-            .client
-            .post(self.url.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .header(REPLAY_HEADER, self.run_id.clone())
-            .body(item.body.clone().into_bytes())
-            .send()
-            .await;
-        match response {
+    async fn post(
+        &self,
+        headers: &impl Fn(RequestBuilder) -> RequestBuilder,
+    ) -> Result<Result<(), SendError>, Transient> {
+        let request = (self.client.post(self.url.clone()))
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        match headers(request).send().await {
             Ok(response) => classify(response.status(), retry_after(response.headers())),
             Err(err) if err.is_connect() => Err(Transient::new(format!(
                 "cannot connect to {}",
@@ -144,6 +142,33 @@ impl HttpTarget {
                 without_url(&err)
             ))),
         }
+    }
+}
+
+pub struct HttpTarget {
+    target: PostTarget,
+    run_id: HeaderValue,
+}
+
+impl HttpTarget {
+    pub fn new(url: Url, run_id: &str, retry: RetryPolicy) -> Result<Self, String> {
+        let target = PostTarget::new(url, retry)?;
+        let run_id = HeaderValue::from_str(run_id)
+            .map_err(|_| "the run id must be printable ASCII".to_owned())?;
+        Ok(HttpTarget { target, run_id })
+    }
+
+    /// Where events go, without query or credentials (for messages).
+    pub fn describe(&self) -> String {
+        self.target.describe()
+    }
+
+    pub async fn send(&self, item: &ReplayItem, retries: &AtomicU64) -> Result<(), SendError> {
+        let request = |request: RequestBuilder| {
+            (request.header(REPLAY_HEADER, self.run_id.clone()))
+                .body(item.body.clone().into_bytes())
+        };
+        self.target.send(&item.event_id, retries, request).await
     }
 }
 

@@ -5,12 +5,12 @@ use std::io::Write;
 
 use serde_json::json;
 
-use super::cli::{ConversationArgs, ListArgs};
+use super::cli::{ConversationArgs, ListArgs, ReplaySelection};
 use super::cursor::encode_page_cursor;
 use super::error::EventsError;
 use super::output::{Column, Format, item_json, stored_body, write_json_line, write_table};
 use super::replay_item::ReplayItem;
-use super::selection::{END_OF_TIME, Selection, describe_contact};
+use super::selection::describe_contact;
 use super::time_arg::TimeArg;
 use crate::queries::{EventQueries, Item, text};
 use flowiq_webhooks::keys;
@@ -57,7 +57,7 @@ pub async fn message(
     let events = queries.message_events(whatsapp_message_id).await?;
     let state = queries.derived_message(&events)?;
     if state.is_none() && events.is_empty() {
-        let selection = Selection::Message {
+        let selection = ReplaySelection::Message {
             whatsapp_message_id: whatsapp_message_id.to_owned(),
         };
         return Err(EventsError::NotFound(selection.nothing_found()));
@@ -71,49 +71,59 @@ pub async fn message(
                 write_json_line(out, &item_json("event", event)?)?;
             }
         }
-        Format::Table => {
-            if let Some(state) = &state {
-                let rows: Vec<Vec<String>> = MESSAGE_FIELDS
-                    .iter()
-                    .filter(|name| state.contains_key(**name))
-                    .map(|name| vec![(*name).to_owned(), text(state, name).to_owned()])
-                    .collect();
-                let columns = [Column::whole("attribute"), Column::cut("value", 200)];
-                write_table(out, &columns, &rows)?;
-                let mut history: Vec<&String> = state
-                    .get("status_history")
-                    .and_then(|v| v.as_ss().ok())
-                    .map(|set| set.iter().collect())
-                    .unwrap_or_default();
-                history.sort();
-                writeln!(out, "\nstatus history:")?;
-                for entry in history {
-                    writeln!(out, "  {entry}")?;
-                }
-            } else {
-                writeln!(out, "(no status: none of its events is a message status)")?;
-            }
-            writeln!(out, "\nevents ({}):", events.len())?;
-            let mut rows = Vec::with_capacity(events.len());
-            for event in typed_events(&events)? {
-                rows.push(vec![
-                    event.occurred_at,
-                    event.event_type,
-                    event.event_id,
-                    event.received_at,
-                    format!("{} bytes", event.body.len()),
-                ]);
-            }
-            let columns = [
-                "occurred_at",
-                "event_type",
-                "event_id",
-                "received_at",
-                "body",
-            ];
-            write_table(out, &columns.map(Column::whole), &rows)?;
-        }
+        Format::Table => message_table(state.as_ref(), &events, out)?,
     }
+    Ok(())
+}
+
+/// A message's state (its attributes, its status history), then its events, one a row.
+fn message_table(
+    state: Option<&Item>,
+    events: &[Item],
+    out: &mut impl Write,
+) -> Result<(), EventsError> {
+    if let Some(state) = state {
+        let rows: Vec<Vec<String>> = MESSAGE_FIELDS
+            .iter()
+            .filter(|name| state.contains_key(**name))
+            .map(|name| vec![(*name).to_owned(), text(state, name).to_owned()])
+            .collect();
+        let columns = [Column::whole("attribute"), Column::cut("value", 200)];
+        write_table(out, &columns, &rows)?;
+        let mut history: Vec<&String> = state
+            .get("status_history")
+            .and_then(|v| v.as_ss().ok())
+            .map(|set| set.iter().collect())
+            .unwrap_or_default();
+        history.sort();
+        writeln!(out, "\nstatus history:")?;
+        for entry in history {
+            writeln!(out, "  {entry}")?;
+        }
+    } else {
+        writeln!(out, "(no status: none of its events is a message status)")?;
+    }
+    writeln!(out, "\nevents ({}):", events.len())?;
+    let rows: Vec<Vec<String>> = (typed_events(events)?.into_iter())
+        .map(|event| {
+            let body = format!("{} bytes", event.body.len());
+            vec![
+                event.occurred_at,
+                event.event_type,
+                event.event_id,
+                event.received_at,
+                body,
+            ]
+        })
+        .collect();
+    let columns = [
+        "occurred_at",
+        "event_type",
+        "event_id",
+        "received_at",
+        "body",
+    ];
+    write_table(out, &columns.map(Column::whole), &rows)?;
     Ok(())
 }
 
@@ -147,29 +157,10 @@ pub async fn conversation(
             write_json_line(out, &json!({"kind": "page", "next_cursor": next_cursor}))?;
         }
         Format::Table => {
-            let rows = full
+            let rows: Vec<Vec<String>> = full
                 .iter()
-                .map(|item| {
-                    let time = text(item, keys::CONTACT_SK)
-                        .split('#')
-                        .next()
-                        .unwrap_or("")
-                        .to_owned();
-                    let kind = match text(item, "event_type") {
-                        "" => text(item, "message_type"),
-                        event_type => event_type,
-                    };
-                    Ok(vec![
-                        time,
-                        text(item, "item_type").to_owned(),
-                        text(item, "direction").to_owned(),
-                        text(item, "status").to_owned(),
-                        kind.to_owned(),
-                        text(item, "whatsapp_message_id").to_owned(),
-                        message_text(item)?,
-                    ])
-                })
-                .collect::<Result<Vec<Vec<String>>, EventsError>>()?;
+                .map(conversation_row)
+                .collect::<Result<_, _>>()?;
             let columns = [
                 Column::whole("time"),
                 Column::whole("item"),
@@ -189,27 +180,35 @@ pub async fn conversation(
     Ok(())
 }
 
+/// A conversation entry in a table: when, what, its status and type, and its text.
+fn conversation_row(item: &Item) -> Result<Vec<String>, EventsError> {
+    let time = text(item, keys::CONTACT_SK).split('#').next().unwrap_or("");
+    let kind = match text(item, "event_type") {
+        "" => text(item, "message_type"),
+        event_type => event_type,
+    };
+    let row = [
+        time,
+        text(item, "item_type"),
+        text(item, "direction"),
+        text(item, "status"),
+        kind,
+        text(item, "whatsapp_message_id"),
+    ];
+    let mut row = row.map(str::to_owned).to_vec();
+    row.push(message_text(item)?);
+    Ok(row)
+}
+
 pub async fn list(
     queries: &EventQueries,
     args: &ListArgs,
     format: Format,
     out: &mut impl Write,
 ) -> Result<(), EventsError> {
-    let entries = queries
-        .organization_events_of_types(
-            &args.organization_id,
-            args.since.as_str(),
-            args.until.as_ref().map_or(END_OF_TIME, TimeArg::as_str),
-            &args.types,
-        )
-        .await?;
+    let entries = args.entries(queries).await?;
     if entries.is_empty() {
-        let selection = Selection::List {
-            organization_id: args.organization_id.clone(),
-            since: args.since.clone(),
-            until: args.until.clone(),
-            types: args.types.clone(),
-        };
+        let selection = ReplaySelection::List(args.clone());
         return Err(EventsError::NotFound(selection.nothing_found()));
     }
     // Index entries project ids and times only: read the full items, so that every line has

@@ -4,7 +4,8 @@
 //! - replay: [`replay`] (order, rate, concurrency, resume) over [`http_target`] and
 //!   [`eventbridge_target`], each event a [`replay_item::ReplayItem`];
 //! - [`analytics_query`]: the analytics archive's named queries through Athena;
-//! - [`reprocess`]: rejected bodies through the receiver again; [`drain`]: the spill queue;
+//! - [`reprocess`]: rejected bodies through the receiver again; [`drain`]: the spill queue
+//!   (consumed through [`sqs_queue`], as the forwarding dead-letter queue is);
 //! - forwarding to the user's endpoint: [`forwarded_event`] (the request's shape),
 //!   [`forward_target`], [`forwarding_dlq`] (list, re-drive), [`forwarding_commands`];
 //! - the edge: [`cli`] (flags), [`inspect`] and [`commands`] (what each subcommand prints),
@@ -31,4 +32,5 @@ pub mod replay_item;
 pub mod reprocess;
 pub mod selection;
 pub mod send_error;
+pub mod sqs_queue;
 pub mod time_arg;

@@ -105,6 +105,28 @@ pub struct ReplayReport {
     pub interrupted: bool,
 }
 
+impl ReplayReport {
+    /// A batch's result: sent (the cursor moves past it unless an earlier one failed), or the
+    /// first failure.
+    fn record(&mut self, batch: &[ReplayItem], result: Result<(), SendError>, progress: &Progress) {
+        match (result, self.failure.is_some()) {
+            (Ok(()), false) => {
+                self.sent += batch.len();
+                self.cursor = batch.last().map(|event| event.key.clone());
+                progress.advance(batch.len() as u64);
+            }
+            (Ok(()), true) => self.sent_after_failure += batch.len(),
+            // Reported by the caller, once: the summary names it.
+            (Err(error), false) => {
+                let first = batch.first().map(|e| e.key.clone()).unwrap_or_default();
+                self.failure = Some((first, error));
+            }
+            // A later failure while stopping: the first one is what the report names.
+            (Err(error), true) => tracing::error!("{error}"),
+        }
+    }
+}
+
 /// The events after `resume` (all when `None`), still in time order.
 pub fn after_cursor(events: Vec<ReplayItem>, resume: Option<&ReplayCursor>) -> Vec<ReplayItem> {
     match resume {
@@ -179,21 +201,7 @@ pub async fn replay(
         let Some((batch, result)) = next else {
             break;
         };
-        match (result, report.failure.is_some()) {
-            (Ok(()), false) => {
-                report.sent += batch.len();
-                report.cursor = batch.last().map(|event| event.key.clone());
-                progress.advance(batch.len() as u64);
-            }
-            (Ok(()), true) => report.sent_after_failure += batch.len(),
-            // Reported by the caller, once: the summary names it.
-            (Err(error), false) => {
-                let first = batch.first().map(|e| e.key.clone()).unwrap_or_default();
-                report.failure = Some((first, error));
-            }
-            // A later failure while stopping: the first one is what the report names.
-            (Err(error), true) => tracing::error!("{error}"),
-        }
+        report.record(batch, result, progress);
     }
     report.retries = retries.load(Ordering::Relaxed);
     progress.finish();

@@ -1,6 +1,8 @@
-//! What a replay sends: the events of one message, of one contact's conversation, or of an
-//! organization's time range — full items (with `body`), in time order.
+//! What a replay sends ([`ReplaySelection`], as the flags say it): the events of one message, of
+//! one contact's conversation, or of an organization's time range — full items (with `body`), in
+//! time order.
 
+use super::cli::{ListArgs, ReplaySelection};
 use super::error::EventsError;
 use super::replay_item::{ReplayItem, in_time_order};
 use super::time_arg::TimeArg;
@@ -12,48 +14,18 @@ pub const END_OF_TIME: &str = "9999-12-31T23:59:59.999Z~";
 /// GetItems in flight when reading full items of index entries.
 const READ_CONCURRENCY: usize = 16;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Selection {
-    Message {
-        whatsapp_message_id: String,
-    },
-    Conversation {
-        organization_id: String,
-        contact: Contact,
-    },
-    List {
-        organization_id: String,
-        since: TimeArg,
-        until: Option<TimeArg>,
-        types: Vec<String>,
-    },
-}
-
-impl Selection {
+impl ReplaySelection {
     /// The selected events, full items, in time order.
     pub async fn events(&self, queries: &EventQueries) -> Result<Vec<ReplayItem>, EventsError> {
         let items = match self {
-            Selection::Message {
+            ReplaySelection::Message {
                 whatsapp_message_id,
             } => queries.message_events(whatsapp_message_id).await?,
-            Selection::Conversation {
-                organization_id,
-                contact,
-            } => conversation_events(queries, organization_id, contact).await?,
-            Selection::List {
-                organization_id,
-                since,
-                until,
-                types,
-            } => {
-                let entries = queries
-                    .organization_events_of_types(
-                        organization_id,
-                        since.as_str(),
-                        until.as_ref().map_or(END_OF_TIME, TimeArg::as_str),
-                        types,
-                    )
-                    .await?;
+            ReplaySelection::Conversation(args) => {
+                conversation_events(queries, &args.organization_id, &args.contact).await?
+            }
+            ReplaySelection::List(args) => {
+                let entries = args.entries(queries).await?;
                 queries.full_items(&entries, READ_CONCURRENCY).await?
             }
         };
@@ -71,38 +43,47 @@ impl Selection {
     /// Why the selection is empty, for the operator (names what was looked for, never content).
     pub fn nothing_found(&self) -> String {
         match self {
-            Selection::Message {
+            ReplaySelection::Message {
                 whatsapp_message_id,
             } => format!(
                 "no events for WhatsApp message id {whatsapp_message_id:?} (check the id: it is \
                  FlowIQ's whatsapp_message_id, e.g. wamid.…)"
             ),
-            Selection::Conversation {
-                organization_id,
-                contact,
-            } => format!(
-                "no conversation for {} in organization {organization_id:?} (check both ids)",
-                describe_contact(contact)
+            ReplaySelection::Conversation(args) => format!(
+                "no conversation for {} in organization {:?} (check both ids)",
+                describe_contact(&args.contact),
+                args.organization_id
             ),
-            Selection::List {
-                organization_id,
-                since,
-                until,
-                types,
-            } => {
-                let types = if types.is_empty() {
+            ReplaySelection::List(args) => {
+                let types = if args.types.is_empty() {
                     String::new()
                 } else {
-                    format!(" of type {}", types.join(", "))
+                    format!(" of type {}", args.types.join(", "))
                 };
                 format!(
-                    "no events{types} for organization {organization_id:?} from {} to {} (check \
+                    "no events{types} for organization {:?} from {} to {} (check \
                      the organization id and the time range)",
-                    since.as_str(),
-                    until.as_ref().map_or("now", TimeArg::as_str)
+                    args.organization_id,
+                    args.since.as_str(),
+                    args.until.as_ref().map_or("now", TimeArg::as_str)
                 )
             }
         }
+    }
+}
+
+impl ListArgs {
+    /// The `by-organization` index entries in the range, of the types (projected attributes
+    /// only), oldest first.
+    pub async fn entries(&self, queries: &EventQueries) -> Result<Vec<Item>, EventsError> {
+        let until = self.until.as_ref().map_or(END_OF_TIME, TimeArg::as_str);
+        let entries = queries.organization_events_of_types(
+            &self.organization_id,
+            self.since.as_str(),
+            until,
+            &self.types,
+        );
+        Ok(entries.await?)
     }
 }
 

@@ -14,9 +14,9 @@ pub mod secrets;
 pub mod table;
 pub mod template;
 
-use aws_config::{BehaviorVersion, Region};
 use clap::Parser;
 
+use crate::deployment::load_aws_config;
 use crate::exit_status::{ExitStatus, Tool};
 use secrets::SecretKind;
 use template::{
@@ -152,6 +152,19 @@ pub struct Names {
 }
 
 impl Names {
+    /// Each queue's logical id, its policy's, and its name: the dead-letter queue first (the
+    /// spill queue's redrive policy names it).
+    fn queues(&self) -> [(&'static str, &'static str, &String); 2] {
+        [
+            (
+                SPILL_DEAD_LETTER_QUEUE,
+                SPILL_DEAD_LETTER_QUEUE_POLICY,
+                &self.dead_letter_queue,
+            ),
+            (SPILL_QUEUE, SPILL_QUEUE_POLICY, &self.queue),
+        ]
+    }
+
     pub fn new(prefix: &str, function: &str) -> Self {
         Names {
             table: format!("{prefix}-events"),
@@ -211,14 +224,7 @@ pub struct Clients {
 impl Clients {
     /// The usual AWS configuration, with `--profile` and `--region`; an error without a region.
     pub async fn load(args: &Args) -> Result<Self, ProvisionError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(profile) = &args.profile {
-            loader = loader.profile_name(profile);
-        }
-        if let Some(region) = &args.region {
-            loader = loader.region(Region::new(region.clone()));
-        }
-        let config = loader.load().await;
+        let config = load_aws_config(args.profile.as_ref(), args.region.as_ref()).await;
         if config.region().is_none() {
             return Err(ProvisionError::Usage(
                 "no AWS region configured: pass --region, set AWS_REGION, or set a region in \
@@ -275,45 +281,63 @@ pub async fn provision(
     names: &Names,
     template: &Template,
 ) -> Result<Provisioned, ProvisionError> {
-    let mut changes = Vec::new();
-    let mut record = |resource: String, resource_changes: Vec<String>| {
-        if resource_changes.is_empty() {
-            tracing::info!("{resource}: as template.yaml defines it, unchanged");
-        } else {
-            tracing::info!("{resource}: {}", resource_changes.join("; "));
-        }
-        changes.extend(resource_changes.into_iter().map(|c| (resource.clone(), c)));
-    };
+    let mut changes = Changes::default();
     let table = table::ensure(&clients.dynamodb, &names.table, &template.table()?).await?;
-    record(format!("table {}", names.table), table.changes);
+    changes.record(format!("table {}", names.table), table.changes);
 
     let mut arns = pseudo_parameters(&table.arn)?;
-    let dead_letter_attributes = template.queue(SPILL_DEAD_LETTER_QUEUE, &arns)?;
-    let dead_letter = queues::ensure(
-        &clients.sqs,
-        &names.dead_letter_queue,
-        &dead_letter_attributes,
-    )
-    .await?;
-    record(
-        format!("queue {}", names.dead_letter_queue),
-        dead_letter.changes,
-    );
-    arns.insert(SPILL_DEAD_LETTER_QUEUE, dead_letter.arn);
-
-    let queue = queues::ensure(
-        &clients.sqs,
-        &names.queue,
-        &template.queue(SPILL_QUEUE, &arns)?,
-    )
-    .await?;
-    record(format!("queue {}", names.queue), queue.changes);
-    arns.insert(SPILL_QUEUE, queue.arn);
+    let queue_ids = names.queues();
+    let mut urls = Vec::new();
+    for (id, _, name) in queue_ids {
+        let attributes = template.queue(id, &arns)?;
+        let queue = queues::ensure(&clients.sqs, name, &attributes).await?;
+        changes.record(format!("queue {name}"), queue.changes);
+        arns.insert(id, queue.arn);
+        urls.push(queue.url);
+    }
     arns.insert(EVENTS_TABLE, table.arn.clone());
-    arns.insert(
-        WEBHOOK_FUNCTION_LOG_GROUP,
-        log_group_arn(&table.arn, &names.function)?,
-    );
+    let log_group = log_group_arn(&table.arn, &names.function)?;
+    arns.insert(WEBHOOK_FUNCTION_LOG_GROUP, log_group);
+    ensure_secrets(clients, names, &mut arns, &mut changes).await?;
+    let role = role::ensure(&clients.iam, &names.role, &template.role(&arns)?).await?;
+    changes.record(format!("role {}", names.role), role.changes);
+
+    // The policies name the roles, so they come last; until then a new queue is empty.
+    arns.insert(WEBHOOK_FUNCTION_ROLE, role.arn.clone());
+    let drain_role = format!("{}:role/{}", role_prefix(&role.arn), names.drain_role);
+    arns.insert(SPILL_DRAIN_FUNCTION_ROLE, drain_role);
+    for ((queue_id, policy_id, name), url) in queue_ids.into_iter().zip(&urls) {
+        let policy = template.queue_policy(policy_id, &arns)?;
+        if policy.queue != queue_id {
+            let message = format!("{policy_id} is not {queue_id}'s policy any more");
+            return Err(TemplateError::new(message).into());
+        }
+        let policy_changes =
+            queues::ensure_policy(&clients.sqs, name, url, &policy.document).await?;
+        changes.record(format!("queue {name}"), policy_changes);
+    }
+    let [dead_letter_queue_url, queue_url] = <[String; 2]>::try_from(urls).expect("two queues");
+    Ok(Provisioned {
+        table_name: names.table.clone(),
+        table_arn: table.arn,
+        queue_url,
+        dead_letter_queue_url,
+        role_arn: role.arn,
+        token_secret_arn: arns[WEBHOOK_TOKEN_SECRET].clone(),
+        contact_key_secret_arn: arns[CONTACT_KEY_SECRET].clone(),
+        role_created: role.created,
+        changes: changes.0,
+    })
+}
+
+/// The token's and the contact key's secrets, created with generated values when missing; their
+/// ARNs go into `arns` (the role's policies name them).
+async fn ensure_secrets(
+    clients: &Clients,
+    names: &Names,
+    arns: &mut Arns,
+    changes: &mut Changes,
+) -> Result<(), ProvisionError> {
     for (id, name, kind) in [
         (
             WEBHOOK_TOKEN_SECRET,
@@ -327,49 +351,26 @@ pub async fn provision(
         ),
     ] {
         let secret = secrets::ensure(&clients.secrets_manager, name, kind).await?;
-        let changes = match secret.created {
-            true => vec!["created, with a generated value".to_owned()],
-            false => Vec::new(),
-        };
-        record(format!("secret {name}"), changes);
+        let created = (secret.created).then(|| "created, with a generated value".to_owned());
+        changes.record(format!("secret {name}"), created.into_iter().collect());
         arns.insert(id, secret.arn);
     }
+    Ok(())
+}
 
-    let role = role::ensure(&clients.iam, &names.role, &template.role(&arns)?).await?;
-    record(format!("role {}", names.role), role.changes);
+/// A run's `(resource, change)` pairs; each resource's logged as it is checked.
+#[derive(Default)]
+struct Changes(Vec<(String, String)>);
 
-    // The policies name the roles, so they come last; until then a new queue is empty.
-    arns.insert(WEBHOOK_FUNCTION_ROLE, role.arn.clone());
-    let role_arn = |name: &str| format!("{}:role/{name}", role_prefix(&role.arn));
-    arns.insert(SPILL_DRAIN_FUNCTION_ROLE, role_arn(&names.drain_role));
-    for (policy_id, queue_id, name, url) in [
-        (
-            SPILL_DEAD_LETTER_QUEUE_POLICY,
-            SPILL_DEAD_LETTER_QUEUE,
-            &names.dead_letter_queue,
-            &dead_letter.url,
-        ),
-        (SPILL_QUEUE_POLICY, SPILL_QUEUE, &names.queue, &queue.url),
-    ] {
-        let policy = template.queue_policy(policy_id, &arns)?;
-        if policy.queue != queue_id {
-            let message = format!("{policy_id} is not {queue_id}'s policy any more");
-            return Err(TemplateError::new(message).into());
+impl Changes {
+    fn record(&mut self, resource: String, changes: Vec<String>) {
+        if changes.is_empty() {
+            tracing::info!("{resource}: as template.yaml defines it, unchanged");
+        } else {
+            tracing::info!("{resource}: {}", changes.join("; "));
         }
-        let changes = queues::ensure_policy(&clients.sqs, name, url, &policy.document).await?;
-        record(format!("queue {name}"), changes);
+        (self.0).extend(changes.into_iter().map(|c| (resource.clone(), c)));
     }
-    Ok(Provisioned {
-        table_name: names.table.clone(),
-        table_arn: table.arn,
-        queue_url: queue.url,
-        dead_letter_queue_url: dead_letter.url,
-        role_arn: role.arn,
-        token_secret_arn: arns[WEBHOOK_TOKEN_SECRET].clone(),
-        contact_key_secret_arn: arns[CONTACT_KEY_SECRET].clone(),
-        role_created: role.created,
-        changes,
-    })
 }
 
 /// How long a new role is given before the deploy that follows uses it: Lambda refuses a role IAM

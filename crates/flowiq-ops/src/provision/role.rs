@@ -25,6 +25,24 @@ pub async fn ensure(
     spec: &RoleProperties,
 ) -> Result<Role, ProvisionError> {
     let mut changes = Vec::new();
+    let (arn, created) = ensure_trust(client, name, spec, &mut changes).await?;
+    ensure_inline_policies(client, name, spec, created, &mut changes).await?;
+    detach_managed_policies(client, name, &mut changes).await?;
+    Ok(Role {
+        arn,
+        created,
+        changes,
+    })
+}
+
+/// The role with the template's trust policy, created when missing: its ARN, and whether it
+/// was created.
+async fn ensure_trust(
+    client: &Client,
+    name: &str,
+    spec: &RoleProperties,
+    changes: &mut Vec<String>,
+) -> Result<(String, bool), ProvisionError> {
     let trust = spec.assume_role_policy_document.to_string();
     let existing = match client.get_role().role_name(name).send().await {
         Ok(found) => found.role,
@@ -36,32 +54,36 @@ pub async fn ensure(
         }
         Err(e) => return Err(aws_error(&format!("read role {name}"), &e)),
     };
-    let created = existing.is_none();
-    let arn = match existing {
-        Some(role) => {
-            let document = role.assume_role_policy_document().map(policy_json);
-            if document.as_ref() != Some(&spec.assume_role_policy_document) {
-                (client.update_assume_role_policy().role_name(name))
-                    .policy_document(&trust)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error(&format!("set the trust policy of role {name}"), &e))?;
-                changes.push("trust policy replaced".to_owned());
-            }
-            role.arn
-        }
-        None => {
-            let created = (client.create_role().role_name(name))
-                .assume_role_policy_document(&trust)
-                .description(DESCRIPTION)
+    if let Some(role) = existing {
+        let document = role.assume_role_policy_document().map(policy_json);
+        if document.as_ref() != Some(&spec.assume_role_policy_document) {
+            (client.update_assume_role_policy().role_name(name))
+                .policy_document(&trust)
                 .send()
                 .await
-                .map_err(|e| aws_error(&format!("create role {name}"), &e))?;
-            changes.push("created".to_owned());
-            created.role.map(|r| r.arn).unwrap_or_default()
+                .map_err(|e| aws_error(&format!("set the trust policy of role {name}"), &e))?;
+            changes.push("trust policy replaced".to_owned());
         }
-    };
+        return Ok((role.arn, false));
+    }
+    let created = (client.create_role().role_name(name))
+        .assume_role_policy_document(&trust)
+        .description(DESCRIPTION)
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("create role {name}"), &e))?;
+    changes.push("created".to_owned());
+    Ok((created.role.map(|r| r.arn).unwrap_or_default(), true))
+}
 
+/// Each of the template's inline policies put where it differs; any other deleted.
+async fn ensure_inline_policies(
+    client: &Client,
+    name: &str,
+    spec: &RoleProperties,
+    created: bool,
+    changes: &mut Vec<String>,
+) -> Result<(), ProvisionError> {
     let mut names = Vec::new();
     let mut pages = client
         .list_role_policies()
@@ -101,10 +123,10 @@ pub async fn ensure(
             }
         }
     }
-    for extra in names
+    let extras = names
         .iter()
-        .filter(|n| !spec.policies.iter().any(|p| &&p.policy_name == n))
-    {
+        .filter(|n| !spec.policies.iter().any(|p| &&p.policy_name == n));
+    for extra in extras {
         (client.delete_role_policy().role_name(name))
             .policy_name(extra)
             .send()
@@ -112,6 +134,15 @@ pub async fn ensure(
             .map_err(|e| aws_error(&format!("delete policy {extra} of role {name}"), &e))?;
         changes.push(format!("policy {extra} deleted (not in template.yaml)"));
     }
+    Ok(())
+}
+
+/// Every managed policy detached: the template's role has none.
+async fn detach_managed_policies(
+    client: &Client,
+    name: &str,
+    changes: &mut Vec<String>,
+) -> Result<(), ProvisionError> {
     let mut pages = client
         .list_attached_role_policies()
         .role_name(name)
@@ -132,34 +163,12 @@ pub async fn ensure(
             ));
         }
     }
-    Ok(Role {
-        arn,
-        created,
-        changes,
-    })
+    Ok(())
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986); `Json::Null` if it is not JSON.
 fn policy_json(document: &str) -> Json {
-    let bytes = document.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(byte)) => {
-                decoded.push(byte);
-                i += 3;
-            }
-            (byte, _) => {
-                decoded.push(byte);
-                i += 1;
-            }
-        }
-    }
+    let decoded: Vec<u8> = percent_encoding::percent_decode_str(document).collect();
     serde_json::from_slice(&decoded).unwrap_or(Json::Null)
 }
 

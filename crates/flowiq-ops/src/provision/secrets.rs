@@ -62,25 +62,11 @@ pub async fn ensure(
     name: &str,
     kind: SecretKind,
 ) -> Result<Secret, ProvisionError> {
-    match client.describe_secret().secret_id(name).send().await {
-        Ok(found) => {
-            if found.deleted_date.is_some() {
-                return Err(ProvisionError::Differs(format!(
-                    "secret {name} is scheduled for deletion: restore it \
-                     (aws secretsmanager restore-secret --secret-id {name}) and run again"
-                )));
-            }
-            let arn = found.arn.unwrap_or_default();
-            return Ok(Secret {
-                arn,
-                created: false,
-            });
-        }
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(DescribeSecretError::is_resource_not_found_exception) => {}
-        Err(err) => return Err(aws_error(&format!("describe secret {name}"), &err)),
+    if let Some(arn) = existing(client, name).await? {
+        return Ok(Secret {
+            arn,
+            created: false,
+        });
     }
     let generated = client
         .get_random_password()
@@ -119,5 +105,24 @@ pub async fn ensure(
             })
         }
         Err(err) => Err(aws_error(&format!("create secret {name}"), &err)),
+    }
+}
+
+/// The ARN of the secret `name`, if it exists; one scheduled for deletion is an error.
+async fn existing(client: &Client, name: &str) -> Result<Option<String>, ProvisionError> {
+    match client.describe_secret().secret_id(name).send().await {
+        Ok(found) if found.deleted_date.is_some() => Err(ProvisionError::Differs(format!(
+            "secret {name} is scheduled for deletion: restore it \
+             (aws secretsmanager restore-secret --secret-id {name}) and run again"
+        ))),
+        Ok(found) => Ok(Some(found.arn.unwrap_or_default())),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(DescribeSecretError::is_resource_not_found_exception) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(aws_error(&format!("describe secret {name}"), &err)),
     }
 }

@@ -12,15 +12,19 @@ use aws_sdk_dynamodb::types::{
     self as ddb, BillingMode, PointInTimeRecoveryStatus, ProjectionType, SseStatus, SseType,
     StreamViewType, TableDescription, TimeToLiveStatus,
 };
+use backon::{ConstantBuilder, Retryable as _};
 
 use super::ProvisionError::{self, Differs};
 use super::aws_error;
 use super::template::{KeyElement, TableProperties};
 
 /// Point-in-time recovery can be enabled only once a new table's backups are available: tried
-/// every 5 s for up to 3 minutes.
-const BACKUPS_WAIT: Duration = Duration::from_secs(5);
-const BACKUPS_ATTEMPTS: u32 = 36;
+/// every 5 s for up to 3 minutes (36 retries).
+fn backups_wait() -> ConstantBuilder {
+    ConstantBuilder::default()
+        .with_delay(Duration::from_secs(5))
+        .with_max_times(36)
+}
 
 /// What [`ensure`] found or did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,96 +70,13 @@ pub async fn ensure(
             .await
             .map_err(|e| aws_error(&format!("wait for table {name} to become active"), &e))?;
     }
-    if let Some(ttl) = spec
-        .time_to_live_specification
-        .as_ref()
-        .filter(|t| t.enabled)
-    {
-        let found = client.describe_time_to_live().table_name(name).send().await;
-        let found =
-            found.map_err(|e| aws_error(&format!("describe the TTL of table {name}"), &e))?;
-        let found = found.time_to_live_description();
-        let status = found.and_then(|d| d.time_to_live_status());
-        let attribute = found.and_then(|d| d.attribute_name());
-        match status {
-            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling) => {
-                if attribute != Some(ttl.attribute_name.as_str()) {
-                    return Err(Differs(format!(
-                        "table {name} exists but differs from template.yaml's EventsTable:\n  - \
-                         TTL: on {} expected, found on {}\nNothing else was changed",
-                        ttl.attribute_name,
-                        attribute.unwrap_or("?")
-                    )));
-                }
-            }
-            _ => {
-                let specification = ddb::TimeToLiveSpecification::builder()
-                    .attribute_name(&ttl.attribute_name)
-                    .enabled(true)
-                    .build()
-                    .expect("both fields set");
-                (client.update_time_to_live().table_name(name))
-                    .time_to_live_specification(specification)
-                    .send()
-                    .await
-                    .map_err(|e| aws_error(&format!("enable TTL on table {name}"), &e))?;
-                changes.push(format!("TTL enabled on {}", ttl.attribute_name));
-            }
-        }
+    let ttl = spec.time_to_live_specification.as_ref();
+    if let Some(ttl) = ttl.filter(|t| t.enabled) {
+        changes.extend(ensure_ttl(client, name, &ttl.attribute_name).await?);
     }
-    let wants_pitr = spec
-        .point_in_time_recovery_specification
-        .as_ref()
-        .is_some_and(|p| p.point_in_time_recovery_enabled);
-    if wants_pitr {
-        let found = client
-            .describe_continuous_backups()
-            .table_name(name)
-            .send()
-            .await;
-        let found =
-            found.map_err(|e| aws_error(&format!("describe the backups of table {name}"), &e))?;
-        let status = found
-            .continuous_backups_description()
-            .and_then(|d| d.point_in_time_recovery_description())
-            .and_then(|d| d.point_in_time_recovery_status());
-        if status != Some(&PointInTimeRecoveryStatus::Enabled) {
-            let specification = ddb::PointInTimeRecoverySpecification::builder()
-                .point_in_time_recovery_enabled(true)
-                .build()
-                .expect("the flag is set");
-            // A new table's backups take a while to become available: DynamoDB answers
-            // ContinuousBackupsUnavailableException until then.
-            let mut attempts = 0;
-            loop {
-                let updated = (client.update_continuous_backups().table_name(name))
-                    .point_in_time_recovery_specification(specification.clone())
-                    .send()
-                    .await;
-                match updated {
-                    Ok(_) => break,
-                    Err(e)
-                        if attempts < BACKUPS_ATTEMPTS
-                            && e.as_service_error().is_some_and(|e| {
-                                e.is_continuous_backups_unavailable_exception()
-                            }) =>
-                    {
-                        if attempts == 0 {
-                            tracing::info!(
-                                "waiting for the backups of table {name} to be available"
-                            );
-                        }
-                        attempts += 1;
-                        tokio::time::sleep(BACKUPS_WAIT).await;
-                    }
-                    Err(e) => {
-                        let doing = format!("enable point-in-time recovery on table {name}");
-                        return Err(aws_error(&doing, &e));
-                    }
-                }
-            }
-            changes.push("point-in-time recovery enabled".to_owned());
-        }
+    let pitr = spec.point_in_time_recovery_specification.as_ref();
+    if pitr.is_some_and(|p| p.point_in_time_recovery_enabled) {
+        changes.extend(ensure_pitr(client, name).await?);
     }
     let arn = description.table_arn().ok_or_else(|| {
         ProvisionError::Aws(format!("DescribeTable gave no ARN for table {name}"))
@@ -164,6 +85,90 @@ pub async fn ensure(
         arn: arn.to_owned(),
         changes,
     })
+}
+
+/// TTL on `attribute`: enabled when off (the change made); on another attribute, an error.
+async fn ensure_ttl(
+    client: &Client,
+    name: &str,
+    attribute: &str,
+) -> Result<Option<String>, ProvisionError> {
+    let found = client.describe_time_to_live().table_name(name).send().await;
+    let found = found.map_err(|e| aws_error(&format!("describe the TTL of table {name}"), &e))?;
+    let found = found.time_to_live_description();
+    let status = found.and_then(|d| d.time_to_live_status());
+    let found_attribute = found.and_then(|d| d.attribute_name());
+    if let Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling) = status {
+        if found_attribute != Some(attribute) {
+            return Err(Differs(format!(
+                "table {name} exists but differs from template.yaml's EventsTable:\n  - \
+                 TTL: on {attribute} expected, found on {}\nNothing else was changed",
+                found_attribute.unwrap_or("?")
+            )));
+        }
+        return Ok(None);
+    }
+    let specification = ddb::TimeToLiveSpecification::builder()
+        .attribute_name(attribute)
+        .enabled(true)
+        .build()
+        .expect("both fields set");
+    (client.update_time_to_live().table_name(name))
+        .time_to_live_specification(specification)
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("enable TTL on table {name}"), &e))?;
+    Ok(Some(format!("TTL enabled on {attribute}")))
+}
+
+/// Point-in-time recovery enabled when off (the change made), once the table's backups are
+/// available.
+async fn ensure_pitr(client: &Client, name: &str) -> Result<Option<String>, ProvisionError> {
+    let found = client
+        .describe_continuous_backups()
+        .table_name(name)
+        .send()
+        .await;
+    let found =
+        found.map_err(|e| aws_error(&format!("describe the backups of table {name}"), &e))?;
+    let status = found
+        .continuous_backups_description()
+        .and_then(|d| d.point_in_time_recovery_description())
+        .and_then(|d| d.point_in_time_recovery_status());
+    if status == Some(&PointInTimeRecoveryStatus::Enabled) {
+        return Ok(None);
+    }
+    let specification = ddb::PointInTimeRecoverySpecification::builder()
+        .point_in_time_recovery_enabled(true)
+        .build()
+        .expect("the flag is set");
+    // A new table's backups take a while to become available: DynamoDB answers
+    // ContinuousBackupsUnavailableException until then.
+    let update = || {
+        (client.update_continuous_backups().table_name(name))
+            .point_in_time_recovery_specification(specification.clone())
+            .send()
+    };
+    let mut waiting = false;
+    update
+        .retry(backups_wait())
+        .when(|e| {
+            e.as_service_error()
+                .is_some_and(|e| e.is_continuous_backups_unavailable_exception())
+        })
+        .notify(|_, _| {
+            if !std::mem::replace(&mut waiting, true) {
+                tracing::info!("waiting for the backups of table {name} to be available");
+            }
+        })
+        .await
+        .map_err(|e| {
+            aws_error(
+                &format!("enable point-in-time recovery on table {name}"),
+                &e,
+            )
+        })?;
+    Ok(Some("point-in-time recovery enabled".to_owned()))
 }
 
 async fn describe(client: &Client, name: &str) -> Result<Option<TableDescription>, ProvisionError> {
@@ -233,29 +238,60 @@ pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<Stri
         expected_keys(&spec.key_schema),
         found_keys(found.key_schema()),
     );
-    let attributes = |pairs: Vec<(String, String)>| {
-        let set: BTreeSet<String> = pairs.into_iter().map(|(n, t)| format!("{n} {t}")).collect();
-        set.into_iter().collect::<Vec<_>>().join(", ")
-    };
+    let expected_attributes = (spec.attribute_definitions.iter())
+        .map(|a| format!("{} {}", a.attribute_name, a.attribute_type));
+    let found_attributes = (found.attribute_definitions().iter())
+        .map(|a| format!("{} {}", a.attribute_name(), a.attribute_type().as_str()));
     differ(
         "key attributes",
-        attributes(
-            (spec.attribute_definitions.iter())
-                .map(|a| (a.attribute_name.clone(), a.attribute_type.clone()))
-                .collect(),
-        ),
-        attributes(
-            (found.attribute_definitions().iter())
-                .map(|a| {
-                    (
-                        a.attribute_name().to_owned(),
-                        a.attribute_type().as_str().to_owned(),
-                    )
-                })
-                .collect(),
-        ),
+        sorted_list(expected_attributes),
+        sorted_list(found_attributes),
     );
-    let found_indexes = found.global_secondary_indexes();
+    index_differences(spec, found.global_secondary_indexes(), &mut differ);
+    let stream = found
+        .stream_specification()
+        .filter(|s| s.stream_enabled())
+        .and_then(|s| s.stream_view_type())
+        .map_or("disabled", StreamViewType::as_str);
+    let expected_stream = spec
+        .stream_specification
+        .as_ref()
+        .map_or("disabled", |s| s.stream_view_type.as_str());
+    differ("stream", expected_stream.to_owned(), stream.to_owned());
+    // SSEEnabled: a KMS key (AWS managed unless named); otherwise an AWS owned key (no
+    // SSEDescription, or DISABLED).
+    let kms = found.sse_description().is_some_and(|d| {
+        matches!(
+            d.status(),
+            Some(SseStatus::Enabled | SseStatus::Enabling | SseStatus::Updating)
+        ) && d.sse_type().is_none_or(|t| *t == SseType::Kms)
+    });
+    let expected_kms = (spec.sse_specification.as_ref()).is_some_and(|s| s.sse_enabled);
+    let encryption = |kms: bool| if kms { "KMS key" } else { "AWS owned key" }.to_owned();
+    differ(
+        "encryption at rest",
+        encryption(expected_kms),
+        encryption(kms),
+    );
+    out
+}
+
+/// `a S, b S`: sorted, each once.
+fn sorted_list(items: impl Iterator<Item = String>) -> String {
+    items
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The global secondary indexes' differences: each index present on one side only, and each
+/// shared one's keys and projection.
+fn index_differences(
+    spec: &TableProperties,
+    found_indexes: &[ddb::GlobalSecondaryIndexDescription],
+    differ: &mut impl FnMut(&str, String, String),
+) {
     for index in &spec.global_secondary_indexes {
         let name = &index.index_name;
         let Some(existing) = found_indexes.iter().find(|i| i.index_name() == Some(name)) else {
@@ -272,6 +308,8 @@ pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<Stri
             let set: BTreeSet<&String> = attributes.iter().collect();
             format!("{set:?}")
         };
+        let found_type = projection.and_then(|p| p.projection_type());
+        let found_attributes = projection.map_or(&[][..], |p| p.non_key_attributes());
         differ(
             &format!("index {name} projection"),
             format!(
@@ -281,53 +319,17 @@ pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<Stri
             ),
             format!(
                 "{} {}",
-                projection
-                    .and_then(|p| p.projection_type())
-                    .map_or("?", ProjectionType::as_str),
-                sorted(projection.map_or(&[][..], |p| p.non_key_attributes()))
+                found_type.map_or("?", ProjectionType::as_str),
+                sorted(found_attributes)
             ),
         );
     }
     for existing in found_indexes {
         let name = existing.index_name().unwrap_or("?");
-        if !spec
-            .global_secondary_indexes
-            .iter()
-            .any(|i| i.index_name == name)
-        {
+        if !(spec.global_secondary_indexes.iter()).any(|i| i.index_name == name) {
             differ(&format!("index {name}"), "none".into(), "present".into());
         }
     }
-    let stream = found
-        .stream_specification()
-        .filter(|s| s.stream_enabled())
-        .and_then(|s| s.stream_view_type())
-        .map_or("disabled", StreamViewType::as_str);
-    let expected_stream = spec
-        .stream_specification
-        .as_ref()
-        .map_or("disabled", |s| s.stream_view_type.as_str());
-    differ("stream", expected_stream.to_owned(), stream.to_owned());
-    // SSEEnabled: a KMS key (AWS managed unless named); otherwise an AWS owned key (no
-    // SSEDescription, or DISABLED).
-    let sse = found.sse_description();
-    let kms = sse.is_some_and(|d| {
-        matches!(
-            d.status(),
-            Some(SseStatus::Enabled | SseStatus::Enabling | SseStatus::Updating)
-        ) && d.sse_type().is_none_or(|t| *t == SseType::Kms)
-    });
-    let expected_kms = spec
-        .sse_specification
-        .as_ref()
-        .is_some_and(|s| s.sse_enabled);
-    let encryption = |kms: bool| if kms { "KMS key" } else { "AWS owned key" }.to_owned();
-    differ(
-        "encryption at rest",
-        encryption(expected_kms),
-        encryption(kms),
-    );
-    out
 }
 
 #[cfg(test)]

@@ -332,7 +332,7 @@ fn aws_with(
         secrets_manager: mocked_client!(aws_sdk_secretsmanager, secrets),
         ssm: mocked_client!(aws_sdk_ssm, ssm),
         dynamodb: dynamodb.clone(),
-        // --function-name: tests/without_sam.rs, against moto.
+        // --function-name: without_sam.rs, against moto.
         lambda: mocked_client!(aws_sdk_lambda, [] as [&Rule; 0]),
     }
 }

@@ -1,7 +1,7 @@
 //! `flowiq-events` message / conversation / list / rejected against DynamoDB Local, on what the
 //! receiver stored from real deliveries; the CLI parsed as an operator types it.
 
-mod support;
+use crate::support;
 use support::context;
 
 use aws_sdk_dynamodb::types::AttributeValue;

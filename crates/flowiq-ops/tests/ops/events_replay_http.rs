@@ -3,7 +3,7 @@
 //! as `Retry-After` says), 4xx stops the run (said once on a terminal), and `--resume <cursor>`
 //! sends exactly the rest.
 
-mod support;
+use crate::support;
 use support::context;
 
 use std::time::{Duration, Instant};

@@ -2,21 +2,19 @@
 //! bus, a rule on `source` flowiq.webhooks and an SQS queue as its target; what the queue
 //! receives is what the bus received.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_sdk_eventbridge::config::interceptors::BeforeSerializationInterceptorContextRef;
-use aws_sdk_eventbridge::config::{
-    BehaviorVersion, ConfigBag, Credentials, Intercept, Region, RuntimeComponents,
-};
+use aws_sdk_eventbridge::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_eventbridge::operation::put_events::PutEventsInput;
 use aws_sdk_sqs::types::QueueAttributeName;
 use clap::Parser as _;
 use flowiq_harness::moto_server::MotoServer;
-use flowiq_harness::test_table::{TestTable, s};
+use flowiq_harness::test_table::{TestTable, s, sdk_config};
 use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::{Context, run};
 use flowiq_ops::events::output::Format;
@@ -58,34 +56,18 @@ impl Intercept for BatchSizes {
     }
 }
 
-fn credentials() -> Credentials {
-    Credentials::new("testing", "testing", None, None, "moto")
-}
-
 #[tokio::test]
 async fn replayed_events_reach_the_bus_as_the_pipe_puts_them() {
     let moto = MotoServer::start();
     let endpoint = moto.endpoint();
     let batches = BatchSizes::default();
+    let config = sdk_config(&endpoint);
     let eventbridge = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(credentials())
-            .endpoint_url(&endpoint)
+        aws_sdk_eventbridge::config::Builder::from(&config)
             .interceptor(batches.clone())
             .build(),
     );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
-            .endpoint_url(&endpoint)
-            .build(),
-    );
+    let sqs = aws_sdk_sqs::Client::new(&config);
 
     // The bus, a rule on the Pipe's source, and a queue that receives what the rule matches.
     let queue_url = sqs

@@ -1,6 +1,6 @@
-//! Shared by the flowiq-events tests (each test file includes it with `mod support;`).
+//! Shared by the flowiq-events tests.
 
-use flowiq_harness::test_table::TestTable;
+use flowiq_harness::test_table::{TestTable, sdk_config};
 use flowiq_ops::events::commands::Context;
 use flowiq_ops::queries::EventQueries;
 
@@ -10,19 +10,10 @@ const UNREACHABLE: &str = "http://127.0.0.1:9";
 /// The clients of a run against `table` on DynamoDB Local; EventBridge and SQS unreachable
 /// (replace them with `Context { eventbridge, ..context(&table) }`).
 pub fn context(table: &TestTable) -> Context {
-    let eventbridge = aws_sdk_eventbridge::Client::from_conf(
-        aws_sdk_eventbridge::Config::builder()
-            .behavior_version(aws_sdk_eventbridge::config::BehaviorVersion::latest())
-            .region(aws_sdk_eventbridge::config::Region::new("us-east-1"))
-            .endpoint_url(UNREACHABLE)
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .endpoint_url(UNREACHABLE)
-            .build(),
+    let unreachable = sdk_config(UNREACHABLE);
+    let (eventbridge, sqs) = (
+        aws_sdk_eventbridge::Client::new(&unreachable),
+        aws_sdk_sqs::Client::new(&unreachable),
     );
     // The receiver's test tables are written with the development contact key.
     let contact_key = flowiq_webhooks::contact_key::ContactKey::local_dev();

@@ -2,7 +2,7 @@
 //! the receiver again; those that now pass are stored as a delivery would store them, the
 //! outcome is recorded on the rejected item, and those that still fail keep a new reason.
 
-mod support;
+use crate::support;
 
 use clap::Parser as _;
 use flowiq_harness::test_table::{TestTable, s, stored_body};

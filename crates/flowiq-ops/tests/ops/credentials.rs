@@ -208,7 +208,7 @@ async fn flowiq_events_reads_the_table_with_credentials_from_credential_process(
     assert!(output.stdout.is_empty(), "{}", stdout(&output));
 }
 
-/// What flowiq-bootstrap registers (as in tests/bootstrap.rs).
+/// What flowiq-bootstrap registers (as in bootstrap.rs).
 const API_KEY: &str = "fiq_test_key_0123456789abcdef";
 const TOKEN: &str = "BootstrapTestToken0123456789abcdefghijklmnopq";
 const BASE: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com";

@@ -5,19 +5,17 @@
 //! `detail.event`, the id in `X-FlowIQ-Event-Id`), and the endpoint's credential appears in no
 //! output and no log line.
 
-mod support;
+use crate::support;
 use support::context;
 
 use std::collections::BTreeMap;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_sqs::types::MessageAttributeValue;
 use clap::Parser as _;
 use flowiq_harness::captured_writer::CapturedWriter;
 use flowiq_harness::moto_server::MotoServer;
 use flowiq_harness::template::Template;
-use flowiq_harness::test_table::TestTable;
+use flowiq_harness::test_table::{TestTable, sdk_config};
 use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::{Context, run};
 use flowiq_ops::events::forwarded_event::EVENT_ID_HEADER;
@@ -82,17 +80,6 @@ fn bus_event(detail: &EventDetail) -> String {
         "detail-type": detail["event_type"], "source": EVENT_SOURCE, "account": "123456789012",
         "time": "2026-03-07T10:00:05Z", "region": "eu-west-1", "resources": [], "detail": detail})
     .to_string()
-}
-
-fn sdk_config(endpoint: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "local", "local", None, None, "tests",
-        )))
-        .endpoint_url(endpoint)
-        .build()
 }
 
 /// Sends `body` to the queue as EventBridge sends a failed event: with the error attributes.

@@ -8,8 +8,6 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_athena::config::{Credentials, SharedCredentialsProvider};
 use aws_sdk_athena::types::{
     QueryExecution, QueryExecutionState, QueryExecutionStatistics, QueryExecutionStatus,
     ResultConfiguration, WorkGroupConfiguration,
@@ -17,6 +15,7 @@ use aws_sdk_athena::types::{
 use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
 use flowiq_harness::moto_server::MotoServer;
 use flowiq_harness::template::{Template, text};
+use flowiq_harness::test_table::sdk_config;
 use flowiq_ops::events::cli::QueryArgs;
 use flowiq_ops::events::commands::run_analytics_query;
 use flowiq_ops::events::error::EventsError;
@@ -25,17 +24,6 @@ use flowiq_ops::exit_status::ExitStatus;
 use serde_json::{Value, json};
 
 const WORKGROUP: &str = "flowiq-webhooks-analytics";
-
-fn sdk_config(endpoint: &str) -> SdkConfig {
-    SdkConfig::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-            "local", "local", None, None, "tests",
-        )))
-        .endpoint_url(endpoint)
-        .build()
-}
 
 /// The named queries of the stack with the archive on, as template.yaml declares them:
 /// (name, description, query).

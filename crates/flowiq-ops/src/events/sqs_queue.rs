@@ -1,0 +1,137 @@
+//! A queue consumed one message at a time by `drain` (the spill queue) and `forwarding redrive`
+//! (the forwarding dead-letter queue): each message is deleted only once handled, and the run
+//! stops at the first one that cannot be, leaving it and the rest of its batch in the queue.
+
+use std::collections::BTreeSet;
+
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::DisplayErrorContext;
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
+
+use super::error::EventsError;
+
+/// What becomes of a message once handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// Done with: deleted.
+    Delete,
+    /// Left in the queue, hidden until the run ends (not seen again by it).
+    Keep,
+    /// Left in the queue, visible again at once; the run stops.
+    Stop,
+}
+
+/// Receives the queue's messages, each hidden for `visibility` seconds, and gives each to
+/// `handle` until the queue has nothing more the run has not kept, or `handle` says stop.
+pub async fn consume(
+    sqs: &Client,
+    queue_url: &str,
+    visibility: i32,
+    mut handle: impl AsyncFnMut(Message) -> Result<Handled, EventsError>,
+) -> Result<(), EventsError> {
+    let mut kept_ids = BTreeSet::new();
+    let mut kept_receipts = Vec::new();
+    loop {
+        let messages = receive(sqs, queue_url, visibility).await?;
+        let kept = |m: &Message| kept_ids.contains(m.message_id.as_deref().unwrap_or_default());
+        if messages.iter().all(kept) {
+            break;
+        }
+        let mut stopped = false;
+        for message in messages {
+            let receipt = message.receipt_handle.clone().unwrap_or_default();
+            if stopped {
+                release(sqs, queue_url, &receipt).await?;
+                continue;
+            }
+            let message_id = message.message_id.clone().unwrap_or_default();
+            match handle(message).await? {
+                Handled::Delete => delete(sqs, queue_url, &receipt).await?,
+                Handled::Keep => {
+                    kept_ids.insert(message_id);
+                    kept_receipts.push(receipt);
+                }
+                Handled::Stop => {
+                    release(sqs, queue_url, &receipt).await?;
+                    stopped = true;
+                }
+            }
+        }
+        if stopped {
+            break;
+        }
+    }
+    for receipt in &kept_receipts {
+        release(sqs, queue_url, receipt).await?;
+    }
+    Ok(())
+}
+
+/// Up to 10 messages, with their attributes, each hidden for `visibility` seconds.
+pub async fn receive(
+    sqs: &Client,
+    queue_url: &str,
+    visibility: i32,
+) -> Result<Vec<Message>, EventsError> {
+    let received = sqs
+        .receive_message()
+        .queue_url(queue_url)
+        .max_number_of_messages(10)
+        .wait_time_seconds(1)
+        .visibility_timeout(visibility)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .map_err(|e| aws_error("SQS ReceiveMessage", &e))?;
+    Ok(received.messages.unwrap_or_default())
+}
+
+async fn delete(sqs: &Client, queue_url: &str, receipt: &str) -> Result<(), EventsError> {
+    sqs.delete_message()
+        .queue_url(queue_url)
+        .receipt_handle(receipt)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_error("SQS DeleteMessage", &e))
+}
+
+/// Makes a message visible again at once: it stays in the queue for the next try.
+pub async fn release(sqs: &Client, queue_url: &str, receipt: &str) -> Result<(), EventsError> {
+    sqs.change_message_visibility()
+        .queue_url(queue_url)
+        .receipt_handle(receipt)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| aws_error("SQS ChangeMessageVisibility", &e))
+}
+
+/// Messages waiting plus messages in flight.
+pub async fn queue_depth(sqs: &Client, queue_url: &str) -> Result<u64, EventsError> {
+    let attributes = sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .map_err(|e| aws_error("SQS GetQueueAttributes", &e))?
+        .attributes
+        .unwrap_or_default();
+    Ok([
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    ]
+    .iter()
+    .filter_map(|name| attributes.get(name)?.parse::<u64>().ok())
+    .sum())
+}
+
+fn aws_error<E: std::error::Error + 'static>(operation: &'static str, error: &E) -> EventsError {
+    EventsError::Aws {
+        operation,
+        message: DisplayErrorContext(error).to_string(),
+    }
+}
