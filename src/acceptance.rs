@@ -17,7 +17,7 @@ use crate::records::{
 };
 use crate::store::{EventStore, PutOutcome, StoreError};
 use crate::webhook_event::MAX_BODY_BYTES;
-use crate::webhook_event::WebhookEvent;
+use crate::webhook_event::{EventType, WebhookEvent};
 
 /// How long storing one delivery may take, all writes and retries included, before it counts as
 /// failed: with the spill's own budget the sender is answered within 5 s
@@ -40,7 +40,7 @@ pub enum Accepted {
     Stored {
         outcome: PutOutcome,
         event_id: EventId,
-        event_type: String,
+        event_type: EventType,
     },
     /// The body is not a FlowIQ event we accept; it is durably kept as a `rejected` item.
     Rejected(RejectionReply),
@@ -66,7 +66,7 @@ pub struct RejectionReply {
 pub enum Attempted {
     Event {
         event_id: EventId,
-        event_type: String,
+        event_type: EventType,
     },
     Rejection(RejectionReply),
 }

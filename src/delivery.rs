@@ -13,6 +13,7 @@ use crate::queued_delivery::QueuedDelivery;
 use crate::records::{Received, Retention};
 use crate::spill::{NoSpill, Spill, SpillError};
 use crate::store::{EventStore, PutOutcome, StoreError};
+use crate::webhook_event::EventType;
 use crate::webhook_tokens::WebhookTokens;
 
 /// One POST from FlowIQ, as the HTTP edge extracted it.
@@ -30,12 +31,12 @@ pub enum Reply {
     Accepted {
         outcome: PutOutcome,
         event_id: EventId,
-        event_type: String,
+        event_type: EventType,
     },
     /// DynamoDB could not take it; it is in the spill queue, to be stored by the drain.
     Queued {
         event_id: EventId,
-        event_type: String,
+        event_type: EventType,
         cause: StoreError,
     },
     /// Missing or wrong token: nothing was stored.

@@ -120,7 +120,7 @@ impl StatusFact {
                     other => fact(None, None, other),
                 }
             }
-            EventType::Other(_) => None,
+            EventType::Call | EventType::Other(_) => None,
         }
     }
 
@@ -188,10 +188,7 @@ mod tests {
         assert_eq!(undelivered.label, "undelivered");
         let warning = receipt(EventType::MessageFailed, "warning");
         assert_eq!((warning.status, warning.time_attribute), (None, None));
-        assert_eq!(
-            StatusFact::of(&EventType::Other("call".into()), &EventDetails::Other),
-            None
-        );
+        assert_eq!(StatusFact::of(&EventType::Call, &EventDetails::Other), None);
     }
 
     #[test]

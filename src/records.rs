@@ -15,7 +15,7 @@ use crate::keys;
 use crate::message_status::{Direction, MessageStatus, StatusFact};
 use crate::platform::Platform;
 use crate::stored_body::{self, StoredBody, StoredBodyError};
-use crate::webhook_event::{EventDetails, MessageContent, WebhookEvent};
+use crate::webhook_event::{EventDetails, EventType, MessageContent, WebhookEvent};
 
 /// What an item is: every item in the table has `item_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +116,8 @@ pub struct EventItem {
     pub sk: String,
     pub item_type: ItemType,
     pub event_id: String,
-    pub event_type: String,
+    /// FlowIQ's name for it, stored as sent (`message_read`, `call`, a type added later).
+    pub event_type: EventType,
     pub platform: Platform,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
@@ -342,7 +343,7 @@ pub fn event_records(
         pk,
         sk,
         item_type: ItemType::Event,
-        event_type: event.event_type.as_str().to_owned(),
+        event_type: event.event_type,
         event_id: event.event_id.into_string(),
         platform: event.platform,
         organization_id: event.organization_id,
