@@ -19,9 +19,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use flowiq_webhooks::delivery::Receiver;
 use flowiq_webhooks::http_handler;
-use flowiq_webhooks::records::{
-    EventItem, MessageUpdate, Received, RejectedItem, Retention, event_records,
-};
+use flowiq_webhooks::records::{EventItem, Received, RejectedItem, Retention, event_records};
 
 use flowiq_webhooks::store::{EventStore, PutOutcome, StoreError};
 use flowiq_webhooks::webhook_event::WebhookEvent;
@@ -103,11 +101,6 @@ impl EventStore for NoStore {
     async fn put_event(&self, item: EventItem) -> Result<PutOutcome, StoreError> {
         black_box(item);
         Ok(PutOutcome::Stored)
-    }
-
-    async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
-        black_box(update);
-        Ok(())
     }
 
     async fn put_rejected(&self, item: &RejectedItem) -> Result<(), StoreError> {

@@ -27,6 +27,7 @@ pub mod http_event;
 pub mod http_handler;
 pub mod keys;
 pub mod lambda_function;
+pub mod message_item;
 pub mod message_projection;
 pub mod message_status;
 pub mod message_view;

@@ -1,21 +1,19 @@
-//! What is stored for a delivery: the `event` item, the `message` update and the `rejected` item.
+//! What is stored for a delivery: the `event` item or the `rejected` item.
 //! Pure: built from a parsed event and the time of receipt, written by an [`crate::store::EventStore`].
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::clock::format_sortable;
 use crate::contact_key::ContactKey;
 use crate::keys;
-use crate::message_status::{Direction, MessageStatus, StatusFact};
+use crate::message_status::StatusFact;
 use crate::platform::Platform;
 use crate::stored_body::{self, StoredBody, StoredBodyError};
-use crate::webhook_event::{EventDetails, EventType, MessageContent, WebhookEvent};
+use crate::webhook_event::{EventDetails, EventType, WebhookEvent};
 
 /// What an item is: every item in the table has `item_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,63 +146,6 @@ pub struct EventItem {
     pub org_sk: Option<String>,
 }
 
-/// The order-independent update of one `message` item (see [`crate::message_status`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct MessageUpdate {
-    pub whatsapp_message_id: String,
-    /// Attributes every event of the message agrees on (`item_type`, `platform`, `direction`,
-    /// `organization_id`, the contact): plain sets, identical whichever event writes them.
-    pub identity: Vec<(&'static str, String)>,
-    /// Content from `message_received` / `sent_message` (one such event per message).
-    pub content: Vec<(&'static str, Value)>,
-    pub fact: StatusFact,
-    pub occurred_at: String,
-    pub expires_at: Option<i64>,
-}
-
-/// A `message` item as stored: the result of every [`MessageUpdate`] of one message. Read from
-/// the table or its stream; attributes as in docs/data-model.md.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct MessageItem {
-    pub whatsapp_message_id: String,
-    pub platform: Platform,
-    pub direction: Direction,
-    pub organization_id: Option<String>,
-    pub whatsapp_id: Option<String>,
-    pub contact_id: Option<String>,
-    pub status: Option<MessageStatus>,
-    pub status_rank: Option<u8>,
-    #[serde(default)]
-    pub status_history: BTreeSet<String>,
-    pub received_at: Option<String>,
-    pub sent_at: Option<String>,
-    pub delivered_at: Option<String>,
-    pub read_at: Option<String>,
-    pub failed_at: Option<String>,
-    pub undelivered_at: Option<String>,
-    pub text: Option<String>,
-    pub message_type: Option<String>,
-    pub sender_type: Option<String>,
-    pub media_type: Option<String>,
-    pub media_url: Option<String>,
-    pub media_file_name: Option<String>,
-    pub reply_context_id: Option<String>,
-    /// JSON text of FlowIQ's `location_data`.
-    pub location: Option<String>,
-    pub broadcast_id: Option<String>,
-    pub member_id: Option<String>,
-    pub created_at: Option<String>,
-    pub flowiq_message_id: Option<String>,
-    pub sent_receipt_received: Option<bool>,
-    pub delivered_receipt_received: Option<bool>,
-    pub read_receipt_received: Option<bool>,
-    /// JSON text of the web platform's `more_data`.
-    pub more_data: Option<String>,
-    pub contact_pk: Option<String>,
-    pub contact_sk: Option<String>,
-    pub expires_at: Option<i64>,
-}
-
 impl EventItem {
     /// The raw body exactly as FlowIQ sent it.
     pub fn body(&self) -> Result<Cow<'_, str>, StoredBodyError> {
@@ -234,12 +175,6 @@ pub enum EventItemError {
     Body(#[from] StoredBodyError),
     #[error("the stored body no longer parses: {0}")]
     Parse(#[from] crate::webhook_event::BodyError),
-}
-
-impl MessageUpdate {
-    pub fn history_entry(&self) -> String {
-        self.fact.history_entry(&self.occurred_at)
-    }
 }
 
 /// A delivery that was authenticated but not accepted: kept so nothing FlowIQ sent is lost.
@@ -281,6 +216,11 @@ pub struct RejectedItem {
 }
 
 impl RejectedItem {
+    /// Whether the body was kept (not for a body over the size limit).
+    pub fn keeps_body(&self) -> bool {
+        self.body.is_some() || self.body_bytes.is_some() || self.body_zd1.is_some()
+    }
+
     /// The raw body exactly as received; `None` for a body over the size limit (never kept).
     pub fn raw_body(&self) -> Result<Option<Cow<'_, [u8]>>, StoredBodyError> {
         Ok(match (&self.body, &self.body_bytes, &self.body_zd1) {
@@ -369,106 +309,6 @@ fn contact_pk(event: &WebhookEvent, contact_key: &ContactKey) -> Option<String> 
         event.whatsapp_id.as_deref(),
         event.contact_id.as_deref(),
     )
-}
-
-/// The merge of one event into its message's state: what the optional stored projection writes
-/// to the `message` item (docs/data-model.md), and what [`crate::message_view`] folds. `None`
-/// for events that belong to no message. `contact_pk` is the event item's: copied, not computed,
-/// so the projection needs no contact key.
-pub fn message_update(
-    event: &WebhookEvent,
-    contact_pk: Option<&str>,
-    expires_at: Option<i64>,
-) -> Option<MessageUpdate> {
-    let wamid = event.whatsapp_message_id.clone()?;
-    let fact = StatusFact::of(&event.event_type, &event.details)?;
-    let direction = Direction::of(&event.event_type);
-
-    let mut identity = vec![
-        ("item_type", ItemType::Message.as_str().to_owned()),
-        ("whatsapp_message_id", wamid.clone()),
-        ("platform", event.platform.as_str().to_owned()),
-        ("direction", direction.as_str().to_owned()),
-    ];
-    for (name, value) in [
-        ("organization_id", &event.organization_id),
-        ("whatsapp_id", &event.whatsapp_id),
-        ("contact_id", &event.contact_id),
-    ] {
-        if let Some(value) = value {
-            identity.push((name, value.clone()));
-        }
-    }
-
-    let occurred_at = event
-        .occurred_at
-        .clone()
-        .unwrap_or_else(|| keys::UNDATED.to_owned());
-    if let EventDetails::Inbound(_) | EventDetails::Outbound(_) = &event.details {
-        // Only the content event (one per message) places the message in its contact's
-        // conversation: receipts never move it, so the index entry is written once.
-        if let Some(pk) = contact_pk {
-            identity.push((keys::CONTACT_PK, pk.to_owned()));
-            identity.push((keys::CONTACT_SK, [&occurred_at, "#", &wamid].concat()));
-        }
-    }
-
-    let content = match &event.details {
-        EventDetails::Inbound(content) | EventDetails::Outbound(content) => {
-            content_attributes(content.clone())
-        }
-        _ => Vec::new(),
-    };
-    Some(MessageUpdate {
-        whatsapp_message_id: wamid,
-        identity,
-        content,
-        fact,
-        occurred_at,
-        expires_at,
-    })
-}
-
-fn json_text(value: &impl Serialize) -> Value {
-    Value::String(serde_json::to_string(value).expect("JSON values always serialise"))
-}
-
-fn content_attributes(content: MessageContent) -> Vec<(&'static str, Value)> {
-    let text = |v: Option<String>| v.map(Value::String);
-    let flag = |v: Option<bool>| v.map(Value::Bool);
-    [
-        // `message` is FlowIQ's name for the text; `text` says what it is.
-        ("text", text(content.message)),
-        ("message_type", text(content.message_type)),
-        ("sender_type", text(content.sender_type)),
-        ("media_type", text(content.media_type)),
-        ("media_url", text(content.media_url)),
-        ("media_file_name", text(content.media_file_name)),
-        ("reply_context_id", text(content.reply_context_id)),
-        // JSON text, not a map: DynamoDB refuses maps nested deeper than 32 levels.
-        ("location", content.location_data.as_ref().map(json_text)),
-        ("broadcast_id", text(content.broadcast_id)),
-        ("member_id", text(content.member_id)),
-        ("created_at", text(content.created_at)),
-        ("flowiq_message_id", text(content.id)),
-        ("sent_receipt_received", flag(content.sent_receipt_received)),
-        (
-            "delivered_receipt_received",
-            flag(content.delivered_receipt_received),
-        ),
-        ("read_receipt_received", flag(content.read_receipt_received)),
-        (
-            "more_data",
-            content
-                .more_data
-                .as_ref()
-                .filter(|v| !v.is_null())
-                .map(json_text),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| value.map(|v| (name, v)))
-    .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

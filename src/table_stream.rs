@@ -6,7 +6,8 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::Deserialize;
 
-use crate::records::{EventItem, ItemType, MessageItem, RejectedItem};
+use crate::message_item::MessageItem;
+use crate::records::{EventItem, ItemType, RejectedItem};
 
 /// What one stream record says happened in the table.
 #[derive(Debug, Clone, PartialEq)]
