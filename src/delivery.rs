@@ -145,7 +145,13 @@ impl<S: EventStore, Q: Spill> Receiver<S, Q> {
             Attempted::Event { event_id, .. } => Some(event_id.as_str()),
             Attempted::Rejection(_) => None,
         };
-        let queued = QueuedDelivery::of(&authenticated, event_id);
+        let queued = QueuedDelivery::of(
+            delivery.platform,
+            delivery.body,
+            delivery.request_id,
+            &received,
+            event_id,
+        );
         if let Err(spill) = self.spill.send(&queued).await {
             return Reply::StorageUnavailable { error, spill };
         }

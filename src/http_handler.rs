@@ -344,6 +344,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_rejected_item_records_the_status_its_sender_was_answered() {
+        use crate::records::{Received, RejectedRetention, Retention, rejected_record};
+        for rejection in [Rejection::InvalidBody, Rejection::TooLarge] {
+            let item = rejected_record(
+                Platform::Web,
+                b"{}",
+                "req-1",
+                rejection,
+                "reason".to_owned(),
+                &Received::now(),
+                RejectedRetention::default_for(Retention(None)),
+            );
+            assert_eq!(rejection_status(rejection).0.as_u16(), item.status_code);
+        }
+    }
+
+    #[test]
     fn routes_the_webhook_path_after_any_stage_or_base_path() {
         for (path, expected) in [
             ("/webhooks/whatsapp/t", (Platform::Whatsapp, "t")),

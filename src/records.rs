@@ -252,26 +252,7 @@ pub fn event_records(
     );
     // Index sort keys may use the time of receipt for undated events: only the base key dedups.
     let index_time = event.occurred_at.as_deref().unwrap_or(&received.at_text);
-    // A contact's conversation lists its content events (one per WhatsApp message) and the
-    // events that belong to no message (web chat, calls); receipts are not listed, their
-    // statuses are read from the message's own partition.
-    let listed = matches!(
-        event.details,
-        EventDetails::Inbound(_) | EventDetails::Outbound(_)
-    ) || event.whatsapp_message_id.is_none()
-        || StatusFact::of(&event.event_type, &event.details).is_none();
-    let contact_pk = if listed {
-        contact_pk(&event, contact_key)
-    } else {
-        None
-    };
-    let org_pk = event
-        .organization_id
-        .as_deref()
-        .map(|org| keys::organization_pk(org, &event.event_id));
-    let time_sk = || keys::time_sk(index_time, &event.event_id);
-    let contact_sk = contact_pk.as_ref().map(|_| time_sk());
-    let org_sk = org_pk.as_ref().map(|_| time_sk());
+    let index = IndexKeys::of(&event, index_time, contact_key);
 
     // The contact's number and id stay in the body: not repeated as attributes of the event
     // item, whose size is billed per KB.
@@ -294,10 +275,47 @@ pub fn event_records(
         body_zd1,
         body_deflate: None,
         expires_at,
-        contact_pk,
-        contact_sk,
-        org_pk,
-        org_sk,
+        contact_pk: index.contact_pk,
+        contact_sk: index.contact_sk,
+        org_pk: index.org_pk,
+        org_sk: index.org_sk,
+    }
+}
+
+/// An event item's entries in the `by-contact` and `by-organization` indexes.
+struct IndexKeys {
+    contact_pk: Option<String>,
+    contact_sk: Option<String>,
+    org_pk: Option<String>,
+    org_sk: Option<String>,
+}
+
+impl IndexKeys {
+    fn of(event: &WebhookEvent, index_time: &str, contact_key: &ContactKey) -> Self {
+        // A contact's conversation lists its content events (one per WhatsApp message) and the
+        // events that belong to no message (web chat, calls); receipts are not listed, their
+        // statuses are read from the message's own partition.
+        let listed = matches!(
+            event.details,
+            EventDetails::Inbound(_) | EventDetails::Outbound(_)
+        ) || event.whatsapp_message_id.is_none()
+            || StatusFact::of(&event.event_type, &event.details).is_none();
+        let contact_pk = if listed {
+            contact_pk(event, contact_key)
+        } else {
+            None
+        };
+        let org_pk = event
+            .organization_id
+            .as_deref()
+            .map(|org| keys::organization_pk(org, &event.event_id));
+        let time_sk = || keys::time_sk(index_time, &event.event_id);
+        IndexKeys {
+            contact_sk: contact_pk.as_ref().map(|_| time_sk()),
+            org_sk: org_pk.as_ref().map(|_| time_sk()),
+            contact_pk,
+            org_pk,
+        }
     }
 }
 
@@ -311,20 +329,22 @@ fn contact_pk(event: &WebhookEvent, contact_key: &ContactKey) -> Option<String> 
     )
 }
 
+/// Why an authenticated body was not accepted. How the sender is answered is the HTTP edge's
+/// (`http_handler::rejection_status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
-    /// Not a FlowIQ event we can read (answered 400).
+    /// Not a FlowIQ event we can read.
     InvalidBody,
-    /// Over [`crate::webhook_event::MAX_BODY_BYTES`] (answered 413).
+    /// Over [`crate::webhook_event::MAX_BODY_BYTES`].
     TooLarge,
 }
 
-impl Rejection {
-    pub fn status_code(self) -> u16 {
-        match self {
-            Rejection::InvalidBody => 400,
-            Rejection::TooLarge => 413,
-        }
+/// The `rejected` item's `status_code` (docs/data-model.md): the status the sender was answered
+/// with. The HTTP edge decides the answer; its tests keep the two equal.
+fn recorded_status_code(rejection: Rejection) -> u16 {
+    match rejection {
+        Rejection::InvalidBody => 400,
+        Rejection::TooLarge => 413,
     }
 }
 
@@ -420,7 +440,7 @@ fn rejected_item(
         rejection_sk: keys::rejection_sk(&received.at_text, request_id),
         platform,
         reason,
-        status_code: rejection.status_code(),
+        status_code: recorded_status_code(rejection),
         received_at: received.at_text.clone(),
         request_id: request_id.to_owned(),
         body_size: digest.size,
