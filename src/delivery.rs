@@ -141,6 +141,16 @@ impl<S: EventStore, Q: Spill> Receiver<S, Q> {
             }
             Accepted::Failed { attempted, error } => (attempted, error),
         };
+        self.queue(authenticated, attempted, error).await
+    }
+
+    /// Queues a delivery DynamoDB did not take: acknowledged once the queue holds it.
+    async fn queue(
+        &self,
+        delivery: AuthenticatedDelivery<'_>,
+        attempted: Attempted,
+        error: StoreError,
+    ) -> Reply {
         let event_id = match &attempted {
             Attempted::Event { event_id, .. } => Some(event_id.as_str()),
             Attempted::Rejection(_) => None,
@@ -149,7 +159,7 @@ impl<S: EventStore, Q: Spill> Receiver<S, Q> {
             delivery.platform,
             delivery.body,
             delivery.request_id,
-            &received,
+            delivery.received,
             event_id,
         );
         if let Err(spill) = self.spill.send(&queued).await {
