@@ -32,8 +32,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use flowiq_webhooks::contact_key::ContactKey;
 use flowiq_webhooks::event_id::EventId;
 use flowiq_webhooks::keys;
-use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::message_item::{MessageUpdate, message_update};
+use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::{
     EventItem, ItemType, Received, RejectedItem, RejectedRetention, Rejection, Retention,
     event_records, rejected_record, sha256_hex,
