@@ -11,6 +11,7 @@ use serde_json::json;
 use tracing::{Instrument as _, Level};
 
 use crate::delivery::{Delivery, Receiver, Rejection, Reply};
+use crate::event_id::EventId;
 use crate::outcome::Outcome;
 use crate::platform::Platform;
 use crate::spill::Spill;
@@ -145,8 +146,8 @@ fn reply_answer(reply: Reply) -> Answer {
             // No message text: `outcome` says it, and this line is written for nearly every
             // delivery.
             let mut line = DeliveryLine::new(Level::INFO, Outcome::of_put(outcome), StatusCode::OK);
-            line.event = Some((event_type, event_id.as_str().to_owned()));
             let body = json!({ "status": outcome.as_str(), "event_id": event_id.as_str() });
+            line.event = Some((event_type, event_id));
             Answer::new(StatusCode::OK, body, line)
         }
         Reply::Unauthorized => {
@@ -164,9 +165,9 @@ fn reply_answer(reply: Reply) -> Answer {
             // 200, not 202: a sender may accept nothing else. Durable in the spill queue.
             let mut line = DeliveryLine::new(Level::WARN, Outcome::Queued, StatusCode::OK)
                 .message("DynamoDB did not take the delivery: queued for the drain");
-            line.event = Some((event_type, event_id.as_str().to_owned()));
-            line.error = Some(cause.to_string());
             let body = json!({ "status": "queued", "event_id": event_id.as_str() });
+            line.event = Some((event_type, event_id));
+            line.error = Some(cause.to_string());
             Answer::new(StatusCode::OK, body, line)
         }
         Reply::Rejected { rejection, queued } => {
@@ -210,7 +211,7 @@ struct DeliveryLine {
     status: StatusCode,
     platform: Option<Platform>,
     /// The event's type and id.
-    event: Option<(EventType, String)>,
+    event: Option<(EventType, EventId)>,
     latency_ms: Option<f64>,
     store_latency: Option<f64>,
     /// Why a body was rejected, never quoting it.

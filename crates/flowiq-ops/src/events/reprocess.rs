@@ -1,7 +1,7 @@
 //! `reprocess-rejected`: stored rejected bodies run through the receiver's current validation
 //! and storage again — the receiver's own [`Acceptor`], not a copy of its logic — so a body
 //! that now passes is stored exactly as a delivery of it would be (same event id, same event
-//! item, same message update; `received_at` is the time of reprocessing, as for a redelivery).
+//! item; `received_at` is the time of reprocessing, as for a redelivery).
 //! Then the outcome is recorded on the `rejected` item, which stays.
 //!
 //! A body that still fails is not stored again as a new `rejected` item: the receiver's
@@ -80,8 +80,9 @@ pub fn skip_reason(item: &Item) -> Option<Skip> {
     }
 }
 
-/// The store the reprocessing receiver writes through: events go to DynamoDB as for a delivery; the receiver's "store this rejection" is dropped, because the
-/// rejected item already exists (its reason is updated instead).
+/// The store the reprocessing receiver writes through: events go to DynamoDB as for a delivery;
+/// the receiver's "store this rejection" is dropped, because the rejected item already exists
+/// (its reason is updated instead).
 pub struct NoRejectedWrites(pub DynamoDbEventStore);
 
 impl EventStore for NoRejectedWrites {
