@@ -162,13 +162,13 @@ fn receipt_status(event_type: &EventType) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{Received, Retention, event_records};
+    use crate::records::{Received, Retention, event_item};
     use crate::webhook_event::WebhookEvent;
 
     fn stored(platform: Platform, body: &str) -> EventItem {
         let event = WebhookEvent::parse(platform, body.as_bytes()).unwrap();
         let received = Received::at(time::macros::datetime!(2026-03-07 10:00:00 UTC));
-        event_records(
+        event_item(
             event,
             body,
             &received,

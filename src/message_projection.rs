@@ -44,7 +44,7 @@ pub async fn project<S: MessageStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{Received, Retention, event_records};
+    use crate::records::{Received, Retention, event_item};
     use crate::store::memory::{InMemoryEventStore, StoreOperation};
     use crate::webhook_event::WebhookEvent;
 
@@ -61,7 +61,7 @@ mod tests {
                 let event =
                     WebhookEvent::parse(crate::platform::Platform::Whatsapp, body.as_bytes())
                         .unwrap();
-                event_records(
+                event_item(
                     event,
                     body,
                     &Received::now(),

@@ -111,7 +111,7 @@ mod tests {
 
     use super::*;
     use crate::platform::Platform;
-    use crate::records::{Received, Retention, event_records};
+    use crate::records::{Received, Retention, event_item};
     use crate::webhook_event::WebhookEvent;
 
     /// Every sample delivery's event item, by WhatsApp message id.
@@ -138,7 +138,7 @@ mod tests {
                 Platform::Whatsapp
             };
             let event = WebhookEvent::parse(platform, body.as_bytes()).unwrap();
-            let item = event_records(
+            let item = event_item(
                 event,
                 &body,
                 &Received::now(),

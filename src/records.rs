@@ -237,7 +237,7 @@ impl RejectedItem {
 /// The one item stored for an accepted delivery: the event (storage contract v2,
 /// docs/data-model.md). By value: the event's strings move into the item. A message's state is
 /// derived from its events ([`crate::message_view`]), not written here.
-pub fn event_records(
+pub fn event_item(
     event: WebhookEvent,
     body: &str,
     received: &Received,

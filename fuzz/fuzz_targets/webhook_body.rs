@@ -14,7 +14,7 @@
 //!   a duplicate, never a second event;
 //! - every id that becomes part of a key is 1..=256 characters of `A-Za-z0-9._:=+/-` (never `#`),
 //!   the occurred-at time is in the sortable 24-character UTC form;
-//! - `event_records` gives the one `event` item: its keys and index keys are non-empty, within
+//! - `event_item` gives the one `event` item: its keys and index keys are non-empty, within
 //!   DynamoDB's limits (partition key 2048 bytes, sort key 1024 bytes) and whole or absent; it
 //!   expires 30 days after receipt;
 //! - the item survives DynamoDB's attribute form (`serde_dynamo`, as the store writes and the
@@ -36,7 +36,7 @@ use flowiq_webhooks::message_item::{MessageUpdate, message_update};
 use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::{
     EventItem, ItemType, Received, RejectedItem, RejectedRetention, Rejection, Retention,
-    event_records, rejected_record, sha256_hex,
+    event_item, rejected_record, sha256_hex,
 };
 use flowiq_webhooks::stored_body::DEFLATE_ABOVE;
 use flowiq_webhooks::unique_keys_json;
@@ -117,7 +117,7 @@ fn check_accepted(platform: Platform, body: &[u8], event: &WebhookEvent) {
 
     // Ids are from the body, so the time of receipt is fixed: runs are reproducible.
     let received = received();
-    let item = event_records(
+    let item = event_item(
         event.clone(),
         text,
         &received,
