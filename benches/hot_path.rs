@@ -3,7 +3,7 @@
 //!
 //! - `hot_path/<sample>`: route + authenticate (`WebhookTokens::verify`) + parse and validate
 //!   (`WebhookEvent::parse`, which computes the event id) + the time of receipt + the items
-//!   (`records::event_records`) + the conversion of the event item to DynamoDB attribute values
+//!   (`records::event_item`) + the conversion of the event item to DynamoDB attribute values
 //!   (`serde_dynamo::to_item`), as `delivery::Receiver::receive` and the DynamoDB
 //!   store do them.
 //! - `handler/<sample>`: the whole `http_handler::handle` on a `lambda_http::Request` with a store
@@ -19,9 +19,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use flowiq_webhooks::delivery::Receiver;
 use flowiq_webhooks::http_handler;
-use flowiq_webhooks::records::{
-    EventItem, MessageUpdate, Received, RejectedItem, Retention, event_records,
-};
+use flowiq_webhooks::records::{EventItem, Received, RejectedItem, Retention, event_item};
 
 use flowiq_webhooks::store::{EventStore, PutOutcome, StoreError};
 use flowiq_webhooks::webhook_event::WebhookEvent;
@@ -86,7 +84,7 @@ fn hot_path(tokens: &WebhookTokens, path: &str, body: &[u8]) -> HashMap<String, 
     let received = Received::now();
     let event = WebhookEvent::parse(platform, body).unwrap();
     let body = std::str::from_utf8(body).unwrap();
-    let item = event_records(
+    let item = event_item(
         event,
         body,
         &received,
@@ -103,11 +101,6 @@ impl EventStore for NoStore {
     async fn put_event(&self, item: EventItem) -> Result<PutOutcome, StoreError> {
         black_box(item);
         Ok(PutOutcome::Stored)
-    }
-
-    async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
-        black_box(update);
-        Ok(())
     }
 
     async fn put_rejected(&self, item: &RejectedItem) -> Result<(), StoreError> {

@@ -12,12 +12,12 @@ use crate::platform::Platform;
 use crate::queued_delivery::{QueuedBody, QueuedDelivery, QueuedDeliveryError};
 pub use crate::records::Rejection;
 use crate::records::{
-    BodyDigest, Received, RejectedItem, RejectedRetention, Retention, event_records,
-    oversized_record, rejected_record,
+    BodyDigest, Received, RejectedItem, RejectedRetention, Retention, event_item, oversized_record,
+    rejected_record,
 };
 use crate::store::{EventStore, PutOutcome, StoreError};
 use crate::webhook_event::MAX_BODY_BYTES;
-use crate::webhook_event::WebhookEvent;
+use crate::webhook_event::{EventType, WebhookEvent};
 
 /// How long storing one delivery may take, all writes and retries included, before it counts as
 /// failed: with the spill's own budget the sender is answered within 5 s
@@ -40,7 +40,7 @@ pub enum Accepted {
     Stored {
         outcome: PutOutcome,
         event_id: EventId,
-        event_type: String,
+        event_type: EventType,
     },
     /// The body is not a FlowIQ event we accept; it is durably kept as a `rejected` item.
     Rejected(RejectionReply),
@@ -66,7 +66,7 @@ pub struct RejectionReply {
 pub enum Attempted {
     Event {
         event_id: EventId,
-        event_type: String,
+        event_type: EventType,
     },
     Rejection(RejectionReply),
 }
@@ -136,7 +136,7 @@ impl<S: EventStore> Acceptor<S> {
         // Parsing succeeded, so the body is UTF-8.
         let body = std::str::from_utf8(delivery.body).expect("a parsed body is UTF-8");
         let event_id = event.event_id.clone();
-        let item = event_records(event, body, received, self.retention, &self.contact_key);
+        let item = event_item(event, body, received, self.retention, &self.contact_key);
         let event_type = item.event_type.clone();
         // One conditional PutItem: the event is the record, a duplicate is that put failing its
         // condition, and a message's state is derived from its events.

@@ -13,6 +13,7 @@ use crate::queued_delivery::QueuedDelivery;
 use crate::records::{Received, Retention};
 use crate::spill::{NoSpill, Spill, SpillError};
 use crate::store::{EventStore, PutOutcome, StoreError};
+use crate::webhook_event::EventType;
 use crate::webhook_tokens::WebhookTokens;
 
 /// One POST from FlowIQ, as the HTTP edge extracted it.
@@ -30,12 +31,12 @@ pub enum Reply {
     Accepted {
         outcome: PutOutcome,
         event_id: EventId,
-        event_type: String,
+        event_type: EventType,
     },
     /// DynamoDB could not take it; it is in the spill queue, to be stored by the drain.
     Queued {
         event_id: EventId,
-        event_type: String,
+        event_type: EventType,
         cause: StoreError,
     },
     /// Missing or wrong token: nothing was stored.
@@ -140,11 +141,27 @@ impl<S: EventStore, Q: Spill> Receiver<S, Q> {
             }
             Accepted::Failed { attempted, error } => (attempted, error),
         };
+        self.queue(authenticated, attempted, error).await
+    }
+
+    /// Queues a delivery DynamoDB did not take: acknowledged once the queue holds it.
+    async fn queue(
+        &self,
+        delivery: AuthenticatedDelivery<'_>,
+        attempted: Attempted,
+        error: StoreError,
+    ) -> Reply {
         let event_id = match &attempted {
             Attempted::Event { event_id, .. } => Some(event_id.as_str()),
             Attempted::Rejection(_) => None,
         };
-        let queued = QueuedDelivery::of(&authenticated, event_id);
+        let queued = QueuedDelivery::of(
+            delivery.platform,
+            delivery.body,
+            delivery.request_id,
+            delivery.received,
+            event_id,
+        );
         if let Err(spill) = self.spill.send(&queued).await {
             return Reply::StorageUnavailable { error, spill };
         }

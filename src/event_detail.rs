@@ -105,7 +105,7 @@ impl EventDetail {
         let from_content =
             |field: fn(&MessageContent) -> &Option<String>| content.and_then(|c| field(c).clone());
         let direction = match (&event.event_type, &event.details) {
-            (EventType::Other(_), _) => None,
+            (EventType::Call | EventType::Other(_), _) => None,
             (event_type, _) => Some(Direction::of(event_type)),
         };
         let status = match &event.details {
@@ -117,7 +117,7 @@ impl EventDetail {
         };
         Ok(EventDetail {
             event_id: item.event_id.clone(),
-            event_type: item.event_type.clone(),
+            event_type: item.event_type.to_string(),
             platform: item.platform,
             organization_id: item.organization_id.clone(),
             whatsapp_message_id: item.whatsapp_message_id.clone(),
@@ -162,13 +162,13 @@ fn receipt_status(event_type: &EventType) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{Received, Retention, event_records};
+    use crate::records::{Received, Retention, event_item};
     use crate::webhook_event::WebhookEvent;
 
     fn stored(platform: Platform, body: &str) -> EventItem {
         let event = WebhookEvent::parse(platform, body.as_bytes()).unwrap();
         let received = Received::at(time::macros::datetime!(2026-03-07 10:00:00 UTC));
-        event_records(
+        event_item(
             event,
             body,
             &received,

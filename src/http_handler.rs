@@ -8,13 +8,15 @@ use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
-use tracing::Instrument as _;
+use tracing::{Instrument as _, Level};
 
 use crate::delivery::{Delivery, Receiver, Rejection, Reply};
+use crate::event_id::EventId;
 use crate::outcome::Outcome;
 use crate::platform::Platform;
 use crate::spill::Spill;
 use crate::store::EventStore;
+use crate::webhook_event::EventType;
 
 /// The route, for messages: the token is never echoed.
 const ROUTE: &str = "POST /webhooks/{whatsapp|web}/{token}";
@@ -41,76 +43,119 @@ async fn respond<S: EventStore, Q: Spill>(
 ) -> Response<Body> {
     let started = Instant::now();
     let request_id = request_id(&request);
-    let (platform, token) = match route_request(&request) {
-        Ok(route) => route,
-        Err(problem) => {
-            tracing::info!(
-                request_id,
-                status = 404,
-                outcome = Outcome::NotFound.as_str(),
-                "no such route"
-            );
-            return error(StatusCode::NOT_FOUND, "not_found", &problem);
+    let answer = match route_post(&request) {
+        Err(refused) => *refused,
+        Ok((platform, token)) => {
+            // API Gateway's base64 bodies are already decoded by lambda_http.
+            let delivery = Delivery {
+                platform,
+                token,
+                body: request.body().as_ref(),
+                request_id: &request_id,
+            };
+            let storing = Instant::now();
+            let reply = receiver.receive(delivery).await;
+            // The time spent storing (and parsing, a few microseconds of it); none when nothing
+            // was stored. Named as the metric it is in the EMF members (crate::metrics).
+            let store_latency = (!matches!(reply, Reply::Unauthorized)).then(|| millis(storing));
+            let mut answer = reply_answer(reply);
+            answer.line.platform = Some(platform);
+            answer.line.latency_ms = Some(millis(started));
+            answer.line.store_latency = store_latency;
+            answer
         }
     };
-    if request.method() != Method::POST {
-        tracing::info!(request_id, status = 405, outcome = Outcome::MethodNotAllowed.as_str(), method = %request.method());
-        let mut response = error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            &format!(
-                "{} is not allowed here: FlowIQ deliveries are {ROUTE}",
-                request.method()
-            ),
-        );
-        response
-            .headers_mut()
-            .insert(header::ALLOW, header::HeaderValue::from_static("POST"));
-        return response;
-    }
-    // API Gateway's base64 bodies are already decoded by lambda_http.
-    let body: &[u8] = request.body().as_ref();
+    answer.line.log(&request_id);
+    answer.into_response()
+}
 
-    let delivery = Delivery {
-        platform,
-        token,
-        body,
-        request_id: &request_id,
-    };
-    let storing = Instant::now();
-    let reply = receiver.receive(delivery).await;
-    // The time spent storing (and parsing, a few microseconds of it); none when nothing was stored.
-    // Named as the metric it is in the EMF members (crate::metrics).
-    let store_latency = (!matches!(reply, Reply::Unauthorized)).then(|| millis(storing));
-    let latency_ms = millis(started);
-    let platform = platform.as_str();
+/// What a request is answered, and the line logged for it: decided from the request and the
+/// [`Reply`] alone, then logged and sent by [`respond`].
+struct Answer {
+    status: StatusCode,
+    body: serde_json::Value,
+    /// `Allow` on a 405, `Retry-After` on a 503.
+    header: Option<(header::HeaderName, &'static str)>,
+    line: DeliveryLine,
+}
+
+impl Answer {
+    fn new(status: StatusCode, body: serde_json::Value, line: DeliveryLine) -> Self {
+        Answer {
+            status,
+            body,
+            header: None,
+            line,
+        }
+    }
+
+    fn error(status: StatusCode, code: &str, message: &str, line: DeliveryLine) -> Self {
+        Self::new(status, json!({ "error": code, "message": message }), line)
+    }
+
+    fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Self {
+        self.header = Some((name, value));
+        self
+    }
+
+    fn into_response(self) -> Response<Body> {
+        let mut response = json_response(self.status, &self.body);
+        if let Some((name, value)) = self.header {
+            response
+                .headers_mut()
+                .insert(name, header::HeaderValue::from_static(value));
+        }
+        response
+    }
+}
+
+/// The route and the method, or the answer refusing them (404, 405).
+fn route_post(request: &Request) -> Result<(Platform, &str), Box<Answer>> {
+    let route = route_request(request).map_err(|problem| {
+        let line = DeliveryLine::new(Level::INFO, Outcome::NotFound, StatusCode::NOT_FOUND)
+            .message("no such route");
+        Box::new(Answer::error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            &problem,
+            line,
+        ))
+    })?;
+    if request.method() != Method::POST {
+        let status = StatusCode::METHOD_NOT_ALLOWED;
+        let mut line = DeliveryLine::new(Level::INFO, Outcome::MethodNotAllowed, status);
+        line.method = Some(request.method().to_string());
+        let message = format!(
+            "{} is not allowed here: FlowIQ deliveries are {ROUTE}",
+            request.method()
+        );
+        let answer = Answer::error(status, "method_not_allowed", &message, line);
+        return Err(Box::new(answer.with_header(header::ALLOW, "POST")));
+    }
+    Ok(route)
+}
+
+/// The answer to a delivery the receiver handled.
+fn reply_answer(reply: Reply) -> Answer {
     match reply {
         Reply::Accepted {
             outcome,
             event_id,
             event_type,
         } => {
-            // No message text: `outcome` says it, and this line is written for nearly every delivery.
-            tracing::info!(request_id, platform, event_type, %event_id, outcome = Outcome::of_put(outcome).as_str(), status = 200, latency_ms, StoreLatency = store_latency);
-            json_response(
-                StatusCode::OK,
-                &json!({ "status": outcome.as_str(), "event_id": event_id.as_str() }),
-            )
+            // No message text: `outcome` says it, and this line is written for nearly every
+            // delivery.
+            let mut line = DeliveryLine::new(Level::INFO, Outcome::of_put(outcome), StatusCode::OK);
+            let body = json!({ "status": outcome.as_str(), "event_id": event_id.as_str() });
+            line.event = Some((event_type, event_id));
+            Answer::new(StatusCode::OK, body, line)
         }
         Reply::Unauthorized => {
-            tracing::warn!(
-                request_id,
-                platform,
-                outcome = Outcome::Unauthorized.as_str(),
-                status = 401,
-                latency_ms,
-                "missing or invalid webhook token"
-            );
-            error(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "missing or invalid webhook token in the URL",
-            )
+            let status = StatusCode::UNAUTHORIZED;
+            let line = DeliveryLine::new(Level::WARN, Outcome::Unauthorized, status)
+                .message("missing or invalid webhook token");
+            let message = "missing or invalid webhook token in the URL";
+            Answer::error(status, "unauthorized", message, line)
         }
         Reply::Queued {
             event_id,
@@ -118,46 +163,117 @@ async fn respond<S: EventStore, Q: Spill>(
             cause,
         } => {
             // 200, not 202: a sender may accept nothing else. Durable in the spill queue.
-            tracing::warn!(request_id, platform, event_type, %event_id, outcome = Outcome::Queued.as_str(), status = 200, latency_ms, StoreLatency = store_latency, error = %cause, "DynamoDB did not take the delivery: queued for the drain");
-            json_response(
-                StatusCode::OK,
-                &json!({ "status": "queued", "event_id": event_id.as_str() }),
-            )
+            let mut line = DeliveryLine::new(Level::WARN, Outcome::Queued, StatusCode::OK)
+                .message("DynamoDB did not take the delivery: queued for the drain");
+            let body = json!({ "status": "queued", "event_id": event_id.as_str() });
+            line.event = Some((event_type, event_id));
+            line.error = Some(cause.to_string());
+            Answer::new(StatusCode::OK, body, line)
         }
         Reply::Rejected { rejection, queued } => {
-            let status = StatusCode::from_u16(rejection.rejection.status_code())
-                .expect("a valid status code");
-            let code = match rejection.rejection {
-                Rejection::TooLarge => "body_too_large",
-                Rejection::InvalidBody => "invalid_body",
-            };
+            let (status, code) = rejection_status(rejection.rejection);
+            let outcome = Outcome::of_rejection(rejection.rejection);
+            let mut line = DeliveryLine::new(Level::WARN, outcome, status)
+                .message("delivery rejected and kept");
             // Where the body is kept: its `rejected` item, or the spill queue (the drain writes
             // the item).
-            let kept = if queued.is_some() { "queued" } else { "stored" };
-            tracing::warn!(
-                request_id,
-                platform,
-                outcome = Outcome::of_rejection(rejection.rejection).as_str(),
-                status = status.as_u16(),
-                reason = rejection.log_reason,
-                kept,
-                latency_ms,
-                StoreLatency = store_latency,
-                "delivery rejected and kept"
-            );
-            error(status, code, &rejection.reason)
+            line.kept = Some(if queued.is_some() { "queued" } else { "stored" });
+            line.reason = Some(rejection.log_reason);
+            Answer::error(status, code, &rejection.reason, line)
         }
-        Reply::StorageUnavailable { error: err, spill } => {
-            tracing::error!(request_id, platform, outcome = Outcome::StorageUnavailable.as_str(), status = 503, latency_ms, StoreLatency = store_latency, error = %err, spill_error = %spill, "delivery not stored");
-            let mut response = error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "storage_unavailable",
-                "the event could not be stored; nothing was acknowledged, retry later",
-            );
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-            response
+        Reply::StorageUnavailable { error, spill } => {
+            let status = StatusCode::SERVICE_UNAVAILABLE;
+            let mut line = DeliveryLine::new(Level::ERROR, Outcome::StorageUnavailable, status)
+                .message("delivery not stored");
+            line.error = Some(error.to_string());
+            line.spill_error = Some(spill.to_string());
+            let message = "the event could not be stored; nothing was acknowledged, retry later";
+            Answer::error(status, "storage_unavailable", message, line)
+                .with_header(header::RETRY_AFTER, "1")
+        }
+    }
+}
+
+/// A rejection's status code and error code: the `rejected` item records the same status
+/// (docs/data-model.md, checked by this module's tests).
+pub fn rejection_status(rejection: Rejection) -> (StatusCode, &'static str) {
+    match rejection {
+        Rejection::InvalidBody => (StatusCode::BAD_REQUEST, "invalid_body"),
+        Rejection::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
+    }
+}
+
+/// The per-delivery log line (docs/operations.md): `outcome` and `event_type` are also the
+/// metrics' dimensions ([`crate::metrics`]). Absent fields are absent from the line.
+struct DeliveryLine {
+    level: Level,
+    outcome: Outcome,
+    status: StatusCode,
+    platform: Option<Platform>,
+    /// The event's type and id.
+    event: Option<(EventType, EventId)>,
+    latency_ms: Option<f64>,
+    store_latency: Option<f64>,
+    /// Why a body was rejected, never quoting it.
+    reason: Option<String>,
+    kept: Option<&'static str>,
+    error: Option<String>,
+    spill_error: Option<String>,
+    method: Option<String>,
+    message: Option<&'static str>,
+}
+
+impl DeliveryLine {
+    fn new(level: Level, outcome: Outcome, status: StatusCode) -> Self {
+        DeliveryLine {
+            level,
+            outcome,
+            status,
+            platform: None,
+            event: None,
+            latency_ms: None,
+            store_latency: None,
+            reason: None,
+            kept: None,
+            error: None,
+            spill_error: None,
+            method: None,
+            message: None,
+        }
+    }
+
+    fn message(mut self, message: &'static str) -> Self {
+        self.message = Some(message);
+        self
+    }
+
+    fn log(&self, request_id: &str) {
+        // A level is part of a log call's static metadata: one call per level, the same fields.
+        macro_rules! line {
+            ($level:expr) => {
+                tracing::event!(
+                    $level,
+                    request_id,
+                    platform = self.platform.map(Platform::as_str),
+                    event_type = self.event.as_ref().map(|(t, _)| t.as_str()),
+                    event_id = self.event.as_ref().map(|(_, id)| id.as_str()),
+                    outcome = self.outcome.as_str(),
+                    status = self.status.as_u16(),
+                    method = self.method.as_deref(),
+                    reason = self.reason.as_deref(),
+                    kept = self.kept,
+                    latency_ms = self.latency_ms,
+                    StoreLatency = self.store_latency,
+                    error = self.error.as_deref(),
+                    spill_error = self.spill_error.as_deref(),
+                    message = self.message,
+                )
+            };
+        }
+        match self.level {
+            Level::ERROR => line!(Level::ERROR),
+            Level::WARN => line!(Level::WARN),
+            _ => line!(Level::INFO),
         }
     }
 }
@@ -216,10 +332,6 @@ fn request_id(request: &Request) -> String {
         .unwrap_or_default()
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
-    json_response(status, &json!({ "error": code, "message": message }))
-}
-
 fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
     Response::builder()
         .status(status)
@@ -231,6 +343,23 @@ fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rejected_item_records_the_status_its_sender_was_answered() {
+        use crate::records::{Received, RejectedRetention, Retention, rejected_record};
+        for rejection in [Rejection::InvalidBody, Rejection::TooLarge] {
+            let item = rejected_record(
+                Platform::Web,
+                b"{}",
+                "req-1",
+                rejection,
+                "reason".to_owned(),
+                &Received::now(),
+                RejectedRetention::default_for(Retention(None)),
+            );
+            assert_eq!(rejection_status(rejection).0.as_u16(), item.status_code);
+        }
+    }
 
     #[test]
     fn routes_the_webhook_path_after_any_stage_or_base_path() {

@@ -4,8 +4,9 @@
 //! merge as [`crate::message_view`] derives, so the item equals the derived view for every
 //! arrival order, and a stream retry or a split batch applies an update again harmlessly.
 
-use crate::records::{EventItemError, message_update};
-use crate::store::{EventStore, StoreError};
+use crate::message_item::message_update;
+use crate::records::EventItemError;
+use crate::store::{MessageStore, StoreError};
 use crate::table_stream::TableChange;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +22,10 @@ pub enum ProjectionError {
 }
 
 /// Applies one change of the table's stream; everything but a new event is ignored.
-pub async fn project<S: EventStore>(store: &S, change: TableChange) -> Result<(), ProjectionError> {
+pub async fn project<S: MessageStore>(
+    store: &S,
+    change: TableChange,
+) -> Result<(), ProjectionError> {
     let TableChange::NewEvent(item) = change else {
         return Ok(());
     };
@@ -40,7 +44,7 @@ pub async fn project<S: EventStore>(store: &S, change: TableChange) -> Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::records::{Received, Retention, event_records};
+    use crate::records::{Received, Retention, event_item};
     use crate::store::memory::{InMemoryEventStore, StoreOperation};
     use crate::webhook_event::WebhookEvent;
 
@@ -57,7 +61,7 @@ mod tests {
                 let event =
                     WebhookEvent::parse(crate::platform::Platform::Whatsapp, body.as_bytes())
                         .unwrap();
-                event_records(
+                event_item(
                     event,
                     body,
                     &Received::now(),

@@ -2,7 +2,7 @@
 //! arrive in, so every rule is a merge that commutes: the status is the highest-ranked one seen,
 //! per-status times are kept once, and the history is a set.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
 
@@ -71,8 +71,8 @@ impl MessageStatus {
 pub struct StatusFact {
     /// The status the message reaches at least; `None` for facts that change no status (`warning`).
     pub status: Option<MessageStatus>,
-    /// The per-status time attribute this event sets once (e.g. `delivered_at`).
-    pub time_attribute: Option<&'static str>,
+    /// The per-status time this event sets once (e.g. `delivered_at`).
+    pub time: Option<StatusTime>,
     /// The history label, e.g. `delivered`, `warning`.
     pub label: String,
 }
@@ -80,28 +80,32 @@ pub struct StatusFact {
 impl StatusFact {
     /// `None` for events that say nothing about a message (`call`, unknown types).
     pub fn of(event_type: &EventType, details: &EventDetails) -> Option<StatusFact> {
-        let fact = |status, time_attribute, label: &str| {
+        let fact = |status, time, label: &str| {
             Some(StatusFact {
                 status,
-                time_attribute,
+                time,
                 label: label.to_owned(),
             })
         };
         match event_type {
             EventType::MessageReceived => fact(
                 Some(MessageStatus::Received),
-                Some("received_at"),
+                Some(StatusTime::Received),
                 "received",
             ),
             // The full outbound row; `message_sent` is the receipt that carries the sent time.
             EventType::SentMessage => fact(Some(MessageStatus::Sent), None, "sent_message"),
-            EventType::MessageSent => fact(Some(MessageStatus::Sent), Some("sent_at"), "sent"),
+            EventType::MessageSent => {
+                fact(Some(MessageStatus::Sent), Some(StatusTime::Sent), "sent")
+            }
             EventType::MessageDelivered => fact(
                 Some(MessageStatus::Delivered),
-                Some("delivered_at"),
+                Some(StatusTime::Delivered),
                 "delivered",
             ),
-            EventType::MessageRead => fact(Some(MessageStatus::Read), Some("read_at"), "read"),
+            EventType::MessageRead => {
+                fact(Some(MessageStatus::Read), Some(StatusTime::Read), "read")
+            }
             EventType::MessageFailed => {
                 let status = match details {
                     EventDetails::Receipt {
@@ -110,17 +114,21 @@ impl StatusFact {
                     _ => "failed",
                 };
                 match status {
-                    "failed" => fact(Some(MessageStatus::Failed), Some("failed_at"), "failed"),
+                    "failed" => fact(
+                        Some(MessageStatus::Failed),
+                        Some(StatusTime::Failed),
+                        "failed",
+                    ),
                     "undelivered" => fact(
                         Some(MessageStatus::Failed),
-                        Some("undelivered_at"),
+                        Some(StatusTime::Undelivered),
                         "undelivered",
                     ),
                     // `warning` and values FlowIQ may add: recorded, status unchanged.
                     other => fact(None, None, other),
                 }
             }
-            EventType::Other(_) => None,
+            EventType::Call | EventType::Other(_) => None,
         }
     }
 
@@ -130,12 +138,99 @@ impl StatusFact {
     }
 }
 
+/// A status whose time a message keeps, once: the attribute `<status>_at`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StatusTime {
+    Received,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+    Undelivered,
+}
+
+impl StatusTime {
+    pub const ALL: [StatusTime; 6] = [
+        StatusTime::Received,
+        StatusTime::Sent,
+        StatusTime::Delivered,
+        StatusTime::Read,
+        StatusTime::Failed,
+        StatusTime::Undelivered,
+    ];
+
+    /// The `message` item's attribute.
+    pub const fn attribute(self) -> &'static str {
+        match self {
+            StatusTime::Received => "received_at",
+            StatusTime::Sent => "sent_at",
+            StatusTime::Delivered => "delivered_at",
+            StatusTime::Read => "read_at",
+            StatusTime::Failed => "failed_at",
+            StatusTime::Undelivered => "undelivered_at",
+        }
+    }
+}
+
+/// A message's per-status times, as the `message` item's attributes (sortable UTC).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusTimes {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undelivered_at: Option<String>,
+}
+
+impl StatusTimes {
+    pub fn get(&self, time: StatusTime) -> Option<&str> {
+        let slot = match time {
+            StatusTime::Received => &self.received_at,
+            StatusTime::Sent => &self.sent_at,
+            StatusTime::Delivered => &self.delivered_at,
+            StatusTime::Read => &self.read_at,
+            StatusTime::Failed => &self.failed_at,
+            StatusTime::Undelivered => &self.undelivered_at,
+        };
+        slot.as_deref()
+    }
+
+    /// The times that are set.
+    pub fn iter(&self) -> impl Iterator<Item = (StatusTime, &str)> {
+        StatusTime::ALL
+            .into_iter()
+            .filter_map(|time| Some((time, self.get(time)?)))
+    }
+
+    /// Keeps the earlier of the time held and `at`.
+    fn keep_earliest(&mut self, time: StatusTime, at: &str) {
+        let slot = match time {
+            StatusTime::Received => &mut self.received_at,
+            StatusTime::Sent => &mut self.sent_at,
+            StatusTime::Delivered => &mut self.delivered_at,
+            StatusTime::Read => &mut self.read_at,
+            StatusTime::Failed => &mut self.failed_at,
+            StatusTime::Undelivered => &mut self.undelivered_at,
+        };
+        if slot.as_deref().is_none_or(|held| at < held) {
+            *slot = Some(at.to_owned());
+        }
+    }
+}
+
 /// The status part of a message item, computed in memory: the reference the stored item is
 /// checked against (tests, reconciliation) and the documentation of the merge rules.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageState {
     pub status: Option<MessageStatus>,
-    pub times: BTreeMap<&'static str, String>,
+    pub times: StatusTimes,
     pub history: BTreeSet<String>,
 }
 
@@ -151,14 +246,8 @@ impl MessageState {
         // The earliest time of each status, whatever order its events came in (the stored
         // projection's `if_not_exists` keeps the first to arrive; they differ only if FlowIQ
         // sent one status twice with different times).
-        if let Some(attribute) = fact.time_attribute {
-            let time = self
-                .times
-                .entry(attribute)
-                .or_insert_with(|| occurred_at.to_owned());
-            if occurred_at < time.as_str() {
-                *time = occurred_at.to_owned();
-            }
+        if let Some(time) = fact.time {
+            self.times.keep_earliest(time, occurred_at);
         }
         self.history.insert(fact.history_entry(occurred_at));
     }
@@ -182,16 +271,13 @@ mod tests {
     fn failed_and_undelivered_fail_warning_changes_nothing() {
         let failed = receipt(EventType::MessageFailed, "failed");
         assert_eq!(failed.status, Some(MessageStatus::Failed));
-        assert_eq!(failed.time_attribute, Some("failed_at"));
+        assert_eq!(failed.time, Some(StatusTime::Failed));
         let undelivered = receipt(EventType::MessageFailed, "undelivered");
         assert_eq!(undelivered.status, Some(MessageStatus::Failed));
         assert_eq!(undelivered.label, "undelivered");
         let warning = receipt(EventType::MessageFailed, "warning");
-        assert_eq!((warning.status, warning.time_attribute), (None, None));
-        assert_eq!(
-            StatusFact::of(&EventType::Other("call".into()), &EventDetails::Other),
-            None
-        );
+        assert_eq!((warning.status, warning.time), (None, None));
+        assert_eq!(StatusFact::of(&EventType::Call, &EventDetails::Other), None);
     }
 
     #[test]

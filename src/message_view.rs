@@ -1,53 +1,22 @@
 //! A WhatsApp message's state, derived from its events (storage contract v2, docs/data-model.md):
 //! the fold of every event's [`MessageUpdate`] with the status rules of [`crate::message_status`].
-//! The fold commutes, so the view is the same whatever order the events arrived in, and it has
-//! the attribute names of the `message` item (the optional stored projection writes exactly
-//! this), so readers and scripts see one shape. Pure: events in, view out.
-
-use std::collections::{BTreeMap, BTreeSet};
-
-use serde::Serialize;
-use serde_json::Value;
+//! The fold commutes, so the state is the same whatever order the events arrived in, and it is a
+//! [`MessageItem`] (the optional stored projection writes exactly this), so readers and scripts
+//! see one shape. Pure: events in, item out.
 
 use crate::keys;
+use crate::message_item::{
+    MessageIdentity, MessageItem, MessageItemContent, MessageUpdate, message_update,
+};
 use crate::message_status::{Direction, MessageState, MessageStatus};
-use crate::platform::Platform;
-use crate::records::{EventItem, EventItemError, ItemType, MessageUpdate, message_update};
+use crate::records::{EventItem, EventItemError, ItemType};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct MessageView {
-    pub pk: String,
-    pub sk: String,
-    pub item_type: ItemType,
-    pub whatsapp_message_id: String,
-    pub platform: Platform,
-    pub direction: Direction,
-    /// Identity from the events (`organization_id`, `whatsapp_id`, `contact_id`, and the
-    /// `contact_pk` / `contact_sk` of the content event).
-    #[serde(flatten)]
-    pub identity: BTreeMap<&'static str, String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<MessageStatus>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status_rank: Option<u8>,
-    /// `received_at`, `sent_at`, `delivered_at`, `read_at`, `failed_at`, `undelivered_at`.
-    #[serde(flatten)]
-    pub times: BTreeMap<&'static str, String>,
-    /// `<occurred_at> <label>` per status event; a string set, as on the stored item.
-    #[serde(with = "serde_dynamo::string_set")]
-    pub status_history: BTreeSet<String>,
-    /// Content from `message_received` / `sent_message` (`text`, `media_url`, …).
-    #[serde(flatten)]
-    pub content: BTreeMap<&'static str, Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<i64>,
-}
-
-/// The view of one message from its event items (any order, duplicates allowed); `None` when no
-/// event carries a status fact for it (only warnings or no events). Other items are skipped.
+/// The `message` item of one message from its event items (any order, duplicates allowed);
+/// `None` when no event carries a status fact for it (only warnings or no events). Other items
+/// are skipped.
 pub fn derive<'a>(
     events: impl IntoIterator<Item = &'a EventItem>,
-) -> Result<Option<MessageView>, EventItemError> {
+) -> Result<Option<MessageItem>, EventItemError> {
     let mut fold: Option<Fold> = None;
     for item in events {
         if item.item_type != ItemType::Event {
@@ -58,80 +27,67 @@ pub fn derive<'a>(
         else {
             continue;
         };
-        fold.get_or_insert_with(|| Fold::new(&update, item.platform))
-            .apply(update, item.platform);
+        match &mut fold {
+            Some(fold) => fold.apply(update),
+            None => fold = Some(Fold::new(update)),
+        }
     }
     Ok(fold.map(Fold::finish))
 }
 
 struct Fold {
-    whatsapp_message_id: String,
-    platform: Platform,
-    inbound: bool,
-    identity: BTreeMap<&'static str, String>,
+    identity: MessageIdentity,
     state: MessageState,
-    content: BTreeMap<&'static str, Value>,
+    content: MessageItemContent,
     expires_at: Option<i64>,
 }
 
 impl Fold {
-    fn new(update: &MessageUpdate, platform: Platform) -> Self {
+    fn new(update: MessageUpdate) -> Self {
+        let mut state = MessageState::default();
+        state.apply(&update.fact, &update.occurred_at);
         Fold {
-            whatsapp_message_id: update.whatsapp_message_id.clone(),
-            platform,
-            inbound: false,
-            identity: BTreeMap::new(),
-            state: MessageState::default(),
-            content: BTreeMap::new(),
-            expires_at: None,
+            identity: update.identity,
+            state,
+            content: update.content,
+            expires_at: update.expires_at,
         }
     }
 
-    fn apply(&mut self, update: MessageUpdate, platform: Platform) {
+    fn apply(&mut self, update: MessageUpdate) {
         // The smallest of each: every event of a message agrees, and a choice that does not
         // depend on the order keeps the fold commutative if one ever did not.
-        let smaller = |kept: &mut String, new: String| {
-            if new < *kept {
-                *kept = new;
-            }
-        };
-        if platform.as_str() < self.platform.as_str() {
-            self.platform = platform;
-        }
-        for (name, value) in update.identity {
-            match name {
-                // Written for every event as "item_type", "platform", "direction": derived here.
-                "item_type" | "whatsapp_message_id" | "platform" => {}
-                "direction" => self.inbound |= value == Direction::Inbound.as_str(),
-                _ => match self.identity.get_mut(name) {
-                    Some(kept) => smaller(kept, value),
-                    None => {
-                        self.identity.insert(name, value);
-                    }
-                },
+        fn smaller(kept: &mut Option<String>, new: Option<String>) {
+            if let Some(new) = new
+                && kept.as_ref().is_none_or(|kept| new < *kept)
+            {
+                *kept = Some(new);
             }
         }
+        let (kept, new) = (&mut self.identity, update.identity);
+        if new.platform.as_str() < kept.platform.as_str() {
+            kept.platform = new.platform;
+        }
+        if new.direction == Direction::Inbound {
+            kept.direction = Direction::Inbound;
+        }
+        smaller(&mut kept.organization_id, new.organization_id);
+        smaller(&mut kept.whatsapp_id, new.whatsapp_id);
+        smaller(&mut kept.contact_id, new.contact_id);
+        smaller(&mut kept.contact_pk, new.contact_pk);
+        smaller(&mut kept.contact_sk, new.contact_sk);
         // One content event per message (`message_received` or `sent_message`).
-        for (name, value) in update.content {
-            self.content.entry(name).or_insert(value);
-        }
+        self.content.fill_from(update.content);
         self.state.apply(&update.fact, &update.occurred_at);
         self.expires_at = self.expires_at.max(update.expires_at);
     }
 
-    fn finish(self) -> MessageView {
+    fn finish(self) -> MessageItem {
         let status = self.state.status;
-        MessageView {
-            pk: keys::message_pk(&self.whatsapp_message_id),
+        MessageItem {
+            pk: keys::message_pk(&self.identity.whatsapp_message_id),
             sk: keys::MESSAGE_SK.to_owned(),
             item_type: ItemType::Message,
-            whatsapp_message_id: self.whatsapp_message_id,
-            platform: self.platform,
-            direction: if self.inbound {
-                Direction::Inbound
-            } else {
-                Direction::Outbound
-            },
             identity: self.identity,
             status,
             status_rank: status.map(MessageStatus::rank),
@@ -154,7 +110,8 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::records::{Received, Retention, event_records};
+    use crate::platform::Platform;
+    use crate::records::{Received, Retention, event_item};
     use crate::webhook_event::WebhookEvent;
 
     /// Every sample delivery's event item, by WhatsApp message id.
@@ -181,7 +138,7 @@ mod tests {
                 Platform::Whatsapp
             };
             let event = WebhookEvent::parse(platform, body.as_bytes()).unwrap();
-            let item = event_records(
+            let item = event_item(
                 event,
                 &body,
                 &Received::now(),

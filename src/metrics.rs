@@ -40,36 +40,29 @@ pub const OUTCOMES: [&str; Outcome::ALL.len()] = {
     names
 };
 
-/// Every `EventType` value: FlowIQ's documented types ([`EventType::DOCUMENTED`]), `call`, `other`
-/// for the rest (so the dimension stays bounded: each value is a custom metric), `none` when no
-/// event was read.
-pub const EVENT_TYPES: [&str; EventType::DOCUMENTED.len() + 3] = {
-    let mut names = ["call"; EventType::DOCUMENTED.len() + 3];
+/// Every `EventType` value: FlowIQ's named types ([`EventType::KNOWN`]: the documented ones,
+/// `call`), `other` for the rest (so the dimension stays bounded: each value is a custom metric),
+/// `none` when no event was read.
+pub const EVENT_TYPES: [&str; EventType::KNOWN.len() + 2] = {
+    let mut names = [OTHER_EVENT_TYPE; EventType::KNOWN.len() + 2];
     let mut i = 0;
-    while i < EventType::DOCUMENTED.len() {
-        names[i] = match EventType::DOCUMENTED[i].documented_name() {
+    while i < EventType::KNOWN.len() {
+        names[i] = match EventType::KNOWN[i].known_name() {
             Some(name) => name,
-            None => panic!("documented types have names"),
+            None => panic!("known types have names"),
         };
         i += 1;
     }
-    names[i + 1] = "other";
-    names[i + 2] = "none";
+    names[i + 1] = NO_EVENT_TYPE;
     names
 };
 
-/// The `EventType` dimension value of a logged `event_type`.
-pub fn event_type_dimension(event_type: Option<&str>) -> &'static str {
-    let Some(name) = event_type else {
-        return "none";
-    };
-    match EventType::parse(name) {
-        EventType::Other(other) if other == "call" => "call",
-        EventType::Other(_) => "other",
-        known => known
-            .documented_name()
-            .expect("every known type is a dimension value"),
-    }
+const OTHER_EVENT_TYPE: &str = "other";
+const NO_EVENT_TYPE: &str = "none";
+
+/// The `EventType` dimension value of an event's type.
+pub fn event_type_dimension(event_type: &EventType) -> &'static str {
+    event_type.known_name().unwrap_or(OTHER_EVENT_TYPE)
 }
 
 /// Where metrics go: `METRICS_NAMESPACE` (unset: [`DEFAULT_NAMESPACE`]; empty: metrics off).
@@ -141,8 +134,8 @@ impl<F> EmfFormat<F> {
 #[derive(Default)]
 struct DeliveryFields {
     outcome: Option<Outcome>,
-    /// The `EventType` dimension of the line's `event_type` (`none` without one).
-    event_type: Option<&'static str>,
+    /// The line's `event_type` (`none` without one).
+    event_type: Option<EventType>,
     store_latency: bool,
 }
 
@@ -150,7 +143,9 @@ impl Visit for DeliveryFields {
     fn record_str(&mut self, field: &Field, value: &str) {
         match field.name() {
             "outcome" => self.outcome = Outcome::parse(value),
-            "event_type" => self.event_type = Some(event_type_dimension(Some(value))),
+            // The line carries the type as its name (tracing's field values reach a formatter as
+            // text): read back by the one parser, not matched here.
+            "event_type" => self.event_type = Some(EventType::parse(value)),
             _ => {}
         }
     }
@@ -189,7 +184,10 @@ where
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
-        let event_type = fields.event_type.unwrap_or("none");
+        let event_type = fields
+            .event_type
+            .as_ref()
+            .map_or(NO_EVENT_TYPE, event_type_dimension);
         write!(
             writer,
             "{{\"_aws\":{{\"Timestamp\":{timestamp},\"CloudWatchMetrics\":{directives}}},\"{OUTCOME}\":\"{}\",\"{EVENT_TYPE}\":\"{event_type}\",\"{DELIVERIES}\":1,",
@@ -230,11 +228,16 @@ mod tests {
 
     #[test]
     fn event_types_fold_into_a_bounded_set() {
-        assert_eq!(event_type_dimension(Some("message_read")), "message_read");
-        assert_eq!(event_type_dimension(Some("sent_message")), "sent_message");
-        assert_eq!(event_type_dimension(Some("call")), "call");
-        assert_eq!(event_type_dimension(Some("contact_updated")), "other");
-        assert_eq!(event_type_dimension(None), "none");
+        let dimension = |name| event_type_dimension(&EventType::parse(name));
+        assert_eq!(dimension("message_read"), "message_read");
+        assert_eq!(dimension("sent_message"), "sent_message");
+        assert_eq!(dimension("call"), "call");
+        assert_eq!(dimension("contact_updated"), "other");
+        let line = line_of(
+            || tracing::info!(outcome = "stored"),
+            MetricsConfig::from_value(None),
+        );
+        assert_eq!(line["EventType"], "none");
     }
 
     #[test]

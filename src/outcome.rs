@@ -1,7 +1,7 @@
 //! What happened to a delivery, as one typed value: the HTTP edge answers by it, logs it as the
 //! line's `outcome`, and the metrics count it as the `Outcome` dimension ([`crate::metrics`]).
 
-use crate::delivery::Rejection;
+use crate::records::Rejection;
 use crate::store::PutOutcome;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

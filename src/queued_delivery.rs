@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::acceptance::AuthenticatedDelivery;
 use crate::platform::Platform;
 use crate::records::Received;
 use crate::webhook_event::MAX_BODY_BYTES;
@@ -68,17 +67,25 @@ pub enum QueuedBody {
 }
 
 impl QueuedDelivery {
-    pub fn of(delivery: &AuthenticatedDelivery<'_>, event_id: Option<&str>) -> Self {
-        let over_limit = delivery.body.len() > MAX_BODY_BYTES;
+    /// An authenticated delivery's body as received, from `platform`'s URL, with API Gateway's
+    /// request id and the time of receipt.
+    pub fn of(
+        platform: Platform,
+        body: &[u8],
+        request_id: &str,
+        received: &Received,
+        event_id: Option<&str>,
+    ) -> Self {
+        let over_limit = body.len() > MAX_BODY_BYTES;
         QueuedDelivery {
             version: VERSION,
-            platform: delivery.platform,
-            request_id: delivery.request_id.to_owned(),
-            received_at: delivery.received.at_text.clone(),
+            platform,
+            request_id: request_id.to_owned(),
+            received_at: received.at_text.clone(),
             event_id: event_id.map(str::to_owned),
-            body_base64: (!over_limit).then(|| STANDARD.encode(delivery.body)),
-            body_size: delivery.body.len(),
-            body_sha256: over_limit.then(|| crate::records::sha256_hex(delivery.body)),
+            body_base64: (!over_limit).then(|| STANDARD.encode(body)),
+            body_size: body.len(),
+            body_sha256: over_limit.then(|| crate::records::sha256_hex(body)),
         }
     }
 
@@ -143,13 +150,8 @@ mod tests {
             b"\xff\xfe not utf-8",
             b"",
         ] {
-            let delivery = AuthenticatedDelivery {
-                platform: Platform::Web,
-                body,
-                request_id: "req-1",
-                received: &received,
-            };
-            let json = QueuedDelivery::of(&delivery, Some("abc")).to_json();
+            let queued = QueuedDelivery::of(Platform::Web, body, "req-1", &received, Some("abc"));
+            let json = queued.to_json();
             let queued = QueuedDelivery::from_json(&json).unwrap();
             assert_eq!(queued.body().unwrap(), QueuedBody::Bytes(body.to_vec()));
             assert_eq!(
@@ -168,13 +170,8 @@ mod tests {
     fn a_body_over_the_limit_is_queued_as_its_size_and_hash() {
         let body = vec![b'x'; MAX_BODY_BYTES + 1];
         let received = received();
-        let delivery = AuthenticatedDelivery {
-            platform: Platform::Whatsapp,
-            body: &body,
-            request_id: "req-2",
-            received: &received,
-        };
-        let json = QueuedDelivery::of(&delivery, None).to_json();
+        let json =
+            QueuedDelivery::of(Platform::Whatsapp, &body, "req-2", &received, None).to_json();
         assert!(json.len() < 1_000, "{}", json.len());
         let QueuedBody::OverLimit { size, sha256 } =
             QueuedDelivery::from_json(&json).unwrap().body().unwrap()

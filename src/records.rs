@@ -1,21 +1,19 @@
-//! What is stored for a delivery: the `event` item, the `message` update and the `rejected` item.
+//! What is stored for a delivery: the `event` item or the `rejected` item.
 //! Pure: built from a parsed event and the time of receipt, written by an [`crate::store::EventStore`].
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::clock::format_sortable;
 use crate::contact_key::ContactKey;
 use crate::keys;
-use crate::message_status::{Direction, MessageStatus, StatusFact};
+use crate::message_status::StatusFact;
 use crate::platform::Platform;
 use crate::stored_body::{self, StoredBody, StoredBodyError};
-use crate::webhook_event::{EventDetails, MessageContent, WebhookEvent};
+use crate::webhook_event::{EventDetails, EventType, WebhookEvent};
 
 /// What an item is: every item in the table has `item_type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -116,7 +114,8 @@ pub struct EventItem {
     pub sk: String,
     pub item_type: ItemType,
     pub event_id: String,
-    pub event_type: String,
+    /// FlowIQ's name for it, stored as sent (`message_read`, `call`, a type added later).
+    pub event_type: EventType,
     pub platform: Platform,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
@@ -145,63 +144,6 @@ pub struct EventItem {
     pub org_pk: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub org_sk: Option<String>,
-}
-
-/// The order-independent update of one `message` item (see [`crate::message_status`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct MessageUpdate {
-    pub whatsapp_message_id: String,
-    /// Attributes every event of the message agrees on (`item_type`, `platform`, `direction`,
-    /// `organization_id`, the contact): plain sets, identical whichever event writes them.
-    pub identity: Vec<(&'static str, String)>,
-    /// Content from `message_received` / `sent_message` (one such event per message).
-    pub content: Vec<(&'static str, Value)>,
-    pub fact: StatusFact,
-    pub occurred_at: String,
-    pub expires_at: Option<i64>,
-}
-
-/// A `message` item as stored: the result of every [`MessageUpdate`] of one message. Read from
-/// the table or its stream; attributes as in docs/data-model.md.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct MessageItem {
-    pub whatsapp_message_id: String,
-    pub platform: Platform,
-    pub direction: Direction,
-    pub organization_id: Option<String>,
-    pub whatsapp_id: Option<String>,
-    pub contact_id: Option<String>,
-    pub status: Option<MessageStatus>,
-    pub status_rank: Option<u8>,
-    #[serde(default)]
-    pub status_history: BTreeSet<String>,
-    pub received_at: Option<String>,
-    pub sent_at: Option<String>,
-    pub delivered_at: Option<String>,
-    pub read_at: Option<String>,
-    pub failed_at: Option<String>,
-    pub undelivered_at: Option<String>,
-    pub text: Option<String>,
-    pub message_type: Option<String>,
-    pub sender_type: Option<String>,
-    pub media_type: Option<String>,
-    pub media_url: Option<String>,
-    pub media_file_name: Option<String>,
-    pub reply_context_id: Option<String>,
-    /// JSON text of FlowIQ's `location_data`.
-    pub location: Option<String>,
-    pub broadcast_id: Option<String>,
-    pub member_id: Option<String>,
-    pub created_at: Option<String>,
-    pub flowiq_message_id: Option<String>,
-    pub sent_receipt_received: Option<bool>,
-    pub delivered_receipt_received: Option<bool>,
-    pub read_receipt_received: Option<bool>,
-    /// JSON text of the web platform's `more_data`.
-    pub more_data: Option<String>,
-    pub contact_pk: Option<String>,
-    pub contact_sk: Option<String>,
-    pub expires_at: Option<i64>,
 }
 
 impl EventItem {
@@ -233,12 +175,6 @@ pub enum EventItemError {
     Body(#[from] StoredBodyError),
     #[error("the stored body no longer parses: {0}")]
     Parse(#[from] crate::webhook_event::BodyError),
-}
-
-impl MessageUpdate {
-    pub fn history_entry(&self) -> String {
-        self.fact.history_entry(&self.occurred_at)
-    }
 }
 
 /// A delivery that was authenticated but not accepted: kept so nothing FlowIQ sent is lost.
@@ -280,6 +216,11 @@ pub struct RejectedItem {
 }
 
 impl RejectedItem {
+    /// Whether the body was kept (not for a body over the size limit).
+    pub fn keeps_body(&self) -> bool {
+        self.body.is_some() || self.body_bytes.is_some() || self.body_zd1.is_some()
+    }
+
     /// The raw body exactly as received; `None` for a body over the size limit (never kept).
     pub fn raw_body(&self) -> Result<Option<Cow<'_, [u8]>>, StoredBodyError> {
         Ok(match (&self.body, &self.body_bytes, &self.body_zd1) {
@@ -296,7 +237,7 @@ impl RejectedItem {
 /// The one item stored for an accepted delivery: the event (storage contract v2,
 /// docs/data-model.md). By value: the event's strings move into the item. A message's state is
 /// derived from its events ([`crate::message_view`]), not written here.
-pub fn event_records(
+pub fn event_item(
     event: WebhookEvent,
     body: &str,
     received: &Received,
@@ -311,26 +252,7 @@ pub fn event_records(
     );
     // Index sort keys may use the time of receipt for undated events: only the base key dedups.
     let index_time = event.occurred_at.as_deref().unwrap_or(&received.at_text);
-    // A contact's conversation lists its content events (one per WhatsApp message) and the
-    // events that belong to no message (web chat, calls); receipts are not listed, their
-    // statuses are read from the message's own partition.
-    let listed = matches!(
-        event.details,
-        EventDetails::Inbound(_) | EventDetails::Outbound(_)
-    ) || event.whatsapp_message_id.is_none()
-        || StatusFact::of(&event.event_type, &event.details).is_none();
-    let contact_pk = if listed {
-        contact_pk(&event, contact_key)
-    } else {
-        None
-    };
-    let org_pk = event
-        .organization_id
-        .as_deref()
-        .map(|org| keys::organization_pk(org, &event.event_id));
-    let time_sk = || keys::time_sk(index_time, &event.event_id);
-    let contact_sk = contact_pk.as_ref().map(|_| time_sk());
-    let org_sk = org_pk.as_ref().map(|_| time_sk());
+    let index = IndexKeys::of(&event, index_time, contact_key);
 
     // The contact's number and id stay in the body: not repeated as attributes of the event
     // item, whose size is billed per KB.
@@ -342,7 +264,7 @@ pub fn event_records(
         pk,
         sk,
         item_type: ItemType::Event,
-        event_type: event.event_type.as_str().to_owned(),
+        event_type: event.event_type,
         event_id: event.event_id.into_string(),
         platform: event.platform,
         organization_id: event.organization_id,
@@ -353,10 +275,47 @@ pub fn event_records(
         body_zd1,
         body_deflate: None,
         expires_at,
-        contact_pk,
-        contact_sk,
-        org_pk,
-        org_sk,
+        contact_pk: index.contact_pk,
+        contact_sk: index.contact_sk,
+        org_pk: index.org_pk,
+        org_sk: index.org_sk,
+    }
+}
+
+/// An event item's entries in the `by-contact` and `by-organization` indexes.
+struct IndexKeys {
+    contact_pk: Option<String>,
+    contact_sk: Option<String>,
+    org_pk: Option<String>,
+    org_sk: Option<String>,
+}
+
+impl IndexKeys {
+    fn of(event: &WebhookEvent, index_time: &str, contact_key: &ContactKey) -> Self {
+        // A contact's conversation lists its content events (one per WhatsApp message) and the
+        // events that belong to no message (web chat, calls); receipts are not listed, their
+        // statuses are read from the message's own partition.
+        let listed = matches!(
+            event.details,
+            EventDetails::Inbound(_) | EventDetails::Outbound(_)
+        ) || event.whatsapp_message_id.is_none()
+            || StatusFact::of(&event.event_type, &event.details).is_none();
+        let contact_pk = if listed {
+            contact_pk(event, contact_key)
+        } else {
+            None
+        };
+        let org_pk = event
+            .organization_id
+            .as_deref()
+            .map(|org| keys::organization_pk(org, &event.event_id));
+        let time_sk = || keys::time_sk(index_time, &event.event_id);
+        IndexKeys {
+            contact_sk: contact_pk.as_ref().map(|_| time_sk()),
+            org_sk: org_pk.as_ref().map(|_| time_sk()),
+            contact_pk,
+            org_pk,
+        }
     }
 }
 
@@ -370,120 +329,22 @@ fn contact_pk(event: &WebhookEvent, contact_key: &ContactKey) -> Option<String> 
     )
 }
 
-/// The merge of one event into its message's state: what the optional stored projection writes
-/// to the `message` item (docs/data-model.md), and what [`crate::message_view`] folds. `None`
-/// for events that belong to no message. `contact_pk` is the event item's: copied, not computed,
-/// so the projection needs no contact key.
-pub fn message_update(
-    event: &WebhookEvent,
-    contact_pk: Option<&str>,
-    expires_at: Option<i64>,
-) -> Option<MessageUpdate> {
-    let wamid = event.whatsapp_message_id.clone()?;
-    let fact = StatusFact::of(&event.event_type, &event.details)?;
-    let direction = Direction::of(&event.event_type);
-
-    let mut identity = vec![
-        ("item_type", ItemType::Message.as_str().to_owned()),
-        ("whatsapp_message_id", wamid.clone()),
-        ("platform", event.platform.as_str().to_owned()),
-        ("direction", direction.as_str().to_owned()),
-    ];
-    for (name, value) in [
-        ("organization_id", &event.organization_id),
-        ("whatsapp_id", &event.whatsapp_id),
-        ("contact_id", &event.contact_id),
-    ] {
-        if let Some(value) = value {
-            identity.push((name, value.clone()));
-        }
-    }
-
-    let occurred_at = event
-        .occurred_at
-        .clone()
-        .unwrap_or_else(|| keys::UNDATED.to_owned());
-    if let EventDetails::Inbound(_) | EventDetails::Outbound(_) = &event.details {
-        // Only the content event (one per message) places the message in its contact's
-        // conversation: receipts never move it, so the index entry is written once.
-        if let Some(pk) = contact_pk {
-            identity.push((keys::CONTACT_PK, pk.to_owned()));
-            identity.push((keys::CONTACT_SK, [&occurred_at, "#", &wamid].concat()));
-        }
-    }
-
-    let content = match &event.details {
-        EventDetails::Inbound(content) | EventDetails::Outbound(content) => {
-            content_attributes(content.clone())
-        }
-        _ => Vec::new(),
-    };
-    Some(MessageUpdate {
-        whatsapp_message_id: wamid,
-        identity,
-        content,
-        fact,
-        occurred_at,
-        expires_at,
-    })
-}
-
-fn json_text(value: &impl Serialize) -> Value {
-    Value::String(serde_json::to_string(value).expect("JSON values always serialise"))
-}
-
-fn content_attributes(content: MessageContent) -> Vec<(&'static str, Value)> {
-    let text = |v: Option<String>| v.map(Value::String);
-    let flag = |v: Option<bool>| v.map(Value::Bool);
-    [
-        // `message` is FlowIQ's name for the text; `text` says what it is.
-        ("text", text(content.message)),
-        ("message_type", text(content.message_type)),
-        ("sender_type", text(content.sender_type)),
-        ("media_type", text(content.media_type)),
-        ("media_url", text(content.media_url)),
-        ("media_file_name", text(content.media_file_name)),
-        ("reply_context_id", text(content.reply_context_id)),
-        // JSON text, not a map: DynamoDB refuses maps nested deeper than 32 levels.
-        ("location", content.location_data.as_ref().map(json_text)),
-        ("broadcast_id", text(content.broadcast_id)),
-        ("member_id", text(content.member_id)),
-        ("created_at", text(content.created_at)),
-        ("flowiq_message_id", text(content.id)),
-        ("sent_receipt_received", flag(content.sent_receipt_received)),
-        (
-            "delivered_receipt_received",
-            flag(content.delivered_receipt_received),
-        ),
-        ("read_receipt_received", flag(content.read_receipt_received)),
-        (
-            "more_data",
-            content
-                .more_data
-                .as_ref()
-                .filter(|v| !v.is_null())
-                .map(json_text),
-        ),
-    ]
-    .into_iter()
-    .filter_map(|(name, value)| value.map(|v| (name, v)))
-    .collect()
-}
-
+/// Why an authenticated body was not accepted. How the sender is answered is the HTTP edge's
+/// (`http_handler::rejection_status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rejection {
-    /// Not a FlowIQ event we can read (answered 400).
+    /// Not a FlowIQ event we can read.
     InvalidBody,
-    /// Over [`crate::webhook_event::MAX_BODY_BYTES`] (answered 413).
+    /// Over [`crate::webhook_event::MAX_BODY_BYTES`].
     TooLarge,
 }
 
-impl Rejection {
-    pub fn status_code(self) -> u16 {
-        match self {
-            Rejection::InvalidBody => 400,
-            Rejection::TooLarge => 413,
-        }
+/// The `rejected` item's `status_code` (docs/data-model.md): the status the sender was answered
+/// with. The HTTP edge decides the answer; its tests keep the two equal.
+fn recorded_status_code(rejection: Rejection) -> u16 {
+    match rejection {
+        Rejection::InvalidBody => 400,
+        Rejection::TooLarge => 413,
     }
 }
 
@@ -579,7 +440,7 @@ fn rejected_item(
         rejection_sk: keys::rejection_sk(&received.at_text, request_id),
         platform,
         reason,
-        status_code: rejection.status_code(),
+        status_code: recorded_status_code(rejection),
         received_at: received.at_text.clone(),
         request_id: request_id.to_owned(),
         body_size: digest.size,

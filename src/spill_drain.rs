@@ -111,7 +111,6 @@ pub async fn drain_batch<S: EventStore>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::acceptance::AuthenticatedDelivery;
     use crate::platform::Platform;
     use crate::records::{Received, Retention};
     use crate::store::memory::{InMemoryEventStore, StoreOperation};
@@ -131,13 +130,14 @@ mod tests {
 
     fn queued(body: &str) -> String {
         let received = Received::now();
-        let delivery = AuthenticatedDelivery {
-            platform: Platform::Whatsapp,
-            body: body.as_bytes(),
-            request_id: "req-q",
-            received: &received,
-        };
-        QueuedDelivery::of(&delivery, None).to_json()
+        QueuedDelivery::of(
+            Platform::Whatsapp,
+            body.as_bytes(),
+            "req-q",
+            &received,
+            None,
+        )
+        .to_json()
     }
 
     #[tokio::test]

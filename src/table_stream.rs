@@ -6,7 +6,8 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::Deserialize;
 
-use crate::records::{EventItem, ItemType, MessageItem, RejectedItem};
+use crate::message_item::MessageItem;
+use crate::records::{EventItem, ItemType, RejectedItem};
 
 /// What one stream record says happened in the table.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,70 +66,81 @@ pub fn decode(
     record: &EventRecord,
     options: DecodeOptions,
 ) -> Result<Option<TableChange>, DecodeError> {
-    let malformed = |what: &str| DecodeError::Malformed {
+    match record.event_name.as_str() {
+        "INSERT" | "MODIFY" => written(record).map(Some),
+        "REMOVE" => removed(record, options),
+        other => Err(malformed(record, &format!("unknown eventName {other:?}"))),
+    }
+}
+
+fn malformed(record: &EventRecord, what: &str) -> DecodeError {
+    DecodeError::Malformed {
         event_id: record.event_id.clone(),
         what: what.to_owned(),
-    };
-    let change = &record.change;
-    match record.event_name.as_str() {
-        "INSERT" | "MODIFY" => {
-            let header: ItemHeader = image(record, "new", &change.new_image, "")?;
-            let change = match header.item_type {
-                Some(ItemType::Event) if record.event_name == "INSERT" => TableChange::NewEvent(
-                    Box::new(image(record, "new", &change.new_image, "event")?),
-                ),
-                Some(ItemType::Message) => {
-                    let old = if change.old_image.is_empty() {
-                        None
-                    } else {
-                        Some(Box::new(image(
-                            record,
-                            "old",
-                            &change.old_image,
-                            "message",
-                        )?))
-                    };
-                    TableChange::Message {
-                        old,
-                        new: Box::new(image(record, "new", &change.new_image, "message")?),
-                    }
-                }
-                Some(ItemType::Rejected) => TableChange::Rejected(Box::new(image(
-                    record,
-                    "new",
-                    &change.new_image,
-                    "rejected",
-                )?)),
-                item_type => TableChange::Other { item_type },
-            };
-            Ok(Some(change))
-        }
-        "REMOVE" => {
-            // TTL deletions are made by the DynamoDB service principal.
-            let expired = record.user_identity.as_ref().is_some_and(|u| {
-                u.type_ == "Service" && u.principal_id == "dynamodb.amazonaws.com"
-            });
-            if expired && options.skip_expired {
-                return Ok(None);
-            }
-            let source = if change.old_image.is_empty() {
-                &change.keys
-            } else {
-                &change.old_image
-            };
-            let header: ItemHeader = image(record, "old", source, "")?;
-            let (Some(pk), Some(sk)) = (header.pk, header.sk) else {
-                return Err(malformed("REMOVE without the table's keys"));
-            };
-            Ok(Some(TableChange::Removed {
-                item_type: header.item_type,
-                pk,
-                sk,
-                expired,
-            }))
-        }
-        other => Err(malformed(&format!("unknown eventName {other:?}"))),
     }
+}
+
+/// An item written: typed by its `item_type` (an event only when new).
+fn written(record: &EventRecord) -> Result<TableChange, DecodeError> {
+    let change = &record.change;
+    let new = &change.new_image;
+    let header: ItemHeader = image(record, "new", new, "")?;
+    Ok(match header.item_type {
+        Some(ItemType::Event) if record.event_name == "INSERT" => {
+            TableChange::NewEvent(Box::new(image(record, "new", new, "event")?))
+        }
+        Some(ItemType::Message) => {
+            let old = if change.old_image.is_empty() {
+                None
+            } else {
+                Some(Box::new(image(
+                    record,
+                    "old",
+                    &change.old_image,
+                    "message",
+                )?))
+            };
+            TableChange::Message {
+                old,
+                new: Box::new(image(record, "new", new, "message")?),
+            }
+        }
+        Some(ItemType::Rejected) => {
+            TableChange::Rejected(Box::new(image(record, "new", new, "rejected")?))
+        }
+        item_type => TableChange::Other { item_type },
+    })
+}
+
+/// An item deleted, by DynamoDB's TTL or by someone; `None` when `options` skip expiries.
+fn removed(
+    record: &EventRecord,
+    options: DecodeOptions,
+) -> Result<Option<TableChange>, DecodeError> {
+    let change = &record.change;
+    // TTL deletions are made by the DynamoDB service principal.
+    let expired = record
+        .user_identity
+        .as_ref()
+        .is_some_and(|u| u.type_ == "Service" && u.principal_id == "dynamodb.amazonaws.com");
+    if expired && options.skip_expired {
+        return Ok(None);
+    }
+    let source = if change.old_image.is_empty() {
+        &change.keys
+    } else {
+        &change.old_image
+    };
+    let header: ItemHeader = image(record, "old", source, "")?;
+    let (Some(pk), Some(sk)) = (header.pk, header.sk) else {
+        return Err(malformed(record, "REMOVE without the table's keys"));
+    };
+    Ok(Some(TableChange::Removed {
+        item_type: header.item_type,
+        pk,
+        sk,
+        expired,
+    }))
 }
 
 fn image<T: for<'de> Deserialize<'de>>(

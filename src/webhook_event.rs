@@ -5,8 +5,8 @@
 //! fields are tolerated (FlowIQ adds fields over time); `call` and unknown event types are kept
 //! generically, never rejected.
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::normalize_rfc3339;
@@ -81,7 +81,8 @@ impl BodyError {
 /// costs in write units (docs/security.md#storage-abuse).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// FlowIQ's event types. `Other` holds `call` (no documented payload) and types added later.
+/// FlowIQ's event types. `Call` can be subscribed to but has no documented payload; `Other`
+/// holds types added later. Stored (`event_type`), logged and counted as [`EventType::as_str`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventType {
     MessageReceived,
@@ -90,12 +91,12 @@ pub enum EventType {
     MessageDelivered,
     MessageRead,
     MessageFailed,
+    Call,
     Other(String),
 }
 
 impl EventType {
-    /// FlowIQ's documented types: the one list (the `EventType` metric dimension and
-    /// flowiq-bootstrap's `--type` values are built from it).
+    /// FlowIQ's types with a documented payload: the ones read as typed events.
     pub const DOCUMENTED: [EventType; 6] = [
         EventType::MessageReceived,
         EventType::SentMessage,
@@ -105,15 +106,27 @@ impl EventType {
         EventType::MessageFailed,
     ];
 
+    /// Every type FlowIQ names: the documented ones, then `call`. The one list (the `EventType`
+    /// metric dimension and flowiq-bootstrap's `--type` values are built from it).
+    pub const KNOWN: [EventType; 7] = [
+        EventType::MessageReceived,
+        EventType::SentMessage,
+        EventType::MessageSent,
+        EventType::MessageDelivered,
+        EventType::MessageRead,
+        EventType::MessageFailed,
+        EventType::Call,
+    ];
+
     pub fn parse(name: &str) -> Self {
-        Self::DOCUMENTED
+        Self::KNOWN
             .into_iter()
-            .find(|known| known.documented_name() == Some(name))
+            .find(|known| known.known_name() == Some(name))
             .unwrap_or_else(|| EventType::Other(name.to_owned()))
     }
 
-    /// The name of a documented type; `None` for `Other`.
-    pub const fn documented_name(&self) -> Option<&'static str> {
+    /// The name of a type FlowIQ names; `None` for `Other`.
+    pub const fn known_name(&self) -> Option<&'static str> {
         match self {
             EventType::MessageReceived => Some("message_received"),
             EventType::MessageSent => Some("message_sent"),
@@ -121,17 +134,54 @@ impl EventType {
             EventType::MessageDelivered => Some("message_delivered"),
             EventType::MessageRead => Some("message_read"),
             EventType::MessageFailed => Some("message_failed"),
+            EventType::Call => Some("call"),
             EventType::Other(_) => None,
         }
+    }
+
+    /// Whether FlowIQ documents the type's payload (it is then read as a typed event); `call`
+    /// and unknown types are kept generically.
+    pub const fn is_documented(&self) -> bool {
+        !matches!(self, EventType::Call | EventType::Other(_))
     }
 
     pub fn as_str(&self) -> &str {
         match self {
             EventType::Other(name) => name,
-            known => known
-                .documented_name()
-                .expect("every other variant is documented"),
+            known => known.known_name().expect("every other variant is known"),
         }
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<str> for EventType {
+    fn eq(&self, name: &str) -> bool {
+        self.as_str() == name
+    }
+}
+
+impl PartialEq<&str> for EventType {
+    fn eq(&self, name: &&str) -> bool {
+        self.as_str() == *name
+    }
+}
+
+/// As the name FlowIQ sent: the stored `event_type` attribute is that string (docs/data-model.md).
+impl Serialize for EventType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for EventType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(EventType::parse(&name))
     }
 }
 
@@ -242,54 +292,14 @@ impl WebhookEvent {
         event_type: EventType,
         value: &Value,
     ) -> Result<Self, BodyError> {
-        let invalid = |problem: FieldProblem| BodyError::InvalidField {
-            event_type: event_type.as_str().to_owned(),
-            problem,
+        let fields = read_fields(&event_type, value).and_then(|(common, details)| {
+            let occurred_at = occurred_at(&event_type, common.timestamp.as_ref(), &details)?;
+            Ok((common, details, occurred_at))
+        });
+        let (common, details, occurred_at) = match fields {
+            Ok(fields) => fields,
+            Err(problem) => return Err(invalid_field(&event_type, problem)),
         };
-
-        let (common, details) = match &event_type {
-            EventType::Other(_) => (lenient_common(value), EventDetails::Other),
-            known => {
-                let common: CommonFields = typed(value).map_err(invalid)?;
-                let details = match known {
-                    EventType::MessageReceived => {
-                        EventDetails::Inbound(typed(value).map_err(invalid)?)
-                    }
-                    EventType::SentMessage => {
-                        EventDetails::Outbound(typed(value).map_err(invalid)?)
-                    }
-                    _ => {
-                        let receipt: ReceiptFields = typed(value).map_err(invalid)?;
-                        EventDetails::Receipt {
-                            status: receipt.status,
-                        }
-                    }
-                };
-                (common, details)
-            }
-        };
-        let timestamp_field = match (&common.timestamp, &details) {
-            (Some(ts), _) => Some(("timestamp", ts)),
-            (None, EventDetails::Inbound(c) | EventDetails::Outbound(c)) => {
-                c.created_at.as_ref().map(|ts| ("created_at", ts))
-            }
-            _ => None,
-        };
-        let occurred_at = match timestamp_field {
-            None => None,
-            Some((field, ts)) => match normalize_rfc3339(ts) {
-                Ok(normalised) => Some(normalised),
-                // An unknown event's timestamp is not ours to judge: keep the event, undated.
-                Err(_) if matches!(event_type, EventType::Other(_)) => None,
-                Err(e) => {
-                    return Err(invalid(FieldProblem::new(
-                        field,
-                        format!("field `{field}` {e}"),
-                    )));
-                }
-            },
-        };
-
         let event = WebhookEvent {
             platform,
             event_id,
@@ -303,10 +313,7 @@ impl WebhookEvent {
         };
         match event.check_required() {
             Ok(()) => Ok(event),
-            Err(problem) => Err(BodyError::InvalidField {
-                event_type: event.event_type.as_str().to_owned(),
-                problem,
-            }),
+            Err(problem) => Err(invalid_field(&event.event_type, problem)),
         }
     }
 
@@ -314,7 +321,7 @@ impl WebhookEvent {
     fn check_required(&self) -> Result<(), FieldProblem> {
         let missing =
             |field: &str| Err(FieldProblem::new(field, format!("missing field `{field}`")));
-        if matches!(self.event_type, EventType::Other(_)) {
+        if !self.event_type.is_documented() {
             return Ok(());
         }
         for (field, value) in self.identifiers() {
@@ -351,6 +358,59 @@ impl WebhookEvent {
             ("whatsapp_id", self.whatsapp_id.as_deref()),
             ("contact_id", self.contact_id.as_deref()),
         ]
+    }
+}
+
+fn invalid_field(event_type: &EventType, problem: FieldProblem) -> BodyError {
+    BodyError::InvalidField {
+        event_type: event_type.as_str().to_owned(),
+        problem,
+    }
+}
+
+/// The shared fields and the details: typed for documented types, leniently for the rest.
+fn read_fields(
+    event_type: &EventType,
+    value: &Value,
+) -> Result<(CommonFields, EventDetails), FieldProblem> {
+    if !event_type.is_documented() {
+        return Ok((lenient_common(value), EventDetails::Other));
+    }
+    let common: CommonFields = typed(value)?;
+    let details = match event_type {
+        EventType::MessageReceived => EventDetails::Inbound(typed(value)?),
+        EventType::SentMessage => EventDetails::Outbound(typed(value)?),
+        _ => {
+            let receipt: ReceiptFields = typed(value)?;
+            EventDetails::Receipt {
+                status: receipt.status,
+            }
+        }
+    };
+    Ok((common, details))
+}
+
+/// The event's time: `timestamp`, else the content's `created_at`, normalised to sortable UTC.
+fn occurred_at(
+    event_type: &EventType,
+    timestamp: Option<&String>,
+    details: &EventDetails,
+) -> Result<Option<String>, FieldProblem> {
+    let field = match (timestamp, details) {
+        (Some(ts), _) => Some(("timestamp", ts)),
+        (None, EventDetails::Inbound(c) | EventDetails::Outbound(c)) => {
+            c.created_at.as_ref().map(|ts| ("created_at", ts))
+        }
+        _ => None,
+    };
+    let Some((field, ts)) = field else {
+        return Ok(None);
+    };
+    match normalize_rfc3339(ts) {
+        Ok(normalised) => Ok(Some(normalised)),
+        // An undocumented event's timestamp is not ours to judge: keep the event, undated.
+        Err(_) if !event_type.is_documented() => Ok(None),
+        Err(e) => Err(FieldProblem::new(field, format!("field `{field}` {e}"))),
     }
 }
 
@@ -509,12 +569,13 @@ mod tests {
 
     #[test]
     fn call_and_unknown_types_are_kept_even_with_odd_fields() {
+        assert_eq!(EventType::parse("call"), EventType::Call);
         for body in [
             json!({"event_type": "call", "organization_id": "o", "whatsapp_id": 27830000001u64}),
             json!({"event_type": "contact_updated", "timestamp": "not a date"}),
         ] {
             let event = parse(Platform::Whatsapp, body).unwrap();
-            assert!(matches!(event.event_type, EventType::Other(_)));
+            assert!(!event.event_type.is_documented(), "{:?}", event.event_type);
             assert_eq!(event.details, EventDetails::Other);
             assert_eq!(event.whatsapp_id, None);
             assert_eq!(event.occurred_at, None);

@@ -14,7 +14,7 @@
 //!   a duplicate, never a second event;
 //! - every id that becomes part of a key is 1..=256 characters of `A-Za-z0-9._:=+/-` (never `#`),
 //!   the occurred-at time is in the sortable 24-character UTC form;
-//! - `event_records` gives the one `event` item: its keys and index keys are non-empty, within
+//! - `event_item` gives the one `event` item: its keys and index keys are non-empty, within
 //!   DynamoDB's limits (partition key 2048 bytes, sort key 1024 bytes) and whole or absent; it
 //!   expires 30 days after receipt;
 //! - the item survives DynamoDB's attribute form (`serde_dynamo`, as the store writes and the
@@ -32,10 +32,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use flowiq_webhooks::contact_key::ContactKey;
 use flowiq_webhooks::event_id::EventId;
 use flowiq_webhooks::keys;
+use flowiq_webhooks::message_item::{MessageUpdate, message_update};
 use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::{
-    EventItem, ItemType, MessageUpdate, Received, RejectedItem, RejectedRetention, Rejection,
-    Retention, event_records, message_update, rejected_record, sha256_hex,
+    EventItem, ItemType, Received, RejectedItem, RejectedRetention, Rejection, Retention,
+    event_item, rejected_record, sha256_hex,
 };
 use flowiq_webhooks::stored_body::DEFLATE_ABOVE;
 use flowiq_webhooks::unique_keys_json;
@@ -116,7 +117,7 @@ fn check_accepted(platform: Platform, body: &[u8], event: &WebhookEvent) {
 
     // Ids are from the body, so the time of receipt is fixed: runs are reproducible.
     let received = received();
-    let item = event_records(
+    let item = event_item(
         event.clone(),
         text,
         &received,
@@ -178,28 +179,25 @@ fn check_message_update(event: &WebhookEvent, item: &EventItem, update: &Message
         .whatsapp_message_id
         .as_deref()
         .expect("a message update belongs to a message");
-    assert_eq!(update.whatsapp_message_id, wamid);
+    assert_eq!(update.identity.whatsapp_message_id, wamid);
     assert_eq!(
         item.pk,
         keys::message_pk(wamid),
         "a message's events share its partition"
     );
-    check_partition_key(&keys::message_pk(&update.whatsapp_message_id));
+    check_partition_key(&keys::message_pk(&update.identity.whatsapp_message_id));
     check_sort_key(keys::MESSAGE_SK);
     assert_eq!(update.expires_at, item.expires_at);
     assert!(!update.history_entry().is_empty());
-    let has = |name| update.identity.iter().any(|(n, _)| *n == name);
+    let identity = &update.identity;
     assert_eq!(
-        has(keys::CONTACT_PK),
-        has(keys::CONTACT_SK),
+        identity.contact_pk.is_some(),
+        identity.contact_sk.is_some(),
         "an index key is whole or absent"
     );
-    for (name, value) in &update.identity {
-        if *name == keys::CONTACT_PK {
-            check_partition_key(value);
-        } else if *name == keys::CONTACT_SK {
-            check_sort_key(value);
-        }
+    if let (Some(pk), Some(sk)) = (&identity.contact_pk, &identity.contact_sk) {
+        check_partition_key(pk);
+        check_sort_key(sk);
     }
 }
 

@@ -22,7 +22,7 @@ async fn on_change(change: TableChange) -> Result<(), Infallible> {
     if let TableChange::NewEvent(event) = change {
         tracing::info!(
             event_id = event.event_id,
-            event_type = event.event_type,
+            event_type = event.event_type.as_str(),
             platform = event.platform.as_str(),
             organization_id = event.organization_id,
             whatsapp_message_id = event.whatsapp_message_id,

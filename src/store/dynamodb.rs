@@ -1,6 +1,6 @@
-//! The DynamoDB adapter of [`EventStore`].
+//! The DynamoDB adapter of [`EventStore`] and [`MessageStore`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
@@ -10,9 +10,10 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::{EventStore, PutOutcome, StoreError};
+use super::{EventStore, MessageStore, PutOutcome, StoreError};
 use crate::keys;
-use crate::records::{EventItem, MessageUpdate, RejectedItem};
+use crate::message_item::MessageUpdate;
+use crate::records::{EventItem, ItemType, RejectedItem};
 
 /// SDK timeouts and retries. The writes of one delivery are bounded as a whole by
 /// [`crate::acceptance::STORE_BUDGET`] (2.5 s), after which the delivery is spilled; these keep a
@@ -101,48 +102,14 @@ impl DynamoDbEventStore {
         update: &MessageUpdate,
         with_status: bool,
     ) -> Result<bool, StoreError> {
-        let mut expression = UpdateExpression::default();
-        for (name, value) in &update.identity {
-            expression.set(name, AttributeValue::S(value.clone()));
-        }
-        for (name, value) in &update.content {
-            let value = serde_dynamo::to_attribute_value(value).map_err(|source| {
-                StoreError::Serialization {
-                    what: "message content",
-                    source,
-                }
-            })?;
-            expression.set(name, value);
-        }
-        if let Some(attribute) = update.fact.time_attribute {
-            expression.set_once(attribute, AttributeValue::S(update.occurred_at.clone()));
-        }
-        if let Some(expires_at) = update.expires_at {
-            // Sliding: a message is kept for the retention period after its last event.
-            expression.set(
-                keys::TTL_ATTRIBUTE,
-                AttributeValue::N(expires_at.to_string()),
-            );
-        }
-        expression.add_to_set("status_history", update.history_entry());
-        let mut condition = None;
-        if let (true, Some(status)) = (with_status, update.fact.status) {
-            expression.set("status", AttributeValue::S(status.as_str().to_owned()));
-            let rank = expression.set("status_rank", AttributeValue::N(status.rank().to_string()));
-            // The status only climbs: a lower-ranked event arriving late must not overwrite it.
-            condition = Some(format!(
-                "attribute_not_exists({0}) OR {0} <= {1}",
-                rank.name, rank.value
-            ));
-        }
-
+        let (expression, condition) = message_update_expression(update, with_status)?;
         let result = self
             .client
             .update_item()
             .table_name(&self.table_name)
             .key(
                 keys::PK,
-                AttributeValue::S(keys::message_pk(&update.whatsapp_message_id)),
+                AttributeValue::S(keys::message_pk(&update.identity.whatsapp_message_id)),
             )
             .key(keys::SK, AttributeValue::S(keys::MESSAGE_SK.to_owned()))
             .update_expression(expression.render())
@@ -157,6 +124,56 @@ impl DynamoDbEventStore {
             Err(err) => Err(request_error("UpdateItem", err)),
         }
     }
+}
+
+/// The `UpdateItem` of one event's merge (docs/data-model.md), and its condition when it sets the
+/// status: identity and content as plain sets, the status time once, the history as a set union.
+fn message_update_expression(
+    update: &MessageUpdate,
+    with_status: bool,
+) -> Result<(UpdateExpression, Option<String>), StoreError> {
+    let mut expression = UpdateExpression::default();
+    let item_type = ItemType::Message.as_str().to_owned();
+    expression.set("item_type", AttributeValue::S(item_type));
+    for (name, value) in attributes(&update.identity, "message identity")? {
+        expression.set(&name, value);
+    }
+    for (name, value) in attributes(&update.content, "message content")? {
+        expression.set(&name, value);
+    }
+    if let Some(time) = update.fact.time {
+        let at = AttributeValue::S(update.occurred_at.clone());
+        expression.set_once(time.attribute(), at);
+    }
+    if let Some(expires_at) = update.expires_at {
+        // Sliding: a message is kept for the retention period after its last event.
+        expression.set(
+            keys::TTL_ATTRIBUTE,
+            AttributeValue::N(expires_at.to_string()),
+        );
+    }
+    expression.add_to_set("status_history", update.history_entry());
+    let mut condition = None;
+    if let (true, Some(status)) = (with_status, update.fact.status) {
+        expression.set("status", AttributeValue::S(status.as_str().to_owned()));
+        let rank = expression.set("status_rank", AttributeValue::N(status.rank().to_string()));
+        // The status only climbs: a lower-ranked event arriving late must not overwrite it.
+        condition = Some(format!(
+            "attribute_not_exists({0}) OR {0} <= {1}",
+            rank.name, rank.value
+        ));
+    }
+    Ok((expression, condition))
+}
+
+/// A value's attributes by name, in name order (so the expression reads the same every time).
+fn attributes(
+    value: &impl serde::Serialize,
+    what: &'static str,
+) -> Result<BTreeMap<String, AttributeValue>, StoreError> {
+    let item: HashMap<String, AttributeValue> = serde_dynamo::to_item(value)
+        .map_err(|source| StoreError::Serialization { what, source })?;
+    Ok(item.into_iter().collect())
 }
 
 impl EventStore for DynamoDbEventStore {
@@ -181,15 +198,6 @@ impl EventStore for DynamoDbEventStore {
         }
     }
 
-    async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
-        let applied = self.send_message_update(update, true).await?;
-        if !applied {
-            // The message already has a further status: merge everything else, unconditionally.
-            self.send_message_update(update, false).await?;
-        }
-        Ok(())
-    }
-
     async fn put_rejected(&self, item: &RejectedItem) -> Result<(), StoreError> {
         let item = serde_dynamo::to_item(item).map_err(|source| StoreError::Serialization {
             what: "rejected delivery",
@@ -202,6 +210,17 @@ impl EventStore for DynamoDbEventStore {
             .send()
             .await
             .map_err(|err| request_error("PutItem", err))?;
+        Ok(())
+    }
+}
+
+impl MessageStore for DynamoDbEventStore {
+    async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
+        let applied = self.send_message_update(update, true).await?;
+        if !applied {
+            // The message already has a further status: merge everything else, unconditionally.
+            self.send_message_update(update, false).await?;
+        }
         Ok(())
     }
 }

@@ -1,14 +1,15 @@
-//! An in-memory [`EventStore`] with the same semantics as the DynamoDB one (conditional put on the
-//! event key, order-independent message merge): for fast tests of the delivery logic without
+//! An in-memory [`EventStore`] and [`MessageStore`] with the same semantics as the DynamoDB ones
+//! (conditional put on the event key, order-independent message merge): for fast tests of the delivery logic without
 //! Java, and a second implementation that keeps the port honest. Never used by the function.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use super::{EventStore, PutOutcome, StoreError};
+use super::{EventStore, MessageStore, PutOutcome, StoreError};
+use crate::message_item::{MessageItem, MessageUpdate};
 use crate::message_status::MessageState;
-use crate::message_view::{self, MessageView};
-use crate::records::{EventItem, MessageUpdate, RejectedItem};
+use crate::message_view;
+use crate::records::{EventItem, RejectedItem};
 
 #[derive(Debug, Default)]
 pub struct InMemoryEventStore {
@@ -26,12 +27,13 @@ struct State {
     failing: Vec<StoreOperation>,
 }
 
-/// The store's operations, one per [`EventStore`] method, for injecting failures.
+/// The stores' operations, one per [`EventStore`] and [`MessageStore`] method, for injecting
+/// failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StoreOperation {
     /// [`EventStore::put_event`] (a conditional `PutItem`).
     PutEvent,
-    /// [`EventStore::update_message`] (an `UpdateItem`).
+    /// [`MessageStore::update_message`] (an `UpdateItem`).
     UpdateMessage,
     /// [`EventStore::put_rejected`] (a `PutItem`).
     PutRejected,
@@ -58,7 +60,7 @@ impl InMemoryEventStore {
     }
 
     /// The message's state derived from its stored events, as readers of the table derive it.
-    pub fn message(&self, whatsapp_message_id: &str) -> Option<MessageView> {
+    pub fn message(&self, whatsapp_message_id: &str) -> Option<MessageItem> {
         let events = self.events();
         let of_message = events
             .iter()
@@ -108,16 +110,6 @@ impl EventStore for InMemoryEventStore {
         Ok(PutOutcome::Stored)
     }
 
-    async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
-        let mut state = self.write(StoreOperation::UpdateMessage)?;
-        state
-            .messages
-            .entry(update.whatsapp_message_id.clone())
-            .or_default()
-            .apply(&update.fact, &update.occurred_at);
-        Ok(())
-    }
-
     async fn put_rejected(&self, item: &RejectedItem) -> Result<(), StoreError> {
         let mut state = self.write(StoreOperation::PutRejected)?;
         // An unconditional PutItem: the same key (the queued copy of a write that applied)
@@ -130,6 +122,18 @@ impl EventStore for InMemoryEventStore {
             Some(kept) => *kept = item.clone(),
             None => state.rejected.push(item.clone()),
         }
+        Ok(())
+    }
+}
+
+impl MessageStore for InMemoryEventStore {
+    async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
+        let mut state = self.write(StoreOperation::UpdateMessage)?;
+        state
+            .messages
+            .entry(update.identity.whatsapp_message_id.clone())
+            .or_default()
+            .apply(&update.fact, &update.occurred_at);
         Ok(())
     }
 }

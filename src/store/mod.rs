@@ -1,12 +1,14 @@
-//! The storage port: one write per delivery (the event's conditional put, or the rejected body),
-//! and the optional projection's merge into a message item. The DynamoDB adapter is in [`dynamodb`].
+//! The storage ports: [`EventStore`], the webhook's one write per delivery (the event's
+//! conditional put, or the rejected body), and [`MessageStore`], the optional projection's merge
+//! into a message item. The DynamoDB adapter is in [`dynamodb`], the in-memory one in [`memory`].
 
 pub mod dynamodb;
 pub mod memory;
 
 use std::future::Future;
 
-use crate::records::{EventItem, MessageUpdate, RejectedItem};
+use crate::message_item::MessageUpdate;
+use crate::records::{EventItem, RejectedItem};
 
 /// Whether an event was new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,14 +58,18 @@ pub trait EventStore: Send + Sync {
         item: EventItem,
     ) -> impl Future<Output = Result<PutOutcome, StoreError>> + Send;
 
+    fn put_rejected(
+        &self,
+        item: &RejectedItem,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The optional projection's write (an `UpdateItem`, which the webhook's role may not make):
+/// only [`crate::message_projection`] needs it.
+pub trait MessageStore: Send + Sync {
     /// Merges one event's facts into its message item; idempotent and order-independent.
     fn update_message(
         &self,
         update: &MessageUpdate,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    fn put_rejected(
-        &self,
-        item: &RejectedItem,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }

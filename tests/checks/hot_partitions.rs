@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use flowiq_webhooks::platform::Platform;
-use flowiq_webhooks::records::{Received, Retention, event_records};
+use flowiq_webhooks::records::{Received, Retention, event_item};
 use flowiq_webhooks::webhook_event::WebhookEvent;
 use serde_json::json;
 
@@ -51,7 +51,7 @@ fn a_one_organization_broadcast_has_no_hot_partition() {
         for body in bodies {
             let text = body.to_string();
             let event = WebhookEvent::parse(Platform::Whatsapp, text.as_bytes()).unwrap();
-            let item = event_records(
+            let item = event_item(
                 event,
                 &text,
                 &received,

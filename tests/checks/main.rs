@@ -6,6 +6,7 @@
 
 mod contact_key;
 mod hot_partitions;
+mod layering;
 mod properties;
 mod startup;
 mod template;

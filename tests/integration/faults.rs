@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use flowiq_webhooks::delivery::Receiver;
 use flowiq_webhooks::platform::Platform;
-use flowiq_webhooks::records::{EventItem, MessageUpdate, RejectedItem, Retention};
+use flowiq_webhooks::records::{EventItem, RejectedItem, Retention};
 use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 use flowiq_webhooks::store::{EventStore, PutOutcome, StoreError};
 use flowiq_webhooks::webhook_event::WebhookEvent;
@@ -152,10 +152,6 @@ impl EventStore for CrashAfterTheWrite {
             });
         }
         Ok(outcome)
-    }
-
-    async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
-        self.inner.update_message(update).await
     }
 
     async fn put_rejected(&self, item: &RejectedItem) -> Result<(), StoreError> {

@@ -85,9 +85,10 @@ async fn every_stored_event_becomes_its_detail_with_the_event_as_sent() {
         let json = serde_json::to_value(detail).unwrap();
         assert_eq!(json["event"], as_sent, "{}", item.event_id);
         // The metadata is the item's.
+        let event_type = item.event_type.to_string();
         for (name, value) in [
             ("event_id", Some(&item.event_id)),
-            ("event_type", Some(&item.event_type)),
+            ("event_type", Some(&event_type)),
             ("organization_id", item.organization_id.as_ref()),
             ("whatsapp_message_id", item.whatsapp_message_id.as_ref()),
             ("occurred_at", item.occurred_at.as_ref()),

@@ -6,8 +6,9 @@
 use std::collections::BTreeMap;
 
 use aws_lambda_events::event::dynamodb::Event;
+use flowiq_webhooks::message_item::MessageItem;
 use flowiq_webhooks::message_projection::project;
-use flowiq_webhooks::records::{MessageItem, Retention};
+use flowiq_webhooks::records::Retention;
 use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 use flowiq_webhooks::table_stream::{DecodeOptions, TableChange, decode, process_batch};
 use flowiq_webhooks::webhook_event::WebhookEvent;

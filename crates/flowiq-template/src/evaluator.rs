@@ -435,33 +435,14 @@ impl Scope<'_> {
             .as_sequence()
             .map(Vec::as_slice)
             .unwrap_or_default();
-        let list = |value: &Yaml| -> Evaluated<Vec<Json>> {
-            match self.value(value)? {
-                Some(Json::Array(items)) => Ok(items),
-                other => Err(format!("!{function}: not a list: {other:?}").into()),
-            }
-        };
-        let string = Json::String;
         Ok(Some(match (function.as_str(), items) {
             ("Ref", _) => match arguments.as_str() {
                 Some("AWS::NoValue") => return Ok(None),
-                Some(name) => string(self.reference(name)?),
+                Some(name) => Json::String(self.reference(name)?),
                 None => return Err("!Ref of a non-string".into()),
             },
-            ("GetAtt", _) => {
-                let target = match arguments {
-                    Yaml::Sequence(parts) => {
-                        let parts: Vec<&str> = parts.iter().filter_map(Yaml::as_str).collect();
-                        parts.join(".")
-                    }
-                    other => other.as_str().unwrap_or_default().to_owned(),
-                };
-                let (resource, attribute) = target
-                    .split_once('.')
-                    .ok_or("!GetAtt without Resource.Attribute")?;
-                string(self.attribute(resource, attribute)?)
-            }
-            ("Sub", _) => string(self.sub(arguments)?),
+            ("GetAtt", _) => Json::String(self.get_att(arguments)?),
+            ("Sub", _) => Json::String(self.sub(arguments)?),
             ("If", [condition, then, otherwise]) => {
                 let name = condition.as_str().ok_or("!If's condition is not a name")?;
                 let branch = if self.condition(name)? {
@@ -479,23 +460,53 @@ impl Scope<'_> {
                     found => return self.value(found),
                 }
             }
-            ("Join", [separator, items]) => {
-                let parts: Option<Vec<String>> = list(items)?.iter().map(text).collect();
-                let parts = parts.ok_or("!Join of a list that is not all strings")?;
-                string(parts.join(&self.text(separator)?))
-            }
-            ("Select", [index, items]) => {
-                let index: usize = self.text(index)?.parse().map_err(|_| "!Select index")?;
-                let selected = list(items)?.get(index).cloned();
-                selected.ok_or("!Select past the end")?
-            }
-            ("Split", [separator, whole]) => {
-                let (separator, whole) = (self.text(separator)?, self.text(whole)?);
-                let parts = whole.split(separator.as_str());
-                parts.map(|s| string(s.to_owned())).collect()
+            ("Join" | "Select" | "Split", [first, second]) => {
+                self.list_function(&function, first, second)?
             }
             _ => return Err(format!("!{function} is not an intrinsic function evaluated").into()),
         }))
+    }
+
+    /// `!GetAtt Resource.Attribute` or `!GetAtt [Resource, Attribute]`.
+    fn get_att(&self, arguments: &Yaml) -> Evaluated<String> {
+        let target = match arguments {
+            Yaml::Sequence(parts) => {
+                let parts: Vec<&str> = parts.iter().filter_map(Yaml::as_str).collect();
+                parts.join(".")
+            }
+            other => other.as_str().unwrap_or_default().to_owned(),
+        };
+        let (resource, attribute) = target
+            .split_once('.')
+            .ok_or("!GetAtt without Resource.Attribute")?;
+        self.attribute(resource, attribute)
+    }
+
+    /// `!Join [separator, list]`, `!Select [index, list]`, `!Split [separator, string]`.
+    fn list_function(&self, function: &str, first: &Yaml, second: &Yaml) -> Evaluated<Json> {
+        let list = |value: &Yaml| -> Evaluated<Vec<Json>> {
+            match self.value(value)? {
+                Some(Json::Array(items)) => Ok(items),
+                other => Err(format!("!{function}: not a list: {other:?}").into()),
+            }
+        };
+        Ok(match function {
+            "Join" => {
+                let parts: Option<Vec<String>> = list(second)?.iter().map(text).collect();
+                let parts = parts.ok_or("!Join of a list that is not all strings")?;
+                Json::String(parts.join(&self.text(first)?))
+            }
+            "Select" => {
+                let index: usize = self.text(first)?.parse().map_err(|_| "!Select index")?;
+                let selected = list(second)?.get(index).cloned();
+                selected.ok_or("!Select past the end")?
+            }
+            _ => {
+                let (separator, whole) = (self.text(first)?, self.text(second)?);
+                let parts = whole.split(separator.as_str());
+                parts.map(|s| Json::String(s.to_owned())).collect()
+            }
+        })
     }
 
     fn text(&self, value: &Yaml) -> Evaluated<String> {

@@ -143,7 +143,8 @@ pub async fn verify(table: &TestTable, scenario: &Scenario) -> Verified {
             .cloned()
             .collect();
         assert_eq!(history, expected.history, "{wamid}: history");
-        for (attribute, at) in &expected.times {
+        for (time, at) in expected.times.iter() {
+            let attribute = time.attribute();
             assert_eq!(s(message, attribute), at, "{wamid}: {attribute}");
         }
     }

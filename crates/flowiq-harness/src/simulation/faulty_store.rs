@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use flowiq_webhooks::records::{EventItem, MessageUpdate, RejectedItem};
+use flowiq_webhooks::records::{EventItem, RejectedItem};
 use flowiq_webhooks::store::memory::InMemoryEventStore;
 use flowiq_webhooks::store::{EventStore, PutOutcome, StoreError};
 
@@ -138,10 +138,6 @@ impl FaultyStore {
 impl EventStore for FaultyStore {
     async fn put_event(&self, item: EventItem) -> Result<PutOutcome, StoreError> {
         self.call(PutEvent(item)).await
-    }
-
-    async fn update_message(&self, _update: &MessageUpdate) -> Result<(), StoreError> {
-        unreachable!("the receiver and the drain never update a message item")
     }
 
     async fn put_rejected(&self, item: &RejectedItem) -> Result<(), StoreError> {

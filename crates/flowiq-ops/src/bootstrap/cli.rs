@@ -147,7 +147,7 @@ fn seconds(value: &str) -> Result<Duration, String> {
 }
 
 /// Create Webhook's `type`: `all` (every event type through one webhook), one of FlowIQ's
-/// documented event types (the receiver's list, [`EventType::DOCUMENTED`]), or `call`.
+/// event types (the receiver's list, [`EventType::KNOWN`]: the documented ones, then `call`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct WebhookType(&'static str);
@@ -162,14 +162,11 @@ impl WebhookType {
 
 /// `all`, the documented event types, `call`: `--type`'s values, in that order.
 static WEBHOOK_TYPES: LazyLock<Vec<WebhookType>> = LazyLock::new(|| {
-    let documented = EventType::DOCUMENTED
+    let known = EventType::KNOWN
         .iter()
-        .filter_map(EventType::documented_name)
+        .filter_map(EventType::known_name)
         .map(WebhookType);
-    std::iter::once(WebhookType::ALL)
-        .chain(documented)
-        .chain([WebhookType("call")])
-        .collect()
+    std::iter::once(WebhookType::ALL).chain(known).collect()
 });
 
 impl ValueEnum for WebhookType {

@@ -154,7 +154,7 @@ mod tests {
     use aws_smithy_mocks::{MockResponseInterceptor, RuleMode, create_mock_http_client, mock};
 
     use flowiq_webhooks::platform::Platform;
-    use flowiq_webhooks::records::{Received, Retention, event_records};
+    use flowiq_webhooks::records::{Received, Retention, event_item};
     use flowiq_webhooks::webhook_event::WebhookEvent;
 
     use super::*;
@@ -174,7 +174,7 @@ mod tests {
         );
         let event = WebhookEvent::parse(Platform::Whatsapp, body.as_bytes()).unwrap();
         let received = Received::at(time::OffsetDateTime::UNIX_EPOCH);
-        let stored = event_records(
+        let stored = event_item(
             event,
             &body,
             &received,

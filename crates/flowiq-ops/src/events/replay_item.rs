@@ -61,7 +61,7 @@ impl ReplayItem {
         Ok(Some(ReplayItem {
             key: format!("{time}#{}", event.event_id),
             event_id: event.event_id,
-            event_type: event.event_type,
+            event_type: event.event_type.to_string(),
             platform: event.platform.as_str().to_owned(),
             organization_id: event.organization_id.unwrap_or_default(),
             whatsapp_message_id: event.whatsapp_message_id.unwrap_or_default(),

@@ -1,7 +1,7 @@
 //! `reprocess-rejected`: stored rejected bodies run through the receiver's current validation
 //! and storage again — the receiver's own [`Acceptor`], not a copy of its logic — so a body
 //! that now passes is stored exactly as a delivery of it would be (same event id, same event
-//! item, same message update; `received_at` is the time of reprocessing, as for a redelivery).
+//! item; `received_at` is the time of reprocessing, as for a redelivery).
 //! Then the outcome is recorded on the `rejected` item, which stays.
 //!
 //! A body that still fails is not stored again as a new `rejected` item: the receiver's
@@ -14,14 +14,12 @@ use flowiq_webhooks::acceptance::{Accepted, Acceptor, AuthenticatedDelivery};
 use flowiq_webhooks::clock::now_sortable;
 use flowiq_webhooks::contact_key::ContactKey;
 use flowiq_webhooks::keys;
-use flowiq_webhooks::platform::Platform;
-use flowiq_webhooks::records::{EventItem, MessageUpdate, Received, RejectedItem, Retention};
+use flowiq_webhooks::records::{EventItem, Received, RejectedItem, Retention};
 use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 use flowiq_webhooks::store::{EventStore, PutOutcome, StoreError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::output::stored_body_bytes_if_any;
 use crate::queries::{Item, text};
 
 /// The outcome recorded on a `rejected` item (`reprocess_outcome`).
@@ -71,11 +69,9 @@ pub enum Skip {
 }
 
 /// Which rejected items to reprocess: those with a body and not yet stored by an earlier run.
+/// An item that does not read as a rejected item is not skipped: reprocessing it says why.
 pub fn skip_reason(item: &Item) -> Option<Skip> {
-    if !["body", "body_bytes", "body_zd1"]
-        .iter()
-        .any(|name| item.contains_key(*name))
-    {
+    if rejected_item(item).is_ok_and(|rejected| !rejected.keeps_body()) {
         return Some(Skip::NoBody);
     }
     match text(item, "reprocess_outcome") {
@@ -84,18 +80,14 @@ pub fn skip_reason(item: &Item) -> Option<Skip> {
     }
 }
 
-/// The store the reprocessing receiver writes through: events and message updates go to
-/// DynamoDB as for a delivery; the receiver's "store this rejection" is dropped, because the
-/// rejected item already exists (its reason is updated instead).
+/// The store the reprocessing receiver writes through: events go to DynamoDB as for a delivery;
+/// the receiver's "store this rejection" is dropped, because the rejected item already exists
+/// (its reason is updated instead).
 pub struct NoRejectedWrites(pub DynamoDbEventStore);
 
 impl EventStore for NoRejectedWrites {
     async fn put_event(&self, item: EventItem) -> Result<PutOutcome, StoreError> {
         self.0.put_event(item).await
-    }
-
-    async fn update_message(&self, update: &MessageUpdate) -> Result<(), StoreError> {
-        self.0.update_message(update).await
     }
 
     async fn put_rejected(&self, _item: &RejectedItem) -> Result<(), StoreError> {
@@ -142,8 +134,13 @@ impl Reprocessor {
     pub async fn reprocess(&self, item: &Item) -> Reprocessed {
         let pk = text(item, keys::PK).to_owned();
         let sk = text(item, keys::SK).to_owned();
-        let received_at = text(item, "received_at").to_owned();
-        let result = self.reprocess_inner(item).await;
+        let (received_at, result) = match rejected_item(item) {
+            Ok(rejected) => (
+                rejected.received_at.clone(),
+                self.reprocess_inner(&rejected).await,
+            ),
+            Err(problem) => (String::new(), Err(problem)),
+        };
         Reprocessed {
             pk,
             sk,
@@ -152,19 +149,16 @@ impl Reprocessor {
         }
     }
 
-    async fn reprocess_inner(&self, item: &Item) -> Result<(Outcome, Detail), String> {
-        let platform: Platform = text(item, "platform")
-            .parse()
-            .map_err(|_| "the rejected item has no valid platform".to_owned())?;
-        let body = stored_body_bytes_if_any(item)
-            .map_err(|e| e.to_string())?
+    async fn reprocess_inner(&self, rejected: &RejectedItem) -> Result<(Outcome, Detail), String> {
+        let body = rejected
+            .raw_body()
+            .map_err(|e| format!("the rejected item's body does not read back: {e}"))?
             .ok_or_else(|| "the rejected item keeps no body".to_owned())?;
-        let body = body.as_slice();
-        let retention = Retention(self.retention_days.or_else(|| retention_of(item)));
+        let retention = Retention(self.retention_days.or_else(|| retention_of(rejected)));
         let received = Received::now();
         let delivery = AuthenticatedDelivery {
-            platform,
-            body,
+            platform: rejected.platform,
+            body: &body,
             request_id: "reprocess-rejected",
             received: &received,
         };
@@ -183,19 +177,24 @@ impl Reprocessor {
             }
             Accepted::Failed { error, .. } => return Err(error.to_string()),
         };
-        self.record(item, outcome, &detail).await?;
+        self.record(rejected, outcome, &detail).await?;
         Ok((outcome, detail))
     }
 
     /// Sets `reprocessed_at`, `reprocess_outcome` and `event_id` or the new `reason` (the first
     /// reason is kept as `original_reason`) on the rejected item, if it still exists.
-    async fn record(&self, item: &Item, outcome: Outcome, detail: &Detail) -> Result<(), String> {
+    async fn record(
+        &self,
+        rejected: &RejectedItem,
+        outcome: Outcome,
+        detail: &Detail,
+    ) -> Result<(), String> {
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table_name)
-            .key(keys::PK, s(text(item, keys::PK)))
-            .key(keys::SK, s(text(item, keys::SK)))
+            .key(keys::PK, s(&rejected.pk))
+            .key(keys::SK, s(&rejected.sk))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_values(":at", s(&now_sortable()))
@@ -222,16 +221,20 @@ impl Reprocessor {
     }
 }
 
+/// A table item as the receiver wrote it.
+fn rejected_item(item: &Item) -> Result<RejectedItem, String> {
+    serde_dynamo::from_item(item.clone()).map_err(|e| format!("not a readable rejected item: {e}"))
+}
+
 /// The retention the function used for this item: `expires_at` − `received_at`, in days.
-fn retention_of(item: &Item) -> Option<u32> {
+fn retention_of(rejected: &RejectedItem) -> Option<u32> {
     // Items written since rejected bodies have a retention of their own say the events' (0:
     // forever); older ones had the events' retention as their own `expires_at`.
-    if let Some(days) = item.get("event_retention_days") {
-        let days: u32 = days.as_n().ok()?.parse().ok()?;
+    if let Some(days) = rejected.event_retention_days {
         return (days > 0).then_some(days);
     }
-    let expires_at: i64 = item.get("expires_at")?.as_n().ok()?.parse().ok()?;
-    let received = OffsetDateTime::parse(text(item, "received_at"), &Rfc3339).ok()?;
+    let expires_at = rejected.expires_at?;
+    let received = OffsetDateTime::parse(&rejected.received_at, &Rfc3339).ok()?;
     let seconds = expires_at - received.unix_timestamp();
     u32::try_from((seconds + 43_200) / 86_400).ok()
 }
@@ -243,18 +246,36 @@ fn s(value: &str) -> AttributeValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flowiq_webhooks::platform::Platform;
 
     #[test]
     fn retention_is_read_back_from_the_item() {
-        let item: Item = [
-            ("received_at", s("2026-03-07T10:00:00.123Z")),
-            ("expires_at", AttributeValue::N("1775469600".into())),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        use flowiq_webhooks::records::{RejectedRetention, Rejection, rejected_record};
+        let received =
+            Received::at(OffsetDateTime::parse("2026-03-07T10:00:00.123Z", &Rfc3339).unwrap());
+        let retention = RejectedRetention::default_for(Retention(Some(7)));
+        let mut item = rejected_record(
+            Platform::Web,
+            b"{}",
+            "req-1",
+            Rejection::InvalidBody,
+            "reason".to_owned(),
+            &received,
+            retention,
+        );
+        assert_eq!(
+            retention_of(&item),
+            Some(7),
+            "the events' retention, as written"
+        );
+        item.event_retention_days = Some(0);
+        assert_eq!(retention_of(&item), None, "0: forever");
+        // Written before `event_retention_days`: the events' retention was the item's own.
         // 2026-03-07T10:00:00Z + 30 days = 1775469600.
+        item.event_retention_days = None;
+        item.expires_at = Some(1_775_469_600);
         assert_eq!(retention_of(&item), Some(30));
-        assert_eq!(retention_of(&Item::new()), None);
+        item.expires_at = None;
+        assert_eq!(retention_of(&item), None);
     }
 }
