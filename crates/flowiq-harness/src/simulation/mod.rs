@@ -252,18 +252,7 @@ async fn run_until_quiet(
     let senders: Vec<_> = (0..parts.traffic.deliveries.len())
         .map(|i| tokio::spawn(deliver(Arc::clone(parts), i)))
         .collect();
-    let poison: Vec<_> = parts
-        .traffic
-        .poison
-        .iter()
-        .map(|(at, body)| {
-            let (queue, body, at) = (Arc::clone(queue), body.clone(), world.start + *at);
-            tokio::spawn(async move {
-                tokio::time::sleep_until(at).await;
-                queue.send(body, None);
-            })
-        })
-        .collect();
+    let poison = put_poison(parts);
     let pollers: Vec<_> = (0..drains)
         .map(|_| {
             tokio::spawn(poll(
@@ -284,9 +273,7 @@ async fn run_until_quiet(
             }
         });
     }
-    for producer in poison {
-        producer.await.expect("the poison producer never fails");
-    }
+    poison.await.expect("the poison producer never fails");
     world.quiesce();
     let drained = tokio::time::timeout(QUIESCE_LIMIT, async {
         for poller in pollers {
@@ -304,6 +291,19 @@ async fn run_until_quiet(
     // Writes still in flight (slower than the budget) land.
     tokio::time::sleep(Duration::from_secs(10)).await;
     answers
+}
+
+/// The poison messages another producer puts on the spill queue, each at its moment.
+fn put_poison(parts: &Arc<Parts>) -> tokio::task::JoinHandle<()> {
+    let parts = Arc::clone(parts);
+    tokio::spawn(async move {
+        let mut poison = parts.traffic.poison.clone();
+        poison.sort_by_key(|(at, _)| *at);
+        for (at, body) in poison {
+            tokio::time::sleep_until(parts.world.start + at).await;
+            parts.queue.send(body, None);
+        }
+    })
 }
 
 /// The seed's counts, and a digest of everything it did: a replay (`SIM_SEED`) must match it.
