@@ -96,16 +96,6 @@ pub enum EventType {
 }
 
 impl EventType {
-    /// FlowIQ's types with a documented payload: the ones read as typed events.
-    pub const DOCUMENTED: [EventType; 6] = [
-        EventType::MessageReceived,
-        EventType::SentMessage,
-        EventType::MessageSent,
-        EventType::MessageDelivered,
-        EventType::MessageRead,
-        EventType::MessageFailed,
-    ];
-
     /// Every type FlowIQ names: the documented ones, then `call`. The one list (the `EventType`
     /// metric dimension and flowiq-bootstrap's `--type` values are built from it).
     pub const KNOWN: [EventType; 7] = [
@@ -117,6 +107,13 @@ impl EventType {
         EventType::MessageFailed,
         EventType::Call,
     ];
+
+    /// FlowIQ's types with a documented payload (the ones read as typed events): [`Self::KNOWN`]
+    /// but `call`, its last.
+    pub const DOCUMENTED: &[EventType] = match Self::KNOWN.split_last() {
+        Some((_, documented)) => documented,
+        None => &[],
+    };
 
     pub fn parse(name: &str) -> Self {
         Self::KNOWN
