@@ -729,16 +729,9 @@ async fn drain_until_dry(
         flowiq_webhooks::contact_key::ContactKey::local_dev(),
     );
     loop {
-        let received = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(10)
-            .visibility_timeout(30)
-            .wait_time_seconds(1)
-            .send()
+        let messages = flowiq_ops::events::sqs_queue::receive(&sqs, &queue_url, 30)
             .await
             .expect("moto's SQS receives");
-        let messages = received.messages.unwrap_or_default();
         if messages.is_empty() {
             let finished = done.load(std::sync::atomic::Ordering::Relaxed);
             if finished && queue_depth(&sqs, &queue_url).await.unwrap() == 0 {
