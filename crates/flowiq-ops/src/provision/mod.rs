@@ -18,7 +18,6 @@ use clap::Parser;
 
 use crate::deployment::load_aws_config;
 use crate::exit_status::{ExitStatus, Tool};
-use secrets::SecretKind;
 use template::{
     Arns, CONTACT_KEY_SECRET, EVENTS_TABLE, SPILL_DEAD_LETTER_QUEUE,
     SPILL_DEAD_LETTER_QUEUE_POLICY, SPILL_DRAIN_FUNCTION_ROLE, SPILL_QUEUE,
@@ -65,12 +64,12 @@ fn after_help() -> String {
 pub struct Args {
     /// Prefix of every name: table <NAME>-events, queues <NAME>-spill and
     /// <NAME>-spill-dead-letter, role <NAME>-webhook-function
-    #[arg(long, value_name = "NAME", default_value = "flowiq-webhooks", value_parser = prefix)]
+    #[arg(long, value_name = "NAME", default_value = "flowiq-webhooks", value_parser = name_of(40))]
     pub name: String,
 
     /// The Lambda function the role is for: it may write to the log group
     /// /aws/lambda/<FUNCTION> only
-    #[arg(long, value_name = "FUNCTION", default_value = "flowiq-webhook", value_parser = function_name)]
+    #[arg(long, value_name = "FUNCTION", default_value = "flowiq-webhook", value_parser = name_of(64))]
     pub function_name: String,
 
     /// An IAM role or user ARN (`*` allowed) that may also use the spill queues: receive and
@@ -88,16 +87,15 @@ pub struct Args {
     pub profile: Option<String>,
 }
 
-/// Letters, digits, `-` and `_`, at most 40: every derived name is then valid for DynamoDB, SQS
-/// and IAM.
-fn prefix(value: &str) -> Result<String, String> {
-    let ok = !value.is_empty()
-        && value.len() <= 40
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then(|| value.to_owned())
-        .ok_or_else(|| "1 to 40 letters, digits, '-' or '_'".to_owned())
+/// Letters, digits, `-` and `_`, at most `max`: 40 for `--name`, so that every derived name is
+/// valid for DynamoDB, SQS and IAM; 64 for a Lambda function's name.
+fn name_of(max: usize) -> impl Fn(&str) -> Result<String, String> + Clone + Send + Sync {
+    move |value: &str| {
+        let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        ((1..=max).contains(&value.len()) && value.bytes().all(valid))
+            .then(|| value.to_owned())
+            .ok_or_else(|| format!("1 to {max} letters, digits, '-' or '_'"))
+    }
 }
 
 /// An IAM principal ARN, as the template's SpillQueueOperatorArns allows (no comma: they are
@@ -118,20 +116,9 @@ fn operator_arn(value: &str) -> Result<String, String> {
 impl Args {
     /// The repository's template with the flags' parameter values.
     pub fn template(&self) -> Result<Template, ProvisionError> {
-        Ok(Template::repository()
-            .with_parameter(SPILL_QUEUE_OPERATOR_ARNS, &self.operator_arns.join(","))?)
+        let operators = self.operator_arns.join(",");
+        Ok(Template::repository().with_parameter(SPILL_QUEUE_OPERATOR_ARNS, &operators)?)
     }
-}
-
-/// Lambda's rule for a function name.
-fn function_name(value: &str) -> Result<String, String> {
-    let ok = !value.is_empty()
-        && value.len() <= 64
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    ok.then(|| value.to_owned())
-        .ok_or_else(|| "1 to 64 letters, digits, '-' or '_'".to_owned())
 }
 
 /// The names of what is provisioned.
@@ -152,19 +139,6 @@ pub struct Names {
 }
 
 impl Names {
-    /// Each queue's logical id, its policy's, and its name: the dead-letter queue first (the
-    /// spill queue's redrive policy names it).
-    fn queues(&self) -> [(&'static str, &'static str, &String); 2] {
-        [
-            (
-                SPILL_DEAD_LETTER_QUEUE,
-                SPILL_DEAD_LETTER_QUEUE_POLICY,
-                &self.dead_letter_queue,
-            ),
-            (SPILL_QUEUE, SPILL_QUEUE_POLICY, &self.queue),
-        ]
-    }
-
     pub fn new(prefix: &str, function: &str) -> Self {
         Names {
             table: format!("{prefix}-events"),
@@ -262,50 +236,92 @@ pub struct Provisioned {
 impl Provisioned {
     /// `NAME='value'` lines for `eval`.
     pub fn shell_assignments(&self) -> String {
-        let quote = |v: &str| format!("'{}'", v.replace('\'', r"'\''"));
-        format!(
-            "TABLE_NAME={}\nSPILL_QUEUE_URL={}\nROLE_ARN={}\nWEBHOOK_TOKEN_SECRET={}\nCONTACT_KEY_SECRET={}\n",
-            quote(&self.table_name),
-            quote(&self.queue_url),
-            quote(&self.role_arn),
-            quote(&self.token_secret_arn),
-            quote(&self.contact_key_secret_arn)
-        )
+        let values = [
+            ("TABLE_NAME", &self.table_name),
+            ("SPILL_QUEUE_URL", &self.queue_url),
+            ("ROLE_ARN", &self.role_arn),
+            ("WEBHOOK_TOKEN_SECRET", &self.token_secret_arn),
+            ("CONTACT_KEY_SECRET", &self.contact_key_secret_arn),
+        ];
+        (values.iter())
+            .map(|(name, value)| format!("{name}='{}'\n", value.replace('\'', r"'\''")))
+            .collect()
     }
 }
 
 /// Creates or checks everything, in dependency order: the table, the dead-letter queue, the
-/// spill queue (its redrive policy names the former), then the role (its policies name all three).
+/// spill queue (its redrive policy names the former), the secrets, then the role (its policies
+/// name all of them), and last the queues' policies (they name the roles).
 pub async fn provision(
     clients: &Clients,
     names: &Names,
     template: &Template,
 ) -> Result<Provisioned, ProvisionError> {
-    let mut changes = Changes::default();
+    let mut changes = Vec::new();
     let table = table::ensure(&clients.dynamodb, &names.table, &template.table()?).await?;
-    changes.record(format!("table {}", names.table), table.changes);
-
+    record(
+        &mut changes,
+        format!("table {}", names.table),
+        table.changes,
+    );
     let mut arns = pseudo_parameters(&table.arn)?;
-    let queue_ids = names.queues();
+    let queue_ids = [
+        (
+            SPILL_DEAD_LETTER_QUEUE,
+            SPILL_DEAD_LETTER_QUEUE_POLICY,
+            &names.dead_letter_queue,
+        ),
+        (SPILL_QUEUE, SPILL_QUEUE_POLICY, &names.queue),
+    ];
     let mut urls = Vec::new();
     for (id, _, name) in queue_ids {
-        let attributes = template.queue(id, &arns)?;
-        let queue = queues::ensure(&clients.sqs, name, &attributes).await?;
-        changes.record(format!("queue {name}"), queue.changes);
+        let queue = queues::ensure(&clients.sqs, name, &template.queue(id, &arns)?).await?;
+        record(&mut changes, format!("queue {name}"), queue.changes);
         arns.insert(id, queue.arn);
         urls.push(queue.url);
     }
+    arns.insert(
+        WEBHOOK_FUNCTION_LOG_GROUP,
+        log_group_arn(&table.arn, &names.function)?,
+    );
     arns.insert(EVENTS_TABLE, table.arn.clone());
-    let log_group = log_group_arn(&table.arn, &names.function)?;
-    arns.insert(WEBHOOK_FUNCTION_LOG_GROUP, log_group);
-    ensure_secrets(clients, names, &mut arns, &mut changes).await?;
+    let secrets = [
+        (
+            WEBHOOK_TOKEN_SECRET,
+            &names.token_secret,
+            &secrets::WEBHOOK_TOKEN,
+        ),
+        (
+            CONTACT_KEY_SECRET,
+            &names.contact_key_secret,
+            &secrets::CONTACT_KEY,
+        ),
+    ];
+    for (id, name, kind) in secrets {
+        let secret = secrets::ensure(&clients.secrets_manager, name, kind).await?;
+        let created = secret
+            .created
+            .then(|| "created, with a generated value".to_owned());
+        record(
+            &mut changes,
+            format!("secret {name}"),
+            created.into_iter().collect(),
+        );
+        arns.insert(id, secret.arn);
+    }
     let role = role::ensure(&clients.iam, &names.role, &template.role(&arns)?).await?;
-    changes.record(format!("role {}", names.role), role.changes);
+    record(&mut changes, format!("role {}", names.role), role.changes);
 
-    // The policies name the roles, so they come last; until then a new queue is empty.
+    // Until the policies are set, a new queue is empty.
     arns.insert(WEBHOOK_FUNCTION_ROLE, role.arn.clone());
-    let drain_role = format!("{}:role/{}", role_prefix(&role.arn), names.drain_role);
-    arns.insert(SPILL_DRAIN_FUNCTION_ROLE, drain_role);
+    let account = role
+        .arn
+        .split_once(":role/")
+        .map_or(&*role.arn, |(prefix, _)| prefix);
+    arns.insert(
+        SPILL_DRAIN_FUNCTION_ROLE,
+        format!("{account}:role/{}", names.drain_role),
+    );
     for ((queue_id, policy_id, name), url) in queue_ids.into_iter().zip(&urls) {
         let policy = template.queue_policy(policy_id, &arns)?;
         if policy.queue != queue_id {
@@ -314,7 +330,7 @@ pub async fn provision(
         }
         let policy_changes =
             queues::ensure_policy(&clients.sqs, name, url, &policy.document).await?;
-        changes.record(format!("queue {name}"), policy_changes);
+        record(&mut changes, format!("queue {name}"), policy_changes);
     }
     let [dead_letter_queue_url, queue_url] = <[String; 2]>::try_from(urls).expect("two queues");
     Ok(Provisioned {
@@ -326,51 +342,18 @@ pub async fn provision(
         token_secret_arn: arns[WEBHOOK_TOKEN_SECRET].clone(),
         contact_key_secret_arn: arns[CONTACT_KEY_SECRET].clone(),
         role_created: role.created,
-        changes: changes.0,
+        changes,
     })
 }
 
-/// The token's and the contact key's secrets, created with generated values when missing; their
-/// ARNs go into `arns` (the role's policies name them).
-async fn ensure_secrets(
-    clients: &Clients,
-    names: &Names,
-    arns: &mut Arns,
-    changes: &mut Changes,
-) -> Result<(), ProvisionError> {
-    for (id, name, kind) in [
-        (
-            WEBHOOK_TOKEN_SECRET,
-            &names.token_secret,
-            SecretKind::WebhookToken,
-        ),
-        (
-            CONTACT_KEY_SECRET,
-            &names.contact_key_secret,
-            SecretKind::ContactKey,
-        ),
-    ] {
-        let secret = secrets::ensure(&clients.secrets_manager, name, kind).await?;
-        let created = (secret.created).then(|| "created, with a generated value".to_owned());
-        changes.record(format!("secret {name}"), created.into_iter().collect());
-        arns.insert(id, secret.arn);
+/// Adds a resource's changes to the run's `(resource, change)` pairs, and logs them.
+fn record(all: &mut Vec<(String, String)>, resource: String, changes: Vec<String>) {
+    if changes.is_empty() {
+        tracing::info!("{resource}: as template.yaml defines it, unchanged");
+    } else {
+        tracing::info!("{resource}: {}", changes.join("; "));
     }
-    Ok(())
-}
-
-/// A run's `(resource, change)` pairs; each resource's logged as it is checked.
-#[derive(Default)]
-struct Changes(Vec<(String, String)>);
-
-impl Changes {
-    fn record(&mut self, resource: String, changes: Vec<String>) {
-        if changes.is_empty() {
-            tracing::info!("{resource}: as template.yaml defines it, unchanged");
-        } else {
-            tracing::info!("{resource}: {}", changes.join("; "));
-        }
-        (self.0).extend(changes.into_iter().map(|c| (resource.clone(), c)));
-    }
+    all.extend(changes.into_iter().map(|c| (resource.clone(), c)));
 }
 
 /// How long a new role is given before the deploy that follows uses it: Lambda refuses a role IAM
@@ -389,39 +372,32 @@ pub async fn wait_for_a_new_role(provisioned: &Provisioned) {
 
 /// `AWS::Partition`, `AWS::Region` and `AWS::AccountId`, from the table's ARN.
 pub fn pseudo_parameters(table_arn: &str) -> Result<Arns, ProvisionError> {
-    match table_arn.split(':').collect::<Vec<_>>()[..] {
-        ["arn", partition, "dynamodb", region, account, _] => Ok([
-            ("AWS::Partition", partition),
-            ("AWS::Region", region),
-            ("AWS::AccountId", account),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k, v.to_owned()))
-        .collect()),
-        _ => Err(ProvisionError::Aws(format!(
-            "the table ARN {table_arn:?} is not a DynamoDB table ARN"
-        ))),
-    }
-}
-
-/// `arn:<partition>:iam::<account>` of a role ARN.
-fn role_prefix(role_arn: &str) -> &str {
-    role_arn
-        .split_once(":role/")
-        .map_or(role_arn, |(prefix, _)| prefix)
+    let ["arn", partition, "dynamodb", region, account, _] =
+        table_arn.split(':').collect::<Vec<_>>()[..]
+    else {
+        let message = format!("the table ARN {table_arn:?} is not a DynamoDB table ARN");
+        return Err(ProvisionError::Aws(message));
+    };
+    let values = [
+        ("AWS::Partition", partition),
+        ("AWS::Region", region),
+        ("AWS::AccountId", account),
+    ];
+    Ok(values.into_iter().map(|(k, v)| (k, v.to_owned())).collect())
 }
 
 /// Lambda's default log group of `function`, in the table's partition, region and account, as
 /// `!GetAtt <LogGroup>.Arn` gives it (with `:*`: its log streams).
 pub fn log_group_arn(table_arn: &str, function: &str) -> Result<String, ProvisionError> {
-    match table_arn.split(':').collect::<Vec<_>>()[..] {
-        ["arn", partition, "dynamodb", region, account, _] => Ok(format!(
-            "arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function}:*"
-        )),
-        _ => Err(ProvisionError::Aws(format!(
-            "the table ARN {table_arn:?} is not a DynamoDB table ARN"
-        ))),
-    }
+    let p = pseudo_parameters(table_arn)?;
+    let (partition, region, account) = (
+        &p["AWS::Partition"],
+        &p["AWS::Region"],
+        &p["AWS::AccountId"],
+    );
+    Ok(format!(
+        "arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function}:*"
+    ))
 }
 
 #[cfg(test)]

@@ -25,24 +25,6 @@ pub async fn ensure(
     spec: &RoleProperties,
 ) -> Result<Role, ProvisionError> {
     let mut changes = Vec::new();
-    let (arn, created) = ensure_trust(client, name, spec, &mut changes).await?;
-    ensure_inline_policies(client, name, spec, created, &mut changes).await?;
-    detach_managed_policies(client, name, &mut changes).await?;
-    Ok(Role {
-        arn,
-        created,
-        changes,
-    })
-}
-
-/// The role with the template's trust policy, created when missing: its ARN, and whether it
-/// was created.
-async fn ensure_trust(
-    client: &Client,
-    name: &str,
-    spec: &RoleProperties,
-    changes: &mut Vec<String>,
-) -> Result<(String, bool), ProvisionError> {
     let trust = spec.assume_role_policy_document.to_string();
     let existing = match client.get_role().role_name(name).send().await {
         Ok(found) => found.role,
@@ -54,26 +36,37 @@ async fn ensure_trust(
         }
         Err(e) => return Err(aws_error(&format!("read role {name}"), &e)),
     };
-    if let Some(role) = existing {
-        let document = role.assume_role_policy_document().map(policy_json);
-        if document.as_ref() != Some(&spec.assume_role_policy_document) {
-            (client.update_assume_role_policy().role_name(name))
-                .policy_document(&trust)
+    let (arn, created) = match existing {
+        Some(role) => {
+            let document = role.assume_role_policy_document().map(policy_json);
+            if document.as_ref() != Some(&spec.assume_role_policy_document) {
+                (client.update_assume_role_policy().role_name(name))
+                    .policy_document(&trust)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(&format!("set the trust policy of role {name}"), &e))?;
+                changes.push("trust policy replaced".to_owned());
+            }
+            (role.arn, false)
+        }
+        None => {
+            let created = (client.create_role().role_name(name))
+                .assume_role_policy_document(&trust)
+                .description(DESCRIPTION)
                 .send()
                 .await
-                .map_err(|e| aws_error(&format!("set the trust policy of role {name}"), &e))?;
-            changes.push("trust policy replaced".to_owned());
+                .map_err(|e| aws_error(&format!("create role {name}"), &e))?;
+            changes.push("created".to_owned());
+            (created.role.map(|r| r.arn).unwrap_or_default(), true)
         }
-        return Ok((role.arn, false));
-    }
-    let created = (client.create_role().role_name(name))
-        .assume_role_policy_document(&trust)
-        .description(DESCRIPTION)
-        .send()
-        .await
-        .map_err(|e| aws_error(&format!("create role {name}"), &e))?;
-    changes.push("created".to_owned());
-    Ok((created.role.map(|r| r.arn).unwrap_or_default(), true))
+    };
+    ensure_inline_policies(client, name, spec, created, &mut changes).await?;
+    detach_managed_policies(client, name, &mut changes).await?;
+    Ok(Role {
+        arn,
+        created,
+        changes,
+    })
 }
 
 /// Each of the template's inline policies put where it differs; any other deleted.
@@ -96,37 +89,37 @@ async fn ensure_inline_policies(
     }
     for policy in &spec.policies {
         let policy_name = &policy.policy_name;
-        let current = if names.contains(policy_name) {
+        let mut current = None;
+        if names.contains(policy_name) {
             let found = (client.get_role_policy().role_name(name))
                 .policy_name(policy_name)
                 .send()
                 .await
                 .map_err(|e| aws_error(&format!("read policy {policy_name} of role {name}"), &e))?;
-            Some(policy_json(&found.policy_document))
-        } else {
-            None
-        };
-        if current.as_ref() != Some(&policy.policy_document) {
-            (client.put_role_policy().role_name(name))
-                .policy_name(policy_name)
-                .policy_document(policy.policy_document.to_string())
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("put policy {policy_name} on role {name}"), &e))?;
-            if !created {
-                let what = if current.is_some() {
-                    "replaced"
-                } else {
-                    "added"
-                };
-                changes.push(format!("policy {policy_name} {what}"));
-            }
+            current = Some(policy_json(&found.policy_document));
+        }
+        if current.as_ref() == Some(&policy.policy_document) {
+            continue;
+        }
+        (client.put_role_policy().role_name(name))
+            .policy_name(policy_name)
+            .policy_document(policy.policy_document.to_string())
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("put policy {policy_name} on role {name}"), &e))?;
+        if !created {
+            let what = if current.is_some() {
+                "replaced"
+            } else {
+                "added"
+            };
+            changes.push(format!("policy {policy_name} {what}"));
         }
     }
-    let extras = names
+    for extra in names
         .iter()
-        .filter(|n| !spec.policies.iter().any(|p| &&p.policy_name == n));
-    for extra in extras {
+        .filter(|n| !spec.policies.iter().any(|p| &p.policy_name == *n))
+    {
         (client.delete_role_policy().role_name(name))
             .policy_name(extra)
             .send()
@@ -149,10 +142,13 @@ async fn detach_managed_policies(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page =
-            page.map_err(|e| aws_error(&format!("list the managed policies of role {name}"), &e))?;
-        for attached in page.attached_policies() {
-            let policy_arn = attached.policy_arn().unwrap_or_default();
+        let listing = format!("list the managed policies of role {name}");
+        let page = page.map_err(|e| aws_error(&listing, &e))?;
+        for policy_arn in page
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn())
+        {
             (client.detach_role_policy().role_name(name))
                 .policy_arn(policy_arn)
                 .send()

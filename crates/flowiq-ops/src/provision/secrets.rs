@@ -13,42 +13,28 @@ use aws_sdk_secretsmanager::operation::describe_secret::DescribeSecretError;
 use super::{ProvisionError, aws_error};
 
 /// What a secret holds, and how it is generated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SecretKind {
-    /// `{"token": …}`: 48 letters and digits (the template's `GenerateSecretString`).
-    WebhookToken,
-    /// The contact key itself: 64 letters and digits.
-    ContactKey,
+#[derive(Debug)]
+pub struct SecretKind {
+    /// Letters and digits generated.
+    length: i64,
+    description: &'static str,
+    /// The value is `{"token": …}` (the template's `GenerateSecretString`), not the bare string.
+    token_json: bool,
 }
 
-impl SecretKind {
-    fn length(self) -> i64 {
-        match self {
-            SecretKind::WebhookToken => 48,
-            SecretKind::ContactKey => 64,
-        }
-    }
+pub const WEBHOOK_TOKEN: SecretKind = SecretKind {
+    length: 48,
+    description: "FlowIQ webhook path token, JSON key \"token\" (and \"previous\" during a \
+                  rotation); read by the webhook function (flowiq-provision)",
+    token_json: true,
+};
 
-    fn description(self) -> &'static str {
-        match self {
-            SecretKind::WebhookToken => {
-                "FlowIQ webhook path token, JSON key \"token\" (and \"previous\" during a \
-                 rotation); read by the webhook function (flowiq-provision)"
-            }
-            SecretKind::ContactKey => {
-                "FlowIQ contact key: the HMAC-SHA256 key of the by-contact index keys of \
-                 WhatsApp numbers. Never change it (flowiq-provision)"
-            }
-        }
-    }
-
-    fn secret_string(self, generated: &str) -> String {
-        match self {
-            SecretKind::WebhookToken => serde_json::json!({ "token": generated }).to_string(),
-            SecretKind::ContactKey => generated.to_owned(),
-        }
-    }
-}
+pub const CONTACT_KEY: SecretKind = SecretKind {
+    length: 64,
+    description: "FlowIQ contact key: the HMAC-SHA256 key of the by-contact index keys of \
+                  WhatsApp numbers. Never change it (flowiq-provision)",
+    token_json: false,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Secret {
@@ -60,7 +46,7 @@ pub struct Secret {
 pub async fn ensure(
     client: &Client,
     name: &str,
-    kind: SecretKind,
+    kind: &SecretKind,
 ) -> Result<Secret, ProvisionError> {
     if let Some(arn) = existing(client, name).await? {
         return Ok(Secret {
@@ -68,9 +54,8 @@ pub async fn ensure(
             created: false,
         });
     }
-    let generated = client
-        .get_random_password()
-        .password_length(kind.length())
+    let generated = (client.get_random_password())
+        .password_length(kind.length)
         .exclude_punctuation(true)
         .include_space(false)
         .send()
@@ -79,28 +64,29 @@ pub async fn ensure(
     let value = generated
         .random_password
         .ok_or_else(|| ProvisionError::Aws("GetRandomPassword returned no password".to_owned()))?;
-    let created = client
-        .create_secret()
-        .name(name)
-        .description(kind.description())
-        .secret_string(kind.secret_string(&value))
+    let value = match kind.token_json {
+        true => serde_json::json!({ "token": value }).to_string(),
+        false => value,
+    };
+    let created = (client.create_secret().name(name))
+        .description(kind.description)
+        .secret_string(value)
         .send()
         .await;
     match created {
-        Ok(created) => Ok(Secret {
-            arn: created.arn.unwrap_or_default(),
-            created: true,
-        }),
+        Ok(created) => {
+            let arn = created.arn.unwrap_or_default();
+            Ok(Secret { arn, created: true })
+        }
         // Created meanwhile by another run: that one's value stands.
         Err(err)
             if err
                 .as_service_error()
                 .is_some_and(CreateSecretError::is_resource_exists_exception) =>
         {
-            let found = client.describe_secret().secret_id(name).send().await;
-            let found = found.map_err(|err| aws_error(&format!("describe secret {name}"), &err))?;
+            let arn = existing(client, name).await?.unwrap_or_default();
             Ok(Secret {
-                arn: found.arn.unwrap_or_default(),
+                arn,
                 created: false,
             })
         }

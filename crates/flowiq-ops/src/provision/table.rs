@@ -18,14 +18,6 @@ use super::ProvisionError::{self, Differs};
 use super::aws_error;
 use super::template::{KeyElement, TableProperties};
 
-/// Point-in-time recovery can be enabled only once a new table's backups are available: tried
-/// every 5 s for up to 3 minutes (36 retries).
-fn backups_wait() -> ConstantBuilder {
-    ConstantBuilder::default()
-        .with_delay(Duration::from_secs(5))
-        .with_max_times(36)
-}
-
 /// What [`ensure`] found or did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Table {
@@ -40,7 +32,17 @@ pub async fn ensure(
     spec: &TableProperties,
 ) -> Result<Table, ProvisionError> {
     let mut changes = Vec::new();
-    let description = match describe(client, name).await? {
+    let found = match client.describe_table().table_name(name).send().await {
+        Ok(output) => output.table,
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            None
+        }
+        Err(e) => return Err(aws_error(&format!("describe table {name}"), &e)),
+    };
+    let description = match found {
         Some(existing) => {
             let differences = differences(spec, &existing);
             if !differences.is_empty() {
@@ -54,18 +56,20 @@ pub async fn ensure(
             existing
         }
         None => {
-            create(client, name, spec).await?;
+            let request = super::create_table::request(client, name, spec);
+            let request = request.map_err(|e| ProvisionError::Aws(e.to_string()))?;
+            tracing::info!("creating table {name} (it takes a moment to become active)");
+            let created = request.send().await;
+            let created = created.map_err(|e| aws_error(&format!("create table {name}"), &e))?;
             changes.push("created".to_owned());
-            describe(client, name).await?.ok_or_else(|| {
-                ProvisionError::Aws(format!("table {name} vanished after creation"))
-            })?
+            created
+                .table_description
+                .unwrap_or_else(|| TableDescription::builder().build())
         }
     };
     if description.table_status() != Some(&ddb::TableStatus::Active) {
         tracing::info!("waiting for table {name} to become active");
-        client
-            .wait_until_table_exists()
-            .table_name(name)
+        (client.wait_until_table_exists().table_name(name))
             .wait(Duration::from_secs(300))
             .await
             .map_err(|e| aws_error(&format!("wait for table {name} to become active"), &e))?;
@@ -78,13 +82,10 @@ pub async fn ensure(
     if pitr.is_some_and(|p| p.point_in_time_recovery_enabled) {
         changes.extend(ensure_pitr(client, name).await?);
     }
-    let arn = description.table_arn().ok_or_else(|| {
-        ProvisionError::Aws(format!("DescribeTable gave no ARN for table {name}"))
-    })?;
-    Ok(Table {
-        arn: arn.to_owned(),
-        changes,
-    })
+    let arn = description
+        .table_arn
+        .ok_or_else(|| ProvisionError::Aws(format!("DynamoDB gave no ARN for table {name}")))?;
+    Ok(Table { arn, changes })
 }
 
 /// TTL on `attribute`: enabled when off (the change made); on another attribute, an error.
@@ -96,9 +97,10 @@ async fn ensure_ttl(
     let found = client.describe_time_to_live().table_name(name).send().await;
     let found = found.map_err(|e| aws_error(&format!("describe the TTL of table {name}"), &e))?;
     let found = found.time_to_live_description();
-    let status = found.and_then(|d| d.time_to_live_status());
     let found_attribute = found.and_then(|d| d.attribute_name());
-    if let Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling) = status {
+    if let Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling) =
+        found.and_then(|d| d.time_to_live_status())
+    {
         if found_attribute != Some(attribute) {
             return Err(Differs(format!(
                 "table {name} exists but differs from template.yaml's EventsTable:\n  - \
@@ -131,8 +133,7 @@ async fn ensure_pitr(client: &Client, name: &str) -> Result<Option<String>, Prov
         .await;
     let found =
         found.map_err(|e| aws_error(&format!("describe the backups of table {name}"), &e))?;
-    let status = found
-        .continuous_backups_description()
+    let status = (found.continuous_backups_description())
         .and_then(|d| d.point_in_time_recovery_description())
         .and_then(|d| d.point_in_time_recovery_status());
     if status == Some(&PointInTimeRecoveryStatus::Enabled) {
@@ -142,16 +143,20 @@ async fn ensure_pitr(client: &Client, name: &str) -> Result<Option<String>, Prov
         .point_in_time_recovery_enabled(true)
         .build()
         .expect("the flag is set");
-    // A new table's backups take a while to become available: DynamoDB answers
-    // ContinuousBackupsUnavailableException until then.
     let update = || {
         (client.update_continuous_backups().table_name(name))
             .point_in_time_recovery_specification(specification.clone())
             .send()
     };
+    // A new table's backups take a while to become available: DynamoDB answers
+    // ContinuousBackupsUnavailableException until then. Tried every 5 s for up to 3 minutes.
+    let backups_wait = ConstantBuilder::default()
+        .with_delay(Duration::from_secs(5))
+        .with_max_times(36);
     let mut waiting = false;
+    let enabling = format!("enable point-in-time recovery on table {name}");
     update
-        .retry(backups_wait())
+        .retry(backups_wait)
         .when(|e| {
             e.as_service_error()
                 .is_some_and(|e| e.is_continuous_backups_unavailable_exception())
@@ -162,42 +167,13 @@ async fn ensure_pitr(client: &Client, name: &str) -> Result<Option<String>, Prov
             }
         })
         .await
-        .map_err(|e| {
-            aws_error(
-                &format!("enable point-in-time recovery on table {name}"),
-                &e,
-            )
-        })?;
+        .map_err(|e| aws_error(&enabling, &e))?;
     Ok(Some("point-in-time recovery enabled".to_owned()))
 }
 
-async fn describe(client: &Client, name: &str) -> Result<Option<TableDescription>, ProvisionError> {
-    match client.describe_table().table_name(name).send().await {
-        Ok(output) => Ok(output.table),
-        Err(e)
-            if e.as_service_error()
-                .is_some_and(|e| e.is_resource_not_found_exception()) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(aws_error(&format!("describe table {name}"), &e)),
-    }
-}
-
-async fn create(client: &Client, name: &str, spec: &TableProperties) -> Result<(), ProvisionError> {
-    let request = super::create_table::request(client, name, spec);
-    let request = request.map_err(|e| ProvisionError::Aws(e.to_string()))?;
-    tracing::info!("creating table {name} (it takes a moment to become active)");
-    request
-        .send()
-        .await
-        .map_err(|e| aws_error(&format!("create table {name}"), &e))?;
-    Ok(())
-}
-
 /// `pk HASH, sk RANGE`
-fn show_keys<'a>(keys: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    let keys: Vec<String> = keys.into_iter().map(|(n, t)| format!("{n} {t}")).collect();
+fn show_keys<'a>(keys: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+    let keys: Vec<String> = keys.map(|(n, t)| format!("{n} {t}")).collect();
     keys.join(", ")
 }
 
@@ -224,8 +200,7 @@ pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<Stri
         }
     };
     // A table that never switched modes may lack the summary: then it is provisioned.
-    let billing = found
-        .billing_mode_summary()
+    let billing = (found.billing_mode_summary())
         .and_then(|b| b.billing_mode())
         .map_or("PROVISIONED", BillingMode::as_str);
     differ(
@@ -233,30 +208,30 @@ pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<Stri
         spec.billing_mode.clone(),
         billing.to_owned(),
     );
-    differ(
-        "key schema",
+    let keys = (
         expected_keys(&spec.key_schema),
         found_keys(found.key_schema()),
     );
+    differ("key schema", keys.0, keys.1);
     let expected_attributes = (spec.attribute_definitions.iter())
         .map(|a| format!("{} {}", a.attribute_name, a.attribute_type));
     let found_attributes = (found.attribute_definitions().iter())
         .map(|a| format!("{} {}", a.attribute_name(), a.attribute_type().as_str()));
+    let sorted = |items: &mut dyn Iterator<Item = String>| {
+        Vec::from_iter(items.collect::<BTreeSet<_>>()).join(", ")
+    };
     differ(
         "key attributes",
-        sorted_list(expected_attributes),
-        sorted_list(found_attributes),
+        sorted(&mut { expected_attributes }),
+        sorted(&mut { found_attributes }),
     );
     index_differences(spec, found.global_secondary_indexes(), &mut differ);
-    let stream = found
-        .stream_specification()
+    let stream = (found.stream_specification())
         .filter(|s| s.stream_enabled())
         .and_then(|s| s.stream_view_type())
         .map_or("disabled", StreamViewType::as_str);
-    let expected_stream = spec
-        .stream_specification
-        .as_ref()
-        .map_or("disabled", |s| s.stream_view_type.as_str());
+    let expected_stream =
+        (spec.stream_specification.as_ref()).map_or("disabled", |s| s.stream_view_type.as_str());
     differ("stream", expected_stream.to_owned(), stream.to_owned());
     // SSEEnabled: a KMS key (AWS managed unless named); otherwise an AWS owned key (no
     // SSEDescription, or DISABLED).
@@ -276,15 +251,6 @@ pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<Stri
     out
 }
 
-/// `a S, b S`: sorted, each once.
-fn sorted_list(items: impl Iterator<Item = String>) -> String {
-    items
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The global secondary indexes' differences: each index present on one side only, and each
 /// shared one's keys and projection.
 fn index_differences(
@@ -292,30 +258,28 @@ fn index_differences(
     found_indexes: &[ddb::GlobalSecondaryIndexDescription],
     differ: &mut impl FnMut(&str, String, String),
 ) {
+    let sorted = |attributes: &[String]| format!("{:?}", BTreeSet::from_iter(attributes));
     for index in &spec.global_secondary_indexes {
         let name = &index.index_name;
         let Some(existing) = found_indexes.iter().find(|i| i.index_name() == Some(name)) else {
             differ(&format!("index {name}"), "present".into(), "none".into());
             continue;
         };
-        differ(
-            &format!("index {name} keys"),
+        let keys = (
             expected_keys(&index.key_schema),
             found_keys(existing.key_schema()),
         );
+        differ(&format!("index {name} keys"), keys.0, keys.1);
         let projection = existing.projection();
-        let sorted = |attributes: &[String]| {
-            let set: BTreeSet<&String> = attributes.iter().collect();
-            format!("{set:?}")
-        };
         let found_type = projection.and_then(|p| p.projection_type());
         let found_attributes = projection.map_or(&[][..], |p| p.non_key_attributes());
+        let expected = &index.projection;
         differ(
             &format!("index {name} projection"),
             format!(
                 "{} {}",
-                index.projection.projection_type,
-                sorted(&index.projection.non_key_attributes)
+                expected.projection_type,
+                sorted(&expected.non_key_attributes)
             ),
             format!(
                 "{} {}",

@@ -25,8 +25,6 @@ pub const SPILL_QUEUE_POLICY: &str = "SpillQueuePolicy";
 pub const SPILL_DEAD_LETTER_QUEUE_POLICY: &str = "SpillDeadLetterQueuePolicy";
 /// The template's list of principals that may use the spill queues besides the functions.
 pub const SPILL_QUEUE_OPERATOR_ARNS: &str = "SpillQueueOperatorArns";
-/// The pseudo parameters the tool knows (from the table's ARN): keys of [`Arns`] too.
-pub const PSEUDO_PARAMETERS: [&str; 3] = ["AWS::Partition", "AWS::Region", "AWS::AccountId"];
 /// Without SAM, Lambda's default log group `/aws/lambda/<function>` plays its part.
 pub const WEBHOOK_FUNCTION_LOG_GROUP: &str = "WebhookFunctionLogGroup";
 /// Without SAM, a secret named `<function>-token` plays its part (`!Ref` of a secret is its ARN).
@@ -35,7 +33,8 @@ pub const WEBHOOK_TOKEN_SECRET: &str = "WebhookTokenSecret";
 pub const CONTACT_KEY_SECRET: &str = "ContactKeySecret";
 
 /// The ARN each `!GetAtt <logical id>.Arn` stands for (and the secrets' `!Ref`), and the
-/// value of each pseudo parameter ([`PSEUDO_PARAMETERS`]).
+/// value of each pseudo parameter the tool knows (`AWS::Partition`, `AWS::Region`,
+/// `AWS::AccountId`, from the table's ARN).
 pub type Arns = BTreeMap<&'static str, String>;
 
 #[derive(Debug, Clone)]
@@ -56,18 +55,19 @@ impl Template {
     /// The repository's template.yaml, compiled in: the tool provisions what the template it was
     /// built with defines.
     pub fn repository() -> Self {
-        Self::of(flowiq_template::Template::repository())
-    }
-
-    pub fn parse(yaml: &str) -> Result<Self, TemplateError> {
-        Ok(Self::of(flowiq_template::Template::parse(yaml)?))
-    }
-
-    fn of(template: flowiq_template::Template) -> Self {
+        let template = flowiq_template::Template::repository();
         Template {
             template,
             parameters: Vec::new(),
         }
+    }
+
+    pub fn parse(yaml: &str) -> Result<Self, TemplateError> {
+        let template = flowiq_template::Template::parse(yaml)?;
+        Ok(Template {
+            template,
+            parameters: Vec::new(),
+        })
     }
 
     /// The template with `name` set to `value` instead of its default: a value the template
@@ -108,20 +108,18 @@ impl Template {
         arns: &Arns,
     ) -> Result<QueuePolicy, TemplateError> {
         // With placeholders, a queue's `!Ref` is its logical id.
-        let queues = self
-            .scope(Attributes::Placeholders)?
-            .property(logical_id, "Queues")?;
-        let queue = match queues.as_array().map(Vec::as_slice) {
-            Some([Json::String(queue)]) => queue.clone(),
-            _ => {
-                return Err(TemplateError::new(format!(
-                    "{logical_id}.Queues is not [!Ref <one queue>]: teach flowiq-provision the \
-                     change"
-                )));
-            }
+        let queues = (self.scope(Attributes::Placeholders)?).property(logical_id, "Queues")?;
+        let Some([Json::String(queue)]) = queues.as_array().map(Vec::as_slice) else {
+            let message = format!(
+                "{logical_id}.Queues is not [!Ref <one queue>]: teach flowiq-provision the change"
+            );
+            return Err(TemplateError::new(message));
         };
         let document = self.known(arns)?.property(logical_id, "PolicyDocument")?;
-        Ok(QueuePolicy { queue, document })
+        Ok(QueuePolicy {
+            queue: queue.clone(),
+            document,
+        })
     }
 
     /// `EventsTable`'s properties.
@@ -136,19 +134,16 @@ impl Template {
         arns: &Arns,
     ) -> Result<BTreeMap<String, String>, TemplateError> {
         let Json::Object(properties) = self.resolve(logical_id, arns)? else {
-            return Err(TemplateError::new(format!(
-                "{logical_id}'s Properties are not a mapping"
-            )));
+            let message = format!("{logical_id}'s Properties are not a mapping");
+            return Err(TemplateError::new(message));
+        };
+        let text = |value| match value {
+            Json::String(s) => s,
+            other => other.to_string(),
         };
         Ok(properties
             .into_iter()
-            .map(|(name, value)| {
-                let value = match value {
-                    Json::String(s) => s,
-                    other => other.to_string(),
-                };
-                (name, value)
-            })
+            .map(|(name, value)| (name, text(value)))
             .collect())
     }
 
