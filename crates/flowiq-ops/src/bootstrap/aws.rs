@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use secrecy::SecretString;
@@ -28,8 +28,21 @@ pub struct AwsClients {
     pub lambda: aws_sdk_lambda::Client,
 }
 
-fn region(region: Option<&Region>) -> String {
-    region.map_or_else(|| "(none)".to_owned(), ToString::to_string)
+/// An AWS call's result: a resource that does not exist (the error code `missing`) gets its own
+/// message, saying what to check; any other error is `cannot <doing>` with the SDK's whole chain.
+fn checked<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    missing: (&str, impl FnOnce() -> String),
+    doing: impl FnOnce() -> String,
+) -> Result<T, BootstrapError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    result.map_err(|err| match err.code() {
+        Some(code) if code == missing.0 => Aws(missing.1()),
+        _ => Aws(format!("cannot {}: {}", doing(), DisplayErrorContext(&err))),
+    })
 }
 
 impl AwsClients {
@@ -53,23 +66,24 @@ impl AwsClients {
         Self::new(&load_sdk_config(&settings.args.deployment).await)
     }
 
+    /// The clients' region, for messages.
+    fn region(&self) -> String {
+        let region = self.dynamodb.config().region();
+        region.map_or_else(|| "(none)".to_owned(), ToString::to_string)
+    }
+
     /// `--api-key-ssm-parameter`: `GetParameter` with decryption (a SecureString).
     pub async fn api_key(&self, name: &str) -> Result<SecretString, BootstrapError> {
         let request = self.ssm.get_parameter().name(name).with_decryption(true);
-        let output = request
-            .send()
-            .await
-            .map_err(|err| match err.as_service_error() {
-                Some(e) if e.is_parameter_not_found() => Aws(format!(
-                    "SSM parameter {name:?} does not exist in region {} (or you may not read it): \
+        let missing = || {
+            format!(
+                "SSM parameter {name:?} does not exist in region {} (or you may not read it): \
                  check --api-key-ssm-parameter and the region",
-                    region(self.ssm.config().region())
-                )),
-                _ => Aws(format!(
-                    "cannot read SSM parameter {name:?}: {}",
-                    DisplayErrorContext(&err)
-                )),
-            })?;
+                self.region()
+            )
+        };
+        let doing = || format!("read SSM parameter {name:?}");
+        let output = checked(request.send().await, ("ParameterNotFound", missing), doing)?;
         let value = output.parameter().and_then(|p| p.value()).unwrap_or("");
         check_api_key(value, &format!("SSM parameter {name}"))
     }
@@ -77,18 +91,16 @@ impl AwsClients {
     /// The token from the stack's secret (`GetSecretValue`).
     pub async fn webhook_token(&self, secret_id: &str) -> Result<SecretString, BootstrapError> {
         let request = self.secrets_manager.get_secret_value().secret_id(secret_id);
-        let output = request.send().await.map_err(|err| match err.as_service_error() {
-            Some(e) if e.is_resource_not_found_exception() => Aws(format!(
+        let missing = || {
+            format!(
                 "secret {secret_id} does not exist in region {} (or is scheduled for deletion): \
                  check the stack's WebhookTokenSecretArn output, or pass the token in \
                  WEBHOOK_TOKEN",
-                region(self.secrets_manager.config().region())
-            )),
-            _ => Aws(format!(
-                "cannot read secret {secret_id}: {}",
-                DisplayErrorContext(&err)
-            )),
-        })?;
+                self.region()
+            )
+        };
+        let doing = || format!("read secret {secret_id}");
+        let output = checked(request.send().await, (NOT_FOUND, missing), doing)?;
         token_from_secret(output.secret_string(), secret_id)
     }
 
@@ -98,39 +110,33 @@ impl AwsClients {
         name: &str,
     ) -> Result<HashMap<String, String>, BootstrapError> {
         let request = self.lambda.get_function_configuration().function_name(name);
-        let output = request.send().await.map_err(|err| match err.as_service_error() {
-            Some(e) if e.is_resource_not_found_exception() => Aws(format!(
+        let missing = || {
+            format!(
                 "Lambda function {name:?} does not exist in region {}: check --function-name and \
                  the region (the one cargo lambda deploy used)",
-                region(self.lambda.config().region())
-            )),
-            _ => Aws(format!(
-                "cannot read the configuration of Lambda function {name:?}: {}",
-                DisplayErrorContext(&err)
-            )),
-        })?;
-        let variables = output.environment.and_then(|e| e.variables);
-        Ok(variables.unwrap_or_default())
+                self.region()
+            )
+        };
+        let doing = || format!("read the configuration of Lambda function {name:?}");
+        let output = checked(request.send().await, (NOT_FOUND, missing), doing)?;
+        Ok(output
+            .environment
+            .and_then(|e| e.variables)
+            .unwrap_or_default())
     }
 
     /// `--function-name`: the function's URL (`GetFunctionUrlConfig`), as Lambda gives it (with a
     /// final `/`).
     pub async fn function_url(&self, name: &str) -> Result<String, BootstrapError> {
         let request = self.lambda.get_function_url_config().function_name(name);
-        let output = request
-            .send()
-            .await
-            .map_err(|err| match err.as_service_error() {
-                Some(e) if e.is_resource_not_found_exception() => Aws(format!(
-                    "Lambda function {name:?} has no function URL: deploy it with `cargo lambda \
+        let missing = || {
+            format!(
+                "Lambda function {name:?} has no function URL: deploy it with `cargo lambda \
                  deploy --enable-function-url`, or pass the receiver's base URL with --url"
-                )),
-                _ => Aws(format!(
-                    "cannot read the function URL of Lambda function {name:?}: {}",
-                    DisplayErrorContext(&err)
-                )),
-            })?;
-        Ok(output.function_url)
+            )
+        };
+        let doing = || format!("read the function URL of Lambda function {name:?}");
+        Ok(checked(request.send().await, (NOT_FOUND, missing), doing)?.function_url)
     }
 
     /// The record of an earlier registration (`GetItem`, consistent read).
@@ -139,16 +145,15 @@ impl AwsClients {
         table: &str,
         pk: &str,
     ) -> Result<Option<RegistrationRecord>, BootstrapError> {
-        let output = (self.dynamodb.get_item().table_name(table))
+        let request = (self.dynamodb.get_item().table_name(table))
             .key(keys::PK, AttributeValue::S(pk.to_owned()))
             .key(
                 keys::SK,
                 AttributeValue::S(RegistrationRecord::SK.to_owned()),
             )
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| self.table_error(e, table, "read the registration records in"))?;
+            .consistent_read(true);
+        let doing = || format!("read the registration records in table {table:?}");
+        let output = checked(request.send().await, self.no_table(table), doing)?;
         let Some(item) = output.item else {
             return Ok(None);
         };
@@ -171,30 +176,26 @@ impl AwsClients {
             .put_item()
             .table_name(table)
             .set_item(Some(item));
-        let written = request.send().await;
-        written.map_err(|e| self.table_error(e, table, "write the registration record to"))?;
+        let doing = || format!("write the registration record to table {table:?}");
+        checked(request.send().await, self.no_table(table), doing)?;
         Ok(())
     }
 
     /// A missing table gets its own message: the likeliest mistake (another region or stack).
-    fn table_error<E, R>(&self, err: SdkError<E, R>, table: &str, doing: &str) -> BootstrapError
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-        R: std::fmt::Debug,
-    {
-        if err.code() == Some("ResourceNotFoundException") {
-            return Aws(format!(
+    fn no_table<'a>(&'a self, table: &'a str) -> (&'static str, impl FnOnce() -> String + 'a) {
+        let message = move || {
+            format!(
                 "table {table:?} does not exist in region {}: check --table-name / TABLE_NAME, \
                  or the stack's TableName output",
-                region(self.dynamodb.config().region())
-            ));
-        }
-        Aws(format!(
-            "cannot {doing} table {table:?}: {}",
-            DisplayErrorContext(&err)
-        ))
+                self.region()
+            )
+        };
+        (NOT_FOUND, message)
     }
 }
+
+/// The error code of a missing secret, Lambda function or DynamoDB table.
+const NOT_FOUND: &str = "ResourceNotFoundException";
 
 /// The `token` of the secret's `{"token":"…"}` (as template.yaml creates it). Messages name the
 /// secret, never its content.
