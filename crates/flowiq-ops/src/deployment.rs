@@ -63,54 +63,51 @@ impl DeploymentArgs {
     /// then `[<env>.global.parameters]`, as `sam deploy` reads it), else [`DEFAULT_STACK_NAME`].
     /// A missing file or key falls back; a file that cannot be read or parsed is an error.
     pub fn stack_name(&self, dir: &Path) -> Result<StackName, DeploymentError> {
+        let found = |name: &str, source: String| {
+            Ok(StackName {
+                name: name.to_owned(),
+                source,
+            })
+        };
         if let Some(name) = &self.stack_name {
-            return Ok(StackName {
-                name: name.clone(),
-                source: "--stack-name".to_owned(),
-            });
+            return found(name, "--stack-name".to_owned());
         }
         let path = dir.join(SAMCONFIG_FILE);
         let text = match std::fs::read_to_string(&path) {
-            Ok(text) => Some(text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(source) => return Err(DeploymentError::ReadSamConfig { path, source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            read => read.map_err(|source| DeploymentError::ReadSamConfig {
+                path: path.clone(),
+                source,
+            })?,
         };
-        let config: toml::Table = match text.as_deref().map(str::parse).transpose() {
-            Ok(config) => config.unwrap_or_default(),
-            Err(e) => return Err(samconfig_error(path, &e)),
-        };
+        let config: toml::Table = text.parse().map_err(|e| samconfig_error(&path, &e))?;
         for command in ["deploy", "global"] {
             let section = format!("{}.{command}.parameters", self.config_env);
-            let value = config
-                .get(&self.config_env)
-                .and_then(|env| env.get(command))
-                .and_then(|command| command.get("parameters"))
-                .and_then(|parameters| parameters.get("stack_name"));
+            let value = (config.get(&self.config_env))
+                .and_then(|env| env.get(command)?.get("parameters")?.get("stack_name"));
             match value.map(|v| v.as_str().map(str::trim)) {
                 None => {}
                 Some(Some(name)) if !name.is_empty() => {
-                    return Ok(StackName {
-                        name: name.to_owned(),
-                        source: format!("{SAMCONFIG_FILE} [{section}]"),
-                    });
+                    return found(name, format!("{SAMCONFIG_FILE} [{section}]"));
                 }
                 Some(_) => {
                     let problem = format!("stack_name in [{section}] is not a non-empty string");
-                    return Err(samconfig_error(path, &problem));
+                    return Err(samconfig_error(&path, &problem));
                 }
             }
         }
-        Ok(StackName {
-            name: DEFAULT_STACK_NAME.to_owned(),
-            source: format!("the default; no stack_name in ./{SAMCONFIG_FILE}"),
-        })
+        found(
+            DEFAULT_STACK_NAME,
+            format!("the default; no stack_name in ./{SAMCONFIG_FILE}"),
+        )
     }
 }
 
-fn samconfig_error(path: PathBuf, problem: &dyn std::fmt::Display) -> DeploymentError {
+fn samconfig_error(path: &Path, problem: &dyn std::fmt::Display) -> DeploymentError {
+    let problem = problem.to_string().trim_end().to_owned();
     DeploymentError::SamConfig {
-        path,
-        problem: problem.to_string().trim_end().to_owned(),
+        path: path.to_owned(),
+        problem,
     }
 }
 
@@ -197,28 +194,10 @@ pub struct StackOutputs {
 }
 
 impl StackOutputs {
-    pub fn new(
-        stack: impl Into<String>,
-        status: impl Into<String>,
-        outputs: BTreeMap<String, String>,
-    ) -> Self {
-        StackOutputs {
-            stack: stack.into(),
-            status: status.into(),
-            outputs,
-        }
-    }
-
-    pub fn stack_name(&self) -> &str {
-        &self.stack
-    }
-
     /// The output's value, if the stack has it and it is not blank.
     pub fn get(&self, output: &str) -> Option<&str> {
-        self.outputs
-            .get(output)
-            .map(String::as_str)
-            .filter(|v| !v.trim().is_empty())
+        let value = self.outputs.get(output).map(String::as_str);
+        value.filter(|v| !v.trim().is_empty())
     }
 
     /// The output's value; `flag` names the option that replaces it, for the error message.
@@ -238,52 +217,44 @@ pub async fn describe_stack_outputs(
     client: &aws_sdk_cloudformation::Client,
     stack_name: &str,
 ) -> Result<StackOutputs, DeploymentError> {
-    let region = client
-        .config()
-        .region()
-        .map_or_else(|| "(none)".to_owned(), ToString::to_string);
-    let not_found = || DeploymentError::StackNotFound {
-        stack: stack_name.to_owned(),
-        region: region.clone(),
-    };
-    let first = client
-        .describe_stacks()
-        .stack_name(stack_name)
-        .into_paginator()
-        .items()
-        .send()
-        .next()
-        .await;
-    let stack = match first {
-        Some(Ok(stack)) => stack,
-        None => return Err(not_found()),
+    let region = client.config().region();
+    let region = region.map_or_else(|| "(none)".to_owned(), ToString::to_string);
+    let answer = client.describe_stacks().stack_name(stack_name).send().await;
+    let stack = match answer {
+        Ok(answer) => answer.stacks.unwrap_or_default().into_iter().next(),
         // CloudFormation answers a missing stack with a ValidationError
         // "Stack with id <name> does not exist".
-        Some(Err(err))
+        Err(err)
             if err.code() == Some("ValidationError")
                 && err.message().is_some_and(|m| m.contains("does not exist")) =>
         {
-            return Err(not_found());
+            None
         }
-        Some(Err(err)) => {
+        Err(err) => {
+            let message = DisplayErrorContext(&err).to_string();
+            let stack = stack_name.to_owned();
             return Err(DeploymentError::Aws {
-                stack: stack_name.to_owned(),
+                stack,
                 region,
-                message: DisplayErrorContext(&err).to_string(),
+                message,
             });
         }
     };
-    let outputs = stack
-        .outputs()
-        .iter()
+    let Some(stack) = stack else {
+        let stack = stack_name.to_owned();
+        return Err(DeploymentError::StackNotFound { stack, region });
+    };
+    let outputs = (stack.outputs().iter())
         .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
         .collect();
-    let status = stack.stack_status().map_or("unknown", |s| s.as_str());
-    Ok(StackOutputs::new(
-        stack.stack_name().unwrap_or(stack_name),
-        status,
+    Ok(StackOutputs {
+        stack: stack.stack_name().unwrap_or(stack_name).to_owned(),
+        status: stack
+            .stack_status()
+            .map_or("unknown", |s| s.as_str())
+            .to_owned(),
         outputs,
-    ))
+    })
 }
 
 /// The deployment a CLI works on: its flags, the directory holding samconfig.toml, and the
@@ -303,36 +274,29 @@ impl Deployment {
         dir: impl Into<PathBuf>,
         cloudformation: aws_sdk_cloudformation::Client,
     ) -> Self {
+        let dir = dir.into();
         Deployment {
             args,
-            dir: dir.into(),
+            dir,
             cloudformation,
             outputs: None,
         }
-    }
-
-    pub fn args(&self) -> &DeploymentArgs {
-        &self.args
     }
 
     /// The stack's outputs, read on the first call.
     pub async fn outputs(&mut self) -> Result<&StackOutputs, DeploymentError> {
         if self.outputs.is_none() {
             let stack = self.args.stack_name(&self.dir)?;
-            tracing::info!(
-                "reading the outputs of stack {} ({})",
-                stack.name,
-                stack.source
-            );
-            let outputs = describe_stack_outputs(&self.cloudformation, &stack.name).await?;
-            self.outputs = Some(outputs);
+            let (name, source) = (&stack.name, &stack.source);
+            tracing::info!("reading the outputs of stack {name} ({source})");
+            self.outputs = Some(describe_stack_outputs(&self.cloudformation, name).await?);
         }
         Ok(self.outputs.as_ref().expect("read above"))
     }
 
     /// The stack's name, if its outputs have been read.
     pub fn stack_read(&self) -> Option<&str> {
-        self.outputs.as_ref().map(StackOutputs::stack_name)
+        self.outputs.as_ref().map(|outputs| outputs.stack.as_str())
     }
 
     /// `given` (a flag's value), else the stack's `output`, which `flag` would replace.
