@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::QueueAttributeName;
+use serde_json::Value as Json;
 
 use super::template::TemplateError;
 use super::{ProvisionError, aws_error};
@@ -36,7 +37,7 @@ pub async fn ensure(
     }
     let mut changes = Vec::new();
     let url = match client.get_queue_url().queue_name(name).send().await {
-        Ok(found) => found.queue_url.unwrap_or_default(),
+        Ok(found) => found.queue_url,
         Err(e)
             if e.as_service_error()
                 .is_some_and(|e| e.is_queue_does_not_exist()) =>
@@ -47,35 +48,41 @@ pub async fn ensure(
                 .await
                 .map_err(|e| aws_error(&format!("create queue {name}"), &e))?;
             changes.push("created".to_owned());
-            created.queue_url.unwrap_or_default()
+            created.queue_url
         }
         Err(e) => return Err(aws_error(&format!("look up queue {name}"), &e)),
     };
-    let found = (client.get_queue_attributes().queue_url(&url))
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .map_err(|e| aws_error(&format!("read the attributes of queue {name}"), &e))?;
-    let found = found.attributes.unwrap_or_default();
-    let differing: HashMap<QueueAttributeName, String> = wanted
-        .into_iter()
-        .filter(|(attribute, value)| !same(value, found.get(attribute).map_or("", String::as_str)))
-        .collect();
-    if !differing.is_empty() {
-        let mut names: Vec<&str> = differing.keys().map(QueueAttributeName::as_str).collect();
+    let url = url.unwrap_or_default();
+    let found = attributes_of(client, name, &url).await?;
+    let found_value = |attribute: &QueueAttributeName| found.get(attribute).cloned();
+    wanted.retain(|attribute, value| !same(value, &found_value(attribute).unwrap_or_default()));
+    if !wanted.is_empty() {
+        let mut names: Vec<&str> = wanted.keys().map(QueueAttributeName::as_str).collect();
         names.sort_unstable();
         changes.push(format!("set {}", names.join(", ")));
         (client.set_queue_attributes().queue_url(&url))
-            .set_attributes(Some(differing))
+            .set_attributes(Some(wanted))
             .send()
             .await
             .map_err(|e| aws_error(&format!("set the attributes of queue {name}"), &e))?;
     }
-    let arn = found
-        .get(&QueueAttributeName::QueueArn)
-        .cloned()
-        .ok_or_else(|| ProvisionError::Aws(format!("queue {name} has no QueueArn attribute")))?;
+    let arn = found.get(&QueueAttributeName::QueueArn).cloned();
+    let arn =
+        arn.ok_or_else(|| ProvisionError::Aws(format!("queue {name} has no QueueArn attribute")))?;
     Ok(Queue { url, arn, changes })
+}
+
+async fn attributes_of(
+    client: &Client,
+    name: &str,
+    url: &str,
+) -> Result<HashMap<QueueAttributeName, String>, ProvisionError> {
+    let found = (client.get_queue_attributes().queue_url(url))
+        .attribute_names(QueueAttributeName::All)
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("read the attributes of queue {name}"), &e))?;
+    Ok(found.attributes.unwrap_or_default())
 }
 
 /// Sets the queue's `Policy` attribute to `policy` unless it is that already. A queue that had
@@ -87,27 +94,13 @@ pub async fn ensure_policy(
     client: &Client,
     name: &str,
     url: &str,
-    policy: &serde_json::Value,
+    policy: &Json,
 ) -> Result<Vec<String>, ProvisionError> {
-    let counts = [
-        QueueAttributeName::ApproximateNumberOfMessages,
-        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-        QueueAttributeName::ApproximateNumberOfMessagesDelayed,
-    ];
-    let found = (client.get_queue_attributes().queue_url(url))
-        .attribute_names(QueueAttributeName::All)
-        .send()
-        .await
-        .map_err(|e| aws_error(&format!("read the policy of queue {name}"), &e))?;
-    let found = found.attributes.unwrap_or_default();
+    let found = attributes_of(client, name, url).await?;
     let current = found
         .get(&QueueAttributeName::Policy)
-        .filter(|p| !p.is_empty())
-        .map(|p| serde_json::from_str::<serde_json::Value>(p).unwrap_or_default());
-    if current
-        .as_ref()
-        .is_some_and(|current| same_policy(current, policy))
-    {
+        .filter(|p| !p.is_empty());
+    if current.is_some_and(|current| same(&policy.to_string(), current)) {
         return Ok(Vec::new());
     }
     (client.set_queue_attributes().queue_url(url))
@@ -115,8 +108,12 @@ pub async fn ensure_policy(
         .send()
         .await
         .map_err(|e| aws_error(&format!("set the policy of queue {name}"), &e))?;
-    let held: u64 = counts
-        .iter()
+    let counts = [
+        QueueAttributeName::ApproximateNumberOfMessages,
+        QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+        QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+    ];
+    let held: u64 = (counts.iter())
         .filter_map(|count| found.get(count)?.parse::<u64>().ok())
         .sum();
     let before = if current.is_some() {
@@ -137,55 +134,36 @@ pub async fn ensure_policy(
     Ok(vec![format!("policy set (it had {before})")])
 }
 
-/// The same policy, as SQS may return it: a one-element list is the same as its element.
-fn same_policy(found: &serde_json::Value, expected: &serde_json::Value) -> bool {
-    use serde_json::Value;
-    fn normalized(value: &Value) -> Value {
+/// The same attribute value, as SQS may return it: JSON documents (`RedrivePolicy`, `Policy`)
+/// compared as documents, where a one-element list is its element and a number its text (SQS
+/// gives `"maxReceiveCount":10` or `"10"`); anything else as text.
+fn same(expected: &str, found: &str) -> bool {
+    fn normalized(value: Json) -> Json {
         match value {
-            Value::Array(items) if items.len() == 1 => normalized(&items[0]),
-            Value::Array(items) => Value::Array(items.iter().map(normalized).collect()),
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), normalized(v)))
-                    .collect(),
-            ),
-            other => other.clone(),
+            Json::Array(mut items) if items.len() == 1 => normalized(items.remove(0)),
+            Json::Array(items) => Json::Array(items.into_iter().map(normalized).collect()),
+            Json::Object(map) => map.into_iter().map(|(k, v)| (k, normalized(v))).collect(),
+            Json::Number(n) => Json::String(n.to_string()),
+            other => other,
         }
     }
-    normalized(found) == normalized(expected)
-}
-
-/// The same value: JSON objects (`RedrivePolicy`) compared key by key, numbers as text (SQS gives
-/// `"maxReceiveCount":10` or `"10"`).
-fn same(expected: &str, found: &str) -> bool {
-    let object = |s: &str| match serde_json::from_str::<serde_json::Value>(s) {
-        Ok(serde_json::Value::Object(map)) => Some(
-            map.into_iter()
-                .map(|(k, v)| (k, v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
-                .collect::<BTreeMap<_, _>>(),
-        ),
-        _ => None,
-    };
-    match (object(expected), object(found)) {
-        (Some(expected), Some(found)) => expected == found,
+    match (serde_json::from_str(expected), serde_json::from_str(found)) {
+        (Ok(expected), Ok(found)) => normalized(expected) == normalized(found),
         _ => expected == found,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{same, same_policy};
+    use super::same;
 
     #[test]
     fn policies_compare_as_documents() {
-        let ours =
-            serde_json::json!({"Statement": [{"Action": ["sqs:SendMessage"], "Effect": "Deny"}]});
-        let returned =
-            serde_json::json!({"Statement": {"Effect": "Deny", "Action": "sqs:SendMessage"}});
-        assert!(same_policy(&returned, &ours));
-        let wider =
-            serde_json::json!({"Statement": [{"Action": "sqs:SendMessage", "Effect": "Allow"}]});
-        assert!(!same_policy(&wider, &ours));
+        let ours = r#"{"Statement": [{"Action": ["sqs:SendMessage"], "Effect": "Deny"}]}"#;
+        let returned = r#"{"Statement": {"Effect": "Deny", "Action": "sqs:SendMessage"}}"#;
+        assert!(same(ours, returned));
+        let wider = r#"{"Statement": [{"Action": "sqs:SendMessage", "Effect": "Allow"}]}"#;
+        assert!(!same(ours, wider));
     }
 
     #[test]
