@@ -4,6 +4,7 @@
 //! means and of which binary uses it: compiled in, its table gives each binary's `--help` its
 //! list ([`Tool::exit_codes_help`]), and a test keeps it equal to [`ExitStatus`].
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +34,24 @@ impl From<ExitStatus> for ExitCode {
     fn from(status: ExitStatus) -> Self {
         ExitCode::from(status.code())
     }
+}
+
+/// A binary's end: `output` written on stdout (a failure to, such as a closed pipe, exits
+/// [`ExitStatus::Unexpected`]), then the run's error on stderr and its exit code.
+pub fn finish(output: &str, error: Option<(&dyn std::fmt::Display, ExitStatus)>) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(output.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        eprintln!("error: cannot write to stdout: {e}");
+        return ExitStatus::Unexpected.into();
+    }
+    let Some((error, status)) = error else {
+        return ExitCode::SUCCESS;
+    };
+    eprintln!("error: {error}");
+    status.into()
 }
 
 /// The operator binaries, in the order of the table's columns.

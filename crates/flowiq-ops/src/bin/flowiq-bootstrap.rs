@@ -1,7 +1,6 @@
 //! `flowiq-bootstrap`: registers the deployed webhook URL with FlowIQ (docs/bootstrap.md). This
 //! file only wires: flags, settings, the AWS clients, the run, the output and the exit code.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -9,7 +8,7 @@ use flowiq_ops::bootstrap::aws::AwsClients;
 use flowiq_ops::bootstrap::cli::API_KEY_ENV;
 use flowiq_ops::bootstrap::report::Report;
 use flowiq_ops::bootstrap::{Args, BootstrapError, Settings, run};
-use flowiq_ops::exit_status::ExitStatus;
+use flowiq_ops::exit_status::finish;
 
 fn main() -> ExitCode {
     // Flags clap rejects exit 2 here, before anything else happens.
@@ -19,23 +18,12 @@ fn main() -> ExitCode {
     let json = args.json;
     let mut report = Report::default();
     let result = bootstrap(args, &mut report);
-    let mut stdout = std::io::stdout().lock();
-    let printed = if json {
-        writeln!(stdout, "{}", report.to_json(result.as_ref().err()))
-    } else {
-        write!(stdout, "{}", report.to_text())
+    let output = match json {
+        true => format!("{}\n", report.to_json(result.as_ref().err())),
+        false => report.to_text(),
     };
-    if let Err(e) = printed.and_then(|()| stdout.flush()) {
-        eprintln!("error: cannot write to stdout: {e}");
-        return ExitStatus::Unexpected.into();
-    }
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(error.exit_status())
-        }
-    }
+    let error = result.as_ref().err();
+    finish(&output, error.map(|e| (e as _, e.exit_status())))
 }
 
 fn bootstrap(args: Args, report: &mut Report) -> Result<(), BootstrapError> {

@@ -2,24 +2,23 @@
 //! deployment with `cargo lambda deploy` (README, "Without SAM"). This file only wires: flags,
 //! clients, the run, the shell assignments and the exit code.
 
-use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use flowiq_ops::exit_status::ExitStatus;
+use flowiq_ops::exit_status::{ExitStatus, finish};
 use flowiq_ops::provision::{Args, Clients, Names, ProvisionError, provision, wait_for_a_new_role};
 
 fn main() -> ExitCode {
     let args = Args::parse();
     flowiq_ops::cli_logs::init();
-    let runtime = match tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()
-    {
+        .build();
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitStatus::Unexpected.into();
+            let error = format!("cannot start the async runtime: {e}");
+            return finish("", Some((&error, ExitStatus::Unexpected)));
         }
     };
     let result: Result<String, ProvisionError> = runtime.block_on(async {
@@ -29,21 +28,8 @@ fn main() -> ExitCode {
         wait_for_a_new_role(&provisioned).await;
         Ok(provisioned.shell_assignments())
     });
-    match result {
-        Ok(assignments) => {
-            let mut stdout = std::io::stdout().lock();
-            if let Err(e) = stdout
-                .write_all(assignments.as_bytes())
-                .and_then(|()| stdout.flush())
-            {
-                eprintln!("error: cannot write to stdout: {e}");
-                return ExitStatus::Unexpected.into();
-            }
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            eprintln!("error: {error}");
-            ExitCode::from(error.exit_status())
-        }
+    match &result {
+        Ok(assignments) => finish(assignments, None),
+        Err(error) => finish("", Some((error, error.exit_status()))),
     }
 }
