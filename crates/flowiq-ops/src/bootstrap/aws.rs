@@ -5,9 +5,13 @@
 
 use std::collections::HashMap;
 
-use aws_config::{BehaviorVersion, SdkConfig};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationError;
+use aws_sdk_lambda::operation::get_function_url_config::GetFunctionUrlConfigError;
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use aws_sdk_ssm::operation::get_parameter::GetParameterError;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
@@ -28,21 +32,27 @@ pub struct AwsClients {
     pub lambda: aws_sdk_lambda::Client,
 }
 
-/// An AWS call's result: a resource that does not exist (the error code `missing`) gets its own
-/// message, saying what to check; any other error is `cannot <doing>` with the SDK's whole chain.
+/// An AWS call's result: a resource that does not exist (`missing.0` says whether the service's
+/// error means that) gets its own message, saying what to check; any other error is
+/// `cannot <doing>` with the SDK's whole chain.
 fn checked<T, E, R>(
     result: Result<T, SdkError<E, R>>,
-    missing: (&str, impl FnOnce() -> String),
+    missing: (impl FnOnce(&E) -> bool, impl FnOnce() -> String),
     doing: impl FnOnce() -> String,
 ) -> Result<T, BootstrapError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
-    result.map_err(|err| match err.code() {
-        Some(code) if code == missing.0 => Aws(missing.1()),
+    result.map_err(|err| match err.as_service_error() {
+        Some(e) if missing.0(e) => Aws(missing.1()),
         _ => Aws(format!("cannot {}: {}", doing(), DisplayErrorContext(&err))),
     })
+}
+
+/// A client's region, for messages.
+fn region(region: Option<&Region>) -> String {
+    region.map_or_else(|| "(none)".to_owned(), ToString::to_string)
 }
 
 impl AwsClients {
@@ -66,12 +76,6 @@ impl AwsClients {
         Self::new(&load_sdk_config(&settings.args.deployment).await)
     }
 
-    /// The clients' region, for messages.
-    fn region(&self) -> String {
-        let region = self.dynamodb.config().region();
-        region.map_or_else(|| "(none)".to_owned(), ToString::to_string)
-    }
-
     /// `--api-key-ssm-parameter`: `GetParameter` with decryption (a SecureString).
     pub async fn api_key(&self, name: &str) -> Result<SecretString, BootstrapError> {
         let request = self.ssm.get_parameter().name(name).with_decryption(true);
@@ -79,11 +83,15 @@ impl AwsClients {
             format!(
                 "SSM parameter {name:?} does not exist in region {} (or you may not read it): \
                  check --api-key-ssm-parameter and the region",
-                self.region()
+                region(self.ssm.config().region())
             )
         };
         let doing = || format!("read SSM parameter {name:?}");
-        let output = checked(request.send().await, ("ParameterNotFound", missing), doing)?;
+        let output = checked(
+            request.send().await,
+            (GetParameterError::is_parameter_not_found, missing),
+            doing,
+        )?;
         let value = output.parameter().and_then(|p| p.value()).unwrap_or("");
         check_api_key(value, &format!("SSM parameter {name}"))
     }
@@ -96,11 +104,18 @@ impl AwsClients {
                 "secret {secret_id} does not exist in region {} (or is scheduled for deletion): \
                  check the stack's WebhookTokenSecretArn output, or pass the token in \
                  WEBHOOK_TOKEN",
-                self.region()
+                region(self.secrets_manager.config().region())
             )
         };
         let doing = || format!("read secret {secret_id}");
-        let output = checked(request.send().await, (NOT_FOUND, missing), doing)?;
+        let output = checked(
+            request.send().await,
+            (
+                GetSecretValueError::is_resource_not_found_exception,
+                missing,
+            ),
+            doing,
+        )?;
         token_from_secret(output.secret_string(), secret_id)
     }
 
@@ -114,11 +129,18 @@ impl AwsClients {
             format!(
                 "Lambda function {name:?} does not exist in region {}: check --function-name and \
                  the region (the one cargo lambda deploy used)",
-                self.region()
+                region(self.lambda.config().region())
             )
         };
         let doing = || format!("read the configuration of Lambda function {name:?}");
-        let output = checked(request.send().await, (NOT_FOUND, missing), doing)?;
+        let output = checked(
+            request.send().await,
+            (
+                GetFunctionConfigurationError::is_resource_not_found_exception,
+                missing,
+            ),
+            doing,
+        )?;
         Ok(output
             .environment
             .and_then(|e| e.variables)
@@ -136,7 +158,15 @@ impl AwsClients {
             )
         };
         let doing = || format!("read the function URL of Lambda function {name:?}");
-        Ok(checked(request.send().await, (NOT_FOUND, missing), doing)?.function_url)
+        Ok(checked(
+            request.send().await,
+            (
+                GetFunctionUrlConfigError::is_resource_not_found_exception,
+                missing,
+            ),
+            doing,
+        )?
+        .function_url)
     }
 
     /// The record of an earlier registration (`GetItem`, consistent read).
@@ -182,20 +212,21 @@ impl AwsClients {
     }
 
     /// A missing table gets its own message: the likeliest mistake (another region or stack).
-    fn no_table<'a>(&'a self, table: &'a str) -> (&'static str, impl FnOnce() -> String + 'a) {
+    fn no_table<'a, E: ProvideErrorMetadata>(
+        &'a self,
+        table: &'a str,
+    ) -> (impl FnOnce(&E) -> bool, impl FnOnce() -> String + 'a) {
         let message = move || {
             format!(
                 "table {table:?} does not exist in region {}: check --table-name / TABLE_NAME, \
                  or the stack's TableName output",
-                self.region()
+                region(self.dynamodb.config().region())
             )
         };
-        (NOT_FOUND, message)
+        let missing = |e: &E| e.code() == Some("ResourceNotFoundException");
+        (missing, message)
     }
 }
-
-/// The error code of a missing secret, Lambda function or DynamoDB table.
-const NOT_FOUND: &str = "ResourceNotFoundException";
 
 /// The `token` of the secret's `{"token":"…"}` (as template.yaml creates it). Messages name the
 /// secret, never its content.
@@ -266,11 +297,7 @@ impl RegistrationRecord {
 
     /// `WEBHOOK#<platform>#<type>#<url_sha256>`.
     pub fn pk(url: &WebhookUrl, event_type: WebhookType) -> String {
-        format!(
-            "WEBHOOK#{}#{event_type}#{}",
-            url.platform(),
-            url.sha256_hex()
-        )
+        format!("WEBHOOK#{}#{event_type}#{}", url.platform, url.sha256_hex())
     }
 
     pub fn new(url: &WebhookUrl, event_type: WebhookType, created: &CreatedWebhook) -> Self {
@@ -280,7 +307,7 @@ impl RegistrationRecord {
             item_type: ItemType::Webhook,
             webhook_id: created.id.clone(),
             event_type: event_type.to_string(),
-            platform: url.platform().to_string(),
+            platform: url.platform.to_string(),
             created_at: flowiq_webhooks::clock::normalize_rfc3339(&created.created_at)
                 .unwrap_or_else(|_| created.created_at.clone()),
             url_sha256: url.sha256_hex(),

@@ -148,16 +148,12 @@ fn seconds(value: &str) -> Result<Duration, String> {
 
 /// Create Webhook's `type`: `all` (every event type through one webhook), one of FlowIQ's
 /// event types (the receiver's list, [`EventType::KNOWN`]: the documented ones, then `call`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct WebhookType(&'static str);
 
 impl WebhookType {
     pub const ALL: WebhookType = WebhookType("all");
-
-    pub fn as_str(self) -> &'static str {
-        self.0
-    }
 }
 
 /// `all`, the documented event types, `call`: `--type`'s values, in that order.
@@ -181,8 +177,7 @@ impl ValueEnum for WebhookType {
 
 impl fmt::Display for WebhookType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = self.to_possible_value().expect("no variant is skipped");
-        f.write_str(value.get_name())
+        f.write_str(self.0)
     }
 }
 
@@ -243,12 +238,9 @@ impl Settings {
                 )));
             }
         };
-        let mut types: Vec<WebhookType> = Vec::new();
-        for &event_type in &args.types {
-            if !types.contains(&event_type) {
-                types.push(event_type);
-            }
-        }
+        let mut types = args.types.clone();
+        let mut seen = std::collections::HashSet::new();
+        types.retain(|event_type| seen.insert(*event_type));
         if types.contains(&WebhookType::ALL)
             && let Some(other) = types.iter().find(|t| **t != WebhookType::ALL)
         {
@@ -258,14 +250,10 @@ impl Settings {
                  individual types"
             )));
         }
-        let mut api_base = http_url(&args.api_base, "--api-base", args.allow_http, API_TLS)?;
-        if !api_base.path().ends_with('/') {
-            api_base.set_path(&format!("{}/", api_base.path()));
-        }
+        let api_base = http_url(&args.api_base, "--api-base", args.allow_http, API_TLS)?;
+        let endpoint = format!("{}/set-webhooks", api_base.as_str().trim_end_matches('/'));
         Ok(Settings {
-            endpoint: api_base
-                .join("set-webhooks")
-                .expect("a relative path joins"),
+            endpoint: Url::parse(&endpoint).expect("a URL with a path added"),
             base_url,
             token,
             api_key,

@@ -130,7 +130,7 @@ impl Client {
             method: "POST",
             url: self.endpoint.to_string(),
             headers: self.headers(true),
-            body: Self::body(&url.masked(), event_type, url.platform()),
+            body: Self::body(&url.masked(), event_type, url.platform),
         }
     }
 
@@ -140,7 +140,7 @@ impl Client {
         url: &WebhookUrl,
         event_type: WebhookType,
     ) -> Result<CreatedWebhook, BootstrapError> {
-        let body = Self::body(&url.expose_secret(), event_type, url.platform());
+        let body = Self::body(&url.expose_secret(), event_type, url.platform);
         let secrets = [self.api_key.expose_secret(), url.token()];
         let outcome = self
             .retry
@@ -165,8 +165,7 @@ impl Client {
                 )));
             }
         };
-        if created.platform != url.platform().as_str()
-            || created.event_type != event_type.to_string()
+        if created.platform != url.platform.as_str() || created.event_type != event_type.to_string()
         {
             tracing::warn!(
                 "FlowIQ created webhook {} as type {:?} / platform {:?}, not the {event_type} / {} \
@@ -174,7 +173,7 @@ impl Client {
                 created.id,
                 created.event_type,
                 created.platform,
-                url.platform()
+                url.platform
             );
         }
         Ok(created)

@@ -77,7 +77,7 @@ impl BootstrapError {
 #[derive(Debug, Clone)]
 pub struct WebhookUrl {
     base: String,
-    platform: Platform,
+    pub platform: Platform,
     token: SecretString,
 }
 
@@ -89,10 +89,6 @@ impl WebhookUrl {
             platform,
             token,
         }
-    }
-
-    pub fn platform(&self) -> Platform {
-        self.platform
     }
 
     pub fn token(&self) -> &str {
@@ -129,12 +125,10 @@ pub fn mask(secret: &str) -> String {
 /// `text` with each secret (8 characters or more) masked: for text from elsewhere, such as
 /// FlowIQ's answers, which might quote a secret back.
 pub fn redact(text: &str, secrets: &[&str]) -> String {
-    secrets
-        .iter()
-        .filter(|s| s.len() >= 8)
-        .fold(text.to_owned(), |text, secret| {
-            text.replace(secret, &mask(secret))
-        })
+    let secrets = secrets.iter().filter(|s| s.len() >= 8);
+    secrets.fold(text.to_owned(), |text, secret| {
+        text.replace(secret, &mask(secret))
+    })
 }
 
 /// Runs the bootstrap. `report` collects what was done, also when an error stops the run
@@ -154,78 +148,48 @@ pub async fn run(
         ApiKey::SsmParameter(name) => aws.api_key(name).await?,
     };
     let flowiq = flowiq::Client::new(settings, api_key)?;
-    let mut deployment = Deployment::new(
-        settings.args.deployment.clone(),
-        &settings.samconfig_dir,
-        aws.cloudformation.clone(),
-    );
-    let mut function = settings.args.function_name.as_deref().map(|name| Function {
-        name,
-        environment: None,
-    });
-    let result = register(
+    let deployment = (settings.args.deployment.clone(), &settings.samconfig_dir);
+    let mut sources = Sources {
         settings,
         aws,
-        &flowiq,
-        &mut deployment,
-        &mut function,
-        report,
-    )
-    .await;
-    report.stack = deployment.stack_read().map(str::to_owned);
-    report.function = function
-        .filter(|f| f.environment.is_some())
-        .map(|f| f.name.to_owned());
+        deployment: Deployment::new(deployment.0, deployment.1, aws.cloudformation.clone()),
+        function: settings.args.function_name.as_deref(),
+        environment: None,
+    };
+    let result = register(&mut sources, &flowiq, report).await;
+    report.stack = sources.deployment.stack_read().map(str::to_owned);
+    report.function = sources
+        .function
+        .filter(|_| sources.environment.is_some())
+        .map(str::to_owned);
     result
 }
 
-/// `--function-name`: the function whose URL and environment stand in for a stack's outputs. Its
-/// configuration is read once, when a value is first needed; before its URL, so that a missing
-/// function is named as such.
-struct Function<'a> {
-    name: &'a str,
-    environment: Option<HashMap<String, String>>,
-}
-
-impl Function<'_> {
-    async fn environment(
-        &mut self,
-        aws: &AwsClients,
-    ) -> Result<&HashMap<String, String>, BootstrapError> {
-        if self.environment.is_none() {
-            tracing::info!("reading the configuration of Lambda function {}", self.name);
-            self.environment = Some(aws.function_environment(self.name).await?);
-        }
-        Ok(self.environment.as_ref().expect("read above"))
-    }
-}
-
 async fn register(
-    settings: &Settings,
-    aws: &AwsClients,
+    sources: &mut Sources<'_>,
     flowiq: &flowiq::Client,
-    deployment: &mut Deployment,
-    function: &mut Option<Function<'_>>,
     report: &mut Report,
 ) -> Result<(), BootstrapError> {
-    let base = base_url(settings, aws, deployment, function.as_mut()).await?;
-    let token = token(settings, aws, deployment, function.as_mut()).await?;
-    let platform = settings.args.platform;
-    let url = WebhookUrl::new(&base, platform, token);
+    let (settings, aws) = (sources.settings, sources.aws);
+    let url = WebhookUrl::new(
+        &sources.base_url().await?,
+        settings.args.platform,
+        sources.token().await?,
+    );
     report.url = Some(url.masked());
-    report.platform = Some(platform);
-
+    report.platform = Some(url.platform);
+    let registration = |status, event_type| Registration::new(status, &url, event_type);
     if settings.args.dry_run {
         for &event_type in &settings.types {
             report.registrations.push(Registration {
                 request: Some(flowiq.preview(&url, event_type)),
-                ..Registration::new(Status::DryRun, &url, event_type)
+                ..registration(Status::DryRun, event_type)
             });
         }
         return Ok(());
     }
 
-    let table = table_name(settings, aws, deployment, function.as_mut()).await?;
+    let table = sources.table_name().await?;
     report.table = Some(table.clone());
     for &event_type in &settings.types {
         let pk = RegistrationRecord::pk(&url, event_type);
@@ -236,17 +200,20 @@ async fn register(
                 webhook_id: Some(found.webhook_id),
                 created_at: Some(found.created_at),
                 registered_at: Some(found.registered_at),
-                ..Registration::new(Status::AlreadyRegistered, &url, event_type)
+                ..registration(Status::AlreadyRegistered, event_type)
             });
             continue;
         }
-        tracing::info!("registering type {event_type} for {platform} with FlowIQ");
+        tracing::info!(
+            "registering type {event_type} for {} with FlowIQ",
+            url.platform
+        );
         let created = flowiq.create_webhook(&url, event_type).await?;
         report.registrations.push(Registration {
             webhook_id: Some(created.id.clone()),
             created_at: Some(created.created_at.clone()),
             message: created.message.clone(),
-            ..Registration::new(Status::Registered, &url, event_type)
+            ..registration(Status::Registered, event_type)
         });
         let record = RegistrationRecord::new(&url, event_type, &created);
         aws.put_registration(&table, &record).await.map_err(|e| {
@@ -261,90 +228,101 @@ async fn register(
     Ok(())
 }
 
-/// The receiver's API root: `--url`, else the function's URL, else the stack's output (its
-/// custom domain's when deployed).
-async fn base_url(
-    settings: &Settings,
-    aws: &AwsClients,
-    deployment: &mut Deployment,
-    function: Option<&mut Function<'_>>,
-) -> Result<String, BootstrapError> {
-    let allow_http = settings.args.allow_http;
-    match (&settings.base_url, function) {
-        (Some(base), _) => Ok(base.clone()),
-        (None, Some(function)) => {
-            function.environment(aws).await?;
-            let url = aws.function_url(function.name).await?;
-            let what = format!("the URL of Lambda function {}", function.name);
-            cli::base_url(&url, &what, allow_http)
-        }
-        (None, None) => {
-            let outputs = deployment.outputs().await?;
-            // A custom domain, when deployed, is the URL to give out.
-            let output = match outputs.get(CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT) {
-                Some(_) => CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT,
-                None => WEBHOOK_BASE_URL_OUTPUT,
-            };
-            let base = outputs.require(output, "--url")?;
-            cli::base_url(base, &format!("stack output {output}"), allow_http)
-        }
-    }
+/// Where the URL's parts and the table come from: the flags, else `--function-name`'s function
+/// (its URL and environment stand in for a stack's outputs), else the stack's outputs.
+struct Sources<'a> {
+    settings: &'a Settings,
+    aws: &'a AwsClients,
+    deployment: Deployment,
+    function: Option<&'a str>,
+    /// The function's, read once, when a value is first needed; before its URL, so that a
+    /// missing function is named as such.
+    environment: Option<HashMap<String, String>>,
 }
 
-/// The path token: `WEBHOOK_TOKEN`, else the function's (its secret's, or its environment's),
-/// else the stack's secret.
-async fn token(
-    settings: &Settings,
-    aws: &AwsClients,
-    deployment: &mut Deployment,
-    function: Option<&mut Function<'_>>,
-) -> Result<SecretString, BootstrapError> {
-    match (&settings.token, function) {
-        (Some(token), _) => Ok(token.clone()),
-        (None, Some(function)) => {
-            let name = function.name;
-            let environment = function.environment(aws).await?;
-            // A function with the token secret (as template.yaml deploys it) names the secret,
-            // never the token; one deployed by hand may still carry WEBHOOK_TOKENS.
-            match environment.get(aws::TOKEN_SECRET_VARIABLE) {
-                Some(secret_id) if !secret_id.trim().is_empty() => {
-                    let secret_id = secret_id.trim().to_owned();
-                    tracing::info!("reading the webhook token from secret {secret_id}");
-                    aws.webhook_token(&secret_id).await
+impl Sources<'_> {
+    async fn environment(
+        &mut self,
+        function: &str,
+    ) -> Result<&HashMap<String, String>, BootstrapError> {
+        if self.environment.is_none() {
+            tracing::info!("reading the configuration of Lambda function {function}");
+            self.environment = Some(self.aws.function_environment(function).await?);
+        }
+        Ok(self.environment.as_ref().expect("read above"))
+    }
+
+    /// The receiver's API root: `--url`, else the function's URL, else the stack's output (its
+    /// custom domain's when deployed).
+    async fn base_url(&mut self) -> Result<String, BootstrapError> {
+        let allow_http = self.settings.args.allow_http;
+        if let Some(base) = &self.settings.base_url {
+            return Ok(base.clone());
+        }
+        if let Some(function) = self.function {
+            self.environment(function).await?;
+            let url = self.aws.function_url(function).await?;
+            let what = format!("the URL of Lambda function {function}");
+            return cli::base_url(&url, &what, allow_http);
+        }
+        let outputs = self.deployment.outputs().await?;
+        // A custom domain, when deployed, is the URL to give out.
+        let output = match outputs.get(CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT) {
+            Some(_) => CUSTOM_DOMAIN_WEBHOOK_BASE_URL_OUTPUT,
+            None => WEBHOOK_BASE_URL_OUTPUT,
+        };
+        let base = outputs.require(output, "--url")?;
+        cli::base_url(base, &format!("stack output {output}"), allow_http)
+    }
+
+    /// The path token: `WEBHOOK_TOKEN`, else the function's (its secret's, or its environment's),
+    /// else the stack's secret.
+    async fn token(&mut self) -> Result<SecretString, BootstrapError> {
+        if let Some(token) = &self.settings.token {
+            return Ok(token.clone());
+        }
+        let aws = self.aws;
+        let secret_id = match self.function {
+            Some(function) => {
+                let environment = self.environment(function).await?;
+                // A function with the token secret (as template.yaml deploys it) names the
+                // secret, never the token; one deployed by hand may still carry WEBHOOK_TOKENS.
+                match environment
+                    .get(aws::TOKEN_SECRET_VARIABLE)
+                    .map(|id| id.trim())
+                {
+                    Some(secret_id) if !secret_id.is_empty() => secret_id.to_owned(),
+                    _ => return aws::token_from_function(environment, function),
                 }
-                _ => aws::token_from_function(environment, name),
             }
-        }
-        (None, None) => {
-            let outputs = deployment.outputs().await?;
-            let secret_id = outputs.require(WEBHOOK_TOKEN_SECRET_ARN_OUTPUT, "WEBHOOK_TOKEN")?;
-            tracing::info!("reading the webhook token from secret {secret_id}");
-            aws.webhook_token(secret_id).await
-        }
+            None => {
+                let outputs = self.deployment.outputs().await?;
+                outputs
+                    .require(WEBHOOK_TOKEN_SECRET_ARN_OUTPUT, "WEBHOOK_TOKEN")?
+                    .to_owned()
+            }
+        };
+        tracing::info!("reading the webhook token from secret {secret_id}");
+        aws.webhook_token(&secret_id).await
     }
-}
 
-/// The table of registration records: `--table-name`, else the function's `TABLE_NAME`, else
-/// the stack's.
-async fn table_name(
-    settings: &Settings,
-    aws: &AwsClients,
-    deployment: &mut Deployment,
-    function: Option<&mut Function<'_>>,
-) -> Result<String, BootstrapError> {
-    match (&settings.args.deployment.table_name, function) {
-        (None, Some(function)) => {
-            let name = function.name;
-            let table = function.environment(aws).await?.get("TABLE_NAME");
-            let table = table.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
-                BootstrapError::Aws(format!(
-                    "Lambda function {name:?} has no TABLE_NAME in its environment: is it the \
-                     FlowIQ webhook function? Otherwise pass --table-name"
-                ))
-            })?;
-            Ok(table.clone())
-        }
-        _ => Ok(deployment.table_name().await?),
+    /// The table of registration records: `--table-name`, else the function's `TABLE_NAME`,
+    /// else the stack's.
+    async fn table_name(&mut self) -> Result<String, BootstrapError> {
+        let Some(function) = self
+            .function
+            .filter(|_| self.settings.args.deployment.table_name.is_none())
+        else {
+            return Ok(self.deployment.table_name().await?);
+        };
+        let table = self.environment(function).await?.get("TABLE_NAME");
+        let table = table.filter(|t| !t.trim().is_empty()).ok_or_else(|| {
+            BootstrapError::Aws(format!(
+                "Lambda function {function:?} has no TABLE_NAME in its environment: is it the \
+                 FlowIQ webhook function? Otherwise pass --table-name"
+            ))
+        })?;
+        Ok(table.clone())
     }
 }
 

@@ -49,7 +49,7 @@ impl Registration {
         Registration {
             status,
             event_type,
-            platform: url.platform(),
+            platform: url.platform,
             url: url.masked(),
             webhook_id: None,
             created_at: None,
