@@ -52,10 +52,13 @@ pub struct Exhausted {
 }
 
 impl RetryPolicy {
-    pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
-    pub const DEFAULT_BASE_DELAY: Duration = Duration::from_millis(500);
-    pub const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(8);
-    pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+    /// The default backoff with `max_attempts` attempts (`--max-attempts`).
+    pub fn with_attempts(max_attempts: u32) -> Self {
+        RetryPolicy {
+            max_attempts,
+            ..RetryPolicy::default()
+        }
+    }
 
     /// Runs `operation` until it returns `Ok` (a final answer, which may itself be a refusal:
     /// `T` is the caller's) or the attempts run out. Before each retry, `notify` gets the
@@ -105,23 +108,14 @@ impl RetryPolicy {
     }
 }
 
-impl RetryPolicy {
-    /// The default backoff with `max_attempts` attempts (`--max-attempts`).
-    pub fn with_attempts(max_attempts: u32) -> Self {
-        RetryPolicy {
-            max_attempts,
-            ..RetryPolicy::default()
-        }
-    }
-}
-
+/// 5 attempts, waits from 500 ms doubling up to 8 s, a `Retry-After` of at most 30 s.
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: Self::DEFAULT_MAX_ATTEMPTS,
-            base_delay: Self::DEFAULT_BASE_DELAY,
-            max_delay: Self::DEFAULT_MAX_DELAY,
-            max_retry_after: Self::DEFAULT_MAX_RETRY_AFTER,
+            max_attempts: 5,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(30),
         }
     }
 }

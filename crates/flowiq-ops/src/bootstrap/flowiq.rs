@@ -156,15 +156,12 @@ impl Client {
                 },
             )
             .await;
-        let created = match outcome {
-            Ok(answer) => answer?,
-            Err(Exhausted { attempts, last }) => {
-                return Err(Unreachable(format!(
-                    "could not get an answer from FlowIQ at {} after {attempts} attempt(s): {}",
-                    self.endpoint, last.problem
-                )));
-            }
-        };
+        let created = outcome.map_err(|Exhausted { attempts, last }| {
+            Unreachable(format!(
+                "could not get an answer from FlowIQ at {} after {attempts} attempt(s): {}",
+                self.endpoint, last.problem
+            ))
+        })??;
         if created.platform != url.platform.as_str() || created.event_type != event_type.to_string()
         {
             tracing::warn!(

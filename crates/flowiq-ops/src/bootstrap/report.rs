@@ -1,7 +1,5 @@
 //! What a run did, as text for people or one JSON object (`--json`). URLs are always masked.
 
-use std::fmt::Write as _;
-
 use serde::Serialize;
 
 use super::flowiq::RequestPreview;
@@ -86,33 +84,25 @@ impl Report {
                 (None, Some(function)) => format!("  (function {function})"),
                 (None, None) => String::new(),
             };
-            let _ = writeln!(out, "Webhook URL: {url}{source}");
+            out += &format!("Webhook URL: {url}{source}\n");
         }
         if self.dry_run && !self.registrations.is_empty() {
-            out.push_str("Dry run: nothing was sent to FlowIQ and nothing was written.\n");
+            out += "Dry run: nothing was sent to FlowIQ and nothing was written.\n";
         }
         for r in &self.registrations {
             let id = r.webhook_id.as_deref().unwrap_or("?");
             let created = r.created_at.as_deref().unwrap_or("?");
             let (t, p) = (r.event_type, r.platform);
-            let _ = match r.status {
-                Status::Registered => writeln!(
-                    out,
-                    "{t} ({p}): registered, webhook id {id}, created_at {created}"
-                ),
-                Status::AlreadyRegistered => writeln!(
-                    out,
-                    "{t} ({p}): already registered (id {id}, created_at {created}); --force \
-                     registers it again"
-                ),
-                Status::DryRun => {
-                    let request = r.request.as_ref().map(|r| format!("\n{r}"));
-                    writeln!(
-                        out,
-                        "\n{t} ({p}): would send{}",
-                        request.unwrap_or_default()
-                    )
+            out += &match (r.status, &r.request) {
+                (Status::Registered, _) => {
+                    format!("{t} ({p}): registered, webhook id {id}, created_at {created}\n")
                 }
+                (Status::AlreadyRegistered, _) => format!(
+                    "{t} ({p}): already registered (id {id}, created_at {created}); --force \
+                     registers it again\n"
+                ),
+                (Status::DryRun, None) => format!("\n{t} ({p}): would send\n"),
+                (Status::DryRun, Some(request)) => format!("\n{t} ({p}): would send\n{request}\n"),
             };
         }
         out
