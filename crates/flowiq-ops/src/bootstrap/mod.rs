@@ -171,13 +171,13 @@ async fn register(
     report: &mut Report,
 ) -> Result<(), BootstrapError> {
     let (settings, aws) = (sources.settings, sources.aws);
-    let url = WebhookUrl::new(
-        &sources.base_url().await?,
-        settings.args.platform,
+    let (base, token, platform) = (
+        sources.base_url().await?,
         sources.token().await?,
+        settings.args.platform,
     );
-    report.url = Some(url.masked());
-    report.platform = Some(url.platform);
+    let url = WebhookUrl::new(&base, platform, token);
+    (report.url, report.platform) = (Some(url.masked()), Some(platform));
     let registration = |status, event_type| Registration::new(status, &url, event_type);
     if settings.args.dry_run {
         for &event_type in &settings.types {
@@ -204,10 +204,7 @@ async fn register(
             });
             continue;
         }
-        tracing::info!(
-            "registering type {event_type} for {} with FlowIQ",
-            url.platform
-        );
+        tracing::info!("registering type {event_type} for {platform} with FlowIQ");
         let created = flowiq.create_webhook(&url, event_type).await?;
         report.registrations.push(Registration {
             webhook_id: Some(created.id.clone()),

@@ -18,6 +18,7 @@ use clap::Parser;
 
 use crate::deployment::load_aws_config;
 use crate::exit_status::{ExitStatus, Tool};
+use secrets::{CONTACT_KEY, WEBHOOK_TOKEN};
 use template::{
     Arns, CONTACT_KEY_SECRET, EVENTS_TABLE, SPILL_DEAD_LETTER_QUEUE,
     SPILL_DEAD_LETTER_QUEUE_POLICY, SPILL_DRAIN_FUNCTION_ROLE, SPILL_QUEUE,
@@ -139,6 +140,21 @@ pub struct Names {
 }
 
 impl Names {
+    /// Each queue's logical id, its policy's, and its name: the dead-letter queue first (the
+    /// spill queue's redrive policy names it).
+    fn queues(&self) -> [(&'static str, &'static str, &String); 2] {
+        let dead_letter = &self.dead_letter_queue;
+        let spill = (SPILL_QUEUE, SPILL_QUEUE_POLICY, &self.queue);
+        [
+            (
+                SPILL_DEAD_LETTER_QUEUE,
+                SPILL_DEAD_LETTER_QUEUE_POLICY,
+                dead_letter,
+            ),
+            spill,
+        ]
+    }
+
     pub fn new(prefix: &str, function: &str) -> Self {
         Names {
             table: format!("{prefix}-events"),
@@ -259,78 +275,38 @@ pub async fn provision(
 ) -> Result<Provisioned, ProvisionError> {
     let mut changes = Vec::new();
     let table = table::ensure(&clients.dynamodb, &names.table, &template.table()?).await?;
-    record(
-        &mut changes,
-        format!("table {}", names.table),
-        table.changes,
-    );
+    record(&mut changes, "table", &names.table, table.changes);
     let mut arns = pseudo_parameters(&table.arn)?;
-    let queue_ids = [
-        (
-            SPILL_DEAD_LETTER_QUEUE,
-            SPILL_DEAD_LETTER_QUEUE_POLICY,
-            &names.dead_letter_queue,
-        ),
-        (SPILL_QUEUE, SPILL_QUEUE_POLICY, &names.queue),
-    ];
     let mut urls = Vec::new();
-    for (id, _, name) in queue_ids {
+    for (id, _, name) in names.queues() {
         let queue = queues::ensure(&clients.sqs, name, &template.queue(id, &arns)?).await?;
-        record(&mut changes, format!("queue {name}"), queue.changes);
+        record(&mut changes, "queue", name, queue.changes);
         arns.insert(id, queue.arn);
         urls.push(queue.url);
     }
-    arns.insert(
-        WEBHOOK_FUNCTION_LOG_GROUP,
-        log_group_arn(&table.arn, &names.function)?,
-    );
+    let log_group = log_group_arn(&table.arn, &names.function)?;
+    arns.insert(WEBHOOK_FUNCTION_LOG_GROUP, log_group);
     arns.insert(EVENTS_TABLE, table.arn.clone());
-    let secrets = [
-        (
-            WEBHOOK_TOKEN_SECRET,
-            &names.token_secret,
-            &secrets::WEBHOOK_TOKEN,
-        ),
-        (
-            CONTACT_KEY_SECRET,
-            &names.contact_key_secret,
-            &secrets::CONTACT_KEY,
-        ),
-    ];
-    for (id, name, kind) in secrets {
-        let secret = secrets::ensure(&clients.secrets_manager, name, kind).await?;
-        let created = secret
-            .created
-            .then(|| "created, with a generated value".to_owned());
-        record(
-            &mut changes,
-            format!("secret {name}"),
-            created.into_iter().collect(),
-        );
-        arns.insert(id, secret.arn);
-    }
+    ensure_secrets(clients, names, &mut arns, &mut changes).await?;
     let role = role::ensure(&clients.iam, &names.role, &template.role(&arns)?).await?;
-    record(&mut changes, format!("role {}", names.role), role.changes);
-
-    // Until the policies are set, a new queue is empty.
+    record(&mut changes, "role", &names.role, role.changes);
     arns.insert(WEBHOOK_FUNCTION_ROLE, role.arn.clone());
     let account = role
         .arn
         .split_once(":role/")
-        .map_or(&*role.arn, |(prefix, _)| prefix);
-    arns.insert(
-        SPILL_DRAIN_FUNCTION_ROLE,
-        format!("{account}:role/{}", names.drain_role),
-    );
-    for ((queue_id, policy_id, name), url) in queue_ids.into_iter().zip(&urls) {
+        .map_or(role.arn.as_str(), |(prefix, _)| prefix);
+    let drain_role = format!("{account}:role/{}", names.drain_role);
+    arns.insert(SPILL_DRAIN_FUNCTION_ROLE, drain_role);
+    // The policies name the roles, so they come last; until then a new queue is empty.
+    for ((queue_id, policy_id, name), url) in names.queues().into_iter().zip(&urls) {
         let policy = template.queue_policy(policy_id, &arns)?;
         if policy.queue != queue_id {
             let message = format!("{policy_id} is not {queue_id}'s policy any more");
             return Err(TemplateError::new(message).into());
         }
-        let policy_changes =
-            queues::ensure_policy(&clients.sqs, name, url, &policy.document).await?;
-        record(&mut changes, format!("queue {name}"), policy_changes);
+        let document = &policy.document;
+        let policy_changes = queues::ensure_policy(&clients.sqs, name, url, document).await?;
+        record(&mut changes, "queue", name, policy_changes);
     }
     let [dead_letter_queue_url, queue_url] = <[String; 2]>::try_from(urls).expect("two queues");
     Ok(Provisioned {
@@ -346,8 +322,32 @@ pub async fn provision(
     })
 }
 
+/// The token's and the contact key's secrets, created with generated values when missing; their
+/// ARNs go into `arns` (the role's policies name them).
+async fn ensure_secrets(
+    clients: &Clients,
+    names: &Names,
+    arns: &mut Arns,
+    changes: &mut Vec<(String, String)>,
+) -> Result<(), ProvisionError> {
+    let secrets = [
+        (WEBHOOK_TOKEN_SECRET, &names.token_secret, &WEBHOOK_TOKEN),
+        (CONTACT_KEY_SECRET, &names.contact_key_secret, &CONTACT_KEY),
+    ];
+    for (id, name, kind) in secrets {
+        let secret = secrets::ensure(&clients.secrets_manager, name, kind).await?;
+        let created = secret
+            .created
+            .then(|| "created, with a generated value".into());
+        record(changes, "secret", name, created.into_iter().collect());
+        arns.insert(id, secret.arn);
+    }
+    Ok(())
+}
+
 /// Adds a resource's changes to the run's `(resource, change)` pairs, and logs them.
-fn record(all: &mut Vec<(String, String)>, resource: String, changes: Vec<String>) {
+fn record(all: &mut Vec<(String, String)>, kind: &str, name: &str, changes: Vec<String>) {
+    let resource = format!("{kind} {name}");
     if changes.is_empty() {
         tracing::info!("{resource}: as template.yaml defines it, unchanged");
     } else {

@@ -32,6 +32,36 @@ pub async fn ensure(
     spec: &TableProperties,
 ) -> Result<Table, ProvisionError> {
     let mut changes = Vec::new();
+    let description = existing_or_created(client, name, spec, &mut changes).await?;
+    if description.table_status() != Some(&ddb::TableStatus::Active) {
+        tracing::info!("waiting for table {name} to become active");
+        (client.wait_until_table_exists().table_name(name))
+            .wait(Duration::from_secs(300))
+            .await
+            .map_err(|e| aws_error(&format!("wait for table {name} to become active"), &e))?;
+    }
+    let ttl = spec.time_to_live_specification.as_ref();
+    if let Some(ttl) = ttl.filter(|t| t.enabled) {
+        changes.extend(ensure_ttl(client, name, &ttl.attribute_name).await?);
+    }
+    let pitr = spec.point_in_time_recovery_specification.as_ref();
+    if pitr.is_some_and(|p| p.point_in_time_recovery_enabled) {
+        changes.extend(ensure_pitr(client, name).await?);
+    }
+    let arn = description
+        .table_arn
+        .ok_or_else(|| ProvisionError::Aws(format!("DynamoDB gave no ARN for table {name}")))?;
+    Ok(Table { arn, changes })
+}
+
+/// The table as DynamoDB describes it: created when missing; an existing one that differs from
+/// `spec` is an error naming each difference.
+async fn existing_or_created(
+    client: &Client,
+    name: &str,
+    spec: &TableProperties,
+    changes: &mut Vec<String>,
+) -> Result<TableDescription, ProvisionError> {
     let found = match client.describe_table().table_name(name).send().await {
         Ok(output) => output.table,
         Err(e)
@@ -42,7 +72,7 @@ pub async fn ensure(
         }
         Err(e) => return Err(aws_error(&format!("describe table {name}"), &e)),
     };
-    let description = match found {
+    Ok(match found {
         Some(existing) => {
             let differences = differences(spec, &existing);
             if !differences.is_empty() {
@@ -66,26 +96,7 @@ pub async fn ensure(
                 .table_description
                 .unwrap_or_else(|| TableDescription::builder().build())
         }
-    };
-    if description.table_status() != Some(&ddb::TableStatus::Active) {
-        tracing::info!("waiting for table {name} to become active");
-        (client.wait_until_table_exists().table_name(name))
-            .wait(Duration::from_secs(300))
-            .await
-            .map_err(|e| aws_error(&format!("wait for table {name} to become active"), &e))?;
-    }
-    let ttl = spec.time_to_live_specification.as_ref();
-    if let Some(ttl) = ttl.filter(|t| t.enabled) {
-        changes.extend(ensure_ttl(client, name, &ttl.attribute_name).await?);
-    }
-    let pitr = spec.point_in_time_recovery_specification.as_ref();
-    if pitr.is_some_and(|p| p.point_in_time_recovery_enabled) {
-        changes.extend(ensure_pitr(client, name).await?);
-    }
-    let arn = description
-        .table_arn
-        .ok_or_else(|| ProvisionError::Aws(format!("DynamoDB gave no ARN for table {name}")))?;
-    Ok(Table { arn, changes })
+    })
 }
 
 /// TTL on `attribute`: enabled when off (the change made); on another attribute, an error.
