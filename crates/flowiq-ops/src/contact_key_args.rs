@@ -93,15 +93,13 @@ pub fn contact_key_source(
 }
 
 fn key_file(path: &Path) -> Result<ContactKey, ContactKeyArgsError> {
-    let text = std::fs::read_to_string(path).map_err(|err| ContactKeyArgsError::Unreadable {
-        path: path.display().to_string(),
+    let (text, path) = (std::fs::read_to_string(path), path.display().to_string());
+    let text = text.map_err(|err| ContactKeyArgsError::Unreadable {
+        path: path.clone(),
         kind: err.kind(),
     })?;
     let line = text.lines().next().unwrap_or_default();
-    ContactKey::new(line).map_err(|source| ContactKeyArgsError::File {
-        path: path.display().to_string(),
-        source,
-    })
+    ContactKey::new(line).map_err(|source| ContactKeyArgsError::File { path, source })
 }
 
 #[cfg(test)]

@@ -236,17 +236,11 @@ pub fn token_from_secret(
 ) -> Result<SecretString, BootstrapError> {
     let json: Option<serde_json::Value> = secret_string.and_then(|s| serde_json::from_str(s).ok());
     let token = json.as_ref().and_then(|json| json.get("token")?.as_str());
-    let token = token.ok_or_else(|| {
-        Aws(format!(
-            "secret {secret_id} is not a JSON object with a string key \"token\": expected \
-             {{\"token\":\"…\"}}"
-        ))
-    })?;
-    check_token(token).map_err(|problem| {
-        Aws(format!(
-            "the token in secret {secret_id} is not usable: {problem}"
-        ))
-    })
+    let missing = format!(
+        "secret {secret_id} is not a JSON object with a string key \"token\": expected \
+         {{\"token\":\"…\"}}"
+    );
+    usable_token(token, missing, &format!("the token in secret {secret_id}"))
 }
 
 /// The function's variable naming its token secret (src/config.rs).
@@ -258,22 +252,25 @@ pub fn token_from_function(
     environment: &HashMap<String, String>,
     function: &str,
 ) -> Result<SecretString, BootstrapError> {
-    let first = environment
-        .get("WEBHOOK_TOKENS")
-        .and_then(|list| list.split(',').map(str::trim).find(|t| !t.is_empty()));
-    let first = first.ok_or_else(|| {
-        Aws(format!(
-            "Lambda function {function:?} has neither WEBHOOK_TOKEN_SECRET nor a token in \
-             WEBHOOK_TOKENS: is it the FlowIQ webhook function? Otherwise pass the token in \
-             WEBHOOK_TOKEN"
-        ))
-    })?;
-    check_token(first).map_err(|problem| {
-        Aws(format!(
-            "the first token of Lambda function {function:?}'s WEBHOOK_TOKENS is not usable: \
-             {problem}"
-        ))
-    })
+    let tokens = environment.get("WEBHOOK_TOKENS");
+    let first = tokens.and_then(|list| list.split(',').map(str::trim).find(|t| !t.is_empty()));
+    let missing = format!(
+        "Lambda function {function:?} has neither WEBHOOK_TOKEN_SECRET nor a token in \
+         WEBHOOK_TOKENS: is it the FlowIQ webhook function? Otherwise pass the token in \
+         WEBHOOK_TOKEN"
+    );
+    let source = format!("the first token of Lambda function {function:?}'s WEBHOOK_TOKENS");
+    usable_token(first, missing, &source)
+}
+
+/// `token`, checked; `missing` says why there is none, `source` names it in the message.
+fn usable_token(
+    token: Option<&str>,
+    missing: String,
+    source: &str,
+) -> Result<SecretString, BootstrapError> {
+    let token = token.ok_or(Aws(missing))?;
+    check_token(token).map_err(|problem| Aws(format!("{source} is not usable: {problem}")))
 }
 
 /// One registration with FlowIQ. The URL holds the token, so only its hash is stored.
