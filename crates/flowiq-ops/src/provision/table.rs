@@ -205,7 +205,7 @@ fn expected_keys(keys: &[KeyElement]) -> String {
 /// Each way `found` differs from `spec`, in words (TTL and point-in-time recovery aside).
 pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<String> {
     let mut out = Vec::new();
-    let mut differ = |what: &str, expected: String, found: String| {
+    let mut differ = |what: &str, expected: &str, found: &str| {
         if expected != found {
             out.push(format!("{what}: {expected} expected, found {found}"));
         }
@@ -214,36 +214,30 @@ pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<Stri
     let billing = (found.billing_mode_summary())
         .and_then(|b| b.billing_mode())
         .map_or("PROVISIONED", BillingMode::as_str);
+    differ("capacity mode", &spec.billing_mode, billing);
     differ(
-        "capacity mode",
-        spec.billing_mode.clone(),
-        billing.to_owned(),
+        "key schema",
+        &expected_keys(&spec.key_schema),
+        &found_keys(found.key_schema()),
     );
-    let keys = (
-        expected_keys(&spec.key_schema),
-        found_keys(found.key_schema()),
-    );
-    differ("key schema", keys.0, keys.1);
     let expected_attributes = (spec.attribute_definitions.iter())
         .map(|a| format!("{} {}", a.attribute_name, a.attribute_type));
     let found_attributes = (found.attribute_definitions().iter())
         .map(|a| format!("{} {}", a.attribute_name(), a.attribute_type().as_str()));
-    let sorted = |items: &mut dyn Iterator<Item = String>| {
-        Vec::from_iter(items.collect::<BTreeSet<_>>()).join(", ")
-    };
-    differ(
-        "key attributes",
-        sorted(&mut { expected_attributes }),
-        sorted(&mut { found_attributes }),
-    );
+    let (expected_attributes, found_attributes) =
+        (sorted(expected_attributes), sorted(found_attributes));
+    differ("key attributes", &expected_attributes, &found_attributes);
     index_differences(spec, found.global_secondary_indexes(), &mut differ);
     let stream = (found.stream_specification())
         .filter(|s| s.stream_enabled())
         .and_then(|s| s.stream_view_type())
         .map_or("disabled", StreamViewType::as_str);
-    let expected_stream =
-        (spec.stream_specification.as_ref()).map_or("disabled", |s| s.stream_view_type.as_str());
-    differ("stream", expected_stream.to_owned(), stream.to_owned());
+    let expected_stream = spec.stream_specification.as_ref();
+    differ(
+        "stream",
+        expected_stream.map_or("disabled", |s| &s.stream_view_type),
+        stream,
+    );
     // SSEEnabled: a KMS key (AWS managed unless named); otherwise an AWS owned key (no
     // SSEDescription, or DISABLED).
     let kms = found.sse_description().is_some_and(|d| {
@@ -253,7 +247,7 @@ pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<Stri
         ) && d.sse_type().is_none_or(|t| *t == SseType::Kms)
     });
     let expected_kms = (spec.sse_specification.as_ref()).is_some_and(|s| s.sse_enabled);
-    let encryption = |kms: bool| if kms { "KMS key" } else { "AWS owned key" }.to_owned();
+    let encryption = |kms: bool| if kms { "KMS key" } else { "AWS owned key" };
     differ(
         "encryption at rest",
         encryption(expected_kms),
@@ -262,47 +256,49 @@ pub fn differences(spec: &TableProperties, found: &TableDescription) -> Vec<Stri
     out
 }
 
+/// `a S, b S`: sorted, each once.
+fn sorted(items: impl Iterator<Item = String>) -> String {
+    Vec::from_iter(BTreeSet::from_iter(items)).join(", ")
+}
+
 /// The global secondary indexes' differences: each index present on one side only, and each
 /// shared one's keys and projection.
 fn index_differences(
     spec: &TableProperties,
     found_indexes: &[ddb::GlobalSecondaryIndexDescription],
-    differ: &mut impl FnMut(&str, String, String),
+    differ: &mut impl FnMut(&str, &str, &str),
 ) {
-    let sorted = |attributes: &[String]| format!("{:?}", BTreeSet::from_iter(attributes));
+    let attributes = |names: &[String]| format!("{:?}", BTreeSet::from_iter(names));
     for index in &spec.global_secondary_indexes {
         let name = &index.index_name;
         let Some(existing) = found_indexes.iter().find(|i| i.index_name() == Some(name)) else {
-            differ(&format!("index {name}"), "present".into(), "none".into());
+            differ(&format!("index {name}"), "present", "none");
             continue;
         };
-        let keys = (
+        let (expected, found) = (
             expected_keys(&index.key_schema),
             found_keys(existing.key_schema()),
         );
-        differ(&format!("index {name} keys"), keys.0, keys.1);
+        differ(&format!("index {name} keys"), &expected, &found);
         let projection = existing.projection();
         let found_type = projection.and_then(|p| p.projection_type());
+        let found_type = found_type.map_or("?", ProjectionType::as_str);
         let found_attributes = projection.map_or(&[][..], |p| p.non_key_attributes());
         let expected = &index.projection;
         differ(
             &format!("index {name} projection"),
-            format!(
+            &format!(
                 "{} {}",
                 expected.projection_type,
-                sorted(&expected.non_key_attributes)
+                attributes(&expected.non_key_attributes)
             ),
-            format!(
-                "{} {}",
-                found_type.map_or("?", ProjectionType::as_str),
-                sorted(found_attributes)
-            ),
+            &format!("{found_type} {}", attributes(found_attributes)),
         );
     }
     for existing in found_indexes {
         let name = existing.index_name().unwrap_or("?");
         if !(spec.global_secondary_indexes.iter()).any(|i| i.index_name == name) {
-            differ(&format!("index {name}"), "none".into(), "present".into());
+            differ(&format!("index {name}"), "none", "present");
         }
     }
 }
