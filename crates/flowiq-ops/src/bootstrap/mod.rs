@@ -97,17 +97,16 @@ impl WebhookUrl {
 
     /// The real URL, token included: only for the request body and the hash.
     pub fn expose_secret(&self) -> String {
-        format!("{}/webhooks/{}/{}", self.base, self.platform, self.token())
+        self.with_token(self.token())
     }
 
     /// `…/webhooks/whatsapp/AbCd…`
     pub fn masked(&self) -> String {
-        format!(
-            "{}/webhooks/{}/{}",
-            self.base,
-            self.platform,
-            mask(self.token())
-        )
+        self.with_token(&mask(self.token()))
+    }
+
+    fn with_token(&self, token: &str) -> String {
+        format!("{}/webhooks/{}/{token}", self.base, self.platform)
     }
 
     /// SHA-256 of the full URL, lower-case hex: identifies the URL without revealing the token.
