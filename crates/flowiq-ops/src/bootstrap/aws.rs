@@ -32,21 +32,22 @@ pub struct AwsClients {
     pub lambda: aws_sdk_lambda::Client,
 }
 
-/// An AWS call's result: a resource that does not exist (`missing.0` says whether the service's
-/// error means that) gets its own message, saying what to check; any other error is
+/// An AWS call's result. A resource that does not exist gets its own message, `missing` (when
+/// `is_missing` says the service's error means that), saying what to check; any other error is
 /// `cannot <doing>` with the SDK's whole chain.
 fn checked<T, E, R>(
     result: Result<T, SdkError<E, R>>,
-    missing: (impl FnOnce(&E) -> bool, impl FnOnce() -> String),
-    doing: impl FnOnce() -> String,
+    is_missing: impl FnOnce(&E) -> bool,
+    missing: String,
+    doing: String,
 ) -> Result<T, BootstrapError>
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: std::fmt::Debug,
 {
     result.map_err(|err| match err.as_service_error() {
-        Some(e) if missing.0(e) => Aws(missing.1()),
-        _ => Aws(format!("cannot {}: {}", doing(), DisplayErrorContext(&err))),
+        Some(e) if is_missing(e) => Aws(missing),
+        _ => Aws(format!("cannot {doing}: {}", DisplayErrorContext(&err))),
     })
 }
 
@@ -79,19 +80,14 @@ impl AwsClients {
     /// `--api-key-ssm-parameter`: `GetParameter` with decryption (a SecureString).
     pub async fn api_key(&self, name: &str) -> Result<SecretString, BootstrapError> {
         let request = self.ssm.get_parameter().name(name).with_decryption(true);
-        let missing = || {
-            format!(
-                "SSM parameter {name:?} does not exist in region {} (or you may not read it): \
-                 check --api-key-ssm-parameter and the region",
-                region(self.ssm.config().region())
-            )
-        };
-        let doing = || format!("read SSM parameter {name:?}");
-        let output = checked(
-            request.send().await,
-            (GetParameterError::is_parameter_not_found, missing),
-            doing,
-        )?;
+        let missing = format!(
+            "SSM parameter {name:?} does not exist in region {} (or you may not read it): \
+             check --api-key-ssm-parameter and the region",
+            region(self.ssm.config().region())
+        );
+        let doing = format!("read SSM parameter {name:?}");
+        let is_missing = GetParameterError::is_parameter_not_found;
+        let output = checked(request.send().await, is_missing, missing, doing)?;
         let value = output.parameter().and_then(|p| p.value()).unwrap_or("");
         check_api_key(value, &format!("SSM parameter {name}"))
     }
@@ -99,23 +95,14 @@ impl AwsClients {
     /// The token from the stack's secret (`GetSecretValue`).
     pub async fn webhook_token(&self, secret_id: &str) -> Result<SecretString, BootstrapError> {
         let request = self.secrets_manager.get_secret_value().secret_id(secret_id);
-        let missing = || {
-            format!(
-                "secret {secret_id} does not exist in region {} (or is scheduled for deletion): \
-                 check the stack's WebhookTokenSecretArn output, or pass the token in \
-                 WEBHOOK_TOKEN",
-                region(self.secrets_manager.config().region())
-            )
-        };
-        let doing = || format!("read secret {secret_id}");
-        let output = checked(
-            request.send().await,
-            (
-                GetSecretValueError::is_resource_not_found_exception,
-                missing,
-            ),
-            doing,
-        )?;
+        let missing = format!(
+            "secret {secret_id} does not exist in region {} (or is scheduled for deletion): \
+             check the stack's WebhookTokenSecretArn output, or pass the token in WEBHOOK_TOKEN",
+            region(self.secrets_manager.config().region())
+        );
+        let is_missing = GetSecretValueError::is_resource_not_found_exception;
+        let doing = format!("read secret {secret_id}");
+        let output = checked(request.send().await, is_missing, missing, doing)?;
         token_from_secret(output.secret_string(), secret_id)
     }
 
@@ -125,22 +112,14 @@ impl AwsClients {
         name: &str,
     ) -> Result<HashMap<String, String>, BootstrapError> {
         let request = self.lambda.get_function_configuration().function_name(name);
-        let missing = || {
-            format!(
-                "Lambda function {name:?} does not exist in region {}: check --function-name and \
-                 the region (the one cargo lambda deploy used)",
-                region(self.lambda.config().region())
-            )
-        };
-        let doing = || format!("read the configuration of Lambda function {name:?}");
-        let output = checked(
-            request.send().await,
-            (
-                GetFunctionConfigurationError::is_resource_not_found_exception,
-                missing,
-            ),
-            doing,
-        )?;
+        let missing = format!(
+            "Lambda function {name:?} does not exist in region {}: check --function-name and \
+             the region (the one cargo lambda deploy used)",
+            region(self.lambda.config().region())
+        );
+        let is_missing = GetFunctionConfigurationError::is_resource_not_found_exception;
+        let doing = format!("read the configuration of Lambda function {name:?}");
+        let output = checked(request.send().await, is_missing, missing, doing)?;
         Ok(output
             .environment
             .and_then(|e| e.variables)
@@ -151,22 +130,13 @@ impl AwsClients {
     /// final `/`).
     pub async fn function_url(&self, name: &str) -> Result<String, BootstrapError> {
         let request = self.lambda.get_function_url_config().function_name(name);
-        let missing = || {
-            format!(
-                "Lambda function {name:?} has no function URL: deploy it with `cargo lambda \
-                 deploy --enable-function-url`, or pass the receiver's base URL with --url"
-            )
-        };
-        let doing = || format!("read the function URL of Lambda function {name:?}");
-        Ok(checked(
-            request.send().await,
-            (
-                GetFunctionUrlConfigError::is_resource_not_found_exception,
-                missing,
-            ),
-            doing,
-        )?
-        .function_url)
+        let missing = format!(
+            "Lambda function {name:?} has no function URL: deploy it with `cargo lambda \
+             deploy --enable-function-url`, or pass the receiver's base URL with --url"
+        );
+        let is_missing = GetFunctionUrlConfigError::is_resource_not_found_exception;
+        let doing = format!("read the function URL of Lambda function {name:?}");
+        Ok(checked(request.send().await, is_missing, missing, doing)?.function_url)
     }
 
     /// The record of an earlier registration (`GetItem`, consistent read).
@@ -175,15 +145,13 @@ impl AwsClients {
         table: &str,
         pk: &str,
     ) -> Result<Option<RegistrationRecord>, BootstrapError> {
+        let sk = AttributeValue::S(RegistrationRecord::SK.to_owned());
         let request = (self.dynamodb.get_item().table_name(table))
             .key(keys::PK, AttributeValue::S(pk.to_owned()))
-            .key(
-                keys::SK,
-                AttributeValue::S(RegistrationRecord::SK.to_owned()),
-            )
+            .key(keys::SK, sk)
             .consistent_read(true);
-        let doing = || format!("read the registration records in table {table:?}");
-        let output = checked(request.send().await, self.no_table(table), doing)?;
+        let doing = format!("read the registration records in table {table:?}");
+        let output = self.table_checked(request.send().await, table, doing)?;
         let Some(item) = output.item else {
             return Ok(None);
         };
@@ -201,30 +169,32 @@ impl AwsClients {
         record: &RegistrationRecord,
     ) -> Result<(), BootstrapError> {
         let item = serde_dynamo::to_item(record).expect("strings serialise");
-        let request = self
-            .dynamodb
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item));
-        let doing = || format!("write the registration record to table {table:?}");
-        checked(request.send().await, self.no_table(table), doing)?;
+        let put = self.dynamodb.put_item().table_name(table);
+        let sent = put.set_item(Some(item)).send().await;
+        let doing = format!("write the registration record to table {table:?}");
+        self.table_checked(sent, table, doing)?;
         Ok(())
     }
 
-    /// A missing table gets its own message: the likeliest mistake (another region or stack).
-    fn no_table<'a, E: ProvideErrorMetadata>(
-        &'a self,
-        table: &'a str,
-    ) -> (impl FnOnce(&E) -> bool, impl FnOnce() -> String + 'a) {
-        let message = move || {
-            format!(
-                "table {table:?} does not exist in region {}: check --table-name / TABLE_NAME, \
-                 or the stack's TableName output",
-                region(self.dynamodb.config().region())
-            )
-        };
-        let missing = |e: &E| e.code() == Some("ResourceNotFoundException");
-        (missing, message)
+    /// [`checked`] for a table: a missing one gets its own message, the likeliest mistake
+    /// (another region or stack).
+    fn table_checked<T, E, R>(
+        &self,
+        result: Result<T, SdkError<E, R>>,
+        table: &str,
+        doing: String,
+    ) -> Result<T, BootstrapError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug,
+    {
+        let missing = format!(
+            "table {table:?} does not exist in region {}: check --table-name / TABLE_NAME, or \
+             the stack's TableName output",
+            region(self.dynamodb.config().region())
+        );
+        let is_missing = |e: &E| e.code() == Some("ResourceNotFoundException");
+        checked(result, is_missing, missing, doing)
     }
 }
 
