@@ -284,7 +284,7 @@ pub async fn provision(
         arns.insert(id, queue.arn);
         urls.push(queue.url);
     }
-    let log_group = log_group_arn(&table.arn, &names.function)?;
+    let log_group = log_group_arn(&arns, &names.function);
     arns.insert(WEBHOOK_FUNCTION_LOG_GROUP, log_group);
     arns.insert(EVENTS_TABLE, table.arn.clone());
     ensure_secrets(clients, names, &mut arns, &mut changes).await?;
@@ -370,7 +370,10 @@ pub async fn wait_for_a_new_role(provisioned: &Provisioned) {
     }
 }
 
-/// `AWS::Partition`, `AWS::Region` and `AWS::AccountId`, from the table's ARN.
+/// The pseudo parameters the tool knows: keys of [`Arns`] too.
+const PSEUDO_PARAMETERS: [&str; 3] = ["AWS::Partition", "AWS::Region", "AWS::AccountId"];
+
+/// [`PSEUDO_PARAMETERS`], from the table's ARN.
 pub fn pseudo_parameters(table_arn: &str) -> Result<Arns, ProvisionError> {
     let ["arn", partition, "dynamodb", region, account, _] =
         table_arn.split(':').collect::<Vec<_>>()[..]
@@ -378,26 +381,15 @@ pub fn pseudo_parameters(table_arn: &str) -> Result<Arns, ProvisionError> {
         let message = format!("the table ARN {table_arn:?} is not a DynamoDB table ARN");
         return Err(ProvisionError::Aws(message));
     };
-    let values = [
-        ("AWS::Partition", partition),
-        ("AWS::Region", region),
-        ("AWS::AccountId", account),
-    ];
-    Ok(values.into_iter().map(|(k, v)| (k, v.to_owned())).collect())
+    let values = [partition, region, account].map(str::to_owned);
+    Ok(PSEUDO_PARAMETERS.into_iter().zip(values).collect())
 }
 
-/// Lambda's default log group of `function`, in the table's partition, region and account, as
-/// `!GetAtt <LogGroup>.Arn` gives it (with `:*`: its log streams).
-pub fn log_group_arn(table_arn: &str, function: &str) -> Result<String, ProvisionError> {
-    let p = pseudo_parameters(table_arn)?;
-    let (partition, region, account) = (
-        &p["AWS::Partition"],
-        &p["AWS::Region"],
-        &p["AWS::AccountId"],
-    );
-    Ok(format!(
-        "arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function}:*"
-    ))
+/// Lambda's default log group of `function`, in the partition, region and account of the
+/// [`pseudo_parameters`], as `!GetAtt <LogGroup>.Arn` gives it (with `:*`: its log streams).
+pub fn log_group_arn(pseudo_parameters: &Arns, function: &str) -> String {
+    let [partition, region, account] = PSEUDO_PARAMETERS.map(|name| &pseudo_parameters[name]);
+    format!("arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/{function}:*")
 }
 
 #[cfg(test)]
@@ -465,11 +457,12 @@ mod tests {
 
     #[test]
     fn the_log_group_arn_follows_the_table_arn() {
+        let table = "arn:aws-cn:dynamodb:cn-north-1:123456789012:table/t";
         assert_eq!(
-            log_group_arn("arn:aws-cn:dynamodb:cn-north-1:123456789012:table/t", "f").unwrap(),
+            log_group_arn(&pseudo_parameters(table).unwrap(), "f"),
             "arn:aws-cn:logs:cn-north-1:123456789012:log-group:/aws/lambda/f:*"
         );
-        assert!(log_group_arn("nonsense", "f").is_err());
+        assert!(pseudo_parameters("nonsense").is_err());
     }
 
     #[test]
