@@ -12,13 +12,12 @@ use flowiq_ops::contact_key_args::{
 };
 use flowiq_ops::deployment::{Deployment, DeploymentError, load_sdk_config};
 use flowiq_ops::events::cli::{Args, Command, ForwardingCommand};
+use flowiq_ops::events::cli::{ForwardingListArgs, ForwardingRedriveArgs};
 use flowiq_ops::events::commands::{
     Context, needs_contact_key, run, run_analytics_query, validate,
 };
 use flowiq_ops::events::error::EventsError;
-use flowiq_ops::events::forwarding_commands::{
-    DEAD_LETTER_QUEUE_OUTPUT, ENDPOINT_OUTPUT, ForwardingDeployment,
-};
+use flowiq_ops::events::forwarding_commands::{DEAD_LETTER_QUEUE_OUTPUT, ENDPOINT_OUTPUT};
 use flowiq_ops::events::output::Format;
 use flowiq_ops::exit_status::ExitStatus;
 use flowiq_ops::queries::EventQueries;
@@ -95,7 +94,7 @@ fn main_inner(args: Args) -> anyhow::Result<ExitStatus> {
     }
 }
 
-/// The table, queues, endpoint and key `command` works with: from its flags, else from the
+/// The table, queue, endpoint and key `command` works with: from its flags, else from the
 /// stack's outputs (read only when a flag is missing).
 async fn context(
     command: &Command,
@@ -104,20 +103,33 @@ async fn context(
     contact_key_source: Option<ContactKeySource>,
 ) -> Result<Context, EventsError> {
     let table_name = deployment.table_name().await?;
-    let spill_queue_url = match command {
-        Command::Drain(drain) => Some(
-            (deployment.flag_or_output(
-                drain.queue_url.as_ref(),
-                SPILL_QUEUE_URL_OUTPUT,
-                "--queue-url",
-            ))
-            .await?,
-        ),
+    let queue = match command {
+        Command::Drain(args) => Some((&args.queue_url, SPILL_QUEUE_URL_OUTPUT)),
+        Command::Forwarding(
+            ForwardingCommand::List(ForwardingListArgs { queue_url, .. })
+            | ForwardingCommand::Redrive(ForwardingRedriveArgs { queue_url, .. }),
+        ) => Some((queue_url, DEAD_LETTER_QUEUE_OUTPUT)),
         _ => None,
     };
-    let forwarding = match command {
-        Command::Forwarding(command) => forwarding_deployment(command, deployment).await?,
-        _ => ForwardingDeployment::default(),
+    let queue_url = match queue {
+        Some((flag, output)) => Some(
+            deployment
+                .flag_or_output(flag.as_ref(), output, "--queue-url")
+                .await?,
+        ),
+        None => None,
+    };
+    let endpoint = match command {
+        Command::Forwarding(command) => command.endpoint(),
+        _ => None,
+    };
+    let endpoint_url = match endpoint {
+        Some(endpoint) => Some(
+            deployment
+                .flag_or_output(endpoint.to_url.as_ref(), ENDPOINT_OUTPUT, "--to-url")
+                .await?,
+        ),
+        None => None,
     };
     let contact_key = match contact_key_source {
         None => None,
@@ -134,38 +146,18 @@ async fn context(
             Some(key.map_err(ContactKeyArgsError::from)?)
         }
     };
-    let dynamodb = aws_sdk_dynamodb::Client::new(config);
-    let mut queries = EventQueries::new(dynamodb.clone(), table_name);
-    if let Some(key) = &contact_key {
-        queries = queries.with_contact_key(key.clone());
-    }
+    let client = aws_sdk_dynamodb::Client::new(config);
     Ok(Context {
-        queries,
-        contact_key,
-        dynamodb,
+        queries: EventQueries {
+            client,
+            table_name,
+            contact_key,
+        },
         eventbridge: aws_sdk_eventbridge::Client::new(config),
         sqs: aws_sdk_sqs::Client::new(config),
-        spill_queue_url,
-        forwarding,
+        queue_url,
+        endpoint_url,
     })
-}
-
-/// The forwarding dead-letter queue and endpoint, read from the stack only when no flag gives
-/// them.
-async fn forwarding_deployment(
-    command: &ForwardingCommand,
-    deployment: &mut Deployment,
-) -> Result<ForwardingDeployment, EventsError> {
-    let mut forwarding = ForwardingDeployment::default();
-    if let Some(None) = command.queue_url() {
-        let url = deployment.flag_or_output(None, DEAD_LETTER_QUEUE_OUTPUT, "--queue-url");
-        forwarding.dead_letter_queue_url = Some(url.await?);
-    }
-    if command.endpoint().is_some_and(|e| e.to_url.is_none()) {
-        let url = deployment.flag_or_output(None, ENDPOINT_OUTPUT, "--to-url");
-        forwarding.endpoint_url = Some(url.await?);
-    }
-    Ok(forwarding)
 }
 
 /// The error on stderr, with its exit code.

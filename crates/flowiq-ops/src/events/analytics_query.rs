@@ -117,13 +117,6 @@ fn typed(kind: &str, cell: Option<&str>) -> Value {
     number.unwrap_or_else(|| Value::from(cell))
 }
 
-fn athena_error(operation: &'static str, error: impl std::error::Error) -> EventsError {
-    EventsError::Aws {
-        operation,
-        message: aws_sdk_athena::error::DisplayErrorContext(error).to_string(),
-    }
-}
-
 /// The named query `name` of `workgroup`; a name it does not have is NotFound, listing those
 /// it has.
 pub async fn find_named_query(
@@ -138,7 +131,7 @@ pub async fn find_named_query(
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| athena_error("athena:ListNamedQueries", e))?;
+        let page = page.map_err(|e| EventsError::aws("athena:ListNamedQueries", e))?;
         ids.extend(page.named_query_ids.unwrap_or_default());
     }
     let mut names = Vec::new();
@@ -148,7 +141,7 @@ pub async fn find_named_query(
             .named_query_id(&id)
             .send()
             .await
-            .map_err(|e| athena_error("athena:GetNamedQuery", e))?;
+            .map_err(|e| EventsError::aws("athena:GetNamedQuery", e))?;
         let Some(query) = found.named_query else {
             continue;
         };
@@ -195,9 +188,9 @@ pub async fn run_query(
         .set_execution_parameters((!parameters.is_empty()).then_some(parameters))
         .send()
         .await
-        .map_err(|e| athena_error("athena:StartQueryExecution", e))?;
+        .map_err(|e| EventsError::aws("athena:StartQueryExecution", e))?;
     let execution_id = started.query_execution_id.ok_or_else(|| EventsError::Aws {
-        operation: "athena:StartQueryExecution",
+        operation: "athena:StartQueryExecution".into(),
         message: "no query execution id in the answer".into(),
     })?;
     let execution = wait_until_done(client, query, &execution_id, poll).await?;
@@ -227,9 +220,9 @@ async fn wait_until_done(
             .query_execution_id(execution_id)
             .send()
             .await
-            .map_err(|e| athena_error("athena:GetQueryExecution", e))?;
+            .map_err(|e| EventsError::aws("athena:GetQueryExecution", e))?;
         let execution = answer.query_execution.ok_or_else(|| EventsError::Aws {
-            operation: "athena:GetQueryExecution",
+            operation: "athena:GetQueryExecution".into(),
             message: format!("no query execution {execution_id} in the answer"),
         })?;
         let status = execution.status.as_ref();
@@ -291,7 +284,7 @@ async fn results(client: &Client, execution_id: &str) -> Result<ResultTable, Eve
         .send();
     let mut first = true;
     while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| athena_error("athena:GetQueryResults", e))?;
+        let page = page.map_err(|e| EventsError::aws("athena:GetQueryResults", e))?;
         let Some(set) = page.result_set else { continue };
         if columns.is_empty() {
             let info = set.result_set_metadata.and_then(|m| m.column_info);

@@ -17,40 +17,30 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use super::replay_item::ReplayItem;
 use super::send_error::SendError;
 use crate::retry::{RetryPolicy, Transient};
-use flowiq_webhooks::event_detail::EVENT_SOURCE;
+use flowiq_webhooks::event_detail::{EVENT_SOURCE, EventDetail};
 
 /// PutEvents accepts at most 10 entries per request.
 pub const MAX_BATCH: usize = 10;
 
 pub struct EventBridgeTarget {
-    client: Client,
-    bus: String,
-    retry: RetryPolicy,
+    pub client: Client,
+    pub bus: String,
+    pub retry: RetryPolicy,
 }
 
 impl EventBridgeTarget {
-    pub fn new(client: Client, bus: impl Into<String>, retry: RetryPolicy) -> Self {
-        EventBridgeTarget {
-            client,
-            bus: bus.into(),
-            retry,
-        }
-    }
-
     pub fn describe(&self) -> String {
         format!("event bus {}", self.bus)
     }
 
     /// The entry the Pipe would put for this event. An event whose detail cannot be built (its
     /// body no longer reads back) is refused, naming it, as the Pipe's enrichment refuses it.
-    pub fn entry(&self, item: &ReplayItem) -> Result<PutEventsRequestEntry, SendError> {
-        let detail = item
-            .detail()
-            .map_err(|e| SendError::Refused(e.to_string()))?;
+    fn entry(&self, item: &ReplayItem) -> Result<PutEventsRequestEntry, SendError> {
+        let detail = EventDetail::of(&item.event).map_err(|e| SendError::Refused(e.to_string()))?;
         Ok(PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(EVENT_SOURCE)
-            .detail_type(&item.event_type)
+            .detail_type(item.event.event_type.to_string())
             .detail(detail.to_json())
             .build())
     }
@@ -108,7 +98,7 @@ impl EventBridgeTarget {
             if !retryable(code) {
                 return Ok(Err(SendError::Refused(format!(
                     "event {}: {last_error}",
-                    item.event_id
+                    item.event.event_id
                 ))));
             }
             again.push(*item);
@@ -245,7 +235,8 @@ mod tests {
             base_delay: Duration::from_millis(1),
             ..RetryPolicy::default()
         };
-        (EventBridgeTarget::new(client, "bus", retry), requests)
+        let bus = "bus".to_owned();
+        (EventBridgeTarget { client, bus, retry }, requests)
     }
 
     fn ids(requests: &Mutex<Vec<Vec<String>>>) -> Vec<Vec<String>> {
@@ -278,7 +269,7 @@ mod tests {
         let batch: Vec<ReplayItem> = (1..=3).map(item).collect();
         let error = target.send(&batch, &retries).await.unwrap_err();
         assert!(
-            matches!(&error, SendError::Refused(why) if why.contains(&format!("event {}", batch[1].event_id)) && why.contains("MalformedDetail")),
+            matches!(&error, SendError::Refused(why) if why.contains(&format!("event {}", batch[1].event.event_id)) && why.contains("MalformedDetail")),
             "{error:?}"
         );
         assert_eq!(ids(&requests).len(), 1);

@@ -19,7 +19,6 @@ use flowiq_harness::test_table::{TestTable, sdk_config};
 use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::{Context, run};
 use flowiq_ops::events::forwarded_event::EVENT_ID_HEADER;
-use flowiq_ops::events::forwarding_commands::ForwardingDeployment;
 use flowiq_ops::events::output::Format;
 use flowiq_ops::exit_status::ExitStatus;
 use flowiq_webhooks::event_detail::{EVENT_SOURCE, EventDetail};
@@ -216,10 +215,7 @@ async fn the_dead_letter_queue_is_listed_then_redriven_each_event_once_after_the
     dead_letter(&sqs, &queue_url, "{\"not\": \"an event\"}").await;
     let context = Context {
         sqs: sqs.clone(),
-        forwarding: ForwardingDeployment {
-            dead_letter_queue_url: Some(queue_url.clone()),
-            endpoint_url: None,
-        },
+        queue_url: Some(queue_url.clone()),
         ..context(&table)
     };
     let credential = credential_file();
