@@ -5,8 +5,8 @@
 use clap::{Parser, Subcommand};
 
 use super::contact::parse_contact;
-use super::cursor::{ReplayCursor, parse_page_cursor, parse_replay_cursor};
-use super::time_arg::{TimeArg, parse_time_arg};
+use super::cursor::{parse_page_cursor, parse_replay_cursor};
+use super::time_arg::parse_time_arg;
 use crate::contact_key_args::ContactKeyArgs;
 use crate::deployment::{DeploymentArgs, non_empty};
 use crate::exit_status::Tool;
@@ -83,7 +83,7 @@ pub enum Command {
     Rejected {
         /// Only those received at or after this time
         #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
-        since: Option<TimeArg>,
+        since: Option<String>,
     },
     /// Send stored events again, to a URL or an EventBridge bus, in time order
     Replay(ReplayArgs),
@@ -238,11 +238,11 @@ pub struct ListArgs {
 
     /// From this time (inclusive)
     #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
-    pub since: TimeArg,
+    pub since: String,
 
     /// To this time (exclusive) [default: no end]
     #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
-    pub until: Option<TimeArg>,
+    pub until: Option<String>,
 
     /// Only this event_type; repeat for several
     #[arg(long = "type", value_name = "EVENT_TYPE")]
@@ -269,7 +269,7 @@ pub struct ReplayPacingArgs {
 
     /// Continue strictly after this cursor (printed by an earlier run)
     #[arg(long, value_name = "CURSOR", global = true, value_parser = parse_replay_cursor)]
-    pub resume: Option<ReplayCursor>,
+    pub resume: Option<String>,
 
     /// Count what would be sent; send nothing
     #[arg(long, global = true)]
@@ -342,7 +342,7 @@ pub struct TargetArgs {
 pub struct ReprocessArgs {
     /// Only deliveries received at or after this time
     #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
-    pub since: Option<TimeArg>,
+    pub since: Option<String>,
 
     /// Retention of newly stored events, in days [default: the rejected item's own, from its
     /// expires_at; none if it has none]

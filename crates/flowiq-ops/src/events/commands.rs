@@ -7,7 +7,7 @@ use std::path::Path;
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderValue};
 
-use super::analytics_query::{find_named_query, run_query};
+use super::analytics_query::{execution_parameters, find_named_query, run_query};
 use super::cli::{Command, ForwardingCommand, QueryArgs, ReplayArgs, ReplayPacingArgs};
 use super::cli::{ReplaySelection, TargetArgs};
 use super::drain::run_drain;
@@ -133,7 +133,7 @@ pub async fn run(
         Command::Conversation(args) => inspect::conversation(queries, args, format, out).await?,
         Command::List(args) => inspect::list(queries, args, format, out).await?,
         Command::Rejected { since } => {
-            inspect::rejected(queries, since.as_ref(), format, out).await?
+            inspect::rejected(queries, since.as_deref(), format, out).await?
         }
         Command::Replay(args) => return run_replay(args, context, format, out).await,
         Command::ReprocessRejected(args) => {
@@ -162,7 +162,7 @@ pub async fn run_analytics_query(
     poll: std::time::Duration,
 ) -> Result<ExitStatus, EventsError> {
     let query = find_named_query(athena, workgroup, &args.name).await?;
-    let parameters = query.execution_parameters(&args.parameters)?;
+    let parameters = execution_parameters(&query, &args.parameters)?;
     let result = run_query(athena, workgroup, &query, parameters, poll).await?;
     match format {
         Format::JsonLines => {

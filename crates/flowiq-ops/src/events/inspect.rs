@@ -10,7 +10,6 @@ use super::cursor::encode_page_cursor;
 use super::error::EventsError;
 use super::output::{Format, item_json, stored_body, write_json_line, write_table};
 use super::replay_item::ReplayItem;
-use super::time_arg::TimeArg;
 use crate::queries::{EventQueries, Item, derived_message, text};
 use flowiq_webhooks::keys;
 use flowiq_webhooks::records::{EventItem, ItemType};
@@ -252,11 +251,10 @@ pub async fn list(
 
 pub async fn rejected(
     queries: &EventQueries,
-    since: Option<&TimeArg>,
+    since: Option<&str>,
     format: Format,
     out: &mut impl Write,
 ) -> Result<(), EventsError> {
-    let since = since.map(TimeArg::as_str);
     let items = queries.rejected_deliveries(since, false).await?;
     match format {
         Format::JsonLines => {

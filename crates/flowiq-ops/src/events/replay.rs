@@ -17,15 +17,15 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesOrdered;
+use indicatif::ProgressBar;
 use serde::Serialize;
 use tokio::time::Instant;
 
 use super::cli::ReplayPacingArgs;
-use super::cursor::ReplayCursor;
 use super::eventbridge_target::{EventBridgeTarget, MAX_BATCH};
 use super::forwarded_event::ForwardedEvent;
 use super::http_target::PostTarget;
-use super::progress::Progress;
+use super::progress;
 use super::replay_item::ReplayItem;
 use super::send_error::SendError;
 
@@ -101,12 +101,17 @@ pub struct ReplayReport {
 impl ReplayReport {
     /// A batch's result: sent (the cursor moves past it unless an earlier one failed), or the
     /// first failure.
-    fn record(&mut self, batch: &[ReplayItem], result: Result<(), SendError>, progress: &Progress) {
+    fn record(
+        &mut self,
+        batch: &[ReplayItem],
+        result: Result<(), SendError>,
+        progress: &ProgressBar,
+    ) {
         match (result, self.error.is_some()) {
             (Ok(()), false) => {
                 self.sent += batch.len();
                 self.cursor = batch.last().map(|event| event.key.clone());
-                progress.advance(batch.len() as u64);
+                progress.inc(batch.len() as u64);
             }
             (Ok(()), true) => self.sent_after_failure += batch.len(),
             // Reported by the caller, once: the summary names it.
@@ -131,7 +136,7 @@ pub async fn replay(
     stop: impl Future<Output = ()>,
 ) -> ReplayReport {
     let selected = events.len();
-    let resume = pacing.resume.as_ref().map(ReplayCursor::as_str);
+    let resume = pacing.resume.as_deref();
     let after_resume = |event: &ReplayItem| resume.is_none_or(|cursor| event.key.as_str() > cursor);
     let events: Vec<ReplayItem> = events.into_iter().filter(after_resume).collect();
     let mut report = ReplayReport {
@@ -146,7 +151,7 @@ pub async fn replay(
     if pacing.dry_run {
         return report;
     }
-    let progress = Progress::new(events.len() as u64, doing);
+    let progress = progress::bar(events.len() as u64, doing);
     let retries = AtomicU64::new(0);
     // Each batch waits inside its own future for its start slot, so batches in flight keep
     // being polled meanwhile. Slots are `len / rate` apart and never in the past: a pause (full
@@ -186,6 +191,6 @@ pub async fn replay(
         report.record(batch, result, &progress);
     }
     report.retries = retries.load(Ordering::Relaxed);
-    progress.finish();
+    progress.finish_and_clear();
     report
 }

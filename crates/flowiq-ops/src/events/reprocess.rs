@@ -27,8 +27,7 @@ use super::commands::Context;
 use super::error::EventsError;
 use super::inspect::rejected_table;
 use super::output::{Format, item_json, write_json_line, write_table};
-use super::progress::Progress;
-use super::time_arg::TimeArg;
+use super::progress;
 use crate::exit_status::ExitStatus;
 use crate::queries::{Item, text};
 
@@ -100,8 +99,10 @@ pub async fn run_reprocess(
     format: Format,
     out: &mut impl Write,
 ) -> Result<ExitStatus, EventsError> {
-    let since = args.since.as_ref().map(TimeArg::as_str);
-    let items = context.queries.rejected_deliveries(since, true).await?;
+    let items = (context
+        .queries
+        .rejected_deliveries(args.since.as_deref(), true))
+    .await?;
     let todo: Vec<&Item> = items.iter().filter(|item| wanted(item)).collect();
     let mut summary = Summary {
         dry_run: args.dry_run,
@@ -119,13 +120,13 @@ pub async fn run_reprocess(
     }
     // The events it stores get the receiver's contact keys.
     context.queries.contact_key()?;
-    let progress = Progress::new(todo.len() as u64, "reprocessing");
+    let progress = progress::bar(todo.len() as u64, "reprocessing");
     let mut results = Vec::with_capacity(todo.len());
     for item in todo {
         results.push(reprocess(context, args.retention_days, item).await);
-        progress.advance(1);
+        progress.inc(1);
     }
-    progress.finish();
+    progress.finish_and_clear();
     let count = |outcome| results.iter().filter(|r| r.outcome == outcome).count();
     summary.stored = count(Outcome::Stored);
     summary.duplicate = count(Outcome::Duplicate);

@@ -7,7 +7,6 @@ use std::collections::BTreeSet;
 use super::cli::{ListArgs, ReplaySelection};
 use super::error::EventsError;
 use super::replay_item::ReplayItem;
-use super::time_arg::TimeArg;
 use crate::queries::{Contact, EventQueries, Item, text};
 
 /// Upper bound of an open time range: sorts after every stored `<time>#<event_id>`.
@@ -62,8 +61,8 @@ impl ReplaySelection {
                     types => format!(" of type {}", types.join(", ")),
                 },
                 args.organization_id,
-                args.since.as_str(),
-                args.until.as_ref().map_or("now", TimeArg::as_str)
+                args.since,
+                args.until.as_deref().unwrap_or("now")
             ),
         })
     }
@@ -73,7 +72,7 @@ impl ListArgs {
     /// The `by-organization` index entries in the range, of the types (projected attributes
     /// only), oldest first.
     pub async fn entries(&self, queries: &EventQueries) -> Result<Vec<Item>, EventsError> {
-        let until = self.until.as_ref().map_or(END_OF_TIME, TimeArg::as_str);
+        let until = self.until.as_deref().unwrap_or(END_OF_TIME);
         let (org, since) = (&self.organization_id, self.since.as_str());
         queries
             .organization_events(org, since, until, &self.types)
