@@ -8,7 +8,7 @@ use serde_json::json;
 use super::cli::{ConversationArgs, ListArgs, ReplaySelection};
 use super::cursor::encode_page_cursor;
 use super::error::EventsError;
-use super::output::{Format, item_json, stored_body, write_json_line, write_table};
+use super::output::{Format, stored_body, write_items, write_json_line, write_table};
 use super::replay_item::ReplayItem;
 use crate::queries::{EventQueries, Item, derived_message, text};
 use flowiq_webhooks::keys;
@@ -59,16 +59,11 @@ pub async fn message(
         .nothing_found());
     }
     let state = derived_message(&events)?;
-    match format {
-        Format::JsonLines => {
-            let state = state.iter().map(|state| item_json("message", state));
-            for line in state.chain(events.iter().map(|event| item_json("event", event))) {
-                write_json_line(out, &line?)?;
-            }
-        }
-        Format::Table => message_table(state.as_ref(), &events, out)?,
+    if format == Format::Table {
+        return message_table(state.as_ref(), &events, out);
     }
-    Ok(())
+    write_items(out, "message", &state)?;
+    write_items(out, "event", &events)
 }
 
 /// A message's state (its attributes, its status history), then its events, one a row.
@@ -135,9 +130,7 @@ pub async fn conversation(
     let next_cursor = page.next.as_ref().map(encode_page_cursor);
     match format {
         Format::JsonLines => {
-            for item in &full {
-                write_json_line(out, &item_json("conversation_item", item)?)?;
-            }
+            write_items(out, "conversation_item", &full)?;
             write_json_line(out, &json!({"kind": "page", "next_cursor": next_cursor}))?;
         }
         Format::Table => {
@@ -215,11 +208,7 @@ pub async fn list(
     // every attribute and the body (one GetItem each).
     let items = queries.full_items(&entries).await?;
     match format {
-        Format::JsonLines => {
-            for item in &items {
-                write_json_line(out, &item_json("event", item)?)?;
-            }
-        }
+        Format::JsonLines => write_items(out, "event", &items)?,
         Format::Table => {
             let rows: Vec<Vec<String>> = (ReplayItem::all_of(&items)?.into_iter())
                 .map(|ReplayItem { key, event, .. }| {
@@ -257,11 +246,7 @@ pub async fn rejected(
 ) -> Result<(), EventsError> {
     let items = queries.rejected_deliveries(since, false).await?;
     match format {
-        Format::JsonLines => {
-            for item in &items {
-                write_json_line(out, &item_json("rejected", item)?)?;
-            }
-        }
+        Format::JsonLines => write_items(out, "rejected", &items)?,
         Format::Table => {
             rejected_table(out, &items)?;
             writeln!(out, "\n{} rejected deliveries", items.len())?;

@@ -57,6 +57,18 @@ pub fn item_json(kind: &str, item: &Item) -> Result<Value, EventsError> {
     Ok(Value::Object(object))
 }
 
+/// Each of `items` as a JSON line of `kind`.
+pub fn write_items<'a>(
+    out: &mut impl Write,
+    kind: &str,
+    items: impl IntoIterator<Item = &'a Item>,
+) -> Result<(), EventsError> {
+    for item in items {
+        write_json_line(out, &item_json(kind, item)?)?;
+    }
+    Ok(())
+}
+
 /// One attribute value as JSON. serde_dynamo maps everything but binary values, which JSON has
 /// no type for.
 fn attribute_json(value: &AttributeValue) -> Result<Value, String> {

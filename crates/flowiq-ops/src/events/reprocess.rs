@@ -26,7 +26,7 @@ use super::cli::ReprocessArgs;
 use super::commands::Context;
 use super::error::EventsError;
 use super::inspect::rejected_table;
-use super::output::{Format, item_json, write_json_line, write_table};
+use super::output::{Format, write_items, write_json_line, write_table};
 use super::progress;
 use crate::exit_status::ExitStatus;
 use crate::queries::{Item, text};
@@ -35,7 +35,7 @@ use crate::queries::{Item, text};
 const REPROCESS_BUDGET: Duration = Duration::from_secs(30);
 
 /// What became of a rejected delivery: recorded on it as `reprocess_outcome` (all but `error`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Now valid, and stored as a new event.
@@ -45,11 +45,12 @@ pub enum Outcome {
     /// Still refused by the current validation; `reason` is updated.
     StillInvalid,
     /// Not reprocessed: the item does not read back, or a write failed.
+    #[default]
     Error,
 }
 
 /// One rejected delivery, reprocessed: its line of output.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Default, Serialize)]
 #[serde(tag = "kind", rename = "reprocessed")]
 struct Reprocessed {
     pk: String,
@@ -65,7 +66,7 @@ struct Reprocessed {
 }
 
 /// The `reprocess_summary` line: its counts also make the table's last line.
-#[derive(Serialize)]
+#[derive(Default, Serialize)]
 #[serde(tag = "kind", rename = "reprocess_summary")]
 struct Summary {
     dry_run: bool,
@@ -99,20 +100,15 @@ pub async fn run_reprocess(
     format: Format,
     out: &mut impl Write,
 ) -> Result<ExitStatus, EventsError> {
-    let items = (context
-        .queries
-        .rejected_deliveries(args.since.as_deref(), true))
-    .await?;
+    let since = args.since.as_deref();
+    let items = context.queries.rejected_deliveries(since, true).await?;
     let todo: Vec<&Item> = items.iter().filter(|item| wanted(item)).collect();
     let mut summary = Summary {
         dry_run: args.dry_run,
         rejected: items.len(),
         to_reprocess: todo.len(),
         skipped: items.len() - todo.len(),
-        stored: 0,
-        duplicate: 0,
-        still_invalid: 0,
-        failed: 0,
+        ..Summary::default()
     };
     if args.dry_run {
         print_candidates(&todo, &summary, format, out)?;
@@ -153,17 +149,18 @@ async fn reprocess(context: &Context, retention_days: Option<u32>, item: &Item) 
     let mut done = Reprocessed {
         pk: text(item, keys::PK).to_owned(),
         sk: text(item, keys::SK).to_owned(),
-        received_at: String::new(),
-        outcome: Outcome::Error,
-        event_id: None,
-        reason: None,
-        error: None,
+        ..Reprocessed::default()
     };
-    if let Err(error) = reprocess_into(context, retention_days, item, &mut done).await {
-        (done.outcome, done.event_id, done.reason) = (Outcome::Error, None, None);
-        done.error = Some(error);
+    match reprocess_into(context, retention_days, item, &mut done).await {
+        Ok(()) => done,
+        Err(error) => Reprocessed {
+            pk: done.pk,
+            sk: done.sk,
+            received_at: done.received_at,
+            error: Some(error),
+            ..Reprocessed::default()
+        },
     }
-    done
 }
 
 async fn reprocess_into(
@@ -192,25 +189,23 @@ async fn reprocess_into(
     let contact_key = queries.contact_key().map_err(|e| e.to_string())?.clone();
     // No sender is waiting: the SDK's own timeouts bound each write.
     let acceptor = Acceptor::new(NoRejectedWrites(store), retention, contact_key);
-    match acceptor
+    let stored = |outcome, event_id: flowiq_webhooks::event_id::EventId| {
+        (outcome, Some(event_id.into_string()), None)
+    };
+    (done.outcome, done.event_id, done.reason) = match acceptor
         .with_budget(REPROCESS_BUDGET)
         .accept(delivery)
         .await
     {
         Accepted::Stored {
-            outcome, event_id, ..
-        } => {
-            done.outcome = match outcome {
-                PutOutcome::Stored => Outcome::Stored,
-                PutOutcome::Duplicate => Outcome::Duplicate,
-            };
-            done.event_id = Some(event_id.into_string());
-        }
-        Accepted::Rejected(rejection) => {
-            (done.outcome, done.reason) = (Outcome::StillInvalid, Some(rejection.reason));
-        }
+            outcome: PutOutcome::Stored,
+            event_id,
+            ..
+        } => stored(Outcome::Stored, event_id),
+        Accepted::Stored { event_id, .. } => stored(Outcome::Duplicate, event_id),
+        Accepted::Rejected(rejection) => (Outcome::StillInvalid, None, Some(rejection.reason)),
         Accepted::Failed { error, .. } => return Err(error.to_string()),
-    }
+    };
     record(context, &rejected, done).await
 }
 
@@ -222,27 +217,26 @@ async fn record(
     done: &Reprocessed,
 ) -> Result<(), String> {
     let outcome = serde_dynamo::to_attribute_value(done.outcome).expect("an outcome serialises");
+    // The first reason is kept as `original_reason`.
+    let (set, value) = match (&done.event_id, &done.reason) {
+        (Some(id), _) => ("event_id = :value", id.as_str()),
+        (None, reason) => (
+            "original_reason = if_not_exists(original_reason, reason), reason = :value",
+            reason.as_deref().unwrap_or_default(),
+        ),
+    };
     let update = (context.queries.client.update_item())
         .table_name(&context.queries.table_name)
         .key(keys::PK, s(&rejected.pk))
         .key(keys::SK, s(&rejected.sk))
         .condition_expression("attribute_exists(#pk)")
+        .update_expression(format!(
+            "SET reprocessed_at = :at, reprocess_outcome = :outcome, {set}"
+        ))
         .expression_attribute_names("#pk", keys::PK)
         .expression_attribute_values(":at", s(&now_sortable()))
-        .expression_attribute_values(":outcome", outcome);
-    let update = match (&done.event_id, &done.reason) {
-        (Some(id), _) => update
-            .update_expression(
-                "SET reprocessed_at = :at, reprocess_outcome = :outcome, event_id = :id",
-            )
-            .expression_attribute_values(":id", s(id)),
-        (None, reason) => update
-            .update_expression(
-                "SET reprocessed_at = :at, reprocess_outcome = :outcome, \
-                 original_reason = if_not_exists(original_reason, reason), reason = :reason",
-            )
-            .expression_attribute_values(":reason", s(reason.as_deref().unwrap_or_default())),
-    };
+        .expression_attribute_values(":outcome", outcome)
+        .expression_attribute_values(":value", s(value));
     update.send().await.map_err(|err| {
         let context = DisplayErrorContext(&err);
         format!("DynamoDB UpdateItem of the rejected item failed: {context}")
@@ -307,7 +301,7 @@ fn print_candidates(
             let mut item = (*item).clone();
             item.remove("body");
             item.remove("body_bytes");
-            write_json_line(out, &item_json("reprocess_candidate", &item)?)?;
+            write_items(out, "reprocess_candidate", [&item])?;
         }
         return Ok(write_json_line(out, summary)?);
     }
