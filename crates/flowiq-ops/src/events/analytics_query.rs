@@ -170,13 +170,11 @@ pub async fn run_query(
         message: "no query execution id in the answer".into(),
     })?;
     let execution = wait_until_done(client, query, &execution_id, poll).await?;
-    let (columns, rows) = results(client, &execution_id).await?;
+    let result = results(client, execution_id).await?;
     let data_scanned_bytes = execution.statistics.and_then(|s| s.data_scanned_in_bytes);
     Ok(QueryResult {
-        execution_id,
-        columns,
-        rows,
         data_scanned_bytes,
+        ..result
     })
 }
 
@@ -240,41 +238,39 @@ fn failure_reason(status: Option<&QueryExecutionStatus>) -> String {
 }
 
 /// A finished query's columns (name, Athena type) and rows, without a SELECT's header row.
-async fn results(client: &Client, execution_id: &str) -> Result<ResultTable, EventsError> {
-    let mut columns = Vec::new();
-    let mut rows = Vec::new();
-    let mut pages = client
-        .get_query_results()
-        .query_execution_id(execution_id)
+async fn results(client: &Client, execution_id: String) -> Result<QueryResult, EventsError> {
+    let pages = (client.get_query_results())
+        .query_execution_id(&execution_id)
         .into_paginator()
         .send();
-    let mut first = true;
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| EventsError::aws("athena:GetQueryResults", e))?;
-        let Some(set) = page.result_set else { continue };
+    let pages: Vec<_> = (pages.collect::<Result<_, _>>().await)
+        .map_err(|e| EventsError::aws("athena:GetQueryResults", e))?;
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    for set in pages.into_iter().filter_map(|page| page.result_set) {
         if columns.is_empty() {
             let info = set.result_set_metadata.and_then(|m| m.column_info);
-            let info = info.unwrap_or_default().into_iter();
-            columns = info.map(|c| (c.name, c.r#type)).collect();
+            columns = (info.unwrap_or_default().into_iter())
+                .map(|c| (c.name, c.r#type))
+                .collect();
         }
-        for row in set.rows.unwrap_or_default() {
+        rows.extend(set.rows.unwrap_or_default().into_iter().map(|row| {
             let cells = row.data.unwrap_or_default().into_iter();
-            let cells: Vec<Option<String>> = cells.map(|d| d.var_char_value).collect();
-            // A SELECT's first row is its header: the column names again.
-            let header = first
-                && cells.len() == columns.len()
-                && (cells.iter().zip(&columns))
-                    .all(|(cell, (name, _))| cell.as_deref() == Some(name.as_str()));
-            first = false;
-            if !header {
-                rows.push(cells);
-            }
-        }
+            cells.map(|d| d.var_char_value).collect::<Vec<_>>()
+        }));
     }
-    Ok((columns, rows))
+    // A SELECT's first row is its header: the column names again.
+    let names: Vec<Option<String>> = columns.iter().map(|(name, _)| Some(name.clone())).collect();
+    if rows.first() == Some(&names) {
+        rows.remove(0);
+    }
+    Ok(QueryResult {
+        execution_id,
+        columns,
+        rows,
+        data_scanned_bytes: None,
+    })
 }
-
-type ResultTable = (Vec<(String, String)>, Vec<Vec<Option<String>>>);
 
 #[cfg(test)]
 mod tests {

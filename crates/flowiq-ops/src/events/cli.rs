@@ -314,8 +314,8 @@ pub struct TargetArgs {
     pub to_url: Option<String>,
 
     /// Read the --to-url URL from this file (its first line)
-    #[arg(long, value_name = "PATH", global = true)]
-    pub to_url_file: Option<std::path::PathBuf>,
+    #[arg(long = "to-url-file", value_name = "PATH", global = true, value_parser = url_in_file)]
+    pub url_from_file: Option<String>,
 
     /// PutEvents to this EventBridge bus (name or ARN), as the stack's Pipe does
     #[arg(long, value_name = "BUS", global = true)]
@@ -352,6 +352,19 @@ pub struct ReprocessArgs {
     /// Show what would be reprocessed; change nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// The URL on the first line of `--to-url-file`, read as the flags are parsed: a file that cannot
+/// be read, or holds nothing, exits 2 naming the file, never its content.
+fn url_in_file(path: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("cannot read --to-url-file {path}: {}", err.kind()))?;
+    match text.lines().next().unwrap_or_default().trim() {
+        "" => Err(format!(
+            "--to-url-file {path} is empty: put the URL on its first line"
+        )),
+        url => Ok(url.to_owned()),
+    }
 }
 
 fn parse_rate(value: &str) -> Result<f64, String> {

@@ -2,7 +2,6 @@
 //! the AWS configuration to this.
 
 use std::io::Write;
-use std::path::Path;
 
 use reqwest::Url;
 use reqwest::header::{HeaderMap, HeaderValue};
@@ -58,15 +57,11 @@ pub enum TargetSpec {
 /// from --to-url (or FLOWIQ_REPLAY_TO_URL) or --to-url-file; no message ever shows it.
 pub fn target_spec(args: &TargetArgs) -> Result<TargetSpec, EventsError> {
     let usage = |message: &str| Err(EventsError::Usage(message.to_owned()));
-    let from_file = match (&args.to_url_file, &args.to_url) {
-        (None, _) => None,
-        (Some(_), Some(_)) => {
-            return usage("give the URL once: --to-url-file, or --to-url / FLOWIQ_REPLAY_TO_URL");
-        }
-        (Some(path), None) => Some(url_from_file(path)?),
-    };
-    let bus = args.to_eventbridge.as_deref().map(str::trim);
-    match (from_file.as_ref().or(args.to_url.as_ref()), bus) {
+    if args.url_from_file.is_some() && args.to_url.is_some() {
+        return usage("give the URL once: --to-url-file, or --to-url / FLOWIQ_REPLAY_TO_URL");
+    }
+    let url = args.url_from_file.as_ref().or(args.to_url.as_ref());
+    match (url, args.to_eventbridge.as_deref().map(str::trim)) {
         (Some(url), None) => parse_target_url(url, args.allow_http).map(TargetSpec::Url),
         (None, Some("")) => usage("--to-eventbridge needs a bus name"),
         (None, Some(bus)) => Ok(TargetSpec::Bus(bus.to_owned())),
@@ -74,21 +69,6 @@ pub fn target_spec(args: &TargetArgs) -> Result<TargetSpec, EventsError> {
             usage("replay needs a target: --to-url <https URL> or --to-eventbridge <bus>")
         }
         (Some(_), Some(_)) => usage("give one target: --to-url or --to-eventbridge, not both"),
-    }
-}
-
-/// The URL on the first line of `--to-url-file`.
-fn url_from_file(path: &Path) -> Result<String, EventsError> {
-    let text = std::fs::read_to_string(path).map_err(|err| {
-        let (path, kind) = (path.display(), err.kind());
-        EventsError::Usage(format!("cannot read --to-url-file {path}: {kind}"))
-    })?;
-    match text.lines().next().unwrap_or_default().trim() {
-        "" => Err(EventsError::Usage(format!(
-            "--to-url-file {} is empty: put the URL on its first line",
-            path.display()
-        ))),
-        url => Ok(url.to_owned()),
     }
 }
 
@@ -129,24 +109,19 @@ pub async fn run(
     match command {
         Command::Message {
             whatsapp_message_id,
-        } => inspect::message(queries, whatsapp_message_id, format, out).await?,
-        Command::Conversation(args) => inspect::conversation(queries, args, format, out).await?,
-        Command::List(args) => inspect::list(queries, args, format, out).await?,
+        } => inspect::message(queries, whatsapp_message_id, format, out).await,
+        Command::Conversation(args) => inspect::conversation(queries, args, format, out).await,
+        Command::List(args) => inspect::list(queries, args, format, out).await,
         Command::Rejected { since } => {
-            inspect::rejected(queries, since.as_deref(), format, out).await?
+            inspect::rejected(queries, since.as_deref(), format, out).await
         }
-        Command::Replay(args) => return run_replay(args, context, format, out).await,
-        Command::ReprocessRejected(args) => {
-            return run_reprocess(args, context, format, out).await;
-        }
-        Command::Drain(args) => return run_drain(args, context, format, out).await,
-        Command::Forwarding(command) => {
-            return run_forwarding(command, context, format, out).await;
-        }
+        Command::Replay(args) => run_replay(args, context, format, out).await,
+        Command::ReprocessRejected(args) => run_reprocess(args, context, format, out).await,
+        Command::Drain(args) => run_drain(args, context, format, out).await,
+        Command::Forwarding(command) => run_forwarding(command, context, format, out).await,
         // It reads no table: the binary runs it with an Athena client (run_analytics_query).
         Command::Query(_) => unreachable!("`query` runs through run_analytics_query"),
     }
-    Ok(ExitStatus::Success)
 }
 
 /// `query`: the named query `args.name` of `workgroup`, run through Athena with its

@@ -9,6 +9,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::{DisplayErrorContext, SdkError};
@@ -49,20 +50,12 @@ impl EventBridgeTarget {
         debug_assert!(batch.len() <= MAX_BATCH);
         // What is still to be put: the whole batch, then the entries that failed retryably.
         let pending = Mutex::new(batch.iter().collect::<Vec<_>>());
-        let outcome = self
-            .retry
-            .run(
-                || self.put(&pending),
-                |failure, _, wait| {
-                    tracing::warn!(
-                        "{}; retrying them in {} ms",
-                        failure.problem,
-                        wait.as_millis()
-                    );
-                    retries.fetch_add(1, Ordering::Relaxed);
-                },
-            )
-            .await;
+        let notify = |failure: &Transient, _, wait: Duration| {
+            let wait = wait.as_millis();
+            tracing::warn!("{}; retrying them in {wait} ms", failure.problem);
+            retries.fetch_add(1, Ordering::Relaxed);
+        };
+        let outcome = self.retry.run(|| self.put(&pending), notify).await;
         outcome.unwrap_or_else(|exhausted| Err(SendError::exhausted(&self.describe(), exhausted)))
     }
 
@@ -77,13 +70,13 @@ impl EventBridgeTarget {
             Ok(entries) => entries,
             Err(refused) => return Ok(Err(refused)),
         };
-        let output = match self
+        let put = self
             .client
             .put_events()
             .set_entries(Some(entries))
             .send()
-            .await
-        {
+            .await;
+        let output = match put {
             Ok(output) => output,
             Err(err) => return Ok(Err(request_error(&err, &self.bus))),
         };
@@ -96,21 +89,16 @@ impl EventBridgeTarget {
             let message = result.error_message().unwrap_or("");
             last_error = format!("PutEvents entry error {code}: {message}");
             if !retryable(code) {
-                return Ok(Err(SendError::Refused(format!(
-                    "event {}: {last_error}",
-                    item.event.event_id
-                ))));
+                let refused = format!("event {}: {last_error}", item.event.event_id);
+                return Ok(Err(SendError::Refused(refused)));
             }
             again.push(*item);
         }
         if again.is_empty() {
             return Ok(Ok(()));
         }
-        let problem = format!(
-            "{} of {} entries failed ({last_error})",
-            again.len(),
-            items.len()
-        );
+        let (failed, all) = (again.len(), items.len());
+        let problem = format!("{failed} of {all} entries failed ({last_error})");
         *pending.lock().expect("not poisoned") = again;
         Err(Transient::new(problem))
     }
@@ -136,7 +124,6 @@ where
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Duration;
 
     use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;

@@ -103,23 +103,19 @@ impl PostTarget {
         body: &str,
         retries: &AtomicU64,
     ) -> Result<(), SendError> {
-        let outcome = self
+        let notify = |failure: &Transient, attempt: u32, wait: Duration| {
+            let (wait, next, of) = (wait.as_millis(), attempt + 1, self.retry.max_attempts);
+            let problem = &failure.problem;
+            tracing::warn!(
+                event_id,
+                "{problem}; retrying in {wait} ms (attempt {next} of {of})"
+            );
+            retries.fetch_add(1, Ordering::Relaxed);
+        };
+        let outcome = (self
             .retry
-            .run(
-                || self.post(id_header.clone(), body),
-                |failure, attempt, wait| {
-                    tracing::warn!(
-                        event_id = %event_id,
-                        "{}; retrying in {} ms (attempt {} of {})",
-                        failure.problem,
-                        wait.as_millis(),
-                        attempt + 1,
-                        self.retry.max_attempts
-                    );
-                    retries.fetch_add(1, Ordering::Relaxed);
-                },
-            )
-            .await;
+            .run(|| self.post(id_header.clone(), body), notify))
+        .await;
         outcome.unwrap_or_else(|exhausted| Err(SendError::exhausted(&self.describe(), exhausted)))
     }
 
@@ -138,11 +134,10 @@ impl PostTarget {
             Err(err) if err.is_connect() => format!("cannot connect to {}", self.describe()),
             Err(err) if err.is_timeout() => format!("no answer from {} in time", self.describe()),
             // Reset connections, broken responses, …: the request may or may not have arrived.
-            Err(err) => format!(
-                "request to {} failed: {}",
-                self.describe(),
-                without_url(&err)
-            ),
+            Err(err) => {
+                let (target, why) = (self.describe(), without_url(err));
+                format!("request to {target} failed: {why}")
+            }
         };
         Err(Transient::new(problem))
     }
@@ -166,19 +161,14 @@ fn classify(
     }
 }
 
-/// reqwest's message without the URL (it may carry a token in its path).
-fn without_url(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    if let Some(url) = err.url() {
-        text = text.replace(url.as_str(), "<target>");
-    }
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// reqwest's message and its causes, without the URL (it may carry a token in its path).
+fn without_url(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let causes = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source());
+    causes
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 #[cfg(test)]

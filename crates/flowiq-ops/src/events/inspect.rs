@@ -10,6 +10,7 @@ use super::cursor::encode_page_cursor;
 use super::error::EventsError;
 use super::output::{Format, stored_body, write_items, write_json_line, write_table};
 use super::replay_item::ReplayItem;
+use crate::exit_status::ExitStatus;
 use crate::queries::{EventQueries, Item, derived_message, text};
 use flowiq_webhooks::keys;
 use flowiq_webhooks::records::{EventItem, ItemType};
@@ -48,7 +49,7 @@ pub async fn message(
     whatsapp_message_id: &str,
     format: Format,
     out: &mut impl Write,
-) -> Result<(), EventsError> {
+) -> Result<ExitStatus, EventsError> {
     // One Query: the events, and the state derived from them.
     let events = queries.message_events(whatsapp_message_id).await?;
     if events.is_empty() {
@@ -60,10 +61,12 @@ pub async fn message(
     }
     let state = derived_message(&events)?;
     if format == Format::Table {
-        return message_table(state.as_ref(), &events, out);
+        message_table(state.as_ref(), &events, out)?;
+        return Ok(ExitStatus::Success);
     }
     write_items(out, "message", &state)?;
-    write_items(out, "event", &events)
+    write_items(out, "event", &events)?;
+    Ok(ExitStatus::Success)
 }
 
 /// A message's state (its attributes, its status history), then its events, one a row.
@@ -118,7 +121,7 @@ pub async fn conversation(
     args: &ConversationArgs,
     format: Format,
     out: &mut impl Write,
-) -> Result<(), EventsError> {
+) -> Result<ExitStatus, EventsError> {
     let (org, contact) = (&args.contact.organization_id, &args.contact.contact);
     let page = (queries.conversation_page(org, contact, args.limit, args.cursor.clone())).await?;
     if page.items.is_empty() && args.cursor.is_none() {
@@ -152,7 +155,7 @@ pub async fn conversation(
             }
         }
     }
-    Ok(())
+    Ok(ExitStatus::Success)
 }
 
 /// A conversation entry in a table: when, what, its status and type, and its text.
@@ -199,7 +202,7 @@ pub async fn list(
     args: &ListArgs,
     format: Format,
     out: &mut impl Write,
-) -> Result<(), EventsError> {
+) -> Result<ExitStatus, EventsError> {
     let entries = args.entries(queries).await?;
     if entries.is_empty() {
         return Err(ReplaySelection::List(args.clone()).nothing_found());
@@ -235,7 +238,7 @@ pub async fn list(
             writeln!(out, "\n{} events", items.len())?;
         }
     }
-    Ok(())
+    Ok(ExitStatus::Success)
 }
 
 pub async fn rejected(
@@ -243,7 +246,7 @@ pub async fn rejected(
     since: Option<&str>,
     format: Format,
     out: &mut impl Write,
-) -> Result<(), EventsError> {
+) -> Result<ExitStatus, EventsError> {
     let items = queries.rejected_deliveries(since, false).await?;
     match format {
         Format::JsonLines => write_items(out, "rejected", &items)?,
@@ -252,7 +255,7 @@ pub async fn rejected(
             writeln!(out, "\n{} rejected deliveries", items.len())?;
         }
     }
-    Ok(())
+    Ok(ExitStatus::Success)
 }
 
 /// Rejected deliveries in a table: when, how each was answered, its size, what an earlier
