@@ -53,28 +53,20 @@ impl EventQueries {
     }
 
     /// A message's events, oldest first (undated ones last).
-    pub async fn message_events(
-        &self,
-        whatsapp_message_id: &str,
-    ) -> Result<Vec<Item>, EventsError> {
-        let query = self
-            .client
-            .query()
+    pub async fn message_events(&self, wamid: &str) -> Result<Vec<Item>, EventsError> {
+        let query = (self.client.query())
             .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
             .expression_attribute_names("#pk", keys::PK)
             .expression_attribute_names("#sk", keys::SK)
-            .expression_attribute_values(":pk", s(keys::message_pk(whatsapp_message_id)))
+            .expression_attribute_values(":pk", s(keys::message_pk(wamid)))
             .expression_attribute_values(":prefix", s("EVENT#"));
         self.all_pages(query).await
     }
 
     /// A message's state, derived from its events (storage contract v2: one Query of the
     /// message's partition), in the attributes of the `message` item; `None` without events.
-    pub async fn message_state(
-        &self,
-        whatsapp_message_id: &str,
-    ) -> Result<Option<Item>, EventsError> {
-        derived_message(&self.message_events(whatsapp_message_id).await?)
+    pub async fn message_state(&self, wamid: &str) -> Result<Option<Item>, EventsError> {
+        derived_message(&self.message_events(wamid).await?)
     }
 
     /// A conversation page's entries as shown: each WhatsApp message (listed by its content
@@ -103,10 +95,10 @@ impl EventQueries {
     /// stored before it ([`Self::contact_partitions`]).
     pub async fn conversation(
         &self,
-        organization_id: &str,
+        org: &str,
         contact: &Contact,
     ) -> Result<Vec<Item>, EventsError> {
-        let (current, plain) = self.contact_partitions(organization_id, contact)?;
+        let (current, plain) = self.contact_partitions(org, contact)?;
         let mut items = Vec::new();
         for pk in std::iter::once(&current).chain(&plain) {
             items.extend(self.all_pages(self.conversation_query(pk)).await?);
@@ -121,12 +113,12 @@ impl EventQueries {
     /// (a page may hold the end of one and the start of the other).
     pub async fn conversation_page(
         &self,
-        organization_id: &str,
+        org: &str,
         contact: &Contact,
         limit: i32,
         start: Option<Item>,
     ) -> Result<Page, EventsError> {
-        let (current, plain) = self.contact_partitions(organization_id, contact)?;
+        let (current, plain) = self.contact_partitions(org, contact)?;
         let in_plain = |key: &Item| plain.as_deref() == Some(text(key, keys::CONTACT_PK));
         let pk = match (&start, &plain) {
             (Some(key), Some(plain)) if in_plain(key) => plain,
@@ -170,21 +162,20 @@ impl EventQueries {
     /// A number needs the contact key.
     fn contact_partitions(
         &self,
-        organization_id: &str,
+        org: &str,
         contact: &Contact,
     ) -> Result<(String, Option<String>), EventsError> {
         Ok(match contact {
             Contact::WhatsappId(number) => (
-                keys::whatsapp_contact_pk(self.contact_key()?, organization_id, number),
-                Some(keys::plain_whatsapp_contact_pk(organization_id, number)),
+                keys::whatsapp_contact_pk(self.contact_key()?, org, number),
+                Some(keys::plain_whatsapp_contact_pk(org, number)),
             ),
-            Contact::ContactId(id) => (keys::contact_id_pk(organization_id, id), None),
+            Contact::ContactId(id) => (keys::contact_id_pk(org, id), None),
         })
     }
 
     fn conversation_query(&self, contact_pk: &str) -> QueryFluentBuilder {
-        self.client
-            .query()
+        (self.client.query())
             .index_name(keys::BY_CONTACT_INDEX)
             .key_condition_expression("#pk = :pk")
             .expression_attribute_names("#pk", keys::CONTACT_PK)
@@ -198,13 +189,13 @@ impl EventQueries {
     /// paid for).
     pub async fn organization_events(
         &self,
-        organization_id: &str,
+        org: &str,
         from: &str,
         to: &str,
         types: &[String],
     ) -> Result<Vec<Item>, EventsError> {
         let placeholders: Vec<String> = (0..types.len()).map(|n| format!(":type{n}")).collect();
-        let shards = keys::organization_pks(organization_id).map(|pk| {
+        let shards = keys::organization_pks(org).map(|pk| {
             // Sort keys are `<time>#<event id>`: none equals `to`, and those at `to` sort after
             // it, so BETWEEN is `from <= time < to`.
             let mut query = (self.client.query())

@@ -73,7 +73,8 @@ pub enum Command {
     /// A message: its state (status, times, history) and its events in time order
     Message {
         /// FlowIQ's whatsapp_message_id (wamid.…)
-        whatsapp_message_id: String,
+        #[arg(value_name = "WHATSAPP_MESSAGE_ID")]
+        wamid: String,
     },
     /// A contact's conversation, newest first, one page at a time
     Conversation(ConversationArgs),
@@ -290,7 +291,8 @@ pub enum ReplaySelection {
     /// A message's events
     Message {
         /// FlowIQ's whatsapp_message_id (wamid.…)
-        whatsapp_message_id: String,
+        #[arg(value_name = "WHATSAPP_MESSAGE_ID")]
+        wamid: String,
     },
     /// Every event of a contact's conversation (all pages)
     Conversation(ContactArgs),

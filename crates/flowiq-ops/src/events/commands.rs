@@ -107,9 +107,7 @@ pub async fn run(
 ) -> Result<ExitStatus, EventsError> {
     let queries = &context.queries;
     match command {
-        Command::Message {
-            whatsapp_message_id,
-        } => inspect::message(queries, whatsapp_message_id, format, out).await,
+        Command::Message { wamid } => inspect::message(queries, wamid, format, out).await,
         Command::Conversation(args) => inspect::conversation(queries, args, format, out).await,
         Command::List(args) => inspect::list(queries, args, format, out).await,
         Command::Rejected { since } => {

@@ -46,18 +46,15 @@ const MESSAGE_FIELDS: &[&str] = &[
 
 pub async fn message(
     queries: &EventQueries,
-    whatsapp_message_id: &str,
+    wamid: &str,
     format: Format,
     out: &mut impl Write,
 ) -> Result<ExitStatus, EventsError> {
     // One Query: the events, and the state derived from them.
-    let events = queries.message_events(whatsapp_message_id).await?;
+    let events = queries.message_events(wamid).await?;
     if events.is_empty() {
-        let whatsapp_message_id = whatsapp_message_id.to_owned();
-        return Err(ReplaySelection::Message {
-            whatsapp_message_id,
-        }
-        .nothing_found());
+        let wamid = wamid.to_owned();
+        return Err(ReplaySelection::Message { wamid }.nothing_found());
     }
     let state = derived_message(&events)?;
     if format == Format::Table {

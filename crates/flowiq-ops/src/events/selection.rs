@@ -16,9 +16,7 @@ impl ReplaySelection {
     /// The selected events, full items, in time order.
     pub async fn events(&self, queries: &EventQueries) -> Result<Vec<ReplayItem>, EventsError> {
         let items = match self {
-            ReplaySelection::Message {
-                whatsapp_message_id,
-            } => queries.message_events(whatsapp_message_id).await?,
+            ReplaySelection::Message { wamid } => queries.message_events(wamid).await?,
             ReplaySelection::Conversation(args) => {
                 conversation_events(queries, &args.organization_id, &args.contact).await?
             }
@@ -39,10 +37,8 @@ impl ReplaySelection {
     /// the kind of contact id only, never the number itself).
     pub fn nothing_found(&self) -> EventsError {
         EventsError::NotFound(match self {
-            ReplaySelection::Message {
-                whatsapp_message_id,
-            } => format!(
-                "no events for WhatsApp message id {whatsapp_message_id:?} (check the id: it is \
+            ReplaySelection::Message { wamid } => format!(
+                "no events for WhatsApp message id {wamid:?} (check the id: it is \
                  FlowIQ's whatsapp_message_id, e.g. wamid.…)"
             ),
             ReplaySelection::Conversation(args) => format!(
