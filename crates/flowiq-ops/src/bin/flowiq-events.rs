@@ -89,6 +89,41 @@ async fn context(
     contact_key_source: Option<ContactKeySource>,
 ) -> Result<Context, EventsError> {
     let table_name = deployment.table_name().await?;
+    let (queue_url, endpoint_url) = stack_urls(command, deployment).await?;
+    let contact_key = match contact_key_source {
+        None => None,
+        Some(ContactKeySource::Local(key)) => Some(key),
+        Some(ContactKeySource::Secret(secret)) => {
+            let output = CONTACT_KEY_SECRET_OUTPUT;
+            let secret = secret.as_ref();
+            let secret = deployment
+                .flag_or_output(secret, output, "--contact-key-secret")
+                .await?;
+            let client = aws_sdk_secretsmanager::Client::new(config);
+            let key = read_contact_key(&client, &secret).await;
+            Some(key.map_err(ContactKeyArgsError::from)?)
+        }
+    };
+    let client = aws_sdk_dynamodb::Client::new(config);
+    Ok(Context {
+        queries: EventQueries {
+            client,
+            table_name,
+            contact_key,
+        },
+        eventbridge: aws_sdk_eventbridge::Client::new(config),
+        sqs: aws_sdk_sqs::Client::new(config),
+        queue_url,
+        endpoint_url,
+    })
+}
+
+/// The queue (`drain`, `forwarding list|redrive`) and the forwarding endpoint (`forwarding
+/// redrive|replay`) the command works with, if any: its flags, else the stack's outputs.
+async fn stack_urls(
+    command: &Command,
+    deployment: &mut Deployment,
+) -> Result<(Option<String>, Option<String>), EventsError> {
     let (queue, endpoint) = match command {
         Command::Drain(args) => (Some((&args.queue_url, SPILL_QUEUE_URL_OUTPUT)), None),
         Command::Forwarding(command) => {
@@ -119,30 +154,5 @@ async fn context(
                 .await?,
         );
     }
-    let contact_key = match contact_key_source {
-        None => None,
-        Some(ContactKeySource::Local(key)) => Some(key),
-        Some(ContactKeySource::Secret(secret)) => {
-            let output = CONTACT_KEY_SECRET_OUTPUT;
-            let secret = secret.as_ref();
-            let secret = deployment
-                .flag_or_output(secret, output, "--contact-key-secret")
-                .await?;
-            let client = aws_sdk_secretsmanager::Client::new(config);
-            let key = read_contact_key(&client, &secret).await;
-            Some(key.map_err(ContactKeyArgsError::from)?)
-        }
-    };
-    let client = aws_sdk_dynamodb::Client::new(config);
-    Ok(Context {
-        queries: EventQueries {
-            client,
-            table_name,
-            contact_key,
-        },
-        eventbridge: aws_sdk_eventbridge::Client::new(config),
-        sqs: aws_sdk_sqs::Client::new(config),
-        queue_url,
-        endpoint_url,
-    })
+    Ok((queue_url, endpoint_url))
 }

@@ -99,6 +99,30 @@ pub struct ReplayReport {
 }
 
 impl ReplayReport {
+    /// The events after the resume cursor (all without one), still in time order, and the report
+    /// of a run that has sent nothing yet.
+    fn start(
+        events: Vec<ReplayItem>,
+        target: &Target,
+        pacing: &ReplayPacingArgs,
+    ) -> (Vec<ReplayItem>, Self) {
+        let selected = events.len();
+        let resume = pacing.resume.as_deref();
+        let after_resume =
+            |event: &ReplayItem| resume.is_none_or(|cursor| event.key.as_str() > cursor);
+        let events: Vec<ReplayItem> = events.into_iter().filter(after_resume).collect();
+        let report = ReplayReport {
+            dry_run: pacing.dry_run,
+            target: target.describe(),
+            selected,
+            skipped: selected - events.len(),
+            to_send: events.len(),
+            cursor: resume.map(str::to_owned),
+            ..ReplayReport::default()
+        };
+        (events, report)
+    }
+
     /// A batch's result: sent (the cursor moves past it unless an earlier one failed), or the
     /// first failure.
     fn record(
@@ -135,19 +159,7 @@ pub async fn replay(
     doing: &str,
     stop: impl Future<Output = ()>,
 ) -> ReplayReport {
-    let selected = events.len();
-    let resume = pacing.resume.as_deref();
-    let after_resume = |event: &ReplayItem| resume.is_none_or(|cursor| event.key.as_str() > cursor);
-    let events: Vec<ReplayItem> = events.into_iter().filter(after_resume).collect();
-    let mut report = ReplayReport {
-        dry_run: pacing.dry_run,
-        target: target.describe(),
-        selected,
-        skipped: selected - events.len(),
-        to_send: events.len(),
-        cursor: resume.map(str::to_owned),
-        ..ReplayReport::default()
-    };
+    let (events, mut report) = ReplayReport::start(events, target, pacing);
     if pacing.dry_run {
         return report;
     }
