@@ -3,7 +3,7 @@
 //! stops at the first one that cannot be, leaving it and the rest of its batch in the queue.
 //! `forwarding list` keeps every message it sees, then makes them all visible again.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
@@ -29,13 +29,13 @@ pub async fn consume(
     visibility: i32,
     mut handle: impl AsyncFnMut(Message) -> Result<Handled, EventsError>,
 ) -> Result<(), EventsError> {
-    let mut kept_ids = BTreeSet::new();
-    let mut kept_receipts = Vec::new();
+    // The messages kept, by id, with their latest receipt.
+    let mut kept = BTreeMap::new();
     let mut stopped = false;
     while !stopped {
         let messages = receive(sqs, queue_url, visibility).await?;
-        let kept = |m: &Message| kept_ids.contains(m.message_id.as_deref().unwrap_or_default());
-        if messages.iter().all(kept) {
+        let was_kept = |m: &Message| kept.contains_key(m.message_id.as_deref().unwrap_or_default());
+        if messages.iter().all(was_kept) {
             break;
         }
         for message in messages {
@@ -50,8 +50,7 @@ pub async fn consume(
             match handled {
                 Handled::Delete => delete(sqs, queue_url, &receipt).await?,
                 Handled::Keep => {
-                    kept_ids.insert(message_id);
-                    kept_receipts.push(receipt);
+                    kept.insert(message_id, receipt);
                 }
                 Handled::Stop => {
                     release(sqs, queue_url, &receipt).await?;
@@ -60,7 +59,7 @@ pub async fn consume(
             }
         }
     }
-    for receipt in &kept_receipts {
+    for receipt in kept.values() {
         release(sqs, queue_url, receipt).await?;
     }
     Ok(())
