@@ -137,19 +137,14 @@ pub async fn run_analytics_query(
     let query = find_named_query(athena, workgroup, &args.name).await?;
     let parameters = execution_parameters(&query, &args.parameters)?;
     let result = run_query(athena, workgroup, &query, parameters, poll).await?;
+    let mut rows = result.rows.iter();
     match format {
         Format::JsonLines => {
-            for row in &result.rows {
-                write_json_line(out, &result.row_json(row))?;
-            }
+            rows.try_for_each(|row| write_json_line(out, &result.row_json(row)))?
         }
         Format::Table => {
-            let headers: Vec<&str> = result
-                .columns
-                .iter()
-                .map(|(name, _)| name.as_str())
-                .collect();
-            let rows: Vec<Vec<String>> = (result.rows.iter())
+            let headers: Vec<&str> = (result.columns.iter()).map(|(name, _)| &name[..]).collect();
+            let rows: Vec<Vec<String>> = rows
                 .map(|row| row.iter().map(|c| c.clone().unwrap_or_default()).collect())
                 .collect();
             write_table(out, &headers, &rows, None)?;

@@ -107,7 +107,7 @@ pub async fn run_forwarding(
     format: Format,
     out: &mut impl Write,
 ) -> Result<ExitStatus, EventsError> {
-    validate(command)?;
+    // A sending command checks its endpoint and credential (`endpoint`) before it reads anything.
     match command {
         ForwardingCommand::List(args) => {
             let queue_url = context.queue_url(&args.queue_url)?;
