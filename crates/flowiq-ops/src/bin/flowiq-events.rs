@@ -12,7 +12,6 @@ use flowiq_ops::contact_key_args::{
 };
 use flowiq_ops::deployment::{Deployment, DeploymentError, load_sdk_config};
 use flowiq_ops::events::cli::{Args, Command, ForwardingCommand};
-use flowiq_ops::events::cli::{ForwardingListArgs, ForwardingRedriveArgs};
 use flowiq_ops::events::commands::{
     Context, needs_contact_key, run, run_analytics_query, validate,
 };
@@ -43,7 +42,7 @@ async fn main() -> ExitCode {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    let result = events(&args, &cwd, &mut stdout).await;
+    let result = events(args, &cwd, &mut stdout).await;
     match stdout.flush().map_err(EventsError::Output).and(result) {
         Ok(status) => status.into(),
         Err(error) => {
@@ -53,7 +52,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn events(args: &Args, cwd: &Path, out: &mut impl Write) -> Result<ExitStatus, EventsError> {
+async fn events(
+    mut args: Args,
+    cwd: &Path,
+    out: &mut impl Write,
+) -> Result<ExitStatus, EventsError> {
     let format = Format::choose(args.json);
     validate(&args.command)?;
     // A key given wrong is a usage error before any AWS call.
@@ -68,28 +71,26 @@ async fn events(args: &Args, cwd: &Path, out: &mut impl Write) -> Result<ExitSta
     let mut deployment = Deployment::new(args.deployment.clone(), cwd, cloudformation);
     if let Command::Query(query) = &args.command {
         // Athena only: no table is read.
-        let workgroup = query.workgroup.as_ref();
-        let output = ANALYTICS_WORKGROUP_OUTPUT;
+        let (flag, output) = (query.workgroup.as_ref(), ANALYTICS_WORKGROUP_OUTPUT);
         let workgroup = deployment
-            .flag_or_output(workgroup, output, "--workgroup")
+            .flag_or_output(flag, output, "--workgroup")
             .await?;
         let athena = aws_sdk_athena::Client::new(&config);
         return run_analytics_query(query, &athena, &workgroup, format, out, ATHENA_POLL).await;
     }
-    let context = context(&args.command, &config, &mut deployment, contact_key_source).await?;
+    fill_from_stack(&mut args.command, &mut deployment).await?;
+    let context = context(&config, &mut deployment, contact_key_source).await?;
     run(&args.command, &context, format, out).await
 }
 
-/// The table, queue, endpoint and key `command` works with: from its flags, else from the
-/// stack's outputs (read only when a flag is missing).
+/// The clients, with the table and the contact key: from the flags, else from the stack's
+/// outputs (read only when a flag is missing).
 async fn context(
-    command: &Command,
     config: &aws_config::SdkConfig,
     deployment: &mut Deployment,
     contact_key_source: Option<ContactKeySource>,
 ) -> Result<Context, EventsError> {
     let table_name = deployment.table_name().await?;
-    let (queue_url, endpoint_url) = stack_urls(command, deployment).await?;
     let contact_key = match contact_key_source {
         None => None,
         Some(ContactKeySource::Local(key)) => Some(key),
@@ -113,46 +114,35 @@ async fn context(
         },
         eventbridge: aws_sdk_eventbridge::Client::new(config),
         sqs: aws_sdk_sqs::Client::new(config),
-        queue_url,
-        endpoint_url,
     })
 }
 
-/// The queue (`drain`, `forwarding list|redrive`) and the forwarding endpoint (`forwarding
-/// redrive|replay`) the command works with, if any: its flags, else the stack's outputs.
-async fn stack_urls(
-    command: &Command,
+/// Fills in what the flags leave out from the stack's outputs: the queue (`drain`, `forwarding
+/// list|redrive`) and the forwarding endpoint (`forwarding redrive|replay`).
+async fn fill_from_stack(
+    command: &mut Command,
     deployment: &mut Deployment,
-) -> Result<(Option<String>, Option<String>), EventsError> {
-    let (queue, endpoint) = match command {
-        Command::Drain(args) => (Some((&args.queue_url, SPILL_QUEUE_URL_OUTPUT)), None),
-        Command::Forwarding(command) => {
-            let queue = match command {
-                ForwardingCommand::List(ForwardingListArgs { queue_url, .. })
-                | ForwardingCommand::Redrive(ForwardingRedriveArgs { queue_url, .. }) => {
-                    Some((queue_url, DEAD_LETTER_QUEUE_OUTPUT))
-                }
-                ForwardingCommand::Replay(_) => None,
-            };
-            (queue, command.endpoint())
-        }
-        _ => (None, None),
+) -> Result<(), EventsError> {
+    let mut fill = async |flag: &mut Option<String>, output, name| {
+        let value = deployment
+            .flag_or_output(flag.as_ref(), output, name)
+            .await?;
+        *flag = Some(value);
+        Ok::<_, EventsError>(())
     };
-    let mut queue_url = None;
-    if let Some((flag, output)) = queue {
-        queue_url = Some(
-            deployment
-                .flag_or_output(flag.as_ref(), output, "--queue-url")
-                .await?,
-        );
+    let (queue, endpoint) = ("--queue-url", "--to-url");
+    match command {
+        Command::Drain(args) => fill(&mut args.queue_url, SPILL_QUEUE_URL_OUTPUT, queue).await,
+        Command::Forwarding(ForwardingCommand::List(args)) => {
+            fill(&mut args.queue_url, DEAD_LETTER_QUEUE_OUTPUT, queue).await
+        }
+        Command::Forwarding(ForwardingCommand::Redrive(args)) => {
+            fill(&mut args.queue_url, DEAD_LETTER_QUEUE_OUTPUT, queue).await?;
+            fill(&mut args.endpoint.to_url, ENDPOINT_OUTPUT, endpoint).await
+        }
+        Command::Forwarding(ForwardingCommand::Replay(args)) => {
+            fill(&mut args.endpoint.to_url, ENDPOINT_OUTPUT, endpoint).await
+        }
+        _ => Ok(()),
     }
-    let mut endpoint_url = None;
-    if let Some(flag) = endpoint.map(|endpoint| endpoint.to_url.as_ref()) {
-        endpoint_url = Some(
-            deployment
-                .flag_or_output(flag, ENDPOINT_OUTPUT, "--to-url")
-                .await?,
-        );
-    }
-    Ok((queue_url, endpoint_url))
 }

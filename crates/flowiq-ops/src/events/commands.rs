@@ -23,27 +23,20 @@ use crate::exit_status::ExitStatus;
 use crate::queries::{Contact, EventQueries};
 use crate::retry::RetryPolicy;
 
-/// The clients a run uses (built once from the operator's AWS configuration), and what the
-/// stack's outputs say where a flag does not.
+/// The clients a run uses (built once from the operator's AWS configuration). What the flags
+/// leave out (a queue, the forwarding endpoint) the binary has filled in from the stack.
 pub struct Context {
     /// The table's queries, with the contact key when the command needs it
     /// ([`needs_contact_key`]).
     pub queries: EventQueries,
     pub eventbridge: aws_sdk_eventbridge::Client,
     pub sqs: aws_sdk_sqs::Client,
-    /// The queue `drain` (`SpillQueueUrl`) or `forwarding list|redrive`
-    /// (`ForwardingDeadLetterQueueUrl`) reads when no `--queue-url` is given.
-    pub queue_url: Option<String>,
-    /// The forwarding endpoint (`ForwardingEndpointUrl`) when no `--to-url` is given.
-    pub endpoint_url: Option<String>,
 }
 
-impl Context {
-    /// The queue the command reads: its `--queue-url`, else the stack's.
-    pub fn queue_url<'a>(&'a self, flag: &'a Option<String>) -> Result<&'a str, EventsError> {
-        let url = flag.as_deref().or(self.queue_url.as_deref());
-        url.ok_or_else(|| EventsError::Usage("give the queue with --queue-url".into()))
-    }
+/// The queue a command reads (`--queue-url`).
+pub fn queue_url(flag: &Option<String>) -> Result<&str, EventsError> {
+    let url = flag.as_deref();
+    url.ok_or_else(|| EventsError::Usage("give the queue with --queue-url".into()))
 }
 
 /// Where a replay goes, checked before anything is read.

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::cli::DrainArgs;
-use super::commands::Context;
+use super::commands::{Context, queue_url};
 use super::error::EventsError;
 use super::output::{Format, write_json_line};
 use super::sqs_queue::{Handled, consume};
@@ -87,7 +87,7 @@ pub async fn run_drain(
     format: Format,
     out: &mut impl Write,
 ) -> Result<ExitStatus, EventsError> {
-    let queue_url = context.queue_url(&args.queue_url)?;
+    let queue_url = queue_url(&args.queue_url)?;
     let queries = &context.queries;
     let store = DynamoDbEventStore::new(queries.client.clone(), &queries.table_name);
     let retention = Retention(args.retention_days.filter(|days| *days > 0));

@@ -12,7 +12,7 @@ use std::io::Write;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::cli::{EndpointArgs, ForwardingCommand};
-use super::commands::{Context, replay_and_print};
+use super::commands::{Context, queue_url, replay_and_print};
 use super::error::EventsError;
 use super::forwarding_dlq::{self, DeadLetter, RedriveReport};
 use super::http_target::{PostTarget, parse_target_url};
@@ -84,17 +84,11 @@ fn credential(endpoint: &EndpointArgs, env: Option<String>) -> Result<HeaderMap,
     Ok(HeaderMap::from_iter([(name, value)]))
 }
 
-/// The endpoint (`--to-url`, else the stack's) with its credential, `max_attempts` per send.
-fn endpoint(
-    endpoint: &EndpointArgs,
-    context: &Context,
-    max_attempts: u32,
-) -> Result<PostTarget, EventsError> {
-    let url = (endpoint.to_url.as_deref())
-        .or(context.endpoint_url.as_deref())
-        .ok_or_else(|| {
-            EventsError::Usage("no forwarding endpoint: give --to-url <https URL>".into())
-        })?;
+/// The endpoint (`--to-url`) with its credential, `max_attempts` per send.
+fn endpoint(endpoint: &EndpointArgs, max_attempts: u32) -> Result<PostTarget, EventsError> {
+    let url = endpoint.to_url.as_deref().ok_or_else(|| {
+        EventsError::Usage("no forwarding endpoint: give --to-url <https URL>".into())
+    })?;
     // The stack's own URL is https (its parameter's pattern).
     let url = parse_target_url(url, endpoint.allow_http)?;
     let headers = credential(endpoint, std::env::var(AUTH_ENV).ok())?;
@@ -110,15 +104,15 @@ pub async fn run_forwarding(
     // A sending command checks its endpoint and credential (`endpoint`) before it reads anything.
     match command {
         ForwardingCommand::List(args) => {
-            let queue_url = context.queue_url(&args.queue_url)?;
+            let queue_url = queue_url(&args.queue_url)?;
             let limit = args.limit as usize;
             let letters = forwarding_dlq::list(&context.sqs, queue_url, limit).await?;
             print_dead_letters(&letters, queue_url, format, out)?;
             Ok(ExitStatus::Success)
         }
         ForwardingCommand::Redrive(args) => {
-            let queue_url = context.queue_url(&args.queue_url)?;
-            let target = endpoint(&args.endpoint, context, args.max_attempts)?;
+            let queue_url = queue_url(&args.queue_url)?;
+            let target = endpoint(&args.endpoint, args.max_attempts)?;
             let report = forwarding_dlq::redrive(&context.sqs, queue_url, &target).await?;
             match format {
                 Format::JsonLines => {
@@ -132,7 +126,7 @@ pub async fn run_forwarding(
             Ok(report.exit_status())
         }
         ForwardingCommand::Replay(args) => {
-            let target = endpoint(&args.endpoint, context, args.pacing.max_attempts)?;
+            let target = endpoint(&args.endpoint, args.pacing.max_attempts)?;
             let events = args.selection.events(&context.queries).await?;
             // Live forwarding sends no replay header: the run id only names the run here.
             let now = time::OffsetDateTime::now_utc().unix_timestamp();

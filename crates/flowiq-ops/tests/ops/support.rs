@@ -25,7 +25,5 @@ pub fn context(table: &TestTable) -> Context {
         },
         eventbridge,
         sqs,
-        queue_url: None,
-        endpoint_url: None,
     }
 }
