@@ -225,14 +225,13 @@ async fn record(
             reason.as_deref().unwrap_or_default(),
         ),
     };
+    let set = format!("SET reprocessed_at = :at, reprocess_outcome = :outcome, {set}");
     let update = (context.queries.client.update_item())
         .table_name(&context.queries.table_name)
         .key(keys::PK, s(&rejected.pk))
         .key(keys::SK, s(&rejected.sk))
         .condition_expression("attribute_exists(#pk)")
-        .update_expression(format!(
-            "SET reprocessed_at = :at, reprocess_outcome = :outcome, {set}"
-        ))
+        .update_expression(set)
         .expression_attribute_names("#pk", keys::PK)
         .expression_attribute_values(":at", s(&now_sortable()))
         .expression_attribute_values(":outcome", outcome)
@@ -260,15 +259,15 @@ fn print_reprocessed(
     let rows: Vec<Vec<String>> = (results.iter())
         .map(|r| {
             let outcome = serde_json::to_value(r.outcome).expect("an outcome serialises");
-            let why = r.reason.as_ref().or(r.error.as_ref()).cloned();
-            let event_id = r.event_id.clone().unwrap_or_default();
             let outcome = outcome.as_str().unwrap_or_default().to_owned();
-            vec![
-                r.received_at.clone(),
-                outcome,
-                event_id,
-                why.unwrap_or_default(),
-            ]
+            let why = r
+                .reason
+                .as_ref()
+                .or(r.error.as_ref())
+                .cloned()
+                .unwrap_or_default();
+            let event_id = r.event_id.clone().unwrap_or_default();
+            vec![r.received_at.clone(), outcome, event_id, why]
         })
         .collect();
     if !rows.is_empty() {
