@@ -8,79 +8,67 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_athena::Client;
 use aws_sdk_athena::types::{
-    QueryExecution, QueryExecutionContext, QueryExecutionState, QueryExecutionStatus,
+    NamedQuery, QueryExecution, QueryExecutionContext, QueryExecutionState, QueryExecutionStatus,
 };
 use serde_json::{Map, Value};
 
 use super::error::EventsError;
-use super::progress::Spinner;
+use super::progress;
 
-/// A named query as Athena stores it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedQuery {
-    pub name: String,
-    pub description: String,
-    pub database: String,
-    pub query_string: String,
-}
-
-impl NamedQuery {
-    /// The parameters' names, from the description's last sentence (`Parameters: from_day
-    /// to_day.`, as template.yaml writes it); empty when it has none.
-    pub fn parameter_names(&self) -> Vec<String> {
-        let Some((_, names)) = self.description.rsplit_once("Parameters:") else {
-            return Vec::new();
-        };
-        let names = names.trim().trim_end_matches('.');
-        names.split_whitespace().map(str::to_owned).collect()
-    }
-
-    /// How many values the query takes: its `?`s outside string literals and comments.
-    pub fn parameter_count(&self) -> usize {
-        let mut count = 0;
-        let mut chars = self.query_string.chars().peekable();
-        while let Some(c) = chars.next() {
-            match c {
-                '\'' => {
-                    // A literal ends at the next lone quote ('' is a quote inside it).
-                    while let Some(c) = chars.next() {
-                        if c == '\'' && chars.next_if_eq(&'\'').is_none() {
-                            break;
-                        }
+/// How many values a query takes: its `?`s outside string literals and comments.
+fn parameter_count(sql: &str) -> usize {
+    let mut count = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                // A literal ends at the next lone quote ('' is a quote inside it).
+                while let Some(c) = chars.next() {
+                    if c == '\'' && chars.next_if_eq(&'\'').is_none() {
+                        break;
                     }
                 }
-                '-' if chars.next_if_eq(&'-').is_some() => {
-                    chars.by_ref().find(|&c| c == '\n');
-                }
-                '?' => count += 1,
-                _ => {}
             }
+            '-' if chars.next_if_eq(&'-').is_some() => {
+                chars.by_ref().find(|&c| c == '\n');
+            }
+            '?' => count += 1,
+            _ => {}
         }
-        count
     }
+    count
+}
 
-    /// The values as Athena's execution parameters: SQL string literals (every parameter of the
-    /// stack's queries is text: days compared with `dt`). Checks their number first.
-    pub fn execution_parameters(&self, values: &[String]) -> Result<Vec<String>, EventsError> {
-        let expected = self.parameter_count();
-        if values.len() != expected {
-            let names = self.parameter_names();
-            let names = if names.len() == expected {
-                format!(" ({})", names.join(" "))
-            } else {
-                String::new()
-            };
-            return Err(EventsError::Usage(format!(
-                "query {} takes {expected} parameter(s){names}, in this order; {} given",
-                self.name,
-                values.len()
-            )));
-        }
-        Ok(values
-            .iter()
-            .map(|v| format!("'{}'", v.replace('\'', "''")))
-            .collect())
+/// The values as Athena's execution parameters: SQL string literals (every parameter of the
+/// stack's queries is text: days compared with `dt`). Checks their number first; the error
+/// names them as the description's last sentence does (`Parameters: from_day to_day.`, as
+/// template.yaml writes it).
+pub fn execution_parameters(
+    query: &NamedQuery,
+    values: &[String],
+) -> Result<Vec<String>, EventsError> {
+    let expected = parameter_count(&query.query_string);
+    if values.len() != expected {
+        let description = query.description.as_deref().unwrap_or_default();
+        let names = description
+            .rsplit_once("Parameters:")
+            .map(|(_, names)| names);
+        let names = names.unwrap_or_default().trim().trim_end_matches('.');
+        let names: Vec<&str> = names.split_whitespace().collect();
+        let names = match names.len() == expected {
+            true => format!(" ({})", names.join(" ")),
+            false => String::new(),
+        };
+        return Err(EventsError::Usage(format!(
+            "query {} takes {expected} parameter(s){names}, in this order; {} given",
+            query.name,
+            values.len()
+        )));
     }
+    Ok(values
+        .iter()
+        .map(|v| format!("'{}'", v.replace('\'', "''")))
+        .collect())
 }
 
 /// A finished query's result: its columns (name, Athena type) and rows, with what it scanned.
@@ -117,13 +105,6 @@ fn typed(kind: &str, cell: Option<&str>) -> Value {
     number.unwrap_or_else(|| Value::from(cell))
 }
 
-fn athena_error(operation: &'static str, error: impl std::error::Error) -> EventsError {
-    EventsError::Aws {
-        operation,
-        message: aws_sdk_athena::error::DisplayErrorContext(error).to_string(),
-    }
-}
-
 /// The named query `name` of `workgroup`; a name it does not have is NotFound, listing those
 /// it has.
 pub async fn find_named_query(
@@ -131,36 +112,24 @@ pub async fn find_named_query(
     workgroup: &str,
     name: &str,
 ) -> Result<NamedQuery, EventsError> {
-    let mut ids = Vec::new();
-    let mut pages = client
+    let pages = client
         .list_named_queries()
         .work_group(workgroup)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| athena_error("athena:ListNamedQueries", e))?;
-        ids.extend(page.named_query_ids.unwrap_or_default());
-    }
+        .into_paginator();
+    let pages: Vec<_> = (pages.send().collect::<Result<_, _>>().await)
+        .map_err(|e| EventsError::aws("athena:ListNamedQueries", e))?;
     let mut names = Vec::new();
-    for id in ids {
-        let found = client
-            .get_named_query()
-            .named_query_id(&id)
-            .send()
-            .await
-            .map_err(|e| athena_error("athena:GetNamedQuery", e))?;
-        let Some(query) = found.named_query else {
-            continue;
-        };
-        if query.name == name {
-            return Ok(NamedQuery {
-                name: query.name,
-                description: query.description.unwrap_or_default(),
-                database: query.database,
-                query_string: query.query_string,
-            });
+    for id in pages
+        .into_iter()
+        .flat_map(|page| page.named_query_ids.unwrap_or_default())
+    {
+        let found = client.get_named_query().named_query_id(&id).send().await;
+        let found = found.map_err(|e| EventsError::aws("athena:GetNamedQuery", e))?;
+        match found.named_query {
+            Some(query) if query.name == name => return Ok(query),
+            Some(query) => names.push(query.name),
+            None => {}
         }
-        names.push(query.name);
     }
     names.sort();
     Err(EventsError::NotFound(format!(
@@ -195,19 +164,17 @@ pub async fn run_query(
         .set_execution_parameters((!parameters.is_empty()).then_some(parameters))
         .send()
         .await
-        .map_err(|e| athena_error("athena:StartQueryExecution", e))?;
+        .map_err(|e| EventsError::aws("athena:StartQueryExecution", e))?;
     let execution_id = started.query_execution_id.ok_or_else(|| EventsError::Aws {
-        operation: "athena:StartQueryExecution",
+        operation: "athena:StartQueryExecution".into(),
         message: "no query execution id in the answer".into(),
     })?;
     let execution = wait_until_done(client, query, &execution_id, poll).await?;
-    let (columns, rows) = results(client, &execution_id).await?;
+    let result = results(client, execution_id).await?;
     let data_scanned_bytes = execution.statistics.and_then(|s| s.data_scanned_in_bytes);
     Ok(QueryResult {
-        execution_id,
-        columns,
-        rows,
         data_scanned_bytes,
+        ..result
     })
 }
 
@@ -218,139 +185,114 @@ async fn wait_until_done(
     execution_id: &str,
     poll: Duration,
 ) -> Result<QueryExecution, EventsError> {
-    let spinner = Spinner::new(&format!("{} ({execution_id})", query.name));
+    let spinner = progress::spinner(&format!("{} ({execution_id})", query.name));
     let began = Instant::now();
     let mut wait = poll;
-    loop {
+    let (execution, state) = loop {
         let answer = client
             .get_query_execution()
             .query_execution_id(execution_id)
             .send()
-            .await
-            .map_err(|e| athena_error("athena:GetQueryExecution", e))?;
+            .await;
+        let answer = answer.map_err(|e| EventsError::aws("athena:GetQueryExecution", e))?;
         let execution = answer.query_execution.ok_or_else(|| EventsError::Aws {
-            operation: "athena:GetQueryExecution",
+            operation: "athena:GetQueryExecution".into(),
             message: format!("no query execution {execution_id} in the answer"),
         })?;
-        let status = execution.status.as_ref();
-        let state = status.and_then(|s| s.state.clone());
+        let state = execution.status.as_ref().and_then(|s| s.state.clone());
         let state = state.unwrap_or(QueryExecutionState::Queued);
         let scanned = (execution.statistics.as_ref()).and_then(|s| s.data_scanned_in_bytes);
-        spinner.show(&format!(
-            "{} after {:.0?}, {} scanned",
-            state.as_str(),
-            began.elapsed(),
-            megabytes(scanned)
-        ));
-        match state {
-            QueryExecutionState::Succeeded => {
-                spinner.finish();
-                return Ok(execution);
-            }
-            QueryExecutionState::Failed | QueryExecutionState::Cancelled => {
-                spinner.finish();
-                return Err(EventsError::QueryFailed {
-                    name: query.name.clone(),
-                    execution_id: execution_id.to_owned(),
-                    state: state.as_str().to_owned(),
-                    reason: failure_reason(status),
-                });
-            }
-            _ => {}
+        let scanned = scanned.map_or("?".into(), |bytes| format!("{:.1}", bytes as f64 / 1e6));
+        let elapsed = began.elapsed();
+        spinner.set_message(format!("{state} after {elapsed:.0?}, {scanned} MB scanned"));
+        use QueryExecutionState::{Cancelled, Failed, Succeeded};
+        if matches!(state, Succeeded | Failed | Cancelled) {
+            break (execution, state);
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(Duration::from_secs(2));
+    };
+    spinner.finish_and_clear();
+    if state == QueryExecutionState::Succeeded {
+        return Ok(execution);
     }
+    Err(EventsError::QueryFailed {
+        name: query.name.clone(),
+        execution_id: execution_id.to_owned(),
+        state: state.as_str().to_owned(),
+        reason: failure_reason(execution.status.as_ref()),
+    })
 }
 
 /// Athena's state-change reason and error message, once where they say the same.
 fn failure_reason(status: Option<&QueryExecutionStatus>) -> String {
     let reason = status.and_then(|s| s.state_change_reason.clone());
     let athena = status.and_then(|s| s.athena_error.as_ref()?.error_message.clone());
-    let (reason, athena) = (reason.unwrap_or_default(), athena.unwrap_or_default());
-    let mut detail = vec![reason];
-    if athena != detail[0] {
-        detail.push(athena);
-    }
+    let mut detail = vec![reason.unwrap_or_default(), athena.unwrap_or_default()];
+    detail.dedup();
     detail.retain(|s| !s.is_empty());
     if detail.is_empty() {
-        "Athena gave no reason".into()
-    } else {
-        detail.join("; ")
+        return "Athena gave no reason".into();
     }
+    detail.join("; ")
 }
 
 /// A finished query's columns (name, Athena type) and rows, without a SELECT's header row.
-async fn results(client: &Client, execution_id: &str) -> Result<ResultTable, EventsError> {
-    let mut columns = Vec::new();
-    let mut rows = Vec::new();
-    let mut pages = client
-        .get_query_results()
-        .query_execution_id(execution_id)
+async fn results(client: &Client, execution_id: String) -> Result<QueryResult, EventsError> {
+    let pages = (client.get_query_results())
+        .query_execution_id(&execution_id)
         .into_paginator()
         .send();
-    let mut first = true;
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| athena_error("athena:GetQueryResults", e))?;
-        let Some(set) = page.result_set else { continue };
+    let pages: Vec<_> = (pages.collect::<Result<_, _>>().await)
+        .map_err(|e| EventsError::aws("athena:GetQueryResults", e))?;
+    let mut columns = Vec::new();
+    let mut rows = Vec::new();
+    for set in pages.into_iter().filter_map(|page| page.result_set) {
         if columns.is_empty() {
             let info = set.result_set_metadata.and_then(|m| m.column_info);
-            let info = info.unwrap_or_default().into_iter();
-            columns = info.map(|c| (c.name, c.r#type)).collect();
+            columns = (info.unwrap_or_default().into_iter())
+                .map(|c| (c.name, c.r#type))
+                .collect();
         }
-        for row in set.rows.unwrap_or_default() {
+        rows.extend(set.rows.unwrap_or_default().into_iter().map(|row| {
             let cells = row.data.unwrap_or_default().into_iter();
-            let cells: Vec<Option<String>> = cells.map(|d| d.var_char_value).collect();
-            // A SELECT's first row is its header: the column names again.
-            let header = first
-                && cells.len() == columns.len()
-                && (cells.iter().zip(&columns))
-                    .all(|(cell, (name, _))| cell.as_deref() == Some(name.as_str()));
-            first = false;
-            if !header {
-                rows.push(cells);
-            }
-        }
+            cells.map(|d| d.var_char_value).collect::<Vec<_>>()
+        }));
     }
-    Ok((columns, rows))
-}
-
-type ResultTable = (Vec<(String, String)>, Vec<Vec<Option<String>>>);
-
-fn megabytes(bytes: Option<i64>) -> String {
-    match bytes {
-        Some(bytes) => format!("{:.1} MB", bytes as f64 / 1e6),
-        None => "? MB".into(),
+    // A SELECT's first row is its header: the column names again.
+    let names: Vec<Option<String>> = columns.iter().map(|(name, _)| Some(name.clone())).collect();
+    if rows.first() == Some(&names) {
+        rows.remove(0);
     }
+    Ok(QueryResult {
+        execution_id,
+        columns,
+        rows,
+        data_scanned_bytes: None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn query(sql: &str, description: &str) -> NamedQuery {
-        NamedQuery {
-            name: "q".into(),
-            description: description.into(),
-            database: "db".into(),
-            query_string: sql.into(),
-        }
-    }
-
     #[test]
     fn parameters_are_the_question_marks_outside_literals_and_comments() {
-        let q = query(
-            "SELECT '?', 'it''s ?' -- why?\nFROM t WHERE dt BETWEEN ? AND ?",
-            "Days. Parameters: from_day to_day.",
-        );
-        assert_eq!(q.parameter_count(), 2);
-        assert_eq!(q.parameter_names(), ["from_day", "to_day"]);
+        let sql = "SELECT '?', 'it''s ?' -- why?\nFROM t WHERE dt BETWEEN ? AND ?";
+        assert_eq!(parameter_count(sql), 2);
+        let q = NamedQuery::builder()
+            .name("q")
+            .database("db")
+            .query_string(sql)
+            .description("Days. Parameters: from_day to_day.")
+            .build()
+            .unwrap();
         let values = ["2026-03-03".to_owned(), "it's".to_owned()];
         assert_eq!(
-            q.execution_parameters(&values).unwrap(),
+            execution_parameters(&q, &values).unwrap(),
             ["'2026-03-03'", "'it''s'"]
         );
-        let error = q.execution_parameters(&values[..1]).unwrap_err();
+        let error = execution_parameters(&q, &values[..1]).unwrap_err();
         assert_eq!(
             error.to_string(),
             "query q takes 2 parameter(s) (from_day to_day), in this order; 1 given"

@@ -5,8 +5,8 @@
 use clap::{Parser, Subcommand};
 
 use super::contact::parse_contact;
-use super::cursor::{ReplayCursor, parse_page_cursor, parse_replay_cursor};
-use super::time_arg::{TimeArg, parse_time_arg};
+use super::cursor::{parse_page_cursor, parse_replay_cursor};
+use super::time_arg::parse_time_arg;
 use crate::contact_key_args::ContactKeyArgs;
 use crate::deployment::{DeploymentArgs, non_empty};
 use crate::exit_status::Tool;
@@ -73,7 +73,8 @@ pub enum Command {
     /// A message: its state (status, times, history) and its events in time order
     Message {
         /// FlowIQ's whatsapp_message_id (wamid.…)
-        whatsapp_message_id: String,
+        #[arg(value_name = "WHATSAPP_MESSAGE_ID")]
+        wamid: String,
     },
     /// A contact's conversation, newest first, one page at a time
     Conversation(ConversationArgs),
@@ -83,7 +84,7 @@ pub enum Command {
     Rejected {
         /// Only those received at or after this time
         #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
-        since: Option<TimeArg>,
+        since: Option<String>,
     },
     /// Send stored events again, to a URL or an EventBridge bus, in time order
     Replay(ReplayArgs),
@@ -238,11 +239,11 @@ pub struct ListArgs {
 
     /// From this time (inclusive)
     #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
-    pub since: TimeArg,
+    pub since: String,
 
     /// To this time (exclusive) [default: no end]
     #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
-    pub until: Option<TimeArg>,
+    pub until: Option<String>,
 
     /// Only this event_type; repeat for several
     #[arg(long = "type", value_name = "EVENT_TYPE")]
@@ -269,7 +270,7 @@ pub struct ReplayPacingArgs {
 
     /// Continue strictly after this cursor (printed by an earlier run)
     #[arg(long, value_name = "CURSOR", global = true, value_parser = parse_replay_cursor)]
-    pub resume: Option<ReplayCursor>,
+    pub resume: Option<String>,
 
     /// Count what would be sent; send nothing
     #[arg(long, global = true)]
@@ -290,7 +291,8 @@ pub enum ReplaySelection {
     /// A message's events
     Message {
         /// FlowIQ's whatsapp_message_id (wamid.…)
-        whatsapp_message_id: String,
+        #[arg(value_name = "WHATSAPP_MESSAGE_ID")]
+        wamid: String,
     },
     /// Every event of a contact's conversation (all pages)
     Conversation(ContactArgs),
@@ -314,8 +316,8 @@ pub struct TargetArgs {
     pub to_url: Option<String>,
 
     /// Read the --to-url URL from this file (its first line)
-    #[arg(long, value_name = "PATH", global = true)]
-    pub to_url_file: Option<std::path::PathBuf>,
+    #[arg(long = "to-url-file", value_name = "PATH", global = true, value_parser = url_in_file)]
+    pub url_from_file: Option<String>,
 
     /// PutEvents to this EventBridge bus (name or ARN), as the stack's Pipe does
     #[arg(long, value_name = "BUS", global = true)]
@@ -342,7 +344,7 @@ pub struct TargetArgs {
 pub struct ReprocessArgs {
     /// Only deliveries received at or after this time
     #[arg(long, value_name = "TIME", value_parser = parse_time_arg)]
-    pub since: Option<TimeArg>,
+    pub since: Option<String>,
 
     /// Retention of newly stored events, in days [default: the rejected item's own, from its
     /// expires_at; none if it has none]
@@ -352,6 +354,19 @@ pub struct ReprocessArgs {
     /// Show what would be reprocessed; change nothing
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// The URL on the first line of `--to-url-file`, read as the flags are parsed: a file that cannot
+/// be read, or holds nothing, exits 2 naming the file, never its content.
+fn url_in_file(path: &str) -> Result<String, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| format!("cannot read --to-url-file {path}: {}", err.kind()))?;
+    match text.lines().next().unwrap_or_default().trim() {
+        "" => Err(format!(
+            "--to-url-file {path} is empty: put the URL on its first line"
+        )),
+        url => Ok(url.to_owned()),
+    }
 }
 
 fn parse_rate(value: &str) -> Result<f64, String> {

@@ -3,13 +3,13 @@
 
 use crate::queries::Contact;
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error("expected a WhatsApp number (e.g. 27830000001), wa:<number> or id:<FlowIQ contact id>")]
-pub struct InvalidContact;
+/// What a malformed `--contact` is told (clap prefixes the argument's name).
+const INVALID: &str =
+    "expected a WhatsApp number (e.g. 27830000001), wa:<number> or id:<FlowIQ contact id>";
 
 /// `wa:<number>` and `id:<contact id>` say which one; otherwise digits (with an optional
 /// leading `+`, which FlowIQ does not store) are a WhatsApp number and anything else a contact id.
-pub fn parse_contact(value: &str) -> Result<Contact, InvalidContact> {
+pub fn parse_contact(value: &str) -> Result<Contact, &'static str> {
     let value = value.trim();
     let contact = if let Some(number) = value.strip_prefix("wa:") {
         Contact::WhatsappId(number.to_owned())
@@ -24,7 +24,7 @@ pub fn parse_contact(value: &str) -> Result<Contact, InvalidContact> {
         }
     };
     match &contact {
-        Contact::WhatsappId(v) | Contact::ContactId(v) if v.is_empty() => Err(InvalidContact),
+        Contact::WhatsappId(v) | Contact::ContactId(v) if v.is_empty() => Err(INVALID),
         _ => Ok(contact),
     }
 }
@@ -42,7 +42,7 @@ mod tests {
         assert_eq!(parse_contact("wa:abc"), Ok(wa("abc")));
         assert_eq!(parse_contact("id:123"), Ok(id("123")));
         assert_eq!(parse_contact("c-9f2"), Ok(id("c-9f2")));
-        assert_eq!(parse_contact(""), Err(InvalidContact));
-        assert_eq!(parse_contact("wa:"), Err(InvalidContact));
+        assert_eq!(parse_contact(""), Err(INVALID));
+        assert_eq!(parse_contact("wa:"), Err(INVALID));
     }
 }

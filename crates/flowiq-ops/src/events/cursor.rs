@@ -13,34 +13,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::queries::Item;
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-#[error("expected a cursor printed by a previous run ({expected})")]
-pub struct InvalidCursor {
-    expected: &'static str,
-}
-
-/// A position in replay order: `<sortable UTC time>#<32 hex digit event id>`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ReplayCursor(pub String);
-
-impl ReplayCursor {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-/// For clap's `value_parser` (`--resume`).
-pub fn parse_replay_cursor(value: &str) -> Result<ReplayCursor, InvalidCursor> {
-    let invalid = InvalidCursor {
-        expected: "<time>#<event id>, e.g. 2026-03-07T10:00:00.000Z#0123456789abcdef0123456789abcdef",
-    };
-    let (time, id) = value.trim().rsplit_once('#').ok_or(invalid.clone())?;
+/// For clap's `value_parser` (`--resume`): `<sortable UTC time>#<32 hex digit event id>`.
+pub fn parse_replay_cursor(value: &str) -> Result<String, &'static str> {
+    let invalid = "expected a cursor printed by a previous run (<time>#<event id>, e.g. \
+        2026-03-07T10:00:00.000Z#0123456789abcdef0123456789abcdef)";
+    let (time, id) = value.trim().rsplit_once('#').ok_or(invalid)?;
     let time_ok = time.len() == 24 && time.ends_with('Z') && time.as_bytes()[10] == b'T';
     let id_ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    if time_ok && id_ok {
-        Ok(ReplayCursor(value.trim().to_owned()))
-    } else {
-        Err(invalid)
+    match time_ok && id_ok {
+        true => Ok(value.trim().to_owned()),
+        false => Err(invalid),
     }
 }
 
@@ -55,13 +37,10 @@ pub fn encode_page_cursor(key: &Item) -> String {
 }
 
 /// For clap's `value_parser` (`--cursor`).
-pub fn parse_page_cursor(value: &str) -> Result<Item, InvalidCursor> {
-    let invalid = InvalidCursor {
-        expected: "the `next_cursor` of the previous page",
-    };
-    let json = URL_SAFE_NO_PAD
-        .decode(value.trim())
-        .map_err(|_| invalid.clone())?;
+pub fn parse_page_cursor(value: &str) -> Result<Item, &'static str> {
+    let invalid = "expected a cursor printed by a previous run (the `next_cursor` of the \
+        previous page)";
+    let json = URL_SAFE_NO_PAD.decode(value.trim()).map_err(|_| invalid)?;
     let strings: BTreeMap<String, String> = serde_json::from_slice(&json).map_err(|_| invalid)?;
     Ok(strings
         .into_iter()
@@ -76,7 +55,7 @@ mod tests {
     #[test]
     fn replay_cursors_are_time_and_event_id() {
         let ok = "2026-03-07T10:00:00.000Z#0123456789abcdef0123456789abcdef";
-        assert_eq!(parse_replay_cursor(ok).unwrap().as_str(), ok);
+        assert_eq!(parse_replay_cursor(ok).unwrap(), ok);
         for bad in [
             "",
             "2026-03-07T10:00:00.000Z",

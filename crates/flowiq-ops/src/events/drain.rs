@@ -4,13 +4,21 @@
 //! message that cannot be applied it stops and makes that message visible again, so that while
 //! DynamoDB still fails every message stays in the queue.
 
+use std::io::Write;
+
 use aws_sdk_sqs::Client;
 use flowiq_webhooks::acceptance::Acceptor;
+use flowiq_webhooks::records::Retention;
 use flowiq_webhooks::spill_drain::{Drained, drain_one};
 use flowiq_webhooks::store::EventStore;
+use flowiq_webhooks::store::dynamodb::DynamoDbEventStore;
 use serde::Serialize;
+use serde_json::json;
 
+use super::cli::DrainArgs;
+use super::commands::{Context, queue_url};
 use super::error::EventsError;
+use super::output::{Format, write_json_line};
 use super::sqs_queue::{Handled, consume};
 // The soak test reads the depth from here.
 pub use super::sqs_queue::queue_depth;
@@ -71,4 +79,38 @@ pub async fn drain<S: EventStore>(
     .await?;
     report.remaining = queue_depth(sqs, queue_url).await?;
     Ok(report)
+}
+
+pub async fn run_drain(
+    args: &DrainArgs,
+    context: &Context,
+    format: Format,
+    out: &mut impl Write,
+) -> Result<ExitStatus, EventsError> {
+    let queue_url = queue_url(&args.queue_url)?;
+    let queries = &context.queries;
+    let store = DynamoDbEventStore::new(queries.client.clone(), &queries.table_name);
+    let retention = Retention(args.retention_days.filter(|days| *days > 0));
+    let acceptor = Acceptor::new(store, retention, queries.contact_key()?.clone());
+    let report = drain(&context.sqs, queue_url, &acceptor).await?;
+    match format {
+        Format::JsonLines => {
+            let mut line = serde_json::to_value(&report).expect("a report serialises");
+            line["kind"] = json!("drain_summary");
+            line["queue_url"] = json!(queue_url);
+            write_json_line(out, &line)?;
+        }
+        Format::Table => writeln!(
+            out,
+            "{queue_url}: {} stored, {} duplicates, {} kept as rejected; {} left while DynamoDB \
+             fails, {} unreadable; {} still in the queue",
+            report.stored,
+            report.duplicates,
+            report.rejected,
+            report.storage_unavailable,
+            report.unreadable,
+            report.remaining
+        )?,
+    }
+    Ok(report.exit_status())
 }

@@ -9,6 +9,7 @@
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use aws_sdk_eventbridge::Client;
 use aws_sdk_eventbridge::error::{DisplayErrorContext, SdkError};
@@ -17,40 +18,30 @@ use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use super::replay_item::ReplayItem;
 use super::send_error::SendError;
 use crate::retry::{RetryPolicy, Transient};
-use flowiq_webhooks::event_detail::EVENT_SOURCE;
+use flowiq_webhooks::event_detail::{EVENT_SOURCE, EventDetail};
 
 /// PutEvents accepts at most 10 entries per request.
 pub const MAX_BATCH: usize = 10;
 
 pub struct EventBridgeTarget {
-    client: Client,
-    bus: String,
-    retry: RetryPolicy,
+    pub client: Client,
+    pub bus: String,
+    pub retry: RetryPolicy,
 }
 
 impl EventBridgeTarget {
-    pub fn new(client: Client, bus: impl Into<String>, retry: RetryPolicy) -> Self {
-        EventBridgeTarget {
-            client,
-            bus: bus.into(),
-            retry,
-        }
-    }
-
     pub fn describe(&self) -> String {
         format!("event bus {}", self.bus)
     }
 
     /// The entry the Pipe would put for this event. An event whose detail cannot be built (its
     /// body no longer reads back) is refused, naming it, as the Pipe's enrichment refuses it.
-    pub fn entry(&self, item: &ReplayItem) -> Result<PutEventsRequestEntry, SendError> {
-        let detail = item
-            .detail()
-            .map_err(|e| SendError::Refused(e.to_string()))?;
+    fn entry(&self, item: &ReplayItem) -> Result<PutEventsRequestEntry, SendError> {
+        let detail = EventDetail::of(&item.event).map_err(|e| SendError::Refused(e.to_string()))?;
         Ok(PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus)
             .source(EVENT_SOURCE)
-            .detail_type(&item.event_type)
+            .detail_type(item.event.event_type.to_string())
             .detail(detail.to_json())
             .build())
     }
@@ -59,20 +50,12 @@ impl EventBridgeTarget {
         debug_assert!(batch.len() <= MAX_BATCH);
         // What is still to be put: the whole batch, then the entries that failed retryably.
         let pending = Mutex::new(batch.iter().collect::<Vec<_>>());
-        let outcome = self
-            .retry
-            .run(
-                || self.put(&pending),
-                |failure, _, wait| {
-                    tracing::warn!(
-                        "{}; retrying them in {} ms",
-                        failure.problem,
-                        wait.as_millis()
-                    );
-                    retries.fetch_add(1, Ordering::Relaxed);
-                },
-            )
-            .await;
+        let notify = |failure: &Transient, _, wait: Duration| {
+            let wait = wait.as_millis();
+            tracing::warn!("{}; retrying them in {wait} ms", failure.problem);
+            retries.fetch_add(1, Ordering::Relaxed);
+        };
+        let outcome = self.retry.run(|| self.put(&pending), notify).await;
         outcome.unwrap_or_else(|exhausted| Err(SendError::exhausted(&self.describe(), exhausted)))
     }
 
@@ -87,13 +70,13 @@ impl EventBridgeTarget {
             Ok(entries) => entries,
             Err(refused) => return Ok(Err(refused)),
         };
-        let output = match self
+        let put = self
             .client
             .put_events()
             .set_entries(Some(entries))
             .send()
-            .await
-        {
+            .await;
+        let output = match put {
             Ok(output) => output,
             Err(err) => return Ok(Err(request_error(&err, &self.bus))),
         };
@@ -106,21 +89,16 @@ impl EventBridgeTarget {
             let message = result.error_message().unwrap_or("");
             last_error = format!("PutEvents entry error {code}: {message}");
             if !retryable(code) {
-                return Ok(Err(SendError::Refused(format!(
-                    "event {}: {last_error}",
-                    item.event_id
-                ))));
+                let refused = format!("event {}: {last_error}", item.event.event_id);
+                return Ok(Err(SendError::Refused(refused)));
             }
             again.push(*item);
         }
         if again.is_empty() {
             return Ok(Ok(()));
         }
-        let problem = format!(
-            "{} of {} entries failed ({last_error})",
-            again.len(),
-            items.len()
-        );
+        let (failed, all) = (again.len(), items.len());
+        let problem = format!("{failed} of {all} entries failed ({last_error})");
         *pending.lock().expect("not poisoned") = again;
         Err(Transient::new(problem))
     }
@@ -146,7 +124,6 @@ where
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::time::Duration;
 
     use aws_sdk_eventbridge::config::{BehaviorVersion, Credentials, Region};
     use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
@@ -245,7 +222,8 @@ mod tests {
             base_delay: Duration::from_millis(1),
             ..RetryPolicy::default()
         };
-        (EventBridgeTarget::new(client, "bus", retry), requests)
+        let bus = "bus".to_owned();
+        (EventBridgeTarget { client, bus, retry }, requests)
     }
 
     fn ids(requests: &Mutex<Vec<Vec<String>>>) -> Vec<Vec<String>> {
@@ -278,7 +256,7 @@ mod tests {
         let batch: Vec<ReplayItem> = (1..=3).map(item).collect();
         let error = target.send(&batch, &retries).await.unwrap_err();
         assert!(
-            matches!(&error, SendError::Refused(why) if why.contains(&format!("event {}", batch[1].event_id)) && why.contains("MalformedDetail")),
+            matches!(&error, SendError::Refused(why) if why.contains(&format!("event {}", batch[1].event.event_id)) && why.contains("MalformedDetail")),
             "{error:?}"
         );
         assert_eq!(ids(&requests).len(), 1);

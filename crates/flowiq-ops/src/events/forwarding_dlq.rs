@@ -20,10 +20,10 @@ use aws_sdk_sqs::types::Message;
 use serde::Serialize;
 
 use super::error::EventsError;
-use super::forward_target::ForwardTarget;
 use super::forwarded_event::ForwardedEvent;
+use super::http_target::PostTarget;
 use super::send_error::SendError;
-use super::sqs_queue::{Handled, consume, queue_depth, receive, release};
+use super::sqs_queue::{Handled, consume, queue_depth};
 use crate::exit_status::ExitStatus;
 
 /// How long `list` hides each message it has seen, so that it sees each once.
@@ -33,6 +33,7 @@ const REDRIVE_VISIBILITY_SECONDS: i32 = 300;
 
 /// One message of the queue, as `list` shows it: ids, type, time and the error; never the event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename = "forwarding_dead_letter")]
 pub struct DeadLetter {
     pub message_id: String,
     /// `None` when the message is not a FlowIQ event from the bus.
@@ -56,14 +57,12 @@ impl DeadLetter {
         };
         let body = message.body.as_deref().unwrap_or("");
         let event = ForwardedEvent::from_bus_event(body);
-        let time = serde_json::from_str::<serde_json::Value>(body)
-            .ok()
-            .and_then(|event| event["time"].as_str().map(str::to_owned));
+        let time = serde_json::from_str::<serde_json::Value>(body).ok();
         DeadLetter {
             message_id: message.message_id.clone().unwrap_or_default(),
             event_id: event.as_ref().ok().map(|e| e.event_id.clone()),
             event_type: event.as_ref().ok().map(|e| e.event_type.clone()),
-            time,
+            time: time.and_then(|event| Some(event["time"].as_str()?.to_owned())),
             error_code: attribute("ERROR_CODE"),
             error_message: attribute("ERROR_MESSAGE"),
             retry_attempts: attribute("RETRY_ATTEMPTS"),
@@ -80,36 +79,25 @@ pub async fn list(
     limit: usize,
 ) -> Result<Vec<DeadLetter>, EventsError> {
     let mut letters = Vec::new();
-    let mut receipts = Vec::new();
     let mut seen = BTreeSet::new();
-    let result = async {
-        'queue: while letters.len() < limit {
-            let messages = receive(sqs, queue_url, LIST_VISIBILITY_SECONDS).await?;
-            if messages.is_empty() {
-                break;
-            }
-            for message in messages {
-                receipts.push(message.receipt_handle.clone().unwrap_or_default());
-                let id = message.message_id.clone().unwrap_or_default();
-                // Seen before: its visibility ran out while listing; everything was seen.
-                if !seen.insert(id) || letters.len() == limit {
-                    break 'queue;
-                }
-                letters.push(DeadLetter::of(&message));
-            }
+    consume(sqs, queue_url, LIST_VISIBILITY_SECONDS, async |message| {
+        // Seen before: its visibility ran out while listing; everything was seen.
+        let id = message.message_id.clone().unwrap_or_default();
+        if !seen.insert(id) || letters.len() == limit {
+            return Ok(Handled::Stop);
         }
-        Ok::<(), EventsError>(())
-    }
-    .await;
-    // Whatever happened, what was hidden is visible again.
-    for receipt in &receipts {
-        release(sqs, queue_url, receipt).await?;
-    }
-    result.map(|()| letters)
+        letters.push(DeadLetter::of(&message));
+        Ok(Handled::Keep)
+    })
+    .await?;
+    Ok(letters)
 }
 
-#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Default, Serialize)]
+#[serde(tag = "kind", rename = "redrive_summary")]
 pub struct RedriveReport {
+    /// The endpoint, as messages show it.
+    pub target: String,
     /// Events the endpoint took (2xx), deleted from the queue.
     pub sent: usize,
     /// Their event ids, in the order sent.
@@ -119,8 +107,8 @@ pub struct RedriveReport {
     /// Retries of sends, all events together.
     pub retries: u64,
     /// The event the endpoint did not take, and why; the run stopped there.
-    #[serde(skip)]
-    pub failure: Option<(String, SendError)>,
+    pub failed_at: Option<String>,
+    pub error: Option<SendError>,
     /// Messages the queue still holds at the end.
     pub remaining: u64,
 }
@@ -128,8 +116,8 @@ pub struct RedriveReport {
 impl RedriveReport {
     /// 0 only when everything was sent and nothing unreadable was found.
     pub fn exit_status(&self) -> ExitStatus {
-        match &self.failure {
-            Some((_, error)) => error.exit_status(),
+        match &self.error {
+            Some(error) => error.exit_status(),
             None if !self.unreadable.is_empty() => ExitStatus::Incomplete,
             None => ExitStatus::Success,
         }
@@ -140,9 +128,12 @@ impl RedriveReport {
 pub async fn redrive(
     sqs: &Client,
     queue_url: &str,
-    target: &ForwardTarget,
+    target: &PostTarget,
 ) -> Result<RedriveReport, EventsError> {
-    let mut report = RedriveReport::default();
+    let mut report = RedriveReport {
+        target: target.describe(),
+        ..RedriveReport::default()
+    };
     let retries = AtomicU64::new(0);
     // Unreadable messages stay hidden for the rest of the run, then are made visible again.
     consume(
@@ -160,17 +151,14 @@ pub async fn redrive(
                     return Ok(Handled::Keep);
                 }
             };
-            match target.send(&event, &retries).await {
-                Ok(()) => {
-                    report.sent += 1;
-                    report.event_ids.push(event.event_id);
-                    Ok(Handled::Delete)
-                }
-                Err(error) => {
-                    report.failure = Some((event.event_id, error));
-                    Ok(Handled::Stop)
-                }
+            if let Err(error) = target.forward(&event, &retries).await {
+                report.failed_at = Some(event.event_id);
+                report.error = Some(error);
+                return Ok(Handled::Stop);
             }
+            report.sent += 1;
+            report.event_ids.push(event.event_id);
+            Ok(Handled::Delete)
         },
     )
     .await?;

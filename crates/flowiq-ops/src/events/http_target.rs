@@ -1,5 +1,6 @@
-//! Replay to a URL: each stored body POSTed byte for byte, as FlowIQ sends it
-//! (`Content-Type: application/json`), with a header naming the replay run.
+//! Sends to a URL: a replay POSTs each stored body byte for byte, as FlowIQ sends it, with a
+//! header naming the replay run; forwarding POSTs a [`ForwardedEvent`] with its event id header
+//! and the endpoint's credential header. Both as `Content-Type: application/json`.
 //!
 //! Retried ([`crate::retry`]: backoff, `Retry-After` honoured): connection errors, timeouts, 429
 //! and 5xx.
@@ -9,179 +10,150 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use reqwest::header::{CONTENT_TYPE, HeaderValue};
-use reqwest::{RequestBuilder, StatusCode, Url};
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use reqwest::{StatusCode, Url};
 
-use super::replay_item::ReplayItem;
+use super::error::EventsError;
+use super::forwarded_event::{EVENT_ID_HEADER, ForwardedEvent};
 use super::send_error::SendError;
 use crate::retry::{RetryPolicy, Transient, retry_after};
 
-/// The header that marks a replayed delivery; its value is the run id.
-pub const REPLAY_HEADER: &str = "X-FlowIQ-Replay";
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// The header that marks a replayed delivery (`X-FlowIQ-Replay`: header names are
+/// case-insensitive); its value is the run id.
+pub const REPLAY_HEADER: HeaderName = HeaderName::from_static("x-flowiq-replay");
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Never holds the URL: a receiver's URL holds its token, and these messages are printed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum TargetUrlError {
-    #[error(
-        "the --to-url value is not a URL ({0} characters; not shown, as a receiver's URL holds its \
-         token): check it, e.g. https://<host>/webhooks/whatsapp/<token>"
-    )]
-    Malformed(usize),
-    #[error(
-        "--to-url uses http://, which sends stored events unencrypted: use https://, or pass \
-         --allow-http for a local test target"
-    )]
-    PlainHttp,
-    #[error("--to-url must be an https:// URL (its scheme is not https or http)")]
-    Scheme,
-}
-
-/// Checks the target before anything is read: https, or http only with `allow_http`.
-pub fn parse_target_url(value: &str, allow_http: bool) -> Result<Url, TargetUrlError> {
-    let url = Url::parse(value).map_err(|_| TargetUrlError::Malformed(value.chars().count()))?;
+/// Checks the target before anything is read: https, or http only with `allow_http`. No message
+/// holds the URL: a receiver's URL holds its token, and these messages are printed.
+pub fn parse_target_url(value: &str, allow_http: bool) -> Result<Url, EventsError> {
+    let usage = |message: String| Err(EventsError::Usage(message));
+    let Ok(url) = Url::parse(value) else {
+        return usage(format!(
+            "the --to-url value is not a URL ({} characters; not shown, as a receiver's URL holds \
+             its token): check it, e.g. https://<host>/webhooks/whatsapp/<token>",
+            value.chars().count()
+        ));
+    };
     match url.scheme() {
         "https" => Ok(url),
         "http" if allow_http => Ok(url),
-        "http" => Err(TargetUrlError::PlainHttp),
-        _ => Err(TargetUrlError::Scheme),
+        "http" => usage(
+            "--to-url uses http://, which sends stored events unencrypted: use https://, or pass \
+             --allow-http for a local test target"
+                .into(),
+        ),
+        _ => usage("--to-url must be an https:// URL (its scheme is not https or http)".into()),
     }
-}
-
-/// The HTTP client of every send to a URL (replays, forwarding): bounded times, no redirects
-/// (a redirect would resend the body elsewhere).
-pub(super) fn http_client() -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("flowiq-events/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|err| format!("cannot build the HTTP client: {err}"))
-}
-
-/// A URL as messages show it: scheme, host and port, never its path (it may hold a token).
-pub(super) fn endpoint(url: &Url) -> String {
-    format!(
-        "{}://{}{}",
-        url.scheme(),
-        url.host_str().unwrap_or(""),
-        url.port().map(|p| format!(":{p}")).unwrap_or_default()
-    )
 }
 
 /// A URL that events are POSTed to, as JSON, with retries: what the replay's and the
 /// forwarding's targets share.
-pub(super) struct PostTarget {
+pub struct PostTarget {
     client: reqwest::Client,
     url: Url,
     retry: RetryPolicy,
 }
 
 impl PostTarget {
-    pub(super) fn new(url: Url, retry: RetryPolicy) -> Result<Self, String> {
-        let client = http_client()?;
+    /// Every request carries `headers` (the run id, or the endpoint's credential). Bounded times,
+    /// no redirects (a redirect would resend the body elsewhere).
+    pub fn new(url: Url, retry: RetryPolicy, mut headers: HeaderMap) -> Result<Self, EventsError> {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("flowiq-events/", env!("CARGO_PKG_VERSION")))
+            .default_headers(headers)
+            .build()
+            .map_err(|err| EventsError::Usage(format!("cannot build the HTTP client: {err}")))?;
         Ok(PostTarget { client, url, retry })
     }
 
-    /// The URL without path, query or credentials (for messages).
-    pub(super) fn describe(&self) -> String {
-        endpoint(&self.url)
+    /// The URL as messages show it: scheme, host and port, never its path (it may hold a token).
+    pub fn describe(&self) -> String {
+        let port = self.url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        format!(
+            "{}://{}{port}",
+            self.url.scheme(),
+            self.url.host_str().unwrap_or("")
+        )
     }
 
-    /// POSTs the request `headers` completes (its own headers and body) until a final answer or
-    /// the attempts run out; `Ok` only on a 2xx.
-    pub(super) async fn send(
+    /// POSTs `event` as live forwarding does: its body, its id in [`EVENT_ID_HEADER`].
+    pub async fn forward(
+        &self,
+        event: &ForwardedEvent,
+        retries: &AtomicU64,
+    ) -> Result<(), SendError> {
+        let Ok(event_id) = HeaderValue::from_str(&event.event_id) else {
+            let problem = format!("event id {:?} cannot be a header value", event.event_id);
+            return Err(SendError::Refused(problem));
+        };
+        (self.send(&event.event_id, Some(event_id), &event.body, retries)).await
+    }
+
+    /// POSTs `body` (with `id_header` as [`EVENT_ID_HEADER`]) until a final answer or the
+    /// attempts run out; `Ok` only on a 2xx.
+    pub async fn send(
         &self,
         event_id: &str,
+        id_header: Option<HeaderValue>,
+        body: &str,
         retries: &AtomicU64,
-        headers: impl Fn(RequestBuilder) -> RequestBuilder,
     ) -> Result<(), SendError> {
-        let outcome = self
+        let notify = |failure: &Transient, attempt: u32, wait: Duration| {
+            let (wait, next, of) = (wait.as_millis(), attempt + 1, self.retry.max_attempts);
+            let problem = &failure.problem;
+            tracing::warn!(
+                event_id,
+                "{problem}; retrying in {wait} ms (attempt {next} of {of})"
+            );
+            retries.fetch_add(1, Ordering::Relaxed);
+        };
+        let outcome = (self
             .retry
-            .run(
-                || self.post(&headers),
-                |failure, attempt, wait| {
-                    tracing::warn!(
-                        event_id = %event_id,
-                        "{}; retrying in {} ms (attempt {} of {})",
-                        failure.problem,
-                        wait.as_millis(),
-                        attempt + 1,
-                        self.retry.max_attempts
-                    );
-                    retries.fetch_add(1, Ordering::Relaxed);
-                },
-            )
-            .await;
+            .run(|| self.post(id_header.clone(), body), notify))
+        .await;
         outcome.unwrap_or_else(|exhausted| Err(SendError::exhausted(&self.describe(), exhausted)))
     }
 
     /// One POST: `Err` when worth another attempt, else the target's final answer.
     async fn post(
         &self,
-        headers: &impl Fn(RequestBuilder) -> RequestBuilder,
+        id_header: Option<HeaderValue>,
+        body: &str,
     ) -> Result<Result<(), SendError>, Transient> {
-        let request = (self.client.post(self.url.clone()))
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        match headers(request).send().await {
-            Ok(response) => classify(response.status(), retry_after(response.headers())),
-            Err(err) if err.is_connect() => Err(Transient::new(format!(
-                "cannot connect to {}",
-                self.describe()
-            ))),
-            Err(err) if err.is_timeout() => Err(Transient::new(format!(
-                "no answer from {} in time",
-                self.describe()
-            ))),
-            // Reset connections, broken responses, …: the request may or may not have arrived.
-            Err(err) => Err(Transient::new(format!(
-                "request to {} failed: {}",
-                self.describe(),
-                without_url(&err)
-            ))),
+        let mut request = self.client.post(self.url.clone()).body(body.to_owned());
+        if let Some(event_id) = id_header {
+            request = request.header(EVENT_ID_HEADER, event_id);
         }
-    }
-}
-
-pub struct HttpTarget {
-    target: PostTarget,
-    run_id: HeaderValue,
-}
-
-impl HttpTarget {
-    pub fn new(url: Url, run_id: &str, retry: RetryPolicy) -> Result<Self, String> {
-        let target = PostTarget::new(url, retry)?;
-        let run_id = HeaderValue::from_str(run_id)
-            .map_err(|_| "the run id must be printable ASCII".to_owned())?;
-        Ok(HttpTarget { target, run_id })
-    }
-
-    /// Where events go, without query or credentials (for messages).
-    pub fn describe(&self) -> String {
-        self.target.describe()
-    }
-
-    pub async fn send(&self, item: &ReplayItem, retries: &AtomicU64) -> Result<(), SendError> {
-        let request = |request: RequestBuilder| {
-            (request.header(REPLAY_HEADER, self.run_id.clone()))
-                .body(item.body.clone().into_bytes())
+        let problem = match request.send().await {
+            Ok(response) => return classify(response.status(), retry_after(response.headers())),
+            Err(err) if err.is_connect() => format!("cannot connect to {}", self.describe()),
+            Err(err) if err.is_timeout() => format!("no answer from {} in time", self.describe()),
+            // Reset connections, broken responses, …: the request may or may not have arrived.
+            Err(err) => {
+                let (target, why) = (self.describe(), without_url(err));
+                format!("request to {target} failed: {why}")
+            }
         };
-        self.target.send(&item.event_id, retries, request).await
+        Err(Transient::new(problem))
     }
 }
 
 /// 2xx: done; 429 and 5xx: another attempt; anything else: refused.
-pub(super) fn classify(
+fn classify(
     status: StatusCode,
     retry_after: Option<Duration>,
 ) -> Result<Result<(), SendError>, Transient> {
     if status.is_success() {
         Ok(Ok(()))
     } else if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+        let problem = format!("HTTP {status}");
         Err(Transient {
-            problem: format!("HTTP {status}"),
+            problem,
             retry_after,
         })
     } else {
@@ -189,19 +161,14 @@ pub(super) fn classify(
     }
 }
 
-/// reqwest's message without the URL (it may carry a token in its path).
-pub(super) fn without_url(err: &reqwest::Error) -> String {
-    let mut text = err.to_string();
-    if let Some(url) = err.url() {
-        text = text.replace(url.as_str(), "<target>");
-    }
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+/// reqwest's message and its causes, without the URL (it may carry a token in its path).
+fn without_url(err: reqwest::Error) -> String {
+    let err = err.without_url();
+    let causes = std::iter::successors(Some(&err as &dyn std::error::Error), |e| e.source());
+    causes
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 #[cfg(test)]
@@ -210,20 +177,13 @@ mod tests {
 
     #[test]
     fn plain_http_needs_the_flag() {
+        let refused = |url, allow_http| parse_target_url(url, allow_http).unwrap_err().to_string();
         assert!(parse_target_url("https://example.com/x", false).is_ok());
-        assert_eq!(
-            parse_target_url("http://127.0.0.1:9/x", false),
-            Err(TargetUrlError::PlainHttp)
-        );
+        assert!(refused("http://127.0.0.1:9/x", false).contains("--allow-http"));
         assert!(parse_target_url("http://127.0.0.1:9/x", true).is_ok());
-        assert!(matches!(
-            parse_target_url("ftp://example.com", true),
-            Err(TargetUrlError::Scheme)
-        ));
-        assert!(matches!(
-            parse_target_url("example.com", true),
-            Err(TargetUrlError::Malformed(_))
-        ));
+        assert!(refused("ftp://example.com", true).contains("its scheme is not https or http"));
+        let malformed = refused("example.com/token-abc", true);
+        assert!(malformed.contains("not a URL (21 characters") && !malformed.contains("abc"));
     }
 
     #[test]

@@ -6,8 +6,8 @@
 //! - [`analytics_query`]: the analytics archive's named queries through Athena;
 //! - [`reprocess`]: rejected bodies through the receiver again; [`drain`]: the spill queue
 //!   (consumed through [`sqs_queue`], as the forwarding dead-letter queue is);
-//! - forwarding to the user's endpoint: [`forwarded_event`] (the request's shape),
-//!   [`forward_target`], [`forwarding_dlq`] (list, re-drive), [`forwarding_commands`];
+//! - forwarding to the user's endpoint: [`forwarded_event`] (the request's shape, sent by
+//!   [`http_target`]), [`forwarding_dlq`] (list, re-drive), [`forwarding_commands`];
 //! - the edge: [`cli`] (flags), [`inspect`] and [`commands`] (what each subcommand prints),
 //!   [`output`], [`progress`], [`error`] (its exit codes: [`crate::exit_status`]).
 
@@ -19,7 +19,6 @@ pub mod cursor;
 pub mod drain;
 pub mod error;
 pub mod eventbridge_target;
-pub mod forward_target;
 pub mod forwarded_event;
 pub mod forwarding_commands;
 pub mod forwarding_dlq;

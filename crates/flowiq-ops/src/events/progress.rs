@@ -1,73 +1,37 @@
-//! A progress bar for long runs, on stderr, only when stderr is a terminal (never in logs or
-//! pipes). It shows counts only: no ids, numbers or text.
+//! Progress on stderr for long runs, only when stderr is a terminal (never in logs or pipes):
+//! indicatif's bars, hidden otherwise. They show counts and states only: no ids, numbers or
+//! text.
 
 use std::io::IsTerminal as _;
+use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Runs shorter than this get no bar.
 const MIN_ITEMS: u64 = 20;
 
-pub struct Progress(Option<ProgressBar>);
-
-impl Progress {
-    pub fn new(total: u64, verb: &str) -> Self {
-        if total < MIN_ITEMS || !std::io::stderr().is_terminal() {
-            return Progress(None);
-        }
-        let bar = ProgressBar::new(total);
-        let template = format!("{verb} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, eta {{eta}})");
-        if let Ok(style) = ProgressStyle::with_template(&template) {
-            bar.set_style(style);
-        }
-        Progress(Some(bar))
-    }
-
-    /// No bar at all (tests, dry runs).
-    pub fn hidden() -> Self {
-        Progress(None)
-    }
-
-    pub fn advance(&self, items: u64) {
-        if let Some(bar) = &self.0 {
-            bar.inc(items);
-        }
-    }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
-    }
+/// A bar counting `total` items as they are done (`verb` names the work).
+pub fn bar(total: u64, verb: &str) -> ProgressBar {
+    let template = format!("{verb} {{bar:40}} {{pos}}/{{len}} ({{per_sec}}, eta {{eta}})");
+    styled(ProgressBar::new(total), total >= MIN_ITEMS, &template)
 }
 
-/// A spinner with a message, for a wait of unknown length (an Athena query): on stderr, only when
-/// stderr is a terminal.
-pub struct Spinner(Option<ProgressBar>);
-
-impl Spinner {
-    pub fn new(what: &str) -> Self {
-        if !std::io::stderr().is_terminal() {
-            return Spinner(None);
-        }
-        let bar = ProgressBar::new_spinner();
-        let template = format!("{{spinner}} {what}: {{msg}}");
-        if let Ok(style) = ProgressStyle::with_template(&template) {
-            bar.set_style(style);
-        }
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        Spinner(Some(bar))
+/// A spinner with a message, for a wait of unknown length (an Athena query).
+pub fn spinner(what: &str) -> ProgressBar {
+    let template = format!("{{spinner}} {what}: {{msg}}");
+    let spinner = styled(ProgressBar::new_spinner(), true, &template);
+    if !spinner.is_hidden() {
+        spinner.enable_steady_tick(Duration::from_millis(120));
     }
+    spinner
+}
 
-    pub fn show(&self, message: &str) {
-        if let Some(bar) = &self.0 {
-            bar.set_message(message.to_owned());
-        }
+fn styled(bar: ProgressBar, wanted: bool, template: &str) -> ProgressBar {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
     }
-
-    pub fn finish(&self) {
-        if let Some(bar) = &self.0 {
-            bar.finish_and_clear();
-        }
+    if let Ok(style) = ProgressStyle::with_template(template) {
+        bar.set_style(style);
     }
+    bar
 }

@@ -17,78 +17,70 @@ use std::time::Duration;
 
 use futures_util::StreamExt as _;
 use futures_util::stream::FuturesOrdered;
+use indicatif::ProgressBar;
+use serde::Serialize;
 use tokio::time::Instant;
 
-use super::cursor::ReplayCursor;
+use super::cli::ReplayPacingArgs;
 use super::eventbridge_target::{EventBridgeTarget, MAX_BATCH};
-use super::forward_target::ForwardTarget;
 use super::forwarded_event::ForwardedEvent;
-use super::http_target::HttpTarget;
-use super::progress::Progress;
+use super::http_target::PostTarget;
+use super::progress;
 use super::replay_item::ReplayItem;
 use super::send_error::SendError;
 
 pub enum Target {
-    Http(HttpTarget),
+    /// A receiver's URL: each stored body as FlowIQ sent it.
+    Http(PostTarget),
     EventBridge(EventBridgeTarget),
     /// The forwarding endpoint, in live forwarding's shape.
-    Forward(ForwardTarget),
+    Forward(PostTarget),
 }
 
 impl Target {
-    fn batch_size(&self) -> usize {
-        match self {
-            Target::Http(_) | Target::Forward(_) => 1,
-            Target::EventBridge(_) => MAX_BATCH,
-        }
-    }
-
     pub fn describe(&self) -> String {
         match self {
-            Target::Http(target) => target.describe(),
+            Target::Http(target) | Target::Forward(target) => target.describe(),
             Target::EventBridge(target) => target.describe(),
-            Target::Forward(target) => target.describe(),
         }
     }
 
     async fn send(&self, batch: &[ReplayItem], retries: &AtomicU64) -> Result<(), SendError> {
-        match self {
-            Target::Http(target) => {
-                for item in batch {
-                    target.send(item, retries).await?;
-                }
-                Ok(())
-            }
-            Target::EventBridge(target) => target.send(batch, retries).await,
-            Target::Forward(target) => {
-                for item in batch {
-                    let event =
-                        ForwardedEvent::from_stored(&item.event_id, &item.event_type, &item.body)
-                            .map_err(SendError::Refused)?;
-                    target.send(&event, retries).await?;
-                }
-                Ok(())
+        let target = match self {
+            Target::EventBridge(target) => return target.send(batch, retries).await,
+            Target::Http(target) | Target::Forward(target) => target,
+        };
+        for ReplayItem { body, event, .. } in batch {
+            if let Target::Forward(_) = self {
+                let event_type = event.event_type.to_string();
+                let forwarded = ForwardedEvent::from_stored(&event.event_id, &event_type, body);
+                target
+                    .forward(&forwarded.map_err(SendError::Refused)?, retries)
+                    .await?;
+            } else {
+                target.send(&event.event_id, None, body, retries).await?;
             }
         }
+        Ok(())
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct ReplayOptions {
-    /// Events started per second; `None`: no limit.
-    pub rate: Option<f64>,
-    /// Batches in flight at once (at least 1).
-    pub concurrency: usize,
-    pub resume: Option<ReplayCursor>,
-}
-
-/// The outcome of a run (also of a dry run, with nothing sent).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The outcome of a run (also of a dry run, with nothing sent): the `replay_summary` line.
+#[derive(Debug, Default, Serialize)]
+#[serde(tag = "kind", rename = "replay_summary")]
 pub struct ReplayReport {
+    pub dry_run: bool,
+    /// Names the run (the X-FlowIQ-Replay header of a replay to a URL).
+    pub run_id: String,
+    /// Where the events go, as messages show it.
+    pub target: String,
     /// Events in the selection.
     pub selected: usize,
     /// Events at or before the `--resume` cursor, not sent.
+    #[serde(rename = "skipped_by_resume")]
     pub skipped: usize,
+    /// Events after it: what the run sends.
+    pub to_send: usize,
     /// Events sent, counted up to the first failure.
     pub sent: usize,
     /// Events that were in flight when another one failed and were sent all the same; a resume
@@ -100,26 +92,56 @@ pub struct ReplayReport {
     /// nothing was sent in this run nor resumed from.
     pub cursor: Option<String>,
     /// The event that failed for good, and why.
-    pub failure: Option<(String, SendError)>,
+    pub failed_at: Option<String>,
+    pub error: Option<SendError>,
     /// The run was stopped (Ctrl-C) before it was done.
     pub interrupted: bool,
 }
 
 impl ReplayReport {
+    /// The events after the resume cursor (all without one), still in time order, and the report
+    /// of a run that has sent nothing yet.
+    fn start(
+        events: Vec<ReplayItem>,
+        target: &Target,
+        pacing: &ReplayPacingArgs,
+    ) -> (Vec<ReplayItem>, Self) {
+        let selected = events.len();
+        let resume = pacing.resume.as_deref();
+        let after_resume =
+            |event: &ReplayItem| resume.is_none_or(|cursor| event.key.as_str() > cursor);
+        let events: Vec<ReplayItem> = events.into_iter().filter(after_resume).collect();
+        let report = ReplayReport {
+            dry_run: pacing.dry_run,
+            target: target.describe(),
+            selected,
+            skipped: selected - events.len(),
+            to_send: events.len(),
+            cursor: resume.map(str::to_owned),
+            ..ReplayReport::default()
+        };
+        (events, report)
+    }
+
     /// A batch's result: sent (the cursor moves past it unless an earlier one failed), or the
     /// first failure.
-    fn record(&mut self, batch: &[ReplayItem], result: Result<(), SendError>, progress: &Progress) {
-        match (result, self.failure.is_some()) {
+    fn record(
+        &mut self,
+        batch: &[ReplayItem],
+        result: Result<(), SendError>,
+        progress: &ProgressBar,
+    ) {
+        match (result, self.error.is_some()) {
             (Ok(()), false) => {
                 self.sent += batch.len();
                 self.cursor = batch.last().map(|event| event.key.clone());
-                progress.advance(batch.len() as u64);
+                progress.inc(batch.len() as u64);
             }
             (Ok(()), true) => self.sent_after_failure += batch.len(),
             // Reported by the caller, once: the summary names it.
             (Err(error), false) => {
-                let first = batch.first().map(|e| e.key.clone()).unwrap_or_default();
-                self.failure = Some((first, error));
+                self.failed_at = batch.first().map(|event| event.key.clone());
+                self.error = Some(error);
             }
             // A later failure while stopping: the first one is what the report names.
             (Err(error), true) => tracing::error!("{error}"),
@@ -127,64 +149,41 @@ impl ReplayReport {
     }
 }
 
-/// The events after `resume` (all when `None`), still in time order.
-pub fn after_cursor(events: Vec<ReplayItem>, resume: Option<&ReplayCursor>) -> Vec<ReplayItem> {
-    match resume {
-        Some(cursor) => events
-            .into_iter()
-            .filter(|event| event.key.as_str() > cursor.as_str())
-            .collect(),
-        None => events,
-    }
-}
-
-/// Counts what a replay would send, sends nothing.
-pub fn dry_run(events: &[ReplayItem], options: &ReplayOptions) -> ReplayReport {
-    let remaining = after_cursor(events.to_vec(), options.resume.as_ref());
-    ReplayReport {
-        selected: events.len(),
-        skipped: events.len() - remaining.len(),
-        cursor: options.resume.as_ref().map(|c| c.as_str().to_owned()),
-        ..ReplayReport::default()
-    }
-}
-
-/// Sends `events` (after the resume cursor) to `target`. When `stop` resolves (Ctrl-C), the run
-/// ends at once; the report says so.
+/// Sends `events` after the resume cursor (all without one) to `target` as `pacing` says, or
+/// only counts them (a dry run); `doing` names the run on the progress bar. When `stop`
+/// resolves (Ctrl-C), the run ends at once; the report says so.
 pub async fn replay(
     events: Vec<ReplayItem>,
     target: &Target,
-    options: &ReplayOptions,
-    progress: &Progress,
+    pacing: &ReplayPacingArgs,
+    doing: &str,
     stop: impl Future<Output = ()>,
 ) -> ReplayReport {
-    let selected = events.len();
-    let events = after_cursor(events, options.resume.as_ref());
-    let mut report = ReplayReport {
-        selected,
-        skipped: selected - events.len(),
-        cursor: options.resume.as_ref().map(|c| c.as_str().to_owned()),
-        ..ReplayReport::default()
-    };
+    let (events, mut report) = ReplayReport::start(events, target, pacing);
+    if pacing.dry_run {
+        return report;
+    }
+    let progress = progress::bar(events.len() as u64, doing);
     let retries = AtomicU64::new(0);
     // Each batch waits inside its own future for its start slot, so batches in flight keep
     // being polled meanwhile. Slots are `len / rate` apart and never in the past: a pause (full
     // concurrency, a slow target) is not made up for with a burst.
-    let interval = options.rate.map(|rate| Duration::from_secs_f64(1.0 / rate));
+    let interval = Duration::from_secs_f64(1.0 / pacing.rate);
     let mut next_slot = Instant::now();
-    let concurrency = options.concurrency.max(1);
     let mut in_flight = FuturesOrdered::new();
-    let mut batches = events.chunks(target.batch_size());
+    let batch_size = if let Target::EventBridge(_) = target {
+        MAX_BATCH
+    } else {
+        1
+    };
+    let mut batches = events.chunks(batch_size);
     let mut stop = std::pin::pin!(stop);
-
     loop {
         // Start batches while there is room, none has failed, and batches are left.
-        while in_flight.len() < concurrency && report.failure.is_none() {
+        while in_flight.len() < usize::from(pacing.concurrency) && report.error.is_none() {
             let Some(batch) = batches.next() else { break };
             let slot = next_slot.max(Instant::now());
-            if let Some(interval) = interval {
-                next_slot = slot + interval * batch.len() as u32;
-            }
+            next_slot = slot + interval * batch.len() as u32;
             let retries = &retries;
             in_flight.push_back(async move {
                 tokio::time::sleep_until(slot).await;
@@ -201,9 +200,9 @@ pub async fn replay(
         let Some((batch, result)) = next else {
             break;
         };
-        report.record(batch, result, progress);
+        report.record(batch, result, &progress);
     }
     report.retries = retries.load(Ordering::Relaxed);
-    progress.finish();
+    progress.finish_and_clear();
     report
 }

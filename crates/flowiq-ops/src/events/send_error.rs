@@ -1,5 +1,7 @@
 //! Why a replay send failed for good, after its retries; decides the exit code.
 
+use serde::{Serialize, Serializer};
+
 use crate::exit_status::ExitStatus;
 use crate::retry::Exhausted;
 
@@ -32,5 +34,12 @@ impl SendError {
             SendError::Refused(_) => ExitStatus::Incomplete,
             SendError::Aws(_) => ExitStatus::Aws,
         }
+    }
+}
+
+/// As its message, in a summary line.
+impl Serialize for SendError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }

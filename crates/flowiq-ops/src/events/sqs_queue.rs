@@ -1,11 +1,11 @@
 //! A queue consumed one message at a time by `drain` (the spill queue) and `forwarding redrive`
 //! (the forwarding dead-letter queue): each message is deleted only once handled, and the run
 //! stops at the first one that cannot be, leaving it and the rest of its batch in the queue.
+//! `forwarding list` keeps every message it sees, then makes them all visible again.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use aws_sdk_sqs::Client;
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 
 use super::error::EventsError;
@@ -29,27 +29,28 @@ pub async fn consume(
     visibility: i32,
     mut handle: impl AsyncFnMut(Message) -> Result<Handled, EventsError>,
 ) -> Result<(), EventsError> {
-    let mut kept_ids = BTreeSet::new();
-    let mut kept_receipts = Vec::new();
-    loop {
+    // The messages kept, by id, with their latest receipt.
+    let mut kept = BTreeMap::new();
+    let mut stopped = false;
+    while !stopped {
         let messages = receive(sqs, queue_url, visibility).await?;
-        let kept = |m: &Message| kept_ids.contains(m.message_id.as_deref().unwrap_or_default());
-        if messages.iter().all(kept) {
+        let was_kept = |m: &Message| kept.contains_key(m.message_id.as_deref().unwrap_or_default());
+        if messages.iter().all(was_kept) {
             break;
         }
-        let mut stopped = false;
         for message in messages {
             let receipt = message.receipt_handle.clone().unwrap_or_default();
-            if stopped {
-                release(sqs, queue_url, &receipt).await?;
-                continue;
-            }
             let message_id = message.message_id.clone().unwrap_or_default();
-            match handle(message).await? {
+            // Once stopped, the rest of the batch is left in the queue as it is.
+            let handled = if stopped {
+                Handled::Stop
+            } else {
+                handle(message).await?
+            };
+            match handled {
                 Handled::Delete => delete(sqs, queue_url, &receipt).await?,
                 Handled::Keep => {
-                    kept_ids.insert(message_id);
-                    kept_receipts.push(receipt);
+                    kept.insert(message_id, receipt);
                 }
                 Handled::Stop => {
                     release(sqs, queue_url, &receipt).await?;
@@ -57,11 +58,8 @@ pub async fn consume(
                 }
             }
         }
-        if stopped {
-            break;
-        }
     }
-    for receipt in &kept_receipts {
+    for receipt in kept.values() {
         release(sqs, queue_url, receipt).await?;
     }
     Ok(())
@@ -82,56 +80,47 @@ pub async fn receive(
         .message_attribute_names("All")
         .send()
         .await
-        .map_err(|e| aws_error("SQS ReceiveMessage", &e))?;
+        .map_err(|e| EventsError::aws("SQS ReceiveMessage", e))?;
     Ok(received.messages.unwrap_or_default())
 }
 
 async fn delete(sqs: &Client, queue_url: &str, receipt: &str) -> Result<(), EventsError> {
-    sqs.delete_message()
+    let delete = sqs
+        .delete_message()
         .queue_url(queue_url)
-        .receipt_handle(receipt)
+        .receipt_handle(receipt);
+    delete
         .send()
         .await
-        .map(|_| ())
-        .map_err(|e| aws_error("SQS DeleteMessage", &e))
+        .map_err(|e| EventsError::aws("SQS DeleteMessage", e))?;
+    Ok(())
 }
 
 /// Makes a message visible again at once: it stays in the queue for the next try.
-pub async fn release(sqs: &Client, queue_url: &str, receipt: &str) -> Result<(), EventsError> {
-    sqs.change_message_visibility()
-        .queue_url(queue_url)
+async fn release(sqs: &Client, queue_url: &str, receipt: &str) -> Result<(), EventsError> {
+    let release = sqs.change_message_visibility().queue_url(queue_url);
+    let release = release
         .receipt_handle(receipt)
         .visibility_timeout(0)
         .send()
-        .await
-        .map(|_| ())
-        .map_err(|e| aws_error("SQS ChangeMessageVisibility", &e))
+        .await;
+    release.map_err(|e| EventsError::aws("SQS ChangeMessageVisibility", e))?;
+    Ok(())
 }
 
 /// Messages waiting plus messages in flight.
 pub async fn queue_depth(sqs: &Client, queue_url: &str) -> Result<u64, EventsError> {
-    let attributes = sqs
-        .get_queue_attributes()
-        .queue_url(queue_url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .map_err(|e| aws_error("SQS GetQueueAttributes", &e))?
-        .attributes
-        .unwrap_or_default();
-    Ok([
+    let names = [
         QueueAttributeName::ApproximateNumberOfMessages,
         QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
-    ]
-    .iter()
-    .filter_map(|name| attributes.get(name)?.parse::<u64>().ok())
-    .sum())
-}
-
-fn aws_error<E: std::error::Error + 'static>(operation: &'static str, error: &E) -> EventsError {
-    EventsError::Aws {
-        operation,
-        message: DisplayErrorContext(error).to_string(),
-    }
+    ];
+    let output = (sqs.get_queue_attributes().queue_url(queue_url))
+        .set_attribute_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map_err(|e| EventsError::aws("SQS GetQueueAttributes", e))?;
+    let attributes = output.attributes.unwrap_or_default();
+    Ok((names.iter())
+        .filter_map(|name| attributes.get(name)?.parse::<u64>().ok())
+        .sum())
 }

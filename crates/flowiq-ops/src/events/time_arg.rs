@@ -8,57 +8,42 @@ use time::{Duration, OffsetDateTime};
 use flowiq_webhooks::clock::format_sortable;
 
 /// What a malformed time argument is told (clap prefixes the argument's name).
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-#[error(
-    "expected an RFC 3339 date-time (e.g. 2026-03-07T10:00:00Z) or a duration before now: a \
-     whole number followed by s, m, h, d or w (e.g. 30m, 2h, 7d)"
-)]
-pub struct InvalidTimeArg;
+const INVALID: &str = "expected an RFC 3339 date-time (e.g. 2026-03-07T10:00:00Z) or a duration \
+    before now: a whole number followed by s, m, h, d or w (e.g. 30m, 2h, 7d)";
 
-/// A time argument, as the sortable UTC text (`2026-03-07T10:00:00.000Z`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimeArg(pub String);
-
-impl TimeArg {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Parses `value` relative to `now` (durations count back from it).
-    pub fn parse_at(value: &str, now: OffsetDateTime) -> Result<Self, InvalidTimeArg> {
-        let value = value.trim();
-        let at = match OffsetDateTime::parse(value, &Rfc3339) {
-            Ok(at) => at,
-            Err(_) => now.checked_sub(relative(value)?).ok_or(InvalidTimeArg)?,
-        };
-        format_sortable(at).map(TimeArg).ok_or(InvalidTimeArg)
-    }
+/// For clap's `value_parser`: the time as the sortable UTC text (`2026-03-07T10:00:00.000Z`).
+pub fn parse_time_arg(value: &str) -> Result<String, &'static str> {
+    parse_at(value, OffsetDateTime::now_utc())
 }
 
-/// For clap's `value_parser`.
-pub fn parse_time_arg(value: &str) -> Result<TimeArg, InvalidTimeArg> {
-    TimeArg::parse_at(value, OffsetDateTime::now_utc())
+/// Parses `value` relative to `now` (durations count back from it).
+fn parse_at(value: &str, now: OffsetDateTime) -> Result<String, &'static str> {
+    let value = value.trim();
+    let at = match OffsetDateTime::parse(value, &Rfc3339) {
+        Ok(at) => at,
+        Err(_) => relative(value)
+            .and_then(|ago| now.checked_sub(ago))
+            .ok_or(INVALID)?,
+    };
+    format_sortable(at).ok_or(INVALID)
 }
 
-fn relative(value: &str) -> Result<Duration, InvalidTimeArg> {
-    let split = value.len().checked_sub(1).ok_or(InvalidTimeArg)?;
-    let (number, unit) = value.split_at(split);
+/// A whole number and a unit.
+fn relative(value: &str) -> Option<Duration> {
+    let (number, unit) = value.split_at_checked(value.len().checked_sub(1)?)?;
     if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(InvalidTimeArg);
+        return None;
     }
-    let number: i64 = number.parse().map_err(|_| InvalidTimeArg)?;
     let seconds_per_unit = match unit {
         "s" => 1,
         "m" => 60,
         "h" => 3_600,
         "d" => 86_400,
         "w" => 604_800,
-        _ => return Err(InvalidTimeArg),
+        _ => return None,
     };
-    number
-        .checked_mul(seconds_per_unit)
-        .map(Duration::seconds)
-        .ok_or(InvalidTimeArg)
+    let number: i64 = number.parse().ok()?;
+    number.checked_mul(seconds_per_unit).map(Duration::seconds)
 }
 
 #[cfg(test)]
@@ -70,7 +55,7 @@ mod tests {
 
     #[test]
     fn rfc3339_and_durations_become_sortable_utc() {
-        let parse = |v| TimeArg::parse_at(v, NOW).map(|t| t.0);
+        let parse = |v| parse_at(v, NOW);
         assert_eq!(
             parse("2026-03-07T10:00:00Z").unwrap(),
             "2026-03-07T10:00:00.000Z"
@@ -98,8 +83,9 @@ mod tests {
             "yesterday",
             "2026-03-07",
             "99999999999999999d",
+            "2é",
         ] {
-            assert_eq!(TimeArg::parse_at(bad, NOW), Err(InvalidTimeArg), "{bad:?}");
+            assert_eq!(parse_at(bad, NOW), Err(INVALID), "{bad:?}");
         }
     }
 }

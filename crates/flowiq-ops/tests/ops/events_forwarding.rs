@@ -19,7 +19,6 @@ use flowiq_harness::test_table::{TestTable, sdk_config};
 use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::{Context, run};
 use flowiq_ops::events::forwarded_event::EVENT_ID_HEADER;
-use flowiq_ops::events::forwarding_commands::ForwardingDeployment;
 use flowiq_ops::events::output::Format;
 use flowiq_ops::exit_status::ExitStatus;
 use flowiq_webhooks::event_detail::{EVENT_SOURCE, EventDetail};
@@ -216,10 +215,6 @@ async fn the_dead_letter_queue_is_listed_then_redriven_each_event_once_after_the
     dead_letter(&sqs, &queue_url, "{\"not\": \"an event\"}").await;
     let context = Context {
         sqs: sqs.clone(),
-        forwarding: ForwardingDeployment {
-            dead_letter_queue_url: Some(queue_url.clone()),
-            endpoint_url: None,
-        },
         ..context(&table)
     };
     let credential = credential_file();
@@ -228,6 +223,8 @@ async fn the_dead_letter_queue_is_listed_then_redriven_each_event_once_after_the
     let redrive = [
         "forwarding",
         "redrive",
+        "--queue-url",
+        &queue_url,
         "--to-url",
         &url,
         "--allow-http",
@@ -240,7 +237,7 @@ async fn the_dead_letter_queue_is_listed_then_redriven_each_event_once_after_the
     ];
 
     // The listing: ids, types, errors; the queue unchanged.
-    let list = events(&context, &["forwarding", "list"]).await;
+    let list = events(&context, &["forwarding", "list", "--queue-url", &queue_url]).await;
     assert_eq!(list.status, ExitStatus::Success);
     let listed: BTreeMap<Option<String>, &Value> = list
         .lines
@@ -265,7 +262,10 @@ async fn the_dead_letter_queue_is_listed_then_redriven_each_event_once_after_the
     // No content in a listing (ids and errors only).
     assert!(!list.text.contains(TEXT) && !list.text.contains("27830000042"));
     assert_eq!(
-        events(&context, &["forwarding", "list"]).await.lines.len(),
+        events(&context, &["forwarding", "list", "--queue-url", &queue_url])
+            .await
+            .lines
+            .len(),
         4
     );
 

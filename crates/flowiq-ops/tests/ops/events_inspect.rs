@@ -12,6 +12,7 @@ use flowiq_ops::events::commands::run;
 use flowiq_ops::events::error::EventsError;
 use flowiq_ops::events::output::Format;
 use flowiq_ops::exit_status::ExitStatus;
+use flowiq_ops::queries::Contact;
 use flowiq_webhooks::delivery::{Delivery, Reply};
 use flowiq_webhooks::keys;
 use flowiq_webhooks::platform::Platform;
@@ -516,9 +517,10 @@ async fn a_number_is_found_under_its_keyed_hash_and_under_its_old_plain_key() {
         assert!(wamids(&events(&table, &next).await.1).is_empty());
     }
     // All pages at once (what a replay of the conversation selects): oldest first, both keys.
-    let queries = support::context(&table).queries;
+    let alice = Contact::WhatsappId(ALICE.to_owned());
+    let mut queries = support::context(&table).queries;
     let all = queries
-        .conversation(ORG, ALICE)
+        .conversation(ORG, &alice)
         .await
         .unwrap()
         .iter()
@@ -527,8 +529,8 @@ async fn a_number_is_found_under_its_keyed_hash_and_under_its_old_plain_key() {
     assert_eq!(all, ["wamid.old2", "wamid.old1", "wamid.new"]);
 
     // Another key finds only the old plain entries: the hashed ones need this stack's key.
-    let other = flowiq_ops::queries::EventQueries::new(table.client.clone(), &table.name)
-        .with_contact_key(flowiq_webhooks::contact_key::ContactKey::new(&"x".repeat(40)).unwrap());
-    let found = other.conversation(ORG, ALICE).await.unwrap();
+    let other = flowiq_webhooks::contact_key::ContactKey::new(&"x".repeat(40)).unwrap();
+    queries.contact_key = Some(other);
+    let found = queries.conversation(ORG, &alice).await.unwrap();
     assert_eq!(found.len(), 2);
 }

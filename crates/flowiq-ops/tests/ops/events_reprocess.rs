@@ -10,7 +10,6 @@ use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::run;
 use flowiq_ops::events::output::Format;
 use flowiq_ops::exit_status::ExitStatus;
-use flowiq_ops::queries::EventQueries;
 use flowiq_webhooks::delivery::Rejection;
 use flowiq_webhooks::keys;
 use flowiq_webhooks::platform::Platform;
@@ -181,7 +180,7 @@ async fn bodies_that_now_pass_are_stored_as_a_delivery_and_the_rest_keep_a_new_r
 
     // Stored exactly as a delivery: the event item under its key, with the body as sent, and the
     // message update applied.
-    let events = EventQueries::new(table.client.clone(), &table.name)
+    let events = (support::context(&table).queries)
         .message_events("wamid.rp1")
         .await
         .unwrap();

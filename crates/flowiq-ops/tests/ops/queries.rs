@@ -1,7 +1,7 @@
 //! The documented access patterns, answered by Query / GetItem on what the handler stored.
 
 use flowiq_harness::test_table::{DEV_TOKEN, TestTable, s};
-use flowiq_ops::queries::EventQueries;
+use flowiq_ops::queries::{Contact, EventQueries};
 use flowiq_webhooks::delivery::{Delivery, Receiver, Reply};
 use flowiq_webhooks::platform::Platform;
 use flowiq_webhooks::records::Retention;
@@ -68,8 +68,11 @@ async fn each_access_pattern_is_one_query_in_time_order() {
     }
 
     // The receiver's test tables use the development contact key.
-    let store = EventQueries::new(table.client.clone(), &table.name)
-        .with_contact_key(flowiq_webhooks::contact_key::ContactKey::local_dev());
+    let store = EventQueries {
+        client: table.client.clone(),
+        table_name: table.name.clone(),
+        contact_key: Some(flowiq_webhooks::contact_key::ContactKey::local_dev()),
+    };
     let events = store.message_events("wamid.a").await.unwrap();
     let types: Vec<&str> = events.iter().map(|e| s(e, "event_type")).collect();
     assert_eq!(
@@ -89,7 +92,8 @@ async fn each_access_pattern_is_one_query_in_time_order() {
     );
     assert!(store.message_state("wamid.none").await.unwrap().is_none());
 
-    let conversation = store.conversation(org, alice).await.unwrap();
+    let alice_contact = Contact::WhatsappId(alice.to_owned());
+    let conversation = store.conversation(org, &alice_contact).await.unwrap();
     let listed: Vec<(&str, &str)> = conversation
         .iter()
         .map(|m| (s(m, "whatsapp_message_id"), s(m, "event_type")))
@@ -102,7 +106,12 @@ async fn each_access_pattern_is_one_query_in_time_order() {
     );
 
     let window = store
-        .organization_events(org, "2026-03-07T10:00:00.000Z", "2026-03-07T11:00:00.000Z")
+        .organization_events(
+            org,
+            "2026-03-07T10:00:00.000Z",
+            "2026-03-07T11:00:00.000Z",
+            &[],
+        )
         .await
         .unwrap();
     let times: Vec<&str> = window.iter().map(|e| s(e, "occurred_at")).collect();

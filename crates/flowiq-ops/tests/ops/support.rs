@@ -18,13 +18,12 @@ pub fn context(table: &TestTable) -> Context {
     // The receiver's test tables are written with the development contact key.
     let contact_key = flowiq_webhooks::contact_key::ContactKey::local_dev();
     Context {
-        queries: EventQueries::new(table.client.clone(), &table.name)
-            .with_contact_key(contact_key.clone()),
-        contact_key: Some(contact_key),
-        dynamodb: table.client.clone(),
+        queries: EventQueries {
+            client: table.client.clone(),
+            table_name: table.name.clone(),
+            contact_key: Some(contact_key),
+        },
         eventbridge,
         sqs,
-        spill_queue_url: None,
-        forwarding: Default::default(),
     }
 }
