@@ -18,9 +18,10 @@ fn main() -> ExitCode {
     let json = args.json;
     let mut report = Report::default();
     let result = bootstrap(args, &mut report);
-    let output = match json {
-        true => format!("{}\n", report.to_json(result.as_ref().err())),
-        false => report.to_text(),
+    let output = if json {
+        format!("{}\n", report.to_json(result.as_ref().err()))
+    } else {
+        report.to_text()
     };
     let error = result.as_ref().err();
     finish(&output, error.map(|e| (e as _, e.exit_status())))

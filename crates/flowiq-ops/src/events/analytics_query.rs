@@ -55,9 +55,10 @@ pub fn execution_parameters(
             .map(|(_, names)| names);
         let names = names.unwrap_or_default().trim().trim_end_matches('.');
         let names: Vec<&str> = names.split_whitespace().collect();
-        let names = match names.len() == expected {
-            true => format!(" ({})", names.join(" ")),
-            false => String::new(),
+        let names = if names.len() == expected {
+            format!(" ({})", names.join(" "))
+        } else {
+            String::new()
         };
         return Err(EventsError::Usage(format!(
             "query {} takes {expected} parameter(s){names}, in this order; {} given",

@@ -20,9 +20,10 @@ pub fn parse_replay_cursor(value: &str) -> Result<String, &'static str> {
     let (time, id) = value.trim().rsplit_once('#').ok_or(invalid)?;
     let time_ok = time.len() == 24 && time.ends_with('Z') && time.as_bytes()[10] == b'T';
     let id_ok = id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    match time_ok && id_ok {
-        true => Ok(value.trim().to_owned()),
-        false => Err(invalid),
+    if time_ok && id_ok {
+        Ok(value.trim().to_owned())
+    } else {
+        Err(invalid)
     }
 }
 

@@ -64,9 +64,10 @@ pub async fn ensure(
     let value = generated
         .random_password
         .ok_or_else(|| ProvisionError::Aws("GetRandomPassword returned no password".to_owned()))?;
-    let value = match kind.token_json {
-        true => serde_json::json!({ "token": value }).to_string(),
-        false => value,
+    let value = if kind.token_json {
+        serde_json::json!({ "token": value }).to_string()
+    } else {
+        value
     };
     let created = (client.create_secret().name(name))
         .description(kind.description)
