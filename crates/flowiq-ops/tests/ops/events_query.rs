@@ -116,6 +116,20 @@ fn query_args(name: &str, parameters: &[&str]) -> QueryArgs {
     }
 }
 
+/// `flowiq-events query NAME DAYS…` in the workgroup: its result and what it printed.
+async fn run_query(
+    athena: &aws_sdk_athena::Client,
+    name: &str,
+    days: &[&str],
+    format: Format,
+) -> (Result<ExitStatus, EventsError>, String) {
+    let mut out = Vec::new();
+    let args = query_args(name, days);
+    let poll = Duration::from_millis(10);
+    let result = run_analytics_query(&args, athena, WORKGROUP, format, &mut out, poll).await;
+    (result, String::from_utf8(out).unwrap())
+}
+
 #[tokio::test]
 async fn a_named_query_runs_in_the_workgroup_with_its_days_and_prints_its_rows() {
     let (moto, athena) = athena_with_the_stacks_queries().await;
@@ -134,21 +148,10 @@ async fn a_named_query_runs_in_the_workgroup_with_its_days_and_prints_its_rows()
     )
     .await;
 
-    let mut out = Vec::new();
-    let args = query_args("broadcast-funnel", &["2026-03-03", "2026-03-04"]);
-    let status = run_analytics_query(
-        &args,
-        &athena,
-        WORKGROUP,
-        Format::JsonLines,
-        &mut out,
-        Duration::from_millis(10),
-    )
-    .await
-    .unwrap();
-    assert_eq!(status, ExitStatus::Success);
-    let lines: Vec<Value> = String::from_utf8(out)
-        .unwrap()
+    let days = ["2026-03-03", "2026-03-04"];
+    let (status, out) = run_query(&athena, "broadcast-funnel", &days, Format::JsonLines).await;
+    assert_eq!(status.unwrap(), ExitStatus::Success);
+    let lines: Vec<Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
@@ -203,19 +206,10 @@ async fn a_named_query_runs_in_the_workgroup_with_its_days_and_prints_its_rows()
 
     // The same as a table.
     queue_result(&moto, &columns, &[&[Some("b-1"), Some("200"), Some("0.8")]]).await;
-    let mut out = Vec::new();
-    run_analytics_query(
-        &args,
-        &athena,
-        WORKGROUP,
-        Format::Table,
-        &mut out,
-        Duration::from_millis(10),
-    )
-    .await
-    .unwrap();
+    let (status, out) = run_query(&athena, "broadcast-funnel", &days, Format::Table).await;
+    assert_eq!(status.unwrap(), ExitStatus::Success);
     assert_eq!(
-        String::from_utf8(out).unwrap(),
+        out,
         "broadcast_id  messages  delivery_rate\nb-1           200       0.8\n"
     );
 }
@@ -223,17 +217,9 @@ async fn a_named_query_runs_in_the_workgroup_with_its_days_and_prints_its_rows()
 #[tokio::test]
 async fn an_unknown_query_or_a_wrong_number_of_days_runs_nothing() {
     let (_moto, athena) = athena_with_the_stacks_queries().await;
-    let mut out = Vec::new();
-    let error = run_analytics_query(
-        &query_args("funnel", &[]),
-        &athena,
-        WORKGROUP,
-        Format::JsonLines,
-        &mut out,
-        Duration::from_millis(10),
-    )
-    .await
-    .unwrap_err();
+    let (result, out) = run_query(&athena, "funnel", &[], Format::JsonLines).await;
+    let error = result.unwrap_err();
+    assert!(out.is_empty());
     assert_eq!(error.exit_status(), ExitStatus::NotFound);
     let message = error.to_string();
     assert!(
@@ -242,16 +228,9 @@ async fn an_unknown_query_or_a_wrong_number_of_days_runs_nothing() {
         "{message}"
     );
 
-    let error = run_analytics_query(
-        &query_args("lost-receipts", &["2026-03-03"]),
-        &athena,
-        WORKGROUP,
-        Format::JsonLines,
-        &mut out,
-        Duration::from_millis(10),
-    )
-    .await
-    .unwrap_err();
+    let (result, out) =
+        run_query(&athena, "lost-receipts", &["2026-03-03"], Format::JsonLines).await;
+    let error = result.unwrap_err();
     assert_eq!(error.exit_status(), ExitStatus::Usage);
     assert_eq!(
         error.to_string(),
@@ -404,17 +383,9 @@ fn failing_athena(reason: &'static str) -> aws_sdk_athena::Client {
 async fn a_query_athena_fails_exits_6_with_athenas_reason() {
     let reason = "Query exhausted resources: Bytes scanned limit was exceeded";
     let athena = failing_athena(reason);
-    let mut out = Vec::new();
-    let error = run_analytics_query(
-        &query_args("daily-delivery", &["2026-03-03", "2026-03-04"]),
-        &athena,
-        WORKGROUP,
-        Format::JsonLines,
-        &mut out,
-        Duration::from_millis(1),
-    )
-    .await
-    .unwrap_err();
+    let days = ["2026-03-03", "2026-03-04"];
+    let (result, out) = run_query(&athena, "daily-delivery", &days, Format::JsonLines).await;
+    let error = result.unwrap_err();
     assert!(
         matches!(error, EventsError::QueryFailed { .. }),
         "{error:?}"
