@@ -11,13 +11,10 @@ use support::context;
 use std::collections::BTreeMap;
 
 use aws_sdk_sqs::types::MessageAttributeValue;
-use clap::Parser as _;
-use flowiq_harness::captured_writer::CapturedWriter;
 use flowiq_harness::moto_server::MotoServer;
 use flowiq_harness::template::Template;
 use flowiq_harness::test_table::{TestTable, sdk_config};
-use flowiq_ops::events::cli::Args;
-use flowiq_ops::events::commands::{Context, run};
+use flowiq_ops::events::commands::Context;
 use flowiq_ops::events::forwarded_event::EVENT_ID_HEADER;
 use flowiq_ops::events::output::Format;
 use flowiq_ops::exit_status::ExitStatus;
@@ -121,21 +118,7 @@ struct Run {
 
 /// Runs `flowiq-events --json <args>` with `context`, capturing stdout and the log lines.
 async fn events(context: &Context, args: &[&str]) -> Run {
-    let logs = CapturedWriter::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let args = std::iter::once("flowiq-events").chain(args.iter().copied());
-    let args = Args::try_parse_from(args).unwrap();
-    let mut out = Vec::new();
-    let status = run(&args.command, context, Format::JsonLines, &mut out)
-        .await
-        .unwrap();
-    let text = String::from_utf8(out).unwrap();
+    let (status, text, logs) = support::run_events(context, Format::JsonLines, args).await;
     let lines = text
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -144,7 +127,7 @@ async fn events(context: &Context, args: &[&str]) -> Run {
         status,
         lines,
         text,
-        logs: logs.text(),
+        logs,
     }
 }
 

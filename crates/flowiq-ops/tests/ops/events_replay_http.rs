@@ -9,7 +9,6 @@ use support::context;
 use std::time::{Duration, Instant};
 
 use clap::Parser as _;
-use flowiq_harness::captured_writer::CapturedWriter;
 use flowiq_harness::test_table::TestTable;
 use flowiq_ops::events::cli::Args;
 use flowiq_ops::events::commands::run;
@@ -278,23 +277,7 @@ async fn a_5xx_is_retried_a_4xx_stops_and_resume_sends_exactly_the_rest() {
 /// Runs `flowiq-events <args>` as on a terminal (tables), with its log lines captured at the
 /// tool's default level: the exit status, stdout and the logs (stderr).
 async fn on_a_terminal(table: &TestTable, args: &[&str]) -> (ExitStatus, String, String) {
-    let logs = CapturedWriter::default();
-    let writer = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .finish();
-    // This test's thread only (#[tokio::test] runs everything on it).
-    let _guard = tracing::subscriber::set_default(subscriber);
-    let args =
-        Args::try_parse_from(std::iter::once("flowiq-events").chain(args.iter().copied())).unwrap();
-    let mut out = Vec::new();
-    let status = run(&args.command, &context(table), Format::Table, &mut out)
-        .await
-        .unwrap();
-    let logs = logs.text();
-    (status, String::from_utf8(out).unwrap(), logs)
+    support::run_events(&context(table), Format::Table, args).await
 }
 
 #[tokio::test]
