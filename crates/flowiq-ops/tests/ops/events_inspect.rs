@@ -21,6 +21,16 @@ use serde_json::{Value, json};
 
 const ORG: &str = "org-inspect";
 const ALICE: &str = "27830000001";
+/// Alice's conversation in pages of two.
+const ALICE_TWO_PER_PAGE: [&str; 7] = [
+    "conversation",
+    "--org",
+    ORG,
+    "--contact",
+    ALICE,
+    "--limit",
+    "2",
+];
 
 /// Runs `flowiq-events <args>` (parsed by clap) in JSON-lines form.
 async fn events(table: &TestTable, args: &[&str]) -> (Result<ExitStatus, EventsError>, Vec<Value>) {
@@ -88,16 +98,7 @@ async fn message_conversation_and_list_show_what_the_receiver_stored() {
     );
 
     // conversation: newest first, two per page, the cursor continues.
-    let contact = [
-        "conversation",
-        "--org",
-        ORG,
-        "--contact",
-        ALICE,
-        "--limit",
-        "2",
-    ];
-    let (result, page1) = events(&table, &contact).await;
+    let (result, page1) = events(&table, &ALICE_TWO_PER_PAGE).await;
     assert_eq!(result.unwrap(), ExitStatus::Success);
     let wamids = |page: &[Value]| -> Vec<String> {
         page.iter()
@@ -113,13 +114,13 @@ async fn message_conversation_and_list_show_what_the_receiver_stored() {
     );
     let cursor = field(page1.last().unwrap(), "next_cursor").to_owned();
     assert!(!cursor.is_empty(), "{page1:?}");
-    let mut next = contact.to_vec();
+    let mut next = ALICE_TWO_PER_PAGE.to_vec();
     next.extend(["--cursor", &cursor]);
     let (_, page2) = events(&table, &next).await;
     assert_eq!(wamids(&page2), ["wamid.a"]);
     // DynamoDB may or may not know that the page was the last; if not, the next one is empty.
     if let Some(cursor) = page2.last().unwrap()["next_cursor"].as_str() {
-        let mut next = contact.to_vec();
+        let mut next = ALICE_TWO_PER_PAGE.to_vec();
         next.extend(["--cursor", cursor]);
         assert!(wamids(&events(&table, &next).await.1).is_empty());
     }
@@ -493,26 +494,17 @@ async fn a_number_is_found_under_its_keyed_hash_and_under_its_old_plain_key() {
             .map(|l| field(l, "whatsapp_message_id").to_owned())
             .collect()
     };
-    let contact = [
-        "conversation",
-        "--org",
-        ORG,
-        "--contact",
-        ALICE,
-        "--limit",
-        "2",
-    ];
-    let (result, page1) = events(&table, &contact).await;
+    let (result, page1) = events(&table, &ALICE_TWO_PER_PAGE).await;
     assert_eq!(result.unwrap(), ExitStatus::Success);
     assert_eq!(wamids(&page1), ["wamid.new", "wamid.old1"]);
     let cursor = field(page1.last().unwrap(), "next_cursor").to_owned();
-    let mut next = contact.to_vec();
+    let mut next = ALICE_TWO_PER_PAGE.to_vec();
     next.extend(["--cursor", &cursor]);
     let (result, page2) = events(&table, &next).await;
     assert_eq!(result.unwrap(), ExitStatus::Success);
     assert_eq!(wamids(&page2), ["wamid.old2"]);
     if let Some(cursor) = page2.last().unwrap()["next_cursor"].as_str() {
-        let mut next = contact.to_vec();
+        let mut next = ALICE_TWO_PER_PAGE.to_vec();
         next.extend(["--cursor", cursor]);
         assert!(wamids(&events(&table, &next).await.1).is_empty());
     }
